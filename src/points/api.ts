@@ -1,0 +1,62 @@
+import type { CID } from 'multiformats/cid'
+
+/** The signed part of a recovery-point manifest (dag-cbor). See docs/formats.md. */
+export interface Manifest {
+  version: 1
+  /** peer id (base58btc string) of the Core that took the point */
+  origin: string
+  machine: string
+  cluster: string | null
+  /** 1-based sequence number within the machine on its origin Core */
+  seq: number
+  kind: PointKind
+  /** CID of the previous point of the chain (not part of this point's block closure) */
+  parent: CID | null
+  createdAt: string
+  volumes: Record<string, VolumeRef>
+}
+
+export type PointKind = 'base' | 'incremental'
+
+export interface VolumeRef {
+  /** root of the volume's tree: a directory node, or a file's content */
+  root: CID
+  type: 'dir' | 'file'
+  files: number
+  bytes: number
+}
+
+/**
+ * What a Core knows about one recovery point, kept in LevelDB (JSON). CIDs as strings.
+ * `tenant` is '' for points of this Core's own tenant (its own backups, and points fetched back
+ * into it); points received from a peer land in that peer's tenant.
+ */
+export interface PointRecord {
+  point: string
+  machine: string
+  cluster: string | null
+  origin: string
+  tenant: string
+  seq: number
+  kind: PointKind
+  parent: string | null
+  createdAt: string
+  /** every block of the closure is present (cached; recomputed when blocks arrive) */
+  complete: boolean
+  /** blocks known missing at the last check (0 when complete) */
+  missing: number
+  volumes: Record<string, { root: string, type: 'dir' | 'file', files: number, bytes: number }>
+  /** peer id the point arrived from, when replicated */
+  receivedFrom?: string
+  receivedAt?: string
+}
+
+export interface MachineRecord {
+  machine: string
+  tenant: string
+  origin: string
+  cluster: string | null
+  points: number
+  /** id of the newest point */
+  latest: string | null
+}

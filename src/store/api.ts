@@ -1,0 +1,85 @@
+import type { CID } from 'multiformats/cid'
+
+/**
+ * The block store: content-addressed blocks in append-only, zstd-compressed pack files, indexed
+ * by LevelDB (`CID -> {pack, offset, length}`). See docs/formats.md.
+ *
+ * Write order (crash safety): pack bytes are appended and fsynced, then the index batch is
+ * written. A block is visible to `has`/`get` only once its index entry is committed. After a
+ * crash, pack bytes past the last committed length are truncated on open.
+ */
+export interface BlockStore {
+  /** true when the block is indexed */
+  has (cid: CID): Promise<boolean>
+  /** one answer per CID, in order; one LevelDB multi-get */
+  hasMany (cids: CID[]): Promise<boolean[]>
+  /**
+   * Reads, decompresses and rehashes a block. Throws `MissingBlockError` when it is not indexed
+   * and `CorruptBlockError` (naming the CID) when its bytes do not match its hash.
+   */
+  get (cid: CID): Promise<Uint8Array>
+  /** size in bytes of the uncompressed block, or undefined when absent */
+  size (cid: CID): Promise<number | undefined>
+  /** Starts a write batch. Several writers may be open at once (each appends to its own pack). */
+  writer (): BlockWriter
+  /** every indexed block, in key order */
+  entries (): AsyncIterable<{ cid: CID, size: number, storedSize: number }>
+  stats (): Promise<StoreStats>
+  /**
+   * Rehashes every block. Yields one result per block; `ok: false` carries the error message.
+   * Reads packs sequentially (not in index order) so it runs at disk speed.
+   */
+  verifyAll (onProgress?: (done: number, total: number) => void): AsyncIterable<VerifyResult>
+  close (): Promise<void>
+}
+
+export interface StoreStats {
+  blocks: number
+  /** sum of uncompressed block sizes */
+  rawBytes: number
+  /** sum of compressed sizes in packs (live blocks only) */
+  storedBytes: number
+  packs: number
+  /** bytes of all pack files on disk */
+  packBytes: number
+}
+
+export interface VerifyResult {
+  cid: CID
+  ok: boolean
+  error?: string
+}
+
+export interface WriterStats {
+  /** blocks this writer stored (not already present) */
+  blocks: number
+  /** uncompressed bytes of those blocks */
+  newBytes: number
+  /** bytes they took in packs after compression (plus record headers) */
+  storedBytes: number
+}
+
+/** A LevelDB batch operation added to the writer's final index batch (e.g. a manifest record). */
+export type IndexOp =
+  | { type: 'put', sublevel: string, key: string, value: unknown }
+  | { type: 'del', sublevel: string, key: string }
+
+export interface BlockWriter {
+  /**
+   * Queues a block. Deduplicates against the index and against this writer's pending blocks.
+   * The caller guarantees `bytes` hash to `cid` (the writer does not rehash blocks it is given by
+   * backup; the network and seed paths verify before calling). Returns whether it will be stored.
+   * May await a flush when the pending buffer is full (backpressure).
+   */
+  put (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /** Makes every queued block durable and indexed (pack fsync, then index batch). */
+  flush (): Promise<void>
+  /**
+   * Flushes, then writes `ops` in the same LevelDB batch as the last index entries, so a manifest
+   * is never committed before its blocks. Closes the writer.
+   */
+  commit (ops?: IndexOp[]): Promise<WriterStats>
+  /** Drops pending (unflushed) blocks and closes the writer. Flushed blocks stay. */
+  abort (): Promise<void>
+  readonly stats: WriterStats
+}
