@@ -1,0 +1,87 @@
+import { UserError } from '../errors.ts'
+import { operations } from './operations.ts'
+import type { OperationName, OperationSpec, ProgressFn } from './operations.ts'
+
+/** How the CLI finds the running daemon: `<repo>/daemon.json`. */
+export interface DaemonInfo {
+  pid: number
+  url: string
+  token: string
+  startedAt: string
+}
+
+/**
+ * Calls a Core's operations over its HTTP API. Errors come back as `{"error": {name, message,
+ * exitCode}}` and are rethrown as `UserError`s with the same message and exit code.
+ */
+export class HttpCoreClient {
+  readonly url: string
+  private readonly token: string
+
+  constructor (info: { url: string, token: string }) {
+    this.url = info.url.replace(/\/$/, '')
+    this.token = info.token
+  }
+
+  async call (name: OperationName, input: Record<string, unknown> = {}, onProgress?: ProgressFn): Promise<any> {
+    const spec: OperationSpec = operations[name]
+    const rest = { ...input }
+    const path = spec.path.replace(/\{(\w+)\}/g, (_, key: string) => {
+      const value = rest[key]
+      delete rest[key]
+      return encodeURIComponent(String(value))
+    })
+    let url = `${this.url}/api/v1${path}`
+    const init: RequestInit = { method: spec.method, headers: { authorization: `Bearer ${this.token}` } }
+    if (spec.method === 'GET' || spec.method === 'DELETE') {
+      const query = new URLSearchParams()
+      for (const [k, v] of Object.entries(rest)) if (v !== undefined) query.set(k, Array.isArray(v) ? v.join(',') : String(v))
+      if (query.size > 0) url += `?${query}`
+    } else {
+      init.body = JSON.stringify(rest)
+      ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
+    }
+    let res: Response
+    try {
+      res = await fetch(url, init)
+    } catch (err: any) {
+      throw new UserError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
+    }
+    if (spec.progress === true && res.ok && res.body != null) return await readProgressStream(res.body, onProgress)
+    const text = await res.text()
+    let body: any
+    try {
+      body = text === '' ? null : JSON.parse(text)
+    } catch {
+      throw new UserError(`the drcore daemon answered ${res.status} with a body that is not JSON`)
+    }
+    if (!res.ok) throw remoteError(body, res.status)
+    return body
+  }
+}
+
+async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?: ProgressFn): Promise<any> {
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      if (line.trim() === '') continue
+      const msg = JSON.parse(line)
+      if (msg.progress != null) onProgress?.(msg.progress)
+      else if (msg.error != null) throw remoteError(msg, 500)
+      else if ('result' in msg) return msg.result
+    }
+  }
+  throw new UserError('the drcore daemon closed the connection before the operation finished')
+}
+
+function remoteError (body: any, status: number): Error {
+  const err = new UserError(body?.error?.message ?? `the drcore daemon answered HTTP ${status}`)
+  if (typeof body?.error?.exitCode === 'number') err.exitCode = body.error.exitCode
+  if (typeof body?.error?.name === 'string') err.name = body.error.name
+  return err
+}

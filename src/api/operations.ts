@@ -1,0 +1,122 @@
+/**
+ * Every operation of a Core, declared once. The daemon's HTTP API (`/api/v1`), its OpenAPI
+ * document and the CLI's HTTP client are all derived from this table, so the CLI behaves the same
+ * whether it opens the repository itself or talks to the running daemon.
+ */
+export type ParamType = 'string' | 'integer' | 'boolean' | 'string[]' | 'object[]'
+
+export interface ParamSpec {
+  type: ParamType
+  required?: boolean
+  description?: string
+}
+
+export interface OperationSpec {
+  method: 'GET' | 'POST' | 'DELETE'
+  /** path under /api/v1; `{name}` segments are taken from the input */
+  path: string
+  summary: string
+  params: Record<string, ParamSpec>
+  /** the response is an NDJSON stream of `{"progress":…}` lines ending with `{"result":…}` */
+  progress?: boolean
+  /** needs the running daemon (network); the CLI refuses it when the daemon is not running */
+  online?: boolean
+}
+
+const s = (description?: string, required = false): ParamSpec => ({ type: 'string', required, description })
+const req = (description?: string): ParamSpec => s(description, true)
+const b = (description?: string): ParamSpec => ({ type: 'boolean', description })
+const i = (description?: string): ParamSpec => ({ type: 'integer', description })
+
+export const operations = {
+  id: { method: 'GET', path: '/id', summary: 'This Core: peer id, name, listening addresses', params: {} },
+  status: { method: 'GET', path: '/status', summary: 'Overview: machines, peers, rules, repository size', params: {} },
+  backup: {
+    method: 'POST',
+    path: '/machines/{machine}/backup',
+    summary: 'Take a recovery point of a machine',
+    progress: true,
+    params: {
+      machine: req('machine name'),
+      volumes: { type: 'object[]', required: true, description: '[{name, path}] absolute paths' },
+      base: b('start a new chain'),
+      cluster: s('cluster the machine belongs to'),
+      rehash: b('re-read unchanged files')
+    }
+  },
+  machines: { method: 'GET', path: '/machines', summary: 'Machines with recovery points on this Core', params: {} },
+  points: { method: 'GET', path: '/machines/{machine}/points', summary: "A machine's recovery points, oldest first", params: { machine: req() } },
+  ls: {
+    method: 'GET',
+    path: '/machines/{machine}/ls',
+    summary: 'Browse a recovery point',
+    params: { machine: req(), path: s('path inside the volume'), point: s('point id or "latest"'), volume: s() }
+  },
+  restore: {
+    method: 'POST',
+    path: '/machines/{machine}/restore',
+    summary: 'Volume-level or file-level restore',
+    progress: true,
+    params: { machine: req(), dest: req('absolute destination directory'), point: s(), volume: s(), path: s() }
+  },
+  verify: { method: 'POST', path: '/verify', summary: "Rehash every block and check every point's closure", progress: true, params: {} },
+  events: { method: 'GET', path: '/events', summary: 'Recent events', params: { since: i('sequence number'), limit: i() } },
+
+  peers: { method: 'GET', path: '/peers', summary: 'Known peers', params: {} },
+  peerRequests: { method: 'GET', path: '/peers/requests', summary: 'Pending pairing requests', params: {} },
+  peerAdd: { method: 'POST', path: '/peers', summary: 'Send a pairing request to a Core', online: true, params: { address: req('multiaddr ending in /p2p/<peerId>'), name: s() } },
+  peerApprove: { method: 'POST', path: '/peers/{peer}/approve', summary: 'Approve a pairing request', params: { peer: req(), tenant: s() } },
+  peerDeny: { method: 'POST', path: '/peers/{peer}/deny', summary: 'Deny a pairing request', params: { peer: req() } },
+  peerIgnore: { method: 'POST', path: '/peers/{peer}/ignore', summary: 'Drop a pairing request without answering', params: { peer: req() } },
+  peerAllow: { method: 'POST', path: '/peers/allow', summary: 'Pre-approve a peer', params: { peerId: req(), name: s(), tenant: s(), address: s() } },
+  peerRemove: { method: 'DELETE', path: '/peers/{peer}', summary: 'Forget a peer', params: { peer: req() } },
+
+  ruleAdd: {
+    method: 'POST',
+    path: '/replication',
+    summary: 'Add a replication rule',
+    params: {
+      machine: req(), to: req('peer'), schedule: s('after-backup or a cron expression'), window: s('HH:MM-HH:MM'),
+      paused: b(), seedDrive: b(), limit: s('rate, e.g. 10M (bytes/s)')
+    }
+  },
+  rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },
+  rulePause: { method: 'POST', path: '/replication/{machine}/{to}/pause', summary: 'Pause a rule', params: { machine: req(), to: req() } },
+  ruleResume: { method: 'POST', path: '/replication/{machine}/{to}/resume', summary: 'Resume a rule', params: { machine: req(), to: req() } },
+  ruleNow: { method: 'POST', path: '/replication/{machine}/{to}/now', summary: 'Replicate now', online: true, params: { machine: req(), to: req() } },
+  ruleRemove: { method: 'DELETE', path: '/replication/{machine}/{to}', summary: 'Remove a rule', params: { machine: req(), to: req(), deleteRemote: b() } },
+  fetch: {
+    method: 'POST',
+    path: '/machines/{machine}/fetch',
+    summary: "Copy a machine's points back from a peer",
+    progress: true,
+    online: true,
+    params: { machine: req(), from: req('peer'), point: s() }
+  },
+
+  seedCreate: {
+    method: 'POST',
+    path: '/seeds',
+    summary: 'Write a seed drive',
+    progress: true,
+    params: { out: req('directory'), machines: { type: 'string[]' }, all: b(), to: s('peer'), maxSize: s('e.g. 4G') }
+  },
+  seeds: { method: 'GET', path: '/seeds', summary: 'Outstanding and consumed seed drives', params: {} },
+  seedAbandon: { method: 'POST', path: '/seeds/{seed}/abandon', summary: 'Abandon a seed drive', params: { seed: req() } },
+  seedConsume: { method: 'POST', path: '/seeds/consume', summary: 'Import a seed drive', progress: true, params: { dir: req('directory holding the parts') } }
+} satisfies Record<string, OperationSpec>
+
+export type OperationName = keyof typeof operations
+
+/** A progress report from a long operation. */
+export interface Progress {
+  /** what is being done, e.g. 'backup', 'restore', 'verify' */
+  phase: string
+  done: number
+  total?: number
+  /** unit of done/total */
+  unit: 'bytes' | 'blocks' | 'files'
+  detail?: string
+}
+
+export type ProgressFn = (p: Progress) => void

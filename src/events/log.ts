@@ -1,0 +1,59 @@
+import { EventEmitter } from 'node:events'
+import { jsonSublevel } from '../store/index.ts'
+import type { JsonSublevel, RootDb } from '../store/index.ts'
+import type { CoreEvent, EventLevel, EventSink } from './api.ts'
+
+const KEEP = 10_000
+
+/**
+ * Persistent, append-only event log with live listeners. Writes are queued so `emit` never
+ * blocks the caller; `flush()` waits for them (used on stop and in tests).
+ */
+export class EventLog implements EventSink {
+  private readonly events: JsonSublevel<CoreEvent>
+  private readonly live = new EventEmitter()
+  private seq = 0
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor (db: RootDb) {
+    this.events = jsonSublevel<CoreEvent>(db, 'events')
+    this.live.setMaxListeners(0)
+  }
+
+  async start (): Promise<void> {
+    for await (const key of this.events.keys({ reverse: true, limit: 1 })) this.seq = Number(key)
+  }
+
+  emit (type: string, message: string, data: Record<string, unknown> = {}, level: EventLevel = 'info'): void {
+    const event: CoreEvent = { seq: ++this.seq, at: new Date().toISOString(), type, level, message, data }
+    const key = String(event.seq).padStart(12, '0')
+    this.writing = this.writing.then(async () => {
+      await this.events.put(key, event)
+      if (event.seq % 1000 === 0) await this.trim()
+    }).catch(() => {})
+    this.live.emit('event', event)
+  }
+
+  async list (opts: { since?: number, limit?: number } = {}): Promise<CoreEvent[]> {
+    await this.writing
+    const out: CoreEvent[] = []
+    const gt = opts.since != null ? String(opts.since).padStart(12, '0') : undefined
+    for await (const value of this.events.values({ gt, reverse: opts.since == null, limit: opts.limit ?? 100 })) out.push(value)
+    return opts.since == null ? out.reverse() : out
+  }
+
+  /** calls `listener` for every new event until the returned function is called */
+  subscribe (listener: (event: CoreEvent) => void): () => void {
+    this.live.on('event', listener)
+    return () => { this.live.off('event', listener) }
+  }
+
+  async flush (): Promise<void> {
+    await this.writing
+  }
+
+  private async trim (): Promise<void> {
+    const lt = String(this.seq - KEEP).padStart(12, '0')
+    await this.events.clear({ lt })
+  }
+}

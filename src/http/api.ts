@@ -1,0 +1,121 @@
+import { Hono } from 'hono'
+import type { Context } from 'hono'
+import { timingSafeEqual } from 'node:crypto'
+import { operations } from '../api/operations.ts'
+import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
+import { validateInput } from '../api/validate.ts'
+import { isUserError, NotFoundError, UsageError, NotAuthorizedError } from '../errors.ts'
+
+/** What the HTTP layer needs from a Core: one function that runs any operation. */
+export interface OperationRunner {
+  run (name: OperationName, input: Record<string, unknown>, onProgress?: (p: Progress) => void): Promise<unknown>
+}
+
+/**
+ * Builds the `/api/v1` routes from the operations table. Every request needs the token (bearer
+ * header, or the `drcore_token` cookie that the console's login link sets). Errors are JSON:
+ * 400 for bad input, 401 without the token, 404 for unknown things, 409/422 for refused work,
+ * 500 for bugs (message only, never a stack).
+ */
+export function apiRoutes (runner: OperationRunner, token: string): Hono {
+  const app = new Hono()
+  app.use('*', async (c, next) => {
+    if (!authorized(c, token)) return c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1 } }, 401)
+    await next()
+  })
+  for (const [name, spec] of Object.entries(operations) as Array<[OperationName, OperationSpec]>) {
+    const route = spec.path.replace(/\{(\w+)\}/g, ':$1')
+    const handler = async (c: Context): Promise<Response> => {
+      let input: Record<string, unknown>
+      try {
+        input = validateInput(name, spec, await readInput(c, spec), spec.method !== 'POST')
+      } catch (err) {
+        return errorResponse(c, err)
+      }
+      if (spec.progress === true) return progressResponse(runner, name, input)
+      try {
+        return c.json((await runner.run(name, input)) ?? null)
+      } catch (err) {
+        return errorResponse(c, err)
+      }
+    }
+    if (spec.method === 'GET') app.get(route, handler)
+    else if (spec.method === 'POST') app.post(route, handler)
+    else app.delete(route, handler)
+  }
+  app.notFound(c => c.json({ error: { name: 'NotFound', message: `no such API route: ${c.req.method} ${c.req.path}`, exitCode: 1 } }, 404))
+  app.onError((err, c) => errorResponse(c, err))
+  return app
+}
+
+export function authorized (c: Context, token: string): boolean {
+  const header = c.req.header('authorization')
+  let given = header?.startsWith('Bearer ') === true ? header.slice(7) : undefined
+  given ??= /(?:^|;\s*)drcore_token=([^;]+)/.exec(c.req.header('cookie') ?? '')?.[1]
+  if (given == null) return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+async function readInput (c: Context, spec: OperationSpec): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {}
+  if (spec.method === 'POST') {
+    const text = await c.req.text()
+    if (text.trim() !== '') {
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        throw new UsageError('the request body is not valid JSON')
+      }
+      if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new UsageError('the request body must be a JSON object')
+      Object.assign(input, body)
+    }
+  } else {
+    Object.assign(input, c.req.query())
+  }
+  Object.assign(input, c.req.param())
+  return input
+}
+
+export function errorStatus (err: unknown): 400 | 401 | 403 | 404 | 409 | 500 {
+  if (err instanceof UsageError) return 400
+  if (err instanceof NotAuthorizedError) return 403
+  if (err instanceof NotFoundError) return 404
+  if (isUserError(err)) return 409
+  return 500
+}
+
+function errorResponse (c: Context, err: unknown): Response {
+  const status = errorStatus(err)
+  const e = err as Error
+  const exitCode = isUserError(err) ? err.exitCode : 1
+  if (status === 500) console.error(e)
+  return c.json({ error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode } }, status)
+}
+
+/** NDJSON: progress lines, then a result or an error line. */
+function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>): Response {
+  const encoder = new TextEncoder()
+  let last = 0
+  const stream = new ReadableStream<Uint8Array>({
+    async start (controller) {
+      const send = (obj: unknown): void => { controller.enqueue(encoder.encode(JSON.stringify(obj) + '\n')) }
+      try {
+        const result = await runner.run(name, input, p => {
+          const now = Date.now()
+          if (now - last < 100 && (p.total == null || p.done < p.total)) return
+          last = now
+          send({ progress: p })
+        })
+        send({ result: result ?? null })
+      } catch (err: any) {
+        if (!isUserError(err)) console.error(err)
+        send({ error: { name: err?.name ?? 'Error', message: err?.message ?? String(err), exitCode: isUserError(err) ? err.exitCode : 1 } })
+      }
+      controller.close()
+    }
+  })
+  return new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })
+}

@@ -1,0 +1,48 @@
+import { readFile, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { MalformedError } from '../errors.ts'
+
+/** `<repo>/config.json`: what an operator may edit by hand (with the daemon stopped). */
+export interface Config {
+  version: 1
+  /** human name of this Core, shown to peers */
+  name: string
+  /** libp2p listen multiaddrs */
+  listen: string[]
+  /** the HTTP API and console; `host` other than 127.0.0.1 only by explicit choice */
+  api: { host: string, port: number }
+}
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
+export const DEFAULT_API = { host: '127.0.0.1', port: 4711 }
+
+export function configPath (dir: string): string {
+  return join(dir, 'config.json')
+}
+
+export async function readConfig (dir: string): Promise<Config> {
+  const path = configPath(dir)
+  const text = await readFile(path, 'utf8')
+  let raw: any
+  try {
+    raw = JSON.parse(text)
+  } catch (err: any) {
+    throw new MalformedError(`${path} is not valid JSON: ${err.message}`)
+  }
+  if (raw == null || typeof raw !== 'object') throw new MalformedError(`${path}: expected an object`)
+  if (typeof raw.name !== 'string') throw new MalformedError(`${path}: "name" must be a string`)
+  if (!Array.isArray(raw.listen) || !raw.listen.every((a: unknown) => typeof a === 'string')) {
+    throw new MalformedError(`${path}: "listen" must be a list of multiaddr strings`)
+  }
+  const api = { ...DEFAULT_API, ...(raw.api ?? {}) }
+  if (typeof api.host !== 'string' || !Number.isInteger(api.port) || api.port < 0 || api.port > 65535) {
+    throw new MalformedError(`${path}: "api" must be {"host": string, "port": 0-65535}`)
+  }
+  return { version: 1, name: raw.name, listen: raw.listen, api }
+}
+
+export async function writeConfig (dir: string, config: Config): Promise<void> {
+  const path = configPath(dir)
+  await writeFile(path + '.tmp', JSON.stringify(config, null, 2) + '\n')
+  await rename(path + '.tmp', path)
+}

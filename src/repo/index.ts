@@ -1,0 +1,110 @@
+import { mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { homedir, hostname } from 'node:os'
+import { Level } from 'level'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey, PeerId } from '@libp2p/interface'
+import { RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
+import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
+import type { Config } from './config.ts'
+import type { RootDb } from '../store/index.ts'
+
+export type { Config } from './config.ts'
+
+/**
+ * A repository on disk:
+ *   config.json     name, listen addresses, API address
+ *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding, mode 0600)
+ *   index/          LevelDB: block index and every record
+ *   packs/          append-only pack files
+ *   daemon.json     present while `drcore start` runs: API URL, token, pid (mode 0600)
+ */
+export interface RepositoryFiles {
+  dir: string
+  config: Config
+  privateKey: PrivateKey
+  peerId: PeerId
+  db: RootDb
+  packsDir: string
+}
+
+/** `--repo`, else `$DRCORE_REPO`, else `~/.drcore` */
+export function resolveRepoDir (flag?: string): string {
+  return resolve(flag ?? process.env.DRCORE_REPO ?? join(homedir(), '.drcore'))
+}
+
+export interface InitOptions {
+  name?: string
+  listen?: string[]
+  apiPort?: number
+  apiHost?: string
+}
+
+export async function initRepository (dir: string, opts: InitOptions = {}): Promise<{ peerId: PeerId, config: Config }> {
+  if (await exists(configPath(dir)) || await exists(join(dir, 'index'))) {
+    throw new RepositoryExistsError(`a drcore repository already exists at ${dir}; refusing to overwrite it`)
+  }
+  if (await exists(dir)) {
+    const entries = await readdir(dir).catch(() => { throw new UserError(`${dir} exists and is not a directory`) })
+    if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
+  }
+  await mkdir(join(dir, 'packs'), { recursive: true })
+  const key = await generateKeyPair('Ed25519')
+  await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
+  await chmod(join(dir, 'identity.key'), 0o600)
+  const config: Config = {
+    version: 1,
+    name: opts.name ?? hostname(),
+    listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
+    api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
+  }
+  const db: RootDb = new Level(join(dir, 'index'))
+  await db.open()
+  await db.close()
+  await writeConfig(dir, config)
+  return { peerId: peerIdFromPrivateKey(key), config }
+}
+
+/** Opens the repository exclusively (LevelDB's lock). */
+export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles> {
+  if (!await exists(configPath(dir))) {
+    throw new RepositoryNotFoundError(`no drcore repository at ${dir} (create one with: drcore init --repo ${dir})`)
+  }
+  const config = await readConfig(dir)
+  let keyBytes: Uint8Array
+  try {
+    keyBytes = await readFile(join(dir, 'identity.key'))
+  } catch (err: any) {
+    throw new UserError(`cannot read the Core's identity key ${join(dir, 'identity.key')}: ${err.code ?? err.message}`)
+  }
+  const privateKey = privateKeyFromProtobuf(keyBytes)
+  const db: RootDb = new Level(join(dir, 'index'))
+  try {
+    await db.open()
+  } catch (err: any) {
+    if (err.code === 'LEVEL_LOCKED' || err.cause?.code === 'LEVEL_LOCKED') {
+      const pid = await daemonPid(dir)
+      throw new RepositoryLockedError(`repository ${dir} is in use by another drcore process${pid != null ? ` (pid ${pid})` : ''}`)
+    }
+    throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
+  }
+  return { dir, config, privateKey, peerId: peerIdFromPrivateKey(privateKey), db, packsDir: join(dir, 'packs') }
+}
+
+async function daemonPid (dir: string): Promise<number | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')).pid
+  } catch {
+    return undefined
+  }
+}
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
