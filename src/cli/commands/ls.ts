@@ -1,0 +1,26 @@
+import type { Command } from 'commander'
+import { withCore } from '../connect.ts'
+import { pointOption, withCommonOptions } from '../common.ts'
+import type { CommonOptions } from '../common.ts'
+import { formatBytes, printJson, printTable } from '../output.ts'
+
+export function register (program: Command): void {
+  withCommonOptions(program.command('ls'))
+    .description('browse a recovery point')
+    .argument('<machine>', 'machine name')
+    .argument('[path]', 'path inside the volume (default: the volume root)')
+    .option('--point <id>', 'point id or "latest"', 'latest')
+    .option('--volume <name>', 'volume (default: list the volumes, or the only one)')
+    .action(async (machine: string, path: string | undefined, opts: CommonOptions & { point?: string, volume?: string }) => {
+      const result = await withCore(opts.repo, async core => await core.call('ls', { machine, path, point: pointOption(opts.point), volume: opts.volume }))
+      if (opts.json === true) return printJson(result)
+      const entries: any[] = Array.isArray(result) ? result : result.entries
+      printTable<any>(entries, [
+        { header: 'mode', value: r => r.mode != null ? (r.mode & 0o7777).toString(8).padStart(4, '0') : '' },
+        { header: 'size', value: r => r.type === 'dir' ? '' : formatBytes(r.size ?? 0) },
+        { header: 'modified', value: r => r.mtime != null ? new Date(Array.isArray(r.mtime) ? r.mtime[0] * 1000 : r.mtime).toISOString().slice(0, 19).replace('T', ' ') : '' },
+        { header: 'present', value: r => r.present === false ? 'missing' : '' },
+        { header: 'name', value: r => r.type === 'dir' ? `${r.name}/` : r.type === 'symlink' ? `${r.name} -> ${r.target}` : r.name }
+      ], '(empty)')
+    })
+}

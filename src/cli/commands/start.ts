@@ -1,0 +1,26 @@
+import type { Command } from 'commander'
+import { startDaemon } from '../../daemon.ts'
+import { resolveRepoDir } from '../../repo/index.ts'
+import { withCommonOptions } from '../common.ts'
+import type { CommonOptions } from '../common.ts'
+
+export function register (program: Command): void {
+  withCommonOptions(program.command('start'), false)
+    .description('run the Core in the foreground: network, scheduler, HTTP API and console (Ctrl-C stops it)')
+    .action(async (opts: CommonOptions) => {
+      const dir = resolveRepoDir(opts.repo)
+      const daemon = await startDaemon(dir)
+      const id = await daemon.core.run('id', {}) as { peerId: string, name: string, addresses: string[] }
+      process.stdout.write(`drcore ${id.name} (${id.peerId}) running on ${dir}\n`)
+      for (const a of id.addresses) process.stdout.write(`listening ${a}\n`)
+      process.stdout.write(`API ${daemon.url}/api/v1\n`)
+      await new Promise<void>(resolve => {
+        const stop = (signal: string): void => {
+          process.stdout.write(`${signal}: stopping\n`)
+          daemon.stop().then(resolve, err => { process.stderr.write(`error while stopping: ${err.message}\n`); resolve() })
+        }
+        process.once('SIGINT', () => stop('SIGINT'))
+        process.once('SIGTERM', () => stop('SIGTERM'))
+      })
+    })
+}

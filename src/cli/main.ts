@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander'
+import { isUserError } from '../errors.ts'
+import { register as init } from './commands/init.ts'
+import { register as id } from './commands/id.ts'
+import { register as start } from './commands/start.ts'
+import { register as backup } from './commands/backup.ts'
+import { register as machines } from './commands/machines.ts'
+import { register as points } from './commands/points.ts'
+import { register as ls } from './commands/ls.ts'
+import { register as restore } from './commands/restore.ts'
+import { register as verify } from './commands/verify.ts'
+import { register as events } from './commands/events.ts'
+
+const program = new Command('drcore')
+  .description('peer-to-peer disaster-recovery replication node')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, events]) register(program)
+for (const cmd of program.commands) cmd.exitOverride()
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err: any) {
+  if (err instanceof CommanderError) {
+    // help and version print and exit 0; everything else commander reports is a usage error
+    process.exitCode = err.exitCode === 0 ? 0 : 2
+  } else if (isUserError(err)) {
+    process.stderr.write(`drcore: ${err.message}\n`)
+    process.exitCode = err.exitCode
+  } else {
+    process.stderr.write(`drcore: internal error: ${err?.stack ?? err}\n`)
+    process.exitCode = 1
+  }
+}

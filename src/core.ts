@@ -1,0 +1,130 @@
+import { isAbsolute } from 'node:path'
+import { operations } from './api/operations.ts'
+import type { OperationName, OperationSpec, ProgressFn } from './api/operations.ts'
+import { validateInput } from './api/validate.ts'
+import { UsageError } from './errors.ts'
+import { EventLog } from './events/log.ts'
+import { openRepositoryFiles } from './repo/index.ts'
+import type { RepositoryFiles } from './repo/index.ts'
+import { openBlockStore } from './store/index.ts'
+import type { BlockStore } from './store/index.ts'
+import { PointIndex } from './points/index.ts'
+import { backup } from './backup/index.ts'
+import { listPath, restore, verifyPoints } from './restore/index.ts'
+
+type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
+
+/**
+ * The composition root: one repository and every service built on it. The CLI uses a Core
+ * in-process when no daemon runs; `drcore start` builds one with the network and HTTP API on top
+ * (see daemon.ts). Every operation of the table in api/operations.ts is a handler here.
+ */
+export class Core {
+  readonly files: RepositoryFiles
+  readonly store: BlockStore
+  readonly points: PointIndex
+  readonly events: EventLog
+  private readonly handlers: Partial<Record<OperationName, Handler>>
+
+  private constructor (files: RepositoryFiles, store: BlockStore, points: PointIndex, events: EventLog) {
+    this.files = files
+    this.store = store
+    this.points = points
+    this.events = events
+    this.handlers = this.buildHandlers()
+  }
+
+  static async open (dir: string): Promise<Core> {
+    const files = await openRepositoryFiles(dir)
+    try {
+      const store = await openBlockStore({ dir: files.packsDir, db: files.db })
+      const events = new EventLog(files.db)
+      await events.start()
+      return new Core(files, store, new PointIndex(files.db), events)
+    } catch (err) {
+      await files.db.close()
+      throw err
+    }
+  }
+
+  get peerId (): string {
+    return this.files.peerId.toString()
+  }
+
+  /** Runs one operation with validated input: the single entry point for the CLI and the API. */
+  async run (name: OperationName, input: Record<string, unknown>, onProgress?: ProgressFn): Promise<unknown> {
+    const spec: OperationSpec | undefined = operations[name]
+    const handler = this.handlers[name]
+    if (spec == null || handler == null) throw new UsageError(`unknown operation: ${name}`)
+    return await handler(validateInput(name, spec, input), onProgress)
+  }
+
+  /** Extra handlers registered by the daemon (network operations). */
+  register (name: OperationName, handler: Handler): void {
+    this.handlers[name] = handler
+  }
+
+  async close (): Promise<void> {
+    await this.events.flush()
+    await this.store.close()
+    await this.files.db.close()
+  }
+
+  private deps () {
+    return { store: this.store, points: this.points, privateKey: this.files.privateKey, peerId: this.files.peerId }
+  }
+
+  private buildHandlers (): Partial<Record<OperationName, Handler>> {
+    return {
+      id: async () => ({ peerId: this.peerId, name: this.files.config.name, addresses: [] }),
+      backup: async (input, onProgress) => {
+        const volumes = input.volumes as Array<{ name?: unknown, path?: unknown }>
+        for (const v of volumes) {
+          if (typeof v.name !== 'string' || typeof v.path !== 'string' || !isAbsolute(v.path)) {
+            throw new UsageError('backup: each volume needs a "name" and an absolute "path"')
+          }
+        }
+        const result = await backup(this.deps(), {
+          machine: input.machine,
+          volumes: volumes as Array<{ name: string, path: string }>,
+          base: input.base,
+          cluster: input.cluster,
+          rehash: input.rehash,
+          onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'backup', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
+        })
+        this.events.emit('backup.finished', `recovery point of ${result.machine} taken`, { ...result })
+        return result
+      },
+      machines: async () => await this.points.machineRows(),
+      points: async input => await this.points.pointRows(input.machine),
+      ls: async input => await listPath(this.deps(), { machine: input.machine, point: input.point, volume: input.volume, path: input.path }),
+      restore: async (input, onProgress) => {
+        if (!isAbsolute(input.dest)) throw new UsageError('restore: "dest" must be an absolute path')
+        return await restore(this.deps(), {
+          machine: input.machine,
+          point: input.point,
+          dest: input.dest,
+          volume: input.volume,
+          path: input.path,
+          onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'restore', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
+        })
+      },
+      verify: async (_input, onProgress) => await this.verify(onProgress),
+      events: async input => await this.events.list({ since: input.since, limit: input.limit })
+    }
+  }
+
+  /** Rehashes every block, then checks every point's closure. */
+  async verify (onProgress?: ProgressFn): Promise<{ ok: boolean, blocks: number, corrupt: string[], missing: number, orphans: string[], lost: string[] }> {
+    let blocks = 0
+    const corrupt: string[] = []
+    for await (const r of this.store.verifyAll((done, total) => onProgress?.({ phase: 'verify blocks', done, total, unit: 'blocks' }))) {
+      blocks++
+      if (!r.ok) corrupt.push(r.cid.toString())
+    }
+    const points = await verifyPoints(this.deps(), corrupt)
+    const ok = corrupt.length === 0 && points.lost.length === 0
+    this.events.emit('verify.finished', ok ? 'repository verified' : 'verify found problems', { blocks, corrupt: corrupt.length, lost: points.lost.length }, ok ? 'info' : 'error')
+    return { ok, blocks, corrupt, missing: points.missing, orphans: points.orphans, lost: points.lost }
+  }
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto'
+import { writeFile, rm, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { Core } from './core.ts'
+import { apiRoutes } from './http/api.ts'
+import type { DaemonInfo } from './api/client.ts'
+import { UserError } from './errors.ts'
+
+export interface Daemon {
+  core: Core
+  url: string
+  token: string
+  stop (): Promise<void>
+}
+
+/**
+ * `drcore start`: opens the repository (holding its lock for as long as it runs), starts the
+ * network and scheduler, serves the HTTP API on 127.0.0.1 and writes `<repo>/daemon.json` so the
+ * CLI sends every other command through the API.
+ */
+export async function startDaemon (dir: string): Promise<Daemon> {
+  const core = await Core.open(dir)
+  const token = randomBytes(24).toString('base64url')
+  const app = new Hono()
+  app.route('/api/v1', apiRoutes(core, token))
+  const { host, port } = core.files.config.api
+  let server: ReturnType<typeof serve>
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s))
+      s.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot serve the API on ${host}:${port}: ${err.code ?? err.message} (change "api" in ${join(dir, 'config.json')})`)))
+    })
+  } catch (err) {
+    await core.close()
+    throw err
+  }
+  const address = server.address() as AddressInfo
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+  const info: DaemonInfo = { pid: process.pid, url, token, startedAt: new Date().toISOString() }
+  const infoPath = join(dir, 'daemon.json')
+  await writeFile(infoPath + '.tmp', JSON.stringify(info, null, 2) + '\n', { mode: 0o600 })
+  await rename(infoPath + '.tmp', infoPath)
+  core.events.emit('core.started', `Core ${core.files.config.name} started`, { url })
+  let stopping: Promise<void> | undefined
+  return {
+    core,
+    url,
+    token,
+    stop: async () => {
+      stopping ??= (async () => {
+        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
+        await rm(infoPath, { force: true })
+        await new Promise<void>(resolve => server.close(() => resolve()))
+        await core.close()
+      })()
+      await stopping
+    }
+  }
+}
