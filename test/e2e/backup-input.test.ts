@@ -1,0 +1,67 @@
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile, chmod } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { drcore, drcoreJson, tempDir, removeDir, BIN } from '../helpers/cli.ts'
+
+const isRoot = process.getuid?.() === 0
+const NOBODY = 65534
+
+describe('backup input handling and terminal output', () => {
+  let work: string
+  let repo: string
+  before(async () => {
+    work = await tempDir()
+    repo = join(work, 'repo')
+    await drcoreJson(['init', '--repo', repo, '--api-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  })
+  after(async () => { await removeDir(work) })
+
+  test('an unreadable file is skipped, listed, and the backup exits 3 with a point taken', async () => {
+    const tree = join(work, 'tree')
+    await mkdir(join(tree, 'locked-dir'), { recursive: true })
+    await writeFile(join(tree, 'readable.txt'), 'fine\n')
+    await writeFile(join(tree, 'unreadable.txt'), 'secret\n')
+    await writeFile(join(tree, 'locked-dir', 'inside.txt'), 'x\n')
+    await chmod(join(tree, 'unreadable.txt'), 0o000)
+    await chmod(join(tree, 'locked-dir'), 0o000)
+    // root reads everything: run the CLI as nobody, on a repository nobody may write
+    const asUser = isRoot ? { uid: NOBODY, gid: NOBODY } : {}
+    if (isRoot) {
+      spawnSync('chmod', ['-R', 'a+rwX', repo])
+      await chmod(work, 0o777)
+      await chmod(tree, 0o777)
+    }
+    const r = await drcore(['backup', 'files01', tree, '--json', '--repo', repo], asUser)
+    assert.equal(r.code, 3, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.ok(out.point)
+    const skipped = out.skipped.join('\n')
+    assert.match(skipped, /unreadable\.txt/)
+    assert.match(skipped, /locked-dir/)
+    const ls = await drcore(['ls', 'files01', '--json', '--repo', repo], asUser)
+    const names = JSON.parse(ls.stdout)
+    const entries = Array.isArray(names) ? names : names.entries
+    assert.ok(entries.some((e: any) => e.name === 'readable.txt'))
+    assert.ok(!entries.some((e: any) => e.name === 'unreadable.txt'))
+  })
+
+  test('a progress bar appears on a terminal and never on a pipe or with --json', { skip: spawnSync('which', ['script']).status !== 0 ? 'util-linux script is not installed' : false }, async () => {
+    const tree = join(work, 'progress')
+    await mkdir(tree)
+    for (let i = 0; i < 6; i++) await writeFile(join(tree, `f${i}`), randomBytes(16 * 1024 * 1024))
+    // on a pipe: nothing on stderr
+    const piped = await drcore(['backup', 'prog', tree, '--repo', repo])
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.equal(piped.stderr, '')
+    // on a pseudo-terminal (util-linux script): the bar is drawn
+    const cmd = [process.execPath, BIN, 'backup', 'prog', tree, '--rehash', '--repo', repo].map(a => `'${a}'`).join(' ')
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } })
+    assert.equal(tty.status, 0, tty.stdout)
+    assert.match(tty.stdout, /backup \[#*-*\]/)
+    const json = spawnSync('script', ['-qec', cmd + ' --json', '/dev/null'], { encoding: 'utf8' })
+    assert.doesNotMatch(json.stdout, /backup \[/)
+  })
+})
