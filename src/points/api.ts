@@ -24,6 +24,30 @@ export interface VolumeRef {
   type: 'dir' | 'file'
   files: number
   bytes: number
+  /** permission bits of the volume's root directory or file */
+  mode: number
+  /** modification time of the root, [seconds, nanoseconds] */
+  mtime: [number, number]
+  /** inode of a file volume at backup time (unchanged-file check of volume images) */
+  ino?: number
+}
+
+/** A manifest as stored and sent: the manifest and its origin's signature (see manifest.ts). */
+export interface SignedPoint {
+  /** the point id: CID of the dag-cbor block `{manifest, signature}` */
+  id: CID
+  manifest: Manifest
+  /** Ed25519 signature by `manifest.origin` over `dagCbor.encode(manifest)` */
+  signature: Uint8Array
+  /** the encoded wrapper block */
+  bytes: Uint8Array
+}
+
+/** Identifies a machine's chain: its name, the Core that backs it up, and the tenant it is kept in. */
+export interface MachineRef {
+  tenant: string
+  origin: string
+  machine: string
 }
 
 /**

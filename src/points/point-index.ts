@@ -1,0 +1,224 @@
+import { NotFoundError, UserError } from '../errors.ts'
+import { jsonSublevel } from '../store/sublevels.ts'
+import type { JsonSublevel, RootDb } from '../store/sublevels.ts'
+import type { BlockStore, IndexOp } from '../store/api.ts'
+import { loadManifest } from './manifest.ts'
+import { missingBlocks } from './closure.ts'
+import { machineRow, pointRow } from './rows.ts'
+import type { MachineRow, PointRow } from './rows.ts'
+import type { MachineRecord, MachineRef, PointRecord, SignedPoint } from './api.ts'
+
+/** Sublevel names (also the `sublevel` of the `IndexOp`s this index emits). */
+export const POINTS_SUBLEVEL = 'points'
+export const CHAINS_SUBLEVEL = 'chains'
+export const MACHINES_SUBLEVEL = 'machines'
+
+/** Key separator: below every character a name may contain, so a prefix range is exact. */
+const SEP = '\x00'
+
+type MachineInfo = Pick<MachineRecord, 'machine' | 'tenant' | 'origin' | 'cluster'>
+
+/**
+ * The recovery points a Core knows, in three JSON sublevels of the repository's LevelDB:
+ *   points    point id -> PointRecord
+ *   chains    tenant NUL origin NUL machine NUL seq(12 digits) NUL id -> id   (a machine's points by seq)
+ *   machines  tenant NUL origin NUL machine -> {machine, tenant, origin, cluster}
+ * Point counts and the latest point are read from `chains`, so recording a point is a set of
+ * blind puts that can ride in a block writer's final batch (`recordOps`).
+ */
+export class PointIndex {
+  readonly #points: JsonSublevel<PointRecord>
+  readonly #chains: JsonSublevel<string>
+  readonly #machines: JsonSublevel<MachineInfo>
+
+  constructor (db: RootDb) {
+    this.#points = jsonSublevel<PointRecord>(db, POINTS_SUBLEVEL)
+    this.#chains = jsonSublevel<string>(db, CHAINS_SUBLEVEL)
+    this.#machines = jsonSublevel<MachineInfo>(db, MACHINES_SUBLEVEL)
+  }
+
+  /** The writes that record a point; commit them with its blocks (`BlockWriter.commit(ops)`). */
+  recordOps (record: PointRecord): IndexOp[] {
+    const ref = refOf(record)
+    const machine: MachineInfo = { machine: record.machine, tenant: record.tenant, origin: record.origin, cluster: record.cluster }
+    return [
+      { type: 'put', sublevel: POINTS_SUBLEVEL, key: record.point, value: record },
+      { type: 'put', sublevel: CHAINS_SUBLEVEL, key: chainKey(ref, record.seq, record.point), value: record.point },
+      { type: 'put', sublevel: MACHINES_SUBLEVEL, key: machineKey(ref), value: machine }
+    ]
+  }
+
+  /** Records a point directly (when its blocks are already durable). */
+  async record (record: PointRecord): Promise<void> {
+    const [point, chain, machine] = this.recordOps(record) as Array<IndexOp & { type: 'put' }>
+    await this.#points.db.batch([
+      { type: 'put', sublevel: this.#points, key: point.key, value: point.value as PointRecord },
+      { type: 'put', sublevel: this.#chains, key: chain.key, value: chain.value as string },
+      { type: 'put', sublevel: this.#machines, key: machine.key, value: machine.value as MachineInfo }
+    ] as any)
+  }
+
+  async get (id: string): Promise<PointRecord | undefined> {
+    return await this.#points.get(id)
+  }
+
+  /** A machine's points, oldest (lowest seq) first. */
+  async points (ref: MachineRef): Promise<PointRecord[]> {
+    const ids = await this.#chains.values(prefixRange(machineKey(ref) + SEP)).all()
+    const records = await this.#points.getMany(ids)
+    return records.filter((r): r is PointRecord => r !== undefined)
+  }
+
+  async latest (ref: MachineRef): Promise<PointRecord | undefined> {
+    const [id] = await this.#chains.values({ ...prefixRange(machineKey(ref) + SEP), reverse: true, limit: 1 }).all()
+    return id === undefined ? undefined : await this.get(id)
+  }
+
+  /** Every machine (of one tenant, when given), sorted by name, tenant and origin. */
+  async machines (filter: { tenant?: string } = {}): Promise<MachineRecord[]> {
+    const range = filter.tenant === undefined ? {} : prefixRange(filter.tenant + SEP)
+    const result: MachineRecord[] = []
+    for await (const info of this.#machines.values(range)) {
+      const ids = await this.#chains.values(prefixRange(machineKey(info) + SEP)).all()
+      if (ids.length === 0) continue
+      result.push({ ...info, points: ids.length, latest: ids[ids.length - 1] })
+    }
+    return result.sort((a, b) => cmp(a.machine, b.machine) || cmp(a.tenant, b.tenant) || cmp(a.origin, b.origin))
+  }
+
+  /**
+   * Finds a machine by name. `web01` must be unique across tenants and origins; otherwise write
+   * `tenant/web01` or `origin/web01` (`/web01` is this Core's own tenant).
+   */
+  async findMachine (name: string): Promise<MachineRecord> {
+    const slash = name.lastIndexOf('/')
+    const machine = slash < 0 ? name : name.slice(slash + 1)
+    const qualifier = slash < 0 ? undefined : name.slice(0, slash)
+    const all = (await this.machines()).filter(m => m.machine === machine)
+    const matches = qualifier === undefined ? all : all.filter(m => m.tenant === qualifier || m.origin === qualifier)
+    if (matches.length === 1) return matches[0]
+    if (matches.length === 0) throw new NotFoundError(`unknown machine: ${name}`)
+    const where = matches.map(m => `${m.tenant === '' ? '/' : m.tenant + '/'}${machine} (origin ${m.origin})`).join(', ')
+    throw new UserError(`machine name ${name} is ambiguous: it matches ${where}; name one as tenant/${machine} or origin/${machine}`)
+  }
+
+  /**
+   * A point of a machine: by id, or `latest` (also when `point` is omitted). Throws
+   * `NotFoundError` when the id is not one of the machine's points.
+   */
+  async resolvePoint (machineName: string, point?: string): Promise<{ machine: MachineRecord, record: PointRecord }> {
+    const machine = await this.findMachine(machineName)
+    if (point === undefined || point === 'latest') {
+      const record = await this.latest(machine)
+      if (record === undefined) throw new NotFoundError(`machine ${machineName} has no recovery points`)
+      return { machine, record }
+    }
+    const record = await this.get(point)
+    if (record === undefined || record.machine !== machine.machine || record.tenant !== machine.tenant || record.origin !== machine.origin) {
+      throw new NotFoundError(`machine ${machineName} has no recovery point ${point}`)
+    }
+    return { machine, record }
+  }
+
+  async setCompleteness (id: string, complete: boolean, missing: number): Promise<PointRecord> {
+    const record = await this.get(id)
+    if (record === undefined) throw new NotFoundError(`unknown recovery point: ${id}`)
+    const updated = { ...record, complete, missing: complete ? 0 : missing }
+    await this.#points.put(id, updated)
+    return updated
+  }
+
+  /** Every point of the repository (all tenants). */
+  async all (): Promise<PointRecord[]> {
+    return await this.#points.values().all()
+  }
+
+  /** Points whose closure is known to be incomplete. */
+  async orphans (): Promise<PointRecord[]> {
+    return (await this.all()).filter(r => !r.complete)
+  }
+
+  /**
+   * Recomputes completeness of every orphan (after blocks arrived from a seed drive or a peer);
+   * returns the points that became complete.
+   */
+  async recheckOrphans (store: BlockStore): Promise<PointRecord[]> {
+    const completed: PointRecord[] = []
+    for (const orphan of await this.orphans()) {
+      const report = await this.checkCompleteness(store, orphan.point)
+      if (report.complete) completed.push(report)
+    }
+    return completed
+  }
+
+  /** Walks a point's closure and stores the result. */
+  async checkCompleteness (store: BlockStore, id: string, point?: SignedPoint): Promise<PointRecord> {
+    const signed = point ?? await loadManifest(store, id)
+    const report = await missingBlocks(store, signed, { limit: 0 })
+    return await this.setCompleteness(id, report.count === 0, report.count)
+  }
+
+  /** Forgets a point (its blocks stay until garbage collection). */
+  async remove (id: string): Promise<void> {
+    const record = await this.get(id)
+    if (record === undefined) return
+    const ref = refOf(record)
+    await this.#points.del(id)
+    await this.#chains.del(chainKey(ref, record.seq, id))
+    if (await this.latest(ref) === undefined) await this.#machines.del(machineKey(ref))
+  }
+
+  /** `drcore machines --json` */
+  async machineRows (): Promise<MachineRow[]> {
+    return (await this.machines()).map(machineRow)
+  }
+
+  /** `drcore points <machine> --json` */
+  async pointRows (machineName: string): Promise<PointRow[]> {
+    return (await this.points(await this.findMachine(machineName))).map(pointRow)
+  }
+}
+
+/** The index record of a point, from its manifest. */
+export function pointRecord (signed: SignedPoint, status: { tenant: string, complete: boolean, missing?: number, receivedFrom?: string, receivedAt?: string }): PointRecord {
+  const m = signed.manifest
+  const volumes: PointRecord['volumes'] = {}
+  for (const [name, v] of Object.entries(m.volumes)) volumes[name] = { root: v.root.toString(), type: v.type, files: v.files, bytes: v.bytes }
+  const record: PointRecord = {
+    point: signed.id.toString(),
+    machine: m.machine,
+    cluster: m.cluster,
+    origin: m.origin,
+    tenant: status.tenant,
+    seq: m.seq,
+    kind: m.kind,
+    parent: m.parent?.toString() ?? null,
+    createdAt: m.createdAt,
+    complete: status.complete,
+    missing: status.complete ? 0 : status.missing ?? 0,
+    volumes
+  }
+  if (status.receivedFrom !== undefined) record.receivedFrom = status.receivedFrom
+  if (status.receivedAt !== undefined) record.receivedAt = status.receivedAt
+  return record
+}
+
+function refOf (r: MachineRef): MachineRef {
+  return { tenant: r.tenant, origin: r.origin, machine: r.machine }
+}
+
+function machineKey (ref: MachineRef): string {
+  return [ref.tenant, ref.origin, ref.machine].join(SEP)
+}
+
+function chainKey (ref: MachineRef, seq: number, id: string): string {
+  return [machineKey(ref), String(seq).padStart(12, '0'), id].join(SEP)
+}
+
+function prefixRange (prefix: string): { gte: string, lt: string } {
+  return { gte: prefix, lt: prefix + '\uffff' }
+}
+
+function cmp (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,51 @@
+import type { MachineRecord, PointKind, PointRecord } from './api.ts'
+
+/** A row of `drcore machines --json`. */
+export interface MachineRow {
+  machine: string
+  tenant: string
+  origin: string
+  cluster: string | null
+  points: number
+  latest: string | null
+}
+
+/** A row of `drcore points --json`. `orphan` is `!complete`. */
+export interface PointRow {
+  point: string
+  machine: string
+  tenant: string
+  seq: number
+  kind: PointKind
+  parent: string | null
+  createdAt: string
+  complete: boolean
+  orphan: boolean
+  /** blocks known missing at the last check */
+  missing: number
+  origin: string
+  volumes: Record<string, { type: 'dir' | 'file', files: number, bytes: number }>
+}
+
+export function machineRow (m: MachineRecord): MachineRow {
+  return { machine: m.machine, tenant: m.tenant, origin: m.origin, cluster: m.cluster, points: m.points, latest: m.latest }
+}
+
+export function pointRow (r: PointRecord): PointRow {
+  const volumes: PointRow['volumes'] = {}
+  for (const [name, v] of Object.entries(r.volumes)) volumes[name] = { type: v.type, files: v.files, bytes: v.bytes }
+  return {
+    point: r.point,
+    machine: r.machine,
+    tenant: r.tenant,
+    seq: r.seq,
+    kind: r.kind,
+    parent: r.parent,
+    createdAt: r.createdAt,
+    complete: r.complete,
+    orphan: !r.complete,
+    missing: r.missing,
+    origin: r.origin,
+    volumes
+  }
+}

@@ -1,0 +1,127 @@
+import { CID } from 'multiformats/cid'
+import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
+import { sha256 } from '../../src/points/blocks.ts'
+import { jsonSublevel } from '../../src/store/sublevels.ts'
+import type { RootDb } from '../../src/store/sublevels.ts'
+import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
+
+/**
+ * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
+ * dedup in writers, ops committed after blocks), no compression, no files. `db`, when given,
+ * receives the writers' index ops through `jsonSublevel` as the real store does.
+ */
+export class MemoryBlockStore implements BlockStore {
+  readonly blocks = new Map<string, Uint8Array>()
+  /** every `get`, in order (CID strings): lets tests prove what was read */
+  readonly reads: string[] = []
+  readonly #db: RootDb | undefined
+
+  constructor (db?: RootDb) {
+    this.#db = db
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return this.blocks.has(cid.toString())
+  }
+
+  async hasMany (cids: CID[]): Promise<boolean[]> {
+    return cids.map(cid => this.blocks.has(cid.toString()))
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    this.reads.push(cid.toString())
+    const bytes = this.blocks.get(cid.toString())
+    if (bytes === undefined) throw new MissingBlockError(cid.toString())
+    if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) throw new CorruptBlockError(cid.toString())
+    return bytes
+  }
+
+  async size (cid: CID): Promise<number | undefined> {
+    return this.blocks.get(cid.toString())?.length
+  }
+
+  writer (): BlockWriter {
+    return new MemoryWriter(this, this.#db)
+  }
+
+  async * entries (): AsyncIterable<{ cid: CID, size: number, storedSize: number }> {
+    for (const [key, bytes] of [...this.blocks].sort(([a], [b]) => a < b ? -1 : 1)) {
+      yield { cid: CID.parse(key), size: bytes.length, storedSize: bytes.length }
+    }
+  }
+
+  async stats (): Promise<StoreStats> {
+    let rawBytes = 0
+    for (const bytes of this.blocks.values()) rawBytes += bytes.length
+    return { blocks: this.blocks.size, rawBytes, storedBytes: rawBytes, packs: 0, packBytes: 0 }
+  }
+
+  async * verifyAll (): AsyncIterable<VerifyResult> {
+    for (const [key, bytes] of this.blocks) {
+      const ok = Buffer.from(sha256(bytes)).equals(CID.parse(key).multihash.digest)
+      yield ok ? { cid: CID.parse(key), ok } : { cid: CID.parse(key), ok, error: 'its bytes do not match its hash' }
+    }
+  }
+
+  /** Test helper: overwrites a block's bytes (they will no longer match the CID). */
+  corrupt (cid: CID): void {
+    const bytes = this.blocks.get(cid.toString())
+    if (bytes === undefined) throw new Error(`no block ${cid}`)
+    const copy = bytes.length === 0 ? new Uint8Array([0]) : bytes.slice()
+    copy[0] ^= 0xff
+    this.blocks.set(cid.toString(), copy)
+  }
+
+  delete (cid: CID): void {
+    this.blocks.delete(cid.toString())
+  }
+
+  async close (): Promise<void> {}
+}
+
+class MemoryWriter implements BlockWriter {
+  readonly stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0 }
+  readonly #store: MemoryBlockStore
+  readonly #db: RootDb | undefined
+  readonly #pending = new Map<string, Uint8Array>()
+  #closed = false
+
+  constructor (store: MemoryBlockStore, db: RootDb | undefined) {
+    this.#store = store
+    this.#db = db
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    if (this.#closed) throw new Error('writer is closed')
+    const key = cid.toString()
+    if (this.#store.blocks.has(key) || this.#pending.has(key)) return false
+    this.#pending.set(key, bytes.slice())
+    this.stats.blocks++
+    this.stats.newBytes += bytes.length
+    this.stats.storedBytes += bytes.length
+    return true
+  }
+
+  async flush (): Promise<void> {
+    for (const [key, bytes] of this.#pending) this.#store.blocks.set(key, bytes)
+    this.#pending.clear()
+  }
+
+  async commit (ops: IndexOp[] = []): Promise<WriterStats> {
+    await this.flush()
+    if (ops.length > 0) {
+      if (this.#db === undefined) throw new Error('MemoryBlockStore was created without a db: cannot commit index ops')
+      const db = this.#db
+      await db.batch(ops.map(op => op.type === 'put'
+        ? { type: 'put', sublevel: jsonSublevel(db, op.sublevel), key: op.key, value: op.value }
+        : { type: 'del', sublevel: jsonSublevel(db, op.sublevel), key: op.key }) as any)
+    }
+    this.#closed = true
+    return { ...this.stats }
+  }
+
+  async abort (): Promise<void> {
+    this.#pending.clear()
+    this.#closed = true
+  }
+}
