@@ -1,0 +1,192 @@
+import type { BigIntStats } from 'node:fs'
+import { DEFAULT_CHUNKING } from '../chunker/index.ts'
+import { UserError } from '../errors.ts'
+import { isSafeName } from '../points/nodes.ts'
+import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
+import { pointRecord } from '../points/point-index.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import { DEFAULT_SHAPE, validateShape } from '../points/shape.ts'
+import type { Manifest, VolumeRef } from '../points/api.ts'
+import { MANIFEST_VERSION } from '../points/constants.ts'
+import { Archiver } from './archiver.ts'
+import { isFsError, nodeBackupFs } from './fs.ts'
+import type { BackupFs } from './fs.ts'
+import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './index.ts'
+
+const PROGRESS_INTERVAL_MS = 100
+
+/**
+ * Takes a recovery point of a machine: walks its volumes, stores new chunks and nodes through one
+ * block writer, signs the manifest, and commits the manifest block and the point records in the
+ * writer's final batch, so a point is never visible before its blocks are durable. A local point
+ * is complete by construction.
+ *
+ * The first point of a machine (or any point with `base`) is a base image; later points are
+ * incrementals whose parent is the machine's latest point in this Core's own tenant.
+ */
+export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<BackupResult> {
+  const started = performance.now()
+  const fs = deps.fs ?? nodeBackupFs
+  const shape = deps.shape ?? DEFAULT_SHAPE
+  validateShape(shape)
+  if (!isMachineName(opts.machine)) throw new UserError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
+  if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new UserError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
+  const roots = await statVolumes(fs, opts.volumes)
+
+  return await serialized(deps.points, opts.machine, async () => {
+    const origin = deps.peerId.toString()
+    const latest = await deps.points.latest({ tenant: '', origin, machine: opts.machine })
+    const parent = opts.base === true ? undefined : latest
+    // Unchanged files are taken from the parent only when all its blocks are here: a local point
+    // must be complete.
+    const parentManifest = parent?.complete === true ? (await loadManifest(deps.store, parent.point)).manifest : undefined
+
+    const writer = deps.store.writer()
+    const progress = new ProgressThrottle(opts.onProgress, totalOf(roots))
+    let newBytes = 0
+    const archiver = new Archiver({
+      fs,
+      writer,
+      shape,
+      chunking: deps.chunking ?? DEFAULT_CHUNKING,
+      rehash: opts.rehash === true,
+      parentGet: parentManifest === undefined ? undefined : async cid => await deps.store.get(cid),
+      onRead: bytes => progress.read(bytes),
+      onNewChunk: bytes => { newBytes += bytes },
+      onFile: path => progress.file(path)
+    })
+    try {
+      const volumes: Record<string, VolumeRef> = {}
+      let files = 0
+      for (const { name, path, stat } of roots) {
+        volumes[name] = await archiver.volume(path, stat, parentManifest?.volumes[name])
+        files += volumes[name].files
+      }
+      const manifest: Manifest = {
+        version: MANIFEST_VERSION,
+        origin,
+        machine: opts.machine,
+        cluster: opts.cluster ?? latest?.cluster ?? null,
+        seq: (latest?.seq ?? 0) + 1,
+        kind: parent === undefined ? 'base' : 'incremental',
+        parent: parent === undefined ? null : parsePointId(parent.point),
+        createdAt: new Date().toISOString(),
+        volumes
+      }
+      const signed = await signManifest(manifest, deps.privateKey)
+      await writer.put(signed.id, signed.bytes)
+      const stats = await writer.commit(deps.points.recordOps(pointRecord(signed, { tenant: '', complete: true })))
+      progress.done()
+      return {
+        point: signed.id.toString(),
+        machine: opts.machine,
+        kind: manifest.kind,
+        parent: manifest.parent?.toString() ?? null,
+        seq: manifest.seq,
+        files,
+        bytes: progress.bytes,
+        newBytes,
+        storedBytes: stats.storedBytes,
+        skipped: archiver.skipped,
+        changed: archiver.changed,
+        seconds: (performance.now() - started) / 1000
+      }
+    } catch (err) {
+      await writer.abort()
+      throw err
+    }
+  })
+}
+
+interface VolumeRoot {
+  name: string
+  path: string
+  stat: BigIntStats
+}
+
+/** Checks every volume before anything is written: names, existence, type. */
+async function statVolumes (fs: BackupFs, volumes: BackupOptions['volumes']): Promise<VolumeRoot[]> {
+  if (volumes.length === 0) throw new UserError('a backup needs at least one volume')
+  const seen = new Set<string>()
+  const roots: VolumeRoot[] = []
+  for (const { name, path } of volumes) {
+    if (!isSafeName(name)) throw new UserError(`invalid volume name: ${JSON.stringify(name)}`)
+    if (seen.has(name)) throw new UserError(`two volumes are named ${JSON.stringify(name)}`)
+    seen.add(name)
+    let stat: BigIntStats
+    try {
+      stat = await fs.stat(path, { bigint: true })
+    } catch (err) {
+      if (isFsError(err) && err.code === 'ENOENT') throw new UserError(`no such file or directory: ${path}`)
+      if (isFsError(err)) throw new UserError(`cannot read volume ${name} at ${path}: ${err.code}`)
+      throw err
+    }
+    if (!stat.isDirectory() && !stat.isFile()) throw new UserError(`not a directory or regular file: ${path}`)
+    roots.push({ name, path, stat })
+  }
+  return roots
+}
+
+function totalOf (roots: VolumeRoot[]): number | undefined {
+  if (!roots.every(r => r.stat.isFile())) return undefined
+  return roots.reduce((sum, r) => sum + Number(r.stat.size), 0)
+}
+
+class ProgressThrottle {
+  files = 0
+  bytes = 0
+  readonly #onProgress: ((p: BackupProgress) => void) | undefined
+  readonly #totalBytes: number | undefined
+  #path = ''
+  #last = 0
+
+  constructor (onProgress: ((p: BackupProgress) => void) | undefined, totalBytes: number | undefined) {
+    this.#onProgress = onProgress
+    this.#totalBytes = totalBytes
+  }
+
+  file (path: string): void {
+    this.files++
+    this.#path = path
+    this.#maybe()
+  }
+
+  read (bytes: number): void {
+    this.bytes += bytes
+    this.#maybe()
+  }
+
+  done (): void {
+    this.#emit()
+  }
+
+  #maybe (): void {
+    if (this.#onProgress === undefined) return
+    const now = performance.now()
+    if (now - this.#last < PROGRESS_INTERVAL_MS) return
+    this.#last = now
+    this.#emit()
+  }
+
+  #emit (): void {
+    const p: BackupProgress = { files: this.files, bytes: this.bytes, path: this.#path }
+    if (this.#totalBytes !== undefined) p.totalBytes = this.#totalBytes
+    this.#onProgress?.(p)
+  }
+}
+
+/** One backup per machine at a time in this process: two at once would take the same seq. */
+const running = new WeakMap<PointIndex, Map<string, Promise<unknown>>>()
+
+async function serialized<T> (points: PointIndex, machine: string, fn: () => Promise<T>): Promise<T> {
+  let byMachine = running.get(points)
+  if (byMachine === undefined) running.set(points, byMachine = new Map())
+  const previous = byMachine.get(machine) ?? Promise.resolve()
+  const current = previous.catch(() => {}).then(fn)
+  byMachine.set(machine, current)
+  try {
+    return await current
+  } finally {
+    if (byMachine.get(machine) === current) byMachine.delete(machine)
+  }
+}

@@ -1,0 +1,94 @@
+import type { BigIntStats } from 'node:fs'
+import type { CID } from 'multiformats/cid'
+import { createChunker } from '../chunker/index.ts'
+import type { ChunkerOptions } from '../chunker/api.ts'
+import { rawCid } from '../points/blocks.ts'
+import { FileTreeBuilder } from '../points/file-tree.ts'
+import type { TreeShape } from '../points/shape.ts'
+import type { BlockWriter } from '../store/api.ts'
+import type { BackupFs } from './fs.ts'
+
+/** Large reads keep the disk streaming; 4 MiB also bounds what one read pins in memory. */
+const READ_SIZE = 4 * 1024 * 1024
+const MIN_READ_SIZE = 64 * 1024
+
+export interface FileContent {
+  root: CID
+  /** bytes read, which are the bytes the content root holds */
+  size: number
+  /** stat taken through the open handle before reading: its mtime goes into the entry */
+  stat: BigIntStats
+  /** the file changed during both attempts to read it */
+  changed: boolean
+}
+
+export interface ReadContext {
+  fs: BackupFs
+  writer: BlockWriter
+  shape: TreeShape
+  chunking: Partial<ChunkerOptions>
+  /** called after each read with the bytes read, and for each new chunk with its size */
+  onRead: (bytes: number) => void
+  onNewChunk: (bytes: number) => void
+}
+
+/**
+ * Reads a regular file into chunks and file nodes. The file is read twice at most: when its size
+ * or mtime differ after reading from before (or the bytes read differ from the size), it is read
+ * again; if it changes again, what was read the second time is kept and reported as `changed`.
+ * The stored content is always exactly the bytes read, so a file node never disagrees with its
+ * chunks; the entry keeps the pre-read mtime, so the next incremental reads the file again.
+ */
+export async function readFileContent (ctx: ReadContext, path: string): Promise<FileContent> {
+  let content: FileContent | undefined
+  for (let attempt = 0; attempt < 2; attempt++) {
+    content = await readOnce(ctx, path)
+    if (!content.changed) return content
+  }
+  return content as FileContent
+}
+
+async function readOnce (ctx: ReadContext, path: string): Promise<FileContent> {
+  const handle = await ctx.fs.open(path, 'r')
+  let pending: Promise<Uint8Array> | undefined
+  try {
+    const before = await handle.stat({ bigint: true })
+    const chunker = createChunker(ctx.chunking)
+    const tree = new FileTreeBuilder((cid, bytes) => ctx.writer.put(cid, bytes), ctx.shape)
+    const addChunk = async (chunk: Uint8Array): Promise<void> => {
+      const cid = rawCid(chunk)
+      if (await ctx.writer.put(cid, chunk)) ctx.onNewChunk(chunk.length)
+      await tree.addChunk(cid, chunk.length)
+    }
+    const bufferSize = Math.min(READ_SIZE, Math.max(MIN_READ_SIZE, Number(before.size) + 1))
+    // A fresh buffer per read: chunks are subarrays of it and stay queued in the writer until it
+    // flushes. The next read is issued before the current one is hashed, so disk and CPU overlap.
+    const readNext = async (): Promise<Uint8Array> => {
+      const buffer = new Uint8Array(bufferSize)
+      const { bytesRead } = await handle.read(buffer, 0, bufferSize, null)
+      return buffer.subarray(0, bytesRead)
+    }
+    let size = 0
+    pending = readNext()
+    for (;;) {
+      const data = await pending
+      if (data.length === 0) {
+        pending = undefined
+        break
+      }
+      pending = readNext()
+      size += data.length
+      ctx.onRead(data.length)
+      for (const chunk of chunker.push(data)) await addChunk(chunk)
+    }
+    for (const chunk of chunker.finish()) await addChunk(chunk)
+    const { cid } = await tree.finish()
+    const after = await handle.stat({ bigint: true })
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size
+    return { root: cid, size, stat: before, changed }
+  } finally {
+    // never close under a read still in flight (after an error in the store, say)
+    await pending?.catch(() => {})
+    await handle.close()
+  }
+}

@@ -1,0 +1,71 @@
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { BlockStore } from '../store/api.ts'
+import type { ChunkerOptions } from '../chunker/api.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { TreeShape } from '../points/shape.ts'
+import type { BackupFs } from './fs.ts'
+
+export { backup } from './backup.ts'
+export type { BackupFs } from './fs.ts'
+
+export interface BackupDeps {
+  store: BlockStore
+  points: PointIndex
+  /** the Core's identity: signs the manifest */
+  privateKey: PrivateKey
+  peerId: PeerId
+  /** file system access (default node:fs/promises); tests count reads through it */
+  fs?: BackupFs
+  /** chunk sizes (default `DEFAULT_CHUNKING`); tests use small ones to get many chunks */
+  chunking?: Partial<ChunkerOptions>
+  /** node fanout (default `DEFAULT_SHAPE`); tests use small ones to get several index layers */
+  shape?: TreeShape
+}
+
+export interface BackupOptions {
+  machine: string
+  /** each volume is a directory tree or a single file (a volume image); paths are followed if symlinks */
+  volumes: Array<{ name: string, path: string }>
+  /** start a new chain (a base image) even when the machine has points */
+  base?: boolean
+  /** the machine's cluster; defaults to the cluster of its latest point */
+  cluster?: string
+  /** re-read files even when size, mtime and inode are unchanged since the parent */
+  rehash?: boolean
+  /** called at most every 100 ms, and once at the end */
+  onProgress?: (p: BackupProgress) => void
+}
+
+export interface BackupProgress {
+  files: number
+  /** bytes read so far */
+  bytes: number
+  /** known when every volume is a single file */
+  totalBytes?: number
+  /** the file being read */
+  path: string
+}
+
+export interface BackupResult {
+  point: string
+  machine: string
+  kind: 'base' | 'incremental'
+  parent: string | null
+  seq: number
+  /** files in the point (read or reused from the parent) */
+  files: number
+  /** bytes read from disk */
+  bytes: number
+  /** bytes of chunks the repository did not hold */
+  newBytes: number
+  /** bytes written to pack files (after compression, nodes included) */
+  storedBytes: number
+  /** unreadable files and directories, left out of the point (the CLI exits 3) */
+  skipped: string[]
+  /**
+   * files that kept changing while read, twice: stored as read (the chunks match the node), with
+   * the mtime seen before reading, so the next incremental reads them again
+   */
+  changed: string[]
+  seconds: number
+}

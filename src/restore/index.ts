@@ -1,0 +1,69 @@
+import type { BlockStore } from '../store/api.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { EntryType } from '../points/nodes.ts'
+
+export { listPath } from './list.ts'
+export { restore } from './restorer.ts'
+export { verifyPoints } from './verify.ts'
+export type { VerifyPointsResult } from './verify.ts'
+
+export interface RestoreDeps {
+  store: BlockStore
+  points: PointIndex
+}
+
+/** Which point, and where in it. */
+export interface PointSelector {
+  /** machine name, or `tenant/machine` when the name is ambiguous */
+  machine: string
+  /** point id or `latest` (the default) */
+  point?: string
+  /** volume name; may be omitted when the point has one volume, or when `path` starts with it */
+  volume?: string
+  /** path inside the volume (`/` or omitted: the volume root) */
+  path?: string
+}
+
+export interface ListEntry {
+  name: string
+  type: EntryType
+  size: number
+  mode: number
+  /** [seconds, nanoseconds] */
+  mtime: [number, number]
+  target?: string
+  /** every block of its data is in the repository (false only in orphans) */
+  present: boolean
+}
+
+export interface ListResult {
+  point: string
+  machine: string
+  /** the volume listed, or null when the entries are the point's volumes */
+  volume: string | null
+  path: string
+  entries: ListEntry[]
+}
+
+export interface RestoreOptions extends PointSelector {
+  /** destination directory (created when absent); what is restored must not exist in it yet */
+  dest: string
+  onProgress?: (p: RestoreProgress) => void
+}
+
+export interface RestoreProgress {
+  files: number
+  bytes: number
+  totalBytes: number
+  path: string
+}
+
+export interface RestoreResult {
+  point: string
+  machine: string
+  /** the paths created directly under `dest` */
+  restored: string[]
+  files: number
+  bytes: number
+  seconds: number
+}

@@ -1,0 +1,33 @@
+import { dirEntries } from '../points/dir-tree.ts'
+import { countMissing } from '../points/closure.ts'
+import type { Entry } from '../points/nodes.ts'
+import type { CID } from 'multiformats/cid'
+import { select, volumeEntry } from './select.ts'
+import type { ListEntry, ListResult, PointSelector, RestoreDeps } from './index.ts'
+
+/**
+ * Lists a directory of a point (or the single entry a file path names, or the point's volumes).
+ * `present` tells whether an entry's data is all here; in a complete point it always is, in an
+ * orphan it is checked per entry (a directory's whole subtree).
+ */
+export async function listPath (deps: RestoreDeps, sel: PointSelector): Promise<ListResult> {
+  const s = await select(deps, sel)
+  const result = { point: s.record.point, machine: s.record.machine, volume: s.volume ?? null, path: '/' + s.parts.join('/') }
+  let entries: Entry[]
+  if (s.entry === undefined) {
+    entries = Object.entries(s.signed.manifest.volumes).map(([name, ref]) => volumeEntry(name, ref))
+  } else if (s.entry.type === 'dir') {
+    entries = []
+    for await (const e of dirEntries(async cid => await deps.store.get(cid), s.entry.cid as CID)) entries.push(e)
+  } else {
+    entries = [s.entry]
+  }
+  const list: ListEntry[] = []
+  for (const e of entries) {
+    const present = s.record.complete || e.cid === undefined || await countMissing(deps.store, [e.cid]) === 0
+    const item: ListEntry = { name: e.name, type: e.type, size: e.size, mode: e.mode, mtime: e.mtime, present }
+    if (e.target !== undefined) item.target = e.target
+    list.push(item)
+  }
+  return { ...result, entries: list }
+}

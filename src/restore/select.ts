@@ -1,0 +1,58 @@
+import type { CID } from 'multiformats/cid'
+import { NotFoundError, UserError } from '../errors.ts'
+import { loadManifest } from '../points/manifest.ts'
+import { lookupEntry } from '../points/dir-tree.ts'
+import type { Entry } from '../points/nodes.ts'
+import type { PointRecord, SignedPoint, VolumeRef } from '../points/api.ts'
+import type { PointSelector, RestoreDeps } from './index.ts'
+
+export interface Selection {
+  record: PointRecord
+  signed: SignedPoint
+  /** undefined: no volume chosen, the point's volumes are the entries */
+  volume?: string
+  /** path components inside the volume */
+  parts: string[]
+  /** the entry at the path (a volume root is an entry named after the volume) */
+  entry?: Entry
+}
+
+/** Resolves machine, point, volume and path to an entry, reading only the nodes on the path. */
+export async function select (deps: RestoreDeps, sel: PointSelector): Promise<Selection> {
+  const { record } = await deps.points.resolvePoint(sel.machine, sel.point)
+  const signed = await loadManifest(deps.store, record.point)
+  const volumes = signed.manifest.volumes
+  let parts = splitPath(sel.path)
+  let volume = sel.volume
+  if (volume === undefined) {
+    const names = Object.keys(volumes)
+    if (names.length === 1) volume = names[0]
+    else if (parts.length > 0 && Object.hasOwn(volumes, parts[0])) volume = parts.shift() as string
+    else if (parts.length > 0) throw new NotFoundError(`point ${record.point} of ${record.machine} has volumes ${names.join(', ')}; name one with --volume or start the path with it`)
+    else return { record, signed, parts }
+  }
+  const ref = Object.hasOwn(volumes, volume) ? volumes[volume] : undefined
+  if (ref === undefined) {
+    throw new NotFoundError(`point ${record.point} of ${record.machine} has no volume ${volume} (its volumes: ${Object.keys(volumes).join(', ')})`)
+  }
+  let entry = volumeEntry(volume, ref)
+  for (const [i, name] of parts.entries()) {
+    const where = `${volume}/${parts.slice(0, i + 1).join('/')}`
+    if (entry.type !== 'dir') throw new NotFoundError(`not a directory in point ${record.point}: ${volume}/${parts.slice(0, i).join('/')}`)
+    const next = await lookupEntry(async cid => await deps.store.get(cid), entry.cid as CID, name)
+    if (next === undefined) throw new NotFoundError(`no such file or directory in point ${record.point} of ${record.machine}: ${where}`)
+    entry = next
+  }
+  return { record, signed, volume, parts, entry }
+}
+
+export function volumeEntry (name: string, ref: VolumeRef): Entry {
+  return { name, type: ref.type, mode: ref.mode, mtime: ref.mtime, size: ref.bytes, cid: ref.root }
+}
+
+function splitPath (path: string | undefined): string[] {
+  if (path === undefined) return []
+  const parts = path.split('/').filter(p => p !== '' && p !== '.')
+  if (parts.includes('..')) throw new UserError(`a path inside a point cannot contain "..": ${path}`)
+  return parts
+}
