@@ -1,0 +1,309 @@
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { CorruptBlockError, MissingBlockError } from '../errors.ts'
+import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult } from './api.ts'
+import { decodeBody } from './block-codec.ts'
+import { DEFAULT_LIMITS, LOOKUP_BATCH } from './constants.ts'
+import type { StoreLimits } from './constants.ts'
+import { decodeLocation, encodeLocation } from './location.ts'
+import type { BlockLocation } from './location.ts'
+import { packFileName, parsePackFileName } from './pack-format.ts'
+import { openPackFile, ReadHandles } from './pack-files.ts'
+import type { OpenPackFile } from './pack-files.ts'
+import { packKey, recoverPacks, syncDirectory } from './recovery.ts'
+import { jsonSublevel } from './sublevels.ts'
+import type { JsonSublevel, RootDb } from './sublevels.ts'
+import { verifyStore } from './verify.ts'
+import { PackWriter } from './writer.ts'
+import type { IndexedBlock, WritablePack, WriterHost } from './writer.ts'
+
+export interface BlockStoreOptions {
+  /** the repository's `packs/` directory (created when missing) */
+  dir: string
+  /** the repository's root LevelDB */
+  db: RootDb
+  /** opens pack files; tests inject handles that fail like a full or broken disk */
+  openFile?: OpenPackFile
+  /** pack and flush sizes (defaults in constants.ts) */
+  limits?: Partial<StoreLimits>
+}
+
+/** CID bytes -> encoded BlockLocation */
+export type BlocksSublevel = ReturnType<typeof blocksSublevel>
+
+export function blocksSublevel (db: RootDb) {
+  return db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' })
+}
+
+export function packsSublevel (db: RootDb): JsonSublevel<number> {
+  return jsonSublevel<number>(db, 'packs')
+}
+
+/** Names of the sublevels the store owns; an `IndexOp` may not write them. */
+const OWN_SUBLEVELS = new Set(['blocks', 'packs'])
+
+interface Lookup {
+  key: Uint8Array
+  resolve: (found: boolean) => void
+  reject: (err: unknown) => void
+}
+
+/** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */
+export class PackBlockStore implements BlockStore, WriterHost {
+  readonly limits: StoreLimits
+  readonly #dir: string
+  readonly #db: RootDb
+  readonly #blocks: BlocksSublevel
+  readonly #packs: JsonSublevel<number>
+  readonly #openFile: OpenPackFile
+  readonly #reads: ReadHandles
+  /** committed length of every pack */
+  readonly #lengths: Map<number, number>
+  #nextPack: number
+  /** open packs with room, not held by any writer */
+  readonly #idle: WritablePack[] = []
+  /** packs with room from earlier runs, not opened for writing yet */
+  readonly #reusable: number[]
+  readonly #writers = new Set<PackWriter>()
+  readonly #opSublevels = new Map<string, JsonSublevel>()
+  #lookups: Lookup[] = []
+  #lookupScheduled = false
+  #closed = false
+
+  private constructor (options: Required<BlockStoreOptions>, lengths: Map<number, number>, nextPack: number) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits }
+    this.#dir = options.dir
+    this.#db = options.db
+    this.#openFile = options.openFile
+    this.#blocks = blocksSublevel(options.db)
+    this.#packs = packsSublevel(options.db)
+    this.#reads = new ReadHandles(options.openFile, (pack) => this.#packPath(pack))
+    this.#lengths = lengths
+    this.#nextPack = nextPack
+    this.#reusable = [...lengths].filter(([, length]) => length < this.limits.packTargetSize).map(([pack]) => pack)
+  }
+
+  /** Opens the store, first cutting every pack back to its committed length (see recovery.ts). */
+  static async open (options: BlockStoreOptions): Promise<PackBlockStore> {
+    const full = { openFile: openPackFile, limits: {}, ...options }
+    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packsSublevel(full.db), full.openFile)
+    return new PackBlockStore(full, lengths, nextPack)
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return await this.#blocks.has(cid.bytes)
+  }
+
+  async hasMany (cids: CID[]): Promise<boolean[]> {
+    if (cids.length === 0) return []
+    return await this.#blocks.hasMany(cids.map((cid) => cid.bytes))
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    return await this.readBlock(cid, await this.#locate(cid))
+  }
+
+  async size (cid: CID): Promise<number | undefined> {
+    const value = await this.#blocks.get(cid.bytes)
+    return value === undefined ? undefined : decodeLocation(value).rawLength
+  }
+
+  writer (): BlockWriter {
+    this.#assertOpen()
+    const writer = new PackWriter(this)
+    this.#writers.add(writer)
+    return writer
+  }
+
+  async * entries (): AsyncIterable<{ cid: CID, size: number, storedSize: number }> {
+    for await (const [key, value] of this.#blocks.iterator()) {
+      const location = decodeLocation(value)
+      yield { cid: CID.decode(key), size: location.rawLength, storedSize: location.storedLength }
+    }
+  }
+
+  async stats (): Promise<StoreStats> {
+    let blocks = 0
+    let rawBytes = 0
+    let storedBytes = 0
+    for await (const value of this.#blocks.values()) {
+      const location = decodeLocation(value)
+      blocks++
+      rawBytes += location.rawLength
+      storedBytes += location.storedLength
+    }
+    let packs = 0
+    let packBytes = 0
+    for (const name of await readdir(this.#dir)) {
+      if (parsePackFileName(name) === undefined) continue
+      packs++
+      packBytes += (await stat(join(this.#dir, name))).size
+    }
+    return { blocks, rawBytes, storedBytes, packs, packBytes }
+  }
+
+  verifyAll (onProgress?: (done: number, total: number) => void): AsyncIterable<VerifyResult> {
+    return verifyStore({
+      blocks: this.#blocks,
+      lengths: this.#lengths,
+      pathOf: (pack) => this.#packPath(pack),
+      openFile: this.#openFile,
+      readBlock: async (cid, location) => await this.readBlock(cid, location)
+    }, onProgress)
+  }
+
+  /** Aborts writers still open (their unflushed blocks are dropped), then closes every file. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#writers].map(async (writer) => await writer.abort()))
+    const idle = this.#idle.splice(0)
+    await Promise.all(idle.map(async (pack) => await pack.handle.close()))
+    await this.#reads.close()
+  }
+
+  /** Reads one block body at a known location, decompresses and rehashes it. */
+  async readBlock (cid: CID, location: BlockLocation): Promise<Uint8Array> {
+    const path = this.#packPath(location.pack)
+    let body: Uint8Array
+    try {
+      body = await this.#reads.read(location.pack, location.offset, location.storedLength)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptBlockError(cid.toString(), `its pack ${path} is missing`)
+      throw err
+    }
+    if (body.length < location.storedLength) {
+      throw new CorruptBlockError(cid.toString(), `its index entry points past the end of pack ${path} (body of ${location.storedLength} bytes at offset ${location.offset}, the pack ends at ${location.offset + body.length} or before)`)
+    }
+    return await decodeBody(cid, location.flags, body, location.rawLength)
+  }
+
+  async #locate (cid: CID): Promise<BlockLocation> {
+    const value = await this.#blocks.get(cid.bytes)
+    if (value === undefined) throw new MissingBlockError(cid.toString())
+    return decodeLocation(value)
+  }
+
+  #packPath (pack: number): string {
+    return join(this.#dir, packFileName(pack))
+  }
+
+  #assertOpen (): void {
+    if (this.#closed) throw new Error(`block store ${this.#dir} is closed`)
+  }
+
+  // WriterHost: what writers ask of the store
+
+  isIndexed (cid: CID): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#lookups.push({ key: cid.bytes, resolve, reject })
+      if (!this.#lookupScheduled) {
+        this.#lookupScheduled = true
+        queueMicrotask(() => { this.#runLookups() })
+      }
+    })
+  }
+
+  /** Answers every lookup queued in this tick with multi-gets of up to LOOKUP_BATCH keys. */
+  #runLookups (): void {
+    this.#lookupScheduled = false
+    const lookups = this.#lookups
+    this.#lookups = []
+    for (let i = 0; i < lookups.length; i += LOOKUP_BATCH) {
+      const group = lookups.slice(i, i + LOOKUP_BATCH)
+      this.#blocks.hasMany(group.map((l) => l.key)).then(
+        (found) => { for (let j = 0; j < group.length; j++) group[j].resolve(found[j]) },
+        (err) => { for (const l of group) l.reject(err) })
+    }
+  }
+
+  async acquirePack (bytes: number): Promise<WritablePack> {
+    this.#assertOpen()
+    const i = this.#idle.findIndex((pack) => pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize)
+    if (i >= 0) return this.#idle.splice(i, 1)[0]
+    const j = this.#reusable.findIndex((pack) => this.#lengths.get(pack)! + bytes <= this.limits.packTargetSize)
+    if (j >= 0) {
+      const number = this.#reusable.splice(j, 1)[0]
+      const path = this.#packPath(number)
+      return { number, path, handle: await this.#openFile(path, 'r+'), length: this.#lengths.get(number)! }
+    }
+    return await this.#createPack()
+  }
+
+  /**
+   * A new pack is created empty and recorded with committed length 0 before anything is written
+   * to it, so that on open a pack file without a record can only be an empty one (safe to delete)
+   * or one this index does not describe (never deleted).
+   */
+  async #createPack (): Promise<WritablePack> {
+    const number = this.#nextPack++
+    const path = this.#packPath(number)
+    const handle = await this.#openFile(path, 'wx')
+    try {
+      await syncDirectory(this.#dir)
+      await this.#db.batch([{ type: 'put', sublevel: this.#packs, key: packKey(number), value: 0 }], { sync: true })
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+    this.#lengths.set(number, 0)
+    return { number, path, handle, length: 0 }
+  }
+
+  releasePack (pack: WritablePack): void {
+    if (this.#closed || pack.length >= this.limits.packTargetSize) {
+      pack.handle.close().catch(() => {})
+    } else {
+      this.#idle.push(pack)
+    }
+  }
+
+  async retirePack (pack: WritablePack): Promise<void> {
+    // Best effort: give back the space of a failed append now; open truncates it anyway.
+    try {
+      await pack.handle.truncate(pack.length)
+    } catch {}
+    try {
+      await pack.handle.close()
+    } catch {}
+  }
+
+  async writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[]): Promise<void> {
+    const batch: any[] = []
+    for (const { cid, location } of blocks) {
+      batch.push({ type: 'put', sublevel: this.#blocks, key: cid.bytes, value: encodeLocation(location) })
+    }
+    if (pack !== undefined) batch.push({ type: 'put', sublevel: this.#packs, key: packKey(pack.number), value: length })
+    for (const op of ops) {
+      if (OWN_SUBLEVELS.has(op.sublevel)) throw new Error(`an index op may not write the block store's own sublevel "${op.sublevel}"`)
+      const sublevel = this.#opSublevel(op.sublevel)
+      batch.push(op.type === 'put'
+        ? { type: 'put', sublevel, key: op.key, value: op.value }
+        : { type: 'del', sublevel, key: op.key })
+    }
+    await this.#db.batch(batch, { sync: true })
+    if (pack !== undefined) {
+      pack.length = length
+      this.#lengths.set(pack.number, length)
+    }
+  }
+
+  writerClosed (writer: PackWriter): void {
+    this.#writers.delete(writer)
+  }
+
+  #opSublevel (name: string): JsonSublevel {
+    let sublevel = this.#opSublevels.get(name)
+    if (sublevel === undefined) {
+      sublevel = jsonSublevel(this.#db, name)
+      this.#opSublevels.set(name, sublevel)
+    }
+    return sublevel
+  }
+}
+
+export async function openBlockStore (options: BlockStoreOptions): Promise<BlockStore> {
+  return await PackBlockStore.open(options)
+}
+

@@ -1,0 +1,38 @@
+import { UserError } from '../errors.ts'
+import { getSystemErrorMessage } from 'node:util'
+
+/**
+ * Appending to or syncing a pack failed (disk full, I/O error). The flush that hit it indexed
+ * nothing; the writer is unusable afterwards.
+ */
+export class PackWriteError extends UserError {
+  override name = 'PackWriteError'
+  readonly path: string
+  constructor (path: string, cause: unknown) {
+    super(`cannot write pack ${path}: ${systemMessage(cause)}`, { cause })
+    this.path = path
+  }
+}
+
+/**
+ * The pack directory holds pack files the index knows nothing about: the index was lost or
+ * belongs to another repository. The store refuses to open rather than delete them.
+ */
+export class UnindexedPacksError extends UserError {
+  override name = 'UnindexedPacksError'
+  constructor (dir: string, files: string[]) {
+    const list = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ')
+    super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs (rebuildBlockIndex) before opening the store`)
+  }
+}
+
+/** "no space left on device" for ENOSPC, else the error's own message. */
+export function systemMessage (err: unknown): string {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.errno
+  if (typeof errno === 'number' && errno < 0) {
+    try {
+      return getSystemErrorMessage(errno).toLowerCase()
+    } catch {}
+  }
+  return err instanceof Error ? err.message : String(err)
+}

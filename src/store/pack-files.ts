@@ -1,0 +1,111 @@
+import { open } from 'node:fs/promises'
+import { READ_HANDLE_CACHE } from './constants.ts'
+
+/**
+ * The part of `fs.promises.FileHandle` the store uses. Tests inject handles that fail the way
+ * disks do (ENOSPC on write, EIO on fsync).
+ */
+export interface PackFileHandle {
+  writev (buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>
+  read (buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
+  datasync (): Promise<void>
+  truncate (length: number): Promise<void>
+  stat (): Promise<{ size: number }>
+  close (): Promise<void>
+}
+
+/** Opens a pack file; `flags` as for `fs.open` ('r', 'r+', 'wx'). */
+export type OpenPackFile = (path: string, flags: string) => Promise<PackFileHandle>
+
+export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags)
+
+/**
+ * Reads `length` bytes at `position`, looping over short reads. Returns fewer bytes only when the
+ * file ends first.
+ */
+export async function readFully (handle: PackFileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done)
+    if (bytesRead === 0) return buffer.subarray(0, done)
+    done += bytesRead
+  }
+  return buffer
+}
+
+interface CachedHandle {
+  handle: Promise<PackFileHandle>
+  users: number
+  evicted: boolean
+}
+
+/**
+ * A small cache of read-only pack handles, least recently used closed first. A handle in use by a
+ * read is closed only after that read returns.
+ */
+export class ReadHandles {
+  readonly #open: OpenPackFile
+  readonly #pathOf: (pack: number) => string
+  readonly #capacity: number
+  /** in least- to most-recently-used order (Map keeps insertion order) */
+  readonly #handles = new Map<number, CachedHandle>()
+
+  constructor (open: OpenPackFile, pathOf: (pack: number) => string, capacity = READ_HANDLE_CACHE) {
+    this.#open = open
+    this.#pathOf = pathOf
+    this.#capacity = capacity
+  }
+
+  /** Reads `length` bytes at `position` of pack `pack`; fewer when the pack ends first. */
+  async read (pack: number, position: number, length: number): Promise<Buffer> {
+    const entry = this.#acquire(pack)
+    try {
+      return await readFully(await entry.handle, position, length)
+    } finally {
+      this.#release(pack, entry)
+    }
+  }
+
+  async close (): Promise<void> {
+    const entries = [...this.#handles.values()]
+    this.#handles.clear()
+    for (const entry of entries) entry.evicted = true
+    await Promise.all(entries.filter((e) => e.users === 0).map(closeQuietly))
+  }
+
+  #acquire (pack: number): CachedHandle {
+    let entry = this.#handles.get(pack)
+    if (entry === undefined) {
+      entry = { handle: this.#open(this.#pathOf(pack), 'r'), users: 0, evicted: false }
+      // a failed open (missing pack) must not stay cached
+      entry.handle.catch(() => { if (this.#handles.get(pack) === entry) this.#handles.delete(pack) })
+      this.#evictFor(1)
+    } else {
+      this.#handles.delete(pack)
+    }
+    this.#handles.set(pack, entry)
+    entry.users++
+    return entry
+  }
+
+  #release (pack: number, entry: CachedHandle): void {
+    entry.users--
+    if (entry.evicted && entry.users === 0) void closeQuietly(entry)
+  }
+
+  #evictFor (room: number): void {
+    for (const [pack, entry] of this.#handles) {
+      if (this.#handles.size + room <= this.#capacity) break
+      this.#handles.delete(pack)
+      entry.evicted = true
+      if (entry.users === 0) void closeQuietly(entry)
+    }
+  }
+}
+
+async function closeQuietly (entry: CachedHandle): Promise<void> {
+  try {
+    await (await entry.handle).close()
+  } catch {}
+}

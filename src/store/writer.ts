@@ -1,0 +1,241 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockWriter, IndexOp, WriterStats } from './api.ts'
+import { assertSha256, encodeBody } from './block-codec.ts'
+import type { EncodedBody } from './block-codec.ts'
+import type { StoreLimits } from './constants.ts'
+import { PackWriteError } from './errors.ts'
+import type { BlockLocation } from './location.ts'
+import { encodeRecordHeader, PACK_HEADER, PACK_HEADER_SIZE, recordHeaderLength } from './pack-format.ts'
+import type { PackFileHandle } from './pack-files.ts'
+
+/** A pack open for appending. Exactly one writer (or the store's idle pool) holds it at a time. */
+export interface WritablePack {
+  readonly number: number
+  readonly path: string
+  readonly handle: PackFileHandle
+  /** committed length: everything before it is indexed and durable */
+  length: number
+}
+
+export interface IndexedBlock {
+  cid: CID
+  location: BlockLocation
+}
+
+/** What a writer needs from its store. */
+export interface WriterHost {
+  readonly limits: StoreLimits
+  /** whether the block is indexed; lookups made in the same tick share one multi-get */
+  isIndexed (cid: CID): Promise<boolean>
+  /** a pack with room for `bytes` more, for this writer alone */
+  acquirePack (bytes: number): Promise<WritablePack>
+  /** hands a healthy pack back for the next writer */
+  releasePack (pack: WritablePack): void
+  /** closes a pack whose tail may hold unindexed bytes; it is never appended to again */
+  retirePack (pack: WritablePack): Promise<void>
+  /**
+   * One synced LevelDB batch: the blocks' index entries, the pack's new committed length and
+   * `ops`. Sets `pack.length` once it is written.
+   */
+  writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[]): Promise<void>
+  writerClosed (writer: PackWriter): void
+}
+
+interface PendingBlock {
+  cid: CID
+  key: string
+  rawLength: number
+  encoded: Promise<EncodedBody>
+}
+
+/**
+ * Buffers blocks (compressing each as it arrives), and flushes them as one append to its own pack,
+ * an fsync, then one index batch. One flush runs in the background while the next batch fills; a
+ * `put` that fills the batch waits only for the previous flush.
+ *
+ * After a failed flush the writer refuses every call with that error: the failed batch was not
+ * indexed, so committing anything that refers to it would be a lie.
+ */
+export class PackWriter implements BlockWriter {
+  readonly #host: WriterHost
+  #pack: WritablePack | undefined
+  #queue: PendingBlock[] = []
+  #queuedBytes = 0
+  /** blocks queued or being flushed, by CID bytes: dedup within this writer */
+  readonly #unindexed = new Map<string, PendingBlock>()
+  #flushing: Promise<void> | undefined
+  #failure: Error | undefined
+  #closed = false
+  readonly #stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0 }
+
+  constructor (host: WriterHost) {
+    this.#host = host
+  }
+
+  get stats (): WriterStats {
+    return { ...this.#stats }
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    this.#assertUsable()
+    assertSha256(cid)
+    const key = cidKey(cid)
+    if (this.#unindexed.has(key)) return false
+    if (await this.#host.isIndexed(cid)) return false
+    this.#assertUsable()
+    if (this.#unindexed.has(key)) return false
+
+    const encoded = encodeBody(bytes)
+    encoded.catch(() => {}) // awaited by the flush; a rejection surfaces there
+    const block = { cid, key, rawLength: bytes.length, encoded }
+    this.#queue.push(block)
+    this.#unindexed.set(key, block)
+    this.#queuedBytes += bytes.length
+    const { flushBytes, flushBlocks } = this.#host.limits
+    if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([])
+    return true
+  }
+
+  async flush (): Promise<void> {
+    this.#assertUsable()
+    await this.#startFlush([])
+    await this.#settle()
+  }
+
+  async commit (ops: IndexOp[] = []): Promise<WriterStats> {
+    this.#assertUsable()
+    try {
+      await this.#startFlush(ops)
+      await this.#settle()
+    } finally {
+      this.#close()
+    }
+    return this.stats
+  }
+
+  async abort (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#queue = []
+    this.#queuedBytes = 0
+    this.#unindexed.clear()
+    while (this.#flushing !== undefined) await this.#flushing
+    this.#close()
+  }
+
+  /** Waits for the flush in progress, then starts flushing the queue (with `ops`) in the background. */
+  async #startFlush (ops: IndexOp[]): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#queue.length === 0 && ops.length === 0) return
+    const batch = this.#queue
+    this.#queue = []
+    this.#queuedBytes = 0
+    this.#flushing = this.#flushBatch(batch, ops).then(
+      () => { this.#flushing = undefined },
+      (err: Error) => {
+        this.#failure = err
+        this.#flushing = undefined
+      })
+  }
+
+  async #settle (): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  async #flushBatch (blocks: PendingBlock[], ops: IndexOp[]): Promise<void> {
+    const bodies = await Promise.all(blocks.map(async (b) => await b.encoded))
+    let pack: WritablePack | undefined
+    let length = 0
+    let recordBytes = 0
+    const indexed: IndexedBlock[] = []
+    if (blocks.length > 0) {
+      let headerBytes = 0
+      for (let i = 0; i < blocks.length; i++) {
+        const header = recordHeaderLength(blocks[i].cid.bytes.length)
+        headerBytes += header
+        recordBytes += header + bodies[i].body.length
+      }
+      pack = await this.#packFor(recordBytes)
+      const buffers: Uint8Array[] = []
+      let position = pack.length
+      if (position === 0) {
+        buffers.push(PACK_HEADER)
+        position = PACK_HEADER_SIZE
+      }
+      const headers = new Uint8Array(headerBytes)
+      let h = 0
+      for (let i = 0; i < blocks.length; i++) {
+        const { cid, rawLength } = blocks[i]
+        const { flags, body } = bodies[i]
+        const headerEnd = encodeRecordHeader(headers, h, flags, cid.bytes, body.length)
+        buffers.push(headers.subarray(h, headerEnd), body)
+        position += headerEnd - h
+        indexed.push({ cid, location: { flags, pack: pack.number, offset: position, storedLength: body.length, rawLength } })
+        position += body.length
+        h = headerEnd
+      }
+      length = position
+      await this.#append(pack, buffers, length)
+    }
+    try {
+      await this.#host.writeIndex(indexed, pack, length, ops)
+    } catch (err) {
+      if (pack !== undefined) await this.#dropPack(pack)
+      throw err
+    }
+    for (let i = 0; i < blocks.length; i++) {
+      this.#unindexed.delete(blocks[i].key)
+      this.#stats.blocks++
+      this.#stats.newBytes += blocks[i].rawLength
+    }
+    this.#stats.storedBytes += recordBytes
+  }
+
+  /** One vectored write at the committed length, then fsync. Nothing is indexed if either fails. */
+  async #append (pack: WritablePack, buffers: Uint8Array[], length: number): Promise<void> {
+    try {
+      const { bytesWritten } = await pack.handle.writev(buffers, pack.length)
+      if (bytesWritten !== length - pack.length) {
+        throw new Error(`short write: ${bytesWritten} of ${length - pack.length} bytes`)
+      }
+      await pack.handle.datasync()
+    } catch (err) {
+      await this.#dropPack(pack)
+      throw new PackWriteError(pack.path, err)
+    }
+  }
+
+  async #packFor (recordBytes: number): Promise<WritablePack> {
+    const pack = this.#pack
+    if (pack !== undefined && pack.length > PACK_HEADER_SIZE && pack.length + recordBytes > this.#host.limits.packTargetSize) {
+      this.#pack = undefined
+      this.#host.releasePack(pack)
+    }
+    this.#pack ??= await this.#host.acquirePack(recordBytes)
+    return this.#pack
+  }
+
+  async #dropPack (pack: WritablePack): Promise<void> {
+    if (this.#pack === pack) this.#pack = undefined
+    await this.#host.retirePack(pack)
+  }
+
+  #close (): void {
+    this.#closed = true
+    if (this.#pack !== undefined) this.#host.releasePack(this.#pack)
+    this.#pack = undefined
+    this.#host.writerClosed(this)
+  }
+
+  #assertUsable (): void {
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#closed) throw new Error('block writer is closed (committed or aborted)')
+  }
+}
+
+/** A Map key for a CID: its bytes as a binary string. */
+function cidKey (cid: CID): string {
+  return Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.byteLength).toString('latin1')
+}

@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict'
+import { readdir, stat } from 'node:fs/promises'
+import { constants } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { isUserError } from '../../src/errors.ts'
+import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
+import type { OpenPackFile, PackFileHandle } from '../../src/store/index.ts'
+import { openPackFile } from '../../src/store/pack-files.ts'
+import { compressibleBlock, putAll, randomBlock, TestRepo } from './helpers.ts'
+
+function systemError (code: 'ENOSPC' | 'EIO', syscall: string): NodeJS.ErrnoException {
+  const message = code === 'ENOSPC' ? 'no space left on device' : 'i/o error'
+  return Object.assign(new Error(`${code}: ${message}, ${syscall}`), { code, errno: -constants.errno[code], syscall })
+}
+
+/**
+ * Opens real pack files whose `writev` (after writing half its bytes, as a disk that fills up
+ * does) or `datasync` fails once `failing.armed` is set.
+ */
+function failingDisk (failing: { armed: boolean, on: 'writev' | 'datasync' }): OpenPackFile {
+  return async (path, flags) => {
+    const real = await openPackFile(path, flags)
+    const handle: PackFileHandle = {
+      writev: async (buffers, position) => {
+        if (!failing.armed || failing.on !== 'writev') return await real.writev(buffers, position)
+        const all = Buffer.concat(buffers)
+        await real.writev([all.subarray(0, all.length >> 1)], position)
+        throw systemError('ENOSPC', 'write')
+      },
+      datasync: async () => {
+        if (failing.armed && failing.on === 'datasync') throw systemError('EIO', 'fsync')
+        await real.datasync()
+      },
+      read: async (...args) => await real.read(...args),
+      truncate: async (length) => await real.truncate(length),
+      stat: async () => await real.stat(),
+      close: async () => await real.close()
+    }
+    return handle
+  }
+}
+
+describe('block writer', () => {
+  let repo: TestRepo
+  beforeEach(async () => { repo = await TestRepo.create() })
+  afterEach(async () => { await repo.cleanup() })
+
+  it('says whether each put will be stored, and stores a block once', async () => {
+    const store = await repo.open()
+    const a = randomBlock(5000)
+    const b = randomBlock(5000)
+    const writer = store.writer()
+    assert.equal(await writer.put(a.cid, a.bytes), true)
+    assert.equal(await writer.put(a.cid, a.bytes), false, 'pending in this writer')
+    assert.equal(await writer.put(b.cid, b.bytes), true)
+    await writer.flush()
+    assert.equal(await writer.put(a.cid, a.bytes), false, 'indexed')
+    const stats = await writer.commit()
+    assert.deepEqual(stats, { blocks: 2, newBytes: 10_000, storedBytes: 10_000 + 2 * 42 })
+    await store.close()
+  })
+
+  it('deduplicates puts of the same block issued together', async () => {
+    const store = await repo.open()
+    const a = randomBlock(5000)
+    const writer = store.writer()
+    const answers = await Promise.all([writer.put(a.cid, a.bytes), writer.put(a.cid, a.bytes), writer.put(a.cid, a.bytes)])
+    assert.deepEqual(answers.sort(), [false, false, true])
+    assert.equal((await writer.commit()).blocks, 1)
+    await store.close()
+  })
+
+  it('deduplicates against blocks other writers committed', async () => {
+    const store = await repo.open()
+    const shared = Array.from({ length: 20 }, () => randomBlock(3000))
+    const first = store.writer()
+    for (const b of shared) await first.put(b.cid, b.bytes)
+    await first.commit()
+    const packBytes = (await store.stats()).packBytes
+
+    const second = store.writer()
+    for (const b of shared) assert.equal(await second.put(b.cid, b.bytes), false)
+    const fresh = randomBlock(3000)
+    assert.equal(await second.put(fresh.cid, fresh.bytes), true)
+    assert.deepEqual(await second.commit(), { blocks: 1, newBytes: 3000, storedBytes: 3042 })
+    assert.equal((await store.stats()).packBytes, packBytes + 3042)
+    await store.close()
+  })
+
+  it('lets several writers write at once, each to its own pack', async () => {
+    const store = await repo.open()
+    const sets = [0, 1, 2].map(() => Array.from({ length: 30 }, () => randomBlock(2000)))
+    const writers = sets.map(() => store.writer())
+    for (let i = 0; i < 30; i++) {
+      await Promise.all(writers.map(async (w, j) => await w.put(sets[j][i].cid, sets[j][i].bytes)))
+      if (i === 15) await Promise.all(writers.map(async (w) => await w.flush()))
+    }
+    await Promise.all(writers.map(async (w) => await w.commit()))
+    assert.equal((await readdir(repo.packsDir)).length, 3)
+    for (const b of sets.flat()) assert.deepEqual(new Uint8Array(await store.get(b.cid)), b.bytes)
+    await store.close()
+  })
+
+  it('makes blocks visible only once they are flushed', async () => {
+    const store = await repo.open()
+    const a = randomBlock(1000)
+    const writer = store.writer()
+    await writer.put(a.cid, a.bytes)
+    assert.equal(await store.has(a.cid), false)
+    await assert.rejects(store.get(a.cid), /is not in the repository/)
+    await writer.flush()
+    assert.equal(await store.has(a.cid), true)
+    await writer.commit()
+    await store.close()
+  })
+
+  it('commits index ops in the same batch as the last blocks, never before them', async () => {
+    const store = await repo.open()
+    const points = jsonSublevel<{ root: string }>(repo.db, 'points')
+    const a = randomBlock(1000)
+    const b = randomBlock(1000)
+    const writer = store.writer()
+    await writer.put(a.cid, a.bytes)
+    await writer.flush()
+    await writer.put(b.cid, b.bytes)
+    assert.equal(await points.get('p1'), undefined)
+
+    // watch every batch written to the database
+    const batches: string[][] = []
+    repo.db.on('write', (ops: Array<{ key: string | Uint8Array }>) => {
+      batches.push(ops.map((op) => /^![a-z]+!/.exec(Buffer.from(op.key).toString('latin1'))![0]))
+    })
+    await writer.commit([{ type: 'put', sublevel: 'points', key: 'p1', value: { root: b.cid.toString() } }])
+    assert.equal(batches.length, 1)
+    assert.deepEqual(batches[0].sort(), ['!blocks!', '!packs!', '!points!'])
+    assert.deepEqual(await points.get('p1'), { root: b.cid.toString() })
+    assert.equal(await store.has(b.cid), true)
+    await store.close()
+  })
+
+  it('commits ops alone when no block is pending, and deletes with del ops', async () => {
+    const store = await repo.open()
+    const refs = jsonSublevel<number>(repo.db, 'refs')
+    await refs.put('old', 1)
+    const stats = await store.writer().commit([{ type: 'put', sublevel: 'refs', key: 'new', value: 2 }, { type: 'del', sublevel: 'refs', key: 'old' }])
+    assert.deepEqual(stats, { blocks: 0, newBytes: 0, storedBytes: 0 })
+    assert.equal(await refs.get('old'), undefined)
+    assert.equal(await refs.get('new'), 2)
+    await store.close()
+  })
+
+  it('refuses index ops that would write the store\'s own sublevels', async () => {
+    const store = await repo.open()
+    const writer = store.writer()
+    await assert.rejects(writer.commit([{ type: 'del', sublevel: 'blocks', key: 'x' }]), /own sublevel "blocks"/)
+    await store.close()
+  })
+
+  it('flushes in the background once the pending batch is full, and stays correct', async () => {
+    const store = await repo.open({ limits: { flushBlocks: 8, flushBytes: 1 << 30 } })
+    const blocks = Array.from({ length: 100 }, (_, i) => i % 2 === 0 ? randomBlock(1500) : compressibleBlock(1500))
+    const writer = store.writer()
+    for (const b of blocks) await writer.put(b.cid, b.bytes)
+    assert.ok((await store.stats()).blocks >= 80, 'most batches are indexed before commit')
+    await writer.commit()
+    assert.equal((await store.stats()).blocks, 100)
+    for (const b of blocks) assert.deepEqual(new Uint8Array(await store.get(b.cid)), b.bytes)
+    await store.close()
+  })
+
+  it('writes thousands of records in one flush (more than one writev can carry)', async () => {
+    const store = await repo.open()
+    const blocks = Array.from({ length: 3000 }, () => randomBlock(100))
+    await putAll(store, blocks)
+    for (const b of blocks.slice(-10)) assert.deepEqual(new Uint8Array(await store.get(b.cid)), b.bytes)
+    assert.equal((await stat(join(repo.packsDir, '00000001.pack'))).size, 8 + 3000 * 142)
+    await store.close()
+  })
+
+  it('drops unflushed blocks on abort and keeps flushed ones', async () => {
+    const store = await repo.open()
+    const kept = randomBlock(1000)
+    const dropped = randomBlock(1000)
+    const writer = store.writer()
+    await writer.put(kept.cid, kept.bytes)
+    await writer.flush()
+    await writer.put(dropped.cid, dropped.bytes)
+    await writer.abort()
+    assert.deepEqual(await store.hasMany([kept.cid, dropped.cid]), [true, false])
+    await assert.rejects(writer.put(dropped.cid, dropped.bytes), /writer is closed/)
+    await store.close()
+  })
+
+  for (const on of ['writev', 'datasync'] as const) {
+    it(`turns a failing ${on} into one clear UserError and indexes nothing of that flush`, async () => {
+      const failing = { armed: false, on }
+      let store = await repo.open({ openFile: failingDisk(failing) })
+      const before = randomBlock(20_000)
+      await putAll(store, [before])
+      const packPath = join(repo.packsDir, '00000001.pack')
+      const committedSize = (await stat(packPath)).size
+
+      const lost = [randomBlock(20_000), compressibleBlock(20_000)]
+      const writer = store.writer()
+      for (const b of lost) await writer.put(b.cid, b.bytes)
+      failing.armed = true
+      const expected = on === 'writev' ? 'no space left on device' : 'i/o error'
+      await assert.rejects(writer.commit([{ type: 'put', sublevel: 'points', key: 'p', value: 1 }]), (err: unknown) => {
+        assert.ok(err instanceof PackWriteError && isUserError(err))
+        assert.equal(err.message, `cannot write pack ${packPath}: ${expected}`)
+        assert.ok(!err.message.includes('\n'))
+        return true
+      })
+      assert.deepEqual(await store.hasMany(lost.map((b) => b.cid)), [false, false])
+      assert.equal(await jsonSublevel(repo.db, 'points').get('p'), undefined)
+      assert.equal((await stat(packPath)).size, committedSize, 'the partial append was cut off again')
+      await assert.rejects(writer.put(before.cid, before.bytes), PackWriteError)
+      await store.close()
+
+      failing.armed = false
+      store = await repo.open()
+      assert.deepEqual(new Uint8Array(await store.get(before.cid)), before.bytes)
+      assert.equal((await store.stats()).blocks, 1)
+      await putAll(store, lost) // the store is usable again
+      for (const b of lost) assert.deepEqual(new Uint8Array(await store.get(b.cid)), b.bytes)
+      await store.close()
+    })
+  }
+})
