@@ -96,6 +96,8 @@ export async function * diffClosure (store: BlockStore, point: SignedPoint, old:
 export interface MissingReport {
   /** missing blocks found; a missing node hides its subtree and counts once */
   count: number
+  /** how many of them are nodes: when not 0, `count` is a lower bound */
+  nodes: number
   /** the first missing CIDs (at most `limit`) */
   cids: CID[]
   /** missing blocks per volume name */
@@ -108,12 +110,13 @@ export interface MissingReport {
  * costs a few hundred index round trips. The manifest itself is not checked (the caller has it).
  */
 export async function missingBlocks (store: BlockStore, point: SignedPoint, options: { limit?: number } = {}): Promise<MissingReport> {
-  const report: MissingReport = { count: 0, cids: [], byVolume: {} }
+  const report: MissingReport = { count: 0, nodes: 0, cids: [], byVolume: {} }
   const limit = options.limit ?? 1000
   for (const [name, volume] of Object.entries(point.manifest.volumes)) {
     const before = report.count
     await countMissing(store, [volume.root], (cid) => {
       report.count++
+      if (!isRaw(cid)) report.nodes++
       if (report.cids.length < limit) report.cids.push(cid)
     })
     if (report.count > before) report.byVolume[name] = report.count - before

@@ -7,6 +7,7 @@ import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
 import type { Entry } from '../points/nodes.ts'
+import { isRaw } from '../points/blocks.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
@@ -44,10 +45,11 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
     if (s.entry === undefined) throw new UserError('restore --path needs a path inside a volume')
     const entry = s.entry
     if (!s.record.complete && entry.cid !== undefined) {
-      const missing = await countMissing(deps.store, [entry.cid])
+      let nodes = 0
+      const missing = await countMissing(deps.store, [entry.cid], cid => { if (!isRaw(cid)) nodes++ })
       if (missing > 0) {
         throw new OrphanPointError(`cannot restore ${s.volume as string}/${s.parts.join('/')} from point ${point} of ${s.record.machine}: ` +
-          `${missing} block${missing === 1 ? ' is' : 's are'} of its data missing (the point is an orphan whose older data has not arrived)`)
+          `${blocks(missing, nodes)} of its data ${missing === 1 ? 'is' : 'are'} missing (the point is an orphan whose older data has not arrived)`)
       }
     }
     targets = [{ entry, path: join(opts.dest, entry.name) }]
@@ -79,7 +81,7 @@ async function refuseOrphan (deps: RestoreDeps, signed: SignedPoint, volumes: st
   if (report.count === 0) return
   const m = signed.manifest
   const perVolume = Object.entries(report.byVolume).map(([v, n]) => `${v}: ${n}`).join(', ')
-  throw new OrphanPointError(`point ${signed.id} of ${m.machine} is an orphan: ${report.count} block${report.count === 1 ? '' : 's'} of volume data ` +
+  throw new OrphanPointError(`point ${signed.id} of ${m.machine} is an orphan: ${blocks(report.count, report.nodes)} of volume data ` +
     `${report.count === 1 ? 'is' : 'are'} missing (${perVolume}; e.g. ${report.cids[0]}) (its older data has not arrived; a seed drive or ` +
     'replication of the parent will complete it); restore single files with --path')
 }
@@ -181,6 +183,11 @@ class TreeWriter {
 function times (entry: Entry): [number, number] {
   const t = entry.mtime[0] + entry.mtime[1] / 1e9
   return [t, t]
+}
+
+/** "3 blocks", or "at least 3 blocks" when missing nodes hide what is below them */
+function blocks (count: number, nodes: number): string {
+  return `${nodes > 0 ? 'at least ' : ''}${count} block${count === 1 ? '' : 's'}`
 }
 
 async function exists (path: string): Promise<boolean> {
