@@ -1,0 +1,219 @@
+import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { MalformedError } from '../errors.ts'
+import { decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
+
+/**
+ * Reads length-prefixed frames (`uvarint | body`) off a libp2p stream, with backpressure: when
+ * more than `highWaterMark` bytes sit unread, the stream is paused, so the muxer stops granting
+ * the sender window and the sender's `send()` starts returning false. Reading resumes it.
+ *
+ * The reader listens to the stream's events rather than iterating it: the async iterator of a
+ * libp2p 3 stream buffers without bound, and it cannot be left and re-entered between frames.
+ */
+export class FrameReader {
+  readonly #stream: Stream
+  readonly #highWaterMark: number
+  readonly #chunks: Uint8Array[] = []
+  #buffered = 0
+  #closed = false
+  #error: Error | undefined
+  #wake: (() => void) | undefined
+  readonly #onMessage: (evt: StreamMessageEvent) => void
+  readonly #onEnd: () => void
+  readonly #onClose: (evt: StreamCloseEvent) => void
+
+  constructor (stream: Stream, options: { highWaterMark?: number } = {}) {
+    this.#stream = stream
+    // a whole frame must fit below the mark, or a paused reader could wait for itself
+    this.#highWaterMark = Math.max(options.highWaterMark ?? 2 * MAX_FRAME_SIZE, MAX_FRAME_SIZE + 16)
+    this.#onMessage = (evt) => {
+      const data = evt.data
+      if (data instanceof Uint8Array) this.#push(data)
+      else for (const buf of data) this.#push(buf)
+      if (this.#buffered > this.#highWaterMark && this.#stream.readStatus === 'readable') this.#stream.pause()
+      this.#notify()
+    }
+    this.#onEnd = () => { this.#notify() }
+    this.#onClose = (evt) => {
+      this.#closed = true
+      if (evt.error != null) this.#error = evt.error
+      this.#notify()
+    }
+    stream.addEventListener('message', this.#onMessage)
+    stream.addEventListener('end', this.#onEnd)
+    stream.addEventListener('close', this.#onClose)
+  }
+
+  /** Bytes received and not yet returned as frames. */
+  get buffered (): number {
+    return this.#buffered
+  }
+
+  /**
+   * The next frame's body, or `undefined` when the remote closed its end cleanly between
+   * frames. Throws `MalformedError` for a bad header or a stream that ends inside a frame, the
+   * stream's error when it was reset or aborted, and `signal.reason` when `signal` aborts.
+   */
+  async next (options: AbortOptions = {}): Promise<Uint8Array | undefined> {
+    while (true) {
+      const header = decodeFrameHeader(this.#peek(4))
+      if (header != null && this.#buffered >= header.headerLength + header.length) {
+        this.#consume(header.headerLength)
+        const body = this.#consume(header.length)
+        this.#maybeResume()
+        return body
+      }
+      if (this.#error != null) throw this.#error
+      if (this.#stream.status === 'reset' || this.#stream.status === 'aborted') {
+        // a reset ends the readable side before the 'close' event carrying its error
+        throw Object.assign(new Error(`stream was ${this.#stream.status}`), { name: 'StreamResetError' })
+      }
+      if (this.#ended()) {
+        if (this.#buffered === 0) return undefined
+        throw new MalformedError(header == null
+          ? `stream ended inside a frame header (${this.#buffered} bytes)`
+          : `stream ended inside a frame: ${this.#buffered - header.headerLength} of ${header.length} bytes`)
+      }
+      await this.#waitForData(options.signal)
+    }
+  }
+
+  /** Stops listening to the stream. */
+  release (): void {
+    this.#stream.removeEventListener('message', this.#onMessage)
+    this.#stream.removeEventListener('end', this.#onEnd)
+    this.#stream.removeEventListener('close', this.#onClose)
+    this.#notify()
+  }
+
+  #ended (): boolean {
+    // 'end' fires once nothing more will be delivered; a plain close may still leave bytes in
+    // the stream's own buffer while it is paused, which resuming delivers
+    return this.#stream.readableEnded || (this.#closed && this.#stream.readBufferLength === 0)
+  }
+
+  #push (buf: Uint8Array): void {
+    if (buf.byteLength === 0) return
+    this.#chunks.push(buf)
+    this.#buffered += buf.byteLength
+  }
+
+  /** Up to `n` leading bytes, without consuming them. */
+  #peek (n: number): Uint8Array {
+    const first = this.#chunks[0]
+    if (first == null) return new Uint8Array(0)
+    if (first.length >= n || this.#chunks.length === 1) return first.subarray(0, n)
+    const out = new Uint8Array(Math.min(n, this.#buffered))
+    let filled = 0
+    for (const chunk of this.#chunks) {
+      if (filled === out.length) break
+      const part = chunk.subarray(0, out.length - filled)
+      out.set(part, filled)
+      filled += part.length
+    }
+    return out
+  }
+
+  /** Removes and returns the next `n` bytes (a view when they lie in one chunk, else a copy). */
+  #consume (n: number): Uint8Array {
+    this.#buffered -= n
+    const first = this.#chunks[0]
+    if (first.length > n) {
+      this.#chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    if (first.length === n) {
+      this.#chunks.shift()
+      return first
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.#chunks[0]
+      const take = Math.min(chunk.length, n - filled)
+      out.set(chunk.subarray(0, take), filled)
+      filled += take
+      if (take === chunk.length) this.#chunks.shift()
+      else this.#chunks[0] = chunk.subarray(take)
+    }
+    return out
+  }
+
+  #maybeResume (): void {
+    if (this.#stream.readStatus === 'paused' && this.#buffered <= this.#highWaterMark / 2) this.#stream.resume()
+  }
+
+  #notify (): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  async #waitForData (signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    const onAbort = (): void => { reject(signal?.reason) }
+    this.#wake = resolve
+    signal?.addEventListener('abort', onAbort, { once: true })
+    // waiting means the buffered bytes cannot finish a frame: a paused stream must flow again
+    if (this.#stream.readStatus === 'paused') this.#stream.resume()
+    try {
+      await promise
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      if (this.#wake === resolve) this.#wake = undefined
+    }
+  }
+}
+
+/**
+ * Writes frames to a libp2p stream, honouring backpressure: while more than `highWaterMark`
+ * bytes wait in the stream's send buffer (the muxer's window is used up because the peer is not
+ * reading), a write does not return, so a fast producer stays about one frame ahead of the
+ * network.
+ *
+ * This waits for the stream's 'drain' and 'idle' events itself instead of `stream.onDrain()`:
+ * in @libp2p/utils 7.4 that promise is never renewed after its first resolution, so every later
+ * call returns at once and the send buffer grows without bound.
+ */
+export class FrameWriter {
+  readonly #stream: Stream
+  readonly #highWaterMark: number
+
+  constructor (stream: Stream, options: { highWaterMark?: number } = {}) {
+    this.#stream = stream
+    this.#highWaterMark = options.highWaterMark ?? 1024 * 1024
+  }
+
+  /** Sends the parts of one frame (header included), then waits while the send buffer is full. */
+  async write (parts: Uint8Array[], options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    for (const part of parts) {
+      if (part.byteLength > 0) this.#stream.send(part)
+    }
+    while (this.#stream.writeBufferLength > this.#highWaterMark) await this.#progress(options.signal)
+  }
+
+  /** Resolves when the stream sent something ('drain': the window reopened; 'idle': all sent). */
+  async #progress (signal?: AbortSignal): Promise<void> {
+    const stream = this.#stream
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    const onSent = (): void => { resolve() }
+    const onClose = (evt: StreamCloseEvent): void => { reject(evt.error ?? new Error(`stream closed with ${stream.writeBufferLength} bytes unsent`)) }
+    const onAbort = (): void => { reject(signal?.reason) }
+    stream.addEventListener('drain', onSent)
+    stream.addEventListener('idle', onSent)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+    try {
+      if (stream.status !== 'open') throw new Error(`stream is ${stream.status} with ${stream.writeBufferLength} bytes unsent`)
+      signal?.throwIfAborted()
+      await promise
+    } finally {
+      stream.removeEventListener('drain', onSent)
+      stream.removeEventListener('idle', onSent)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}

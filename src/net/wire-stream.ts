@@ -1,0 +1,171 @@
+import type { AbortOptions, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import {
+  BadSignatureError, CorruptBlockError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError, UserError
+} from '../errors.ts'
+import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../replication/wire.ts'
+import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../replication/wire.ts'
+import { PeerTimeoutError, RateLimitedError, RemoteError, StreamEndedError } from './errors.ts'
+import { FrameReader, FrameWriter } from './frames.ts'
+
+/** Default deadline of one send or receive, when the caller passes no signal. */
+export const DEFAULT_EXCHANGE_TIMEOUT = 30_000
+
+export interface WireStreamOptions {
+  /** how the peer is named in error messages (its peer id, or `name (peer id)`) */
+  peer: string
+  /** deadline in ms of each send and receive made without a signal */
+  timeout?: number
+}
+
+/**
+ * Messages and blocks over one libp2p stream: framing, validation, block verification,
+ * backpressure and deadlines in one place, so protocol code reads as the exchange it is:
+ *
+ *   const reply = await wire.request({ type: 'have', cids }, 'have-reply')
+ *
+ * Every failure is a `UserError` naming the peer: `MalformedError` for bad bytes,
+ * `CorruptBlockError` for a block that does not match its CID, `PeerTimeoutError`,
+ * `StreamEndedError`, or the error the peer sent (see `errorFromWire`).
+ */
+export class WireStream {
+  readonly stream: Stream
+  readonly peer: string
+  readonly #reader: FrameReader
+  readonly #writer: FrameWriter
+  readonly #timeout: number
+
+  constructor (stream: Stream, options: WireStreamOptions) {
+    this.stream = stream
+    this.peer = options.peer
+    this.#timeout = options.timeout ?? DEFAULT_EXCHANGE_TIMEOUT
+    this.#reader = new FrameReader(stream)
+    this.#writer = new FrameWriter(stream)
+  }
+
+  async send (message: Message, options: AbortOptions = {}): Promise<void> {
+    await this.#write([encodeMessageFrame(message)], `sending ${message.type}`, options)
+  }
+
+  /** Sends a block frame; `bytes` must hash to `cid` (the receiver checks). */
+  async sendBlock (cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    await this.#write(encodeBlockFrame(cid, bytes), `sending block ${cid}`, options)
+  }
+
+  /**
+   * The next frame, or `undefined` when the peer closed its end between frames. Blocks are
+   * verified against their CID (`CorruptBlockError` otherwise). An `error` message is returned
+   * as a frame like any other; `expect` is the variant that throws it.
+   */
+  async receive (options: AbortOptions = {}): Promise<Frame | undefined> {
+    let frame: Frame
+    try {
+      const body = await this.#guard('waiting for a message', options, async (signal) => await this.#reader.next({ signal }))
+      if (body == null) return undefined
+      frame = decodeFrameBody(body)
+    } catch (err: any) {
+      if (err instanceof MalformedError) throw new MalformedError(`peer ${this.peer} sent a malformed frame: ${err.message}`)
+      throw err
+    }
+    if (frame.type === 'block') verifyBlock(frame)
+    return frame
+  }
+
+  /**
+   * The next frame, which must be a `type` message. An `error` message from the peer is thrown
+   * as the matching error; anything else, or the end of the stream, is a failure naming what
+   * was expected.
+   */
+  async expect<T extends MessageType> (type: T, options: AbortOptions = {}): Promise<MessageOf<T>> {
+    const frame = await this.receive(options)
+    if (frame == null) throw new StreamEndedError(this.peer, `peer ${this.peer} closed the stream instead of sending ${type}`)
+    if (frame.type === type) return frame as MessageOf<T>
+    if (frame.type === 'error' && type !== 'error') throw errorFromWire(this.peer, frame.code, frame.message)
+    throw new MalformedError(`peer ${this.peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type} where ${type} was expected`)
+  }
+
+  /** Sends `message` and waits for its `reply`. */
+  async request<T extends MessageType> (message: Message, reply: T, options: AbortOptions = {}): Promise<MessageOf<T>> {
+    await this.send(message, options)
+    return await this.expect(reply, options)
+  }
+
+  /**
+   * Closes our writing end once everything queued is sent; the peer reads to the end of what we
+   * sent, and we can still read its replies.
+   */
+  async close (options: AbortOptions = {}): Promise<void> {
+    await this.#guard('closing the stream', options, async (signal) => { await this.stream.close({ signal }) })
+  }
+
+  /**
+   * Tells the peer why this exchange failed (an `error` message, as far as the stream still
+   * takes one) and closes the stream. Errors that are not `UserError`s are bugs: the peer gets
+   * `internal` without details.
+   */
+  async fail (err: unknown): Promise<void> {
+    const { code, message } = errorToWire(err)
+    try {
+      await this.send({ type: 'error', code, message }, { signal: AbortSignal.timeout(Math.min(this.#timeout, 5_000)) })
+      await this.close({ signal: AbortSignal.timeout(Math.min(this.#timeout, 5_000)) })
+    } catch {
+      this.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** Resets the stream at once, discarding anything unsent. */
+  abort (err: Error): void {
+    this.stream.abort(err)
+    this.#reader.release()
+  }
+
+  async #write (parts: Uint8Array[], what: string, options: AbortOptions): Promise<void> {
+    if (this.stream.writeStatus !== 'writable') {
+      throw new StreamEndedError(this.peer, `${what} to peer ${this.peer}: the stream is already ${this.stream.status === 'open' ? 'closed for writing' : this.stream.status}`)
+    }
+    await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal }) })
+  }
+
+  /** Applies the default deadline and turns stream-level failures into errors naming the peer. */
+  async #guard<R> (what: string, options: AbortOptions, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
+    const signal = options.signal ?? AbortSignal.timeout(this.#timeout)
+    try {
+      return await fn(signal)
+    } catch (err: any) {
+      if (err instanceof UserError) throw err
+      if (signal.aborted && err === signal.reason) {
+        if (err?.name === 'TimeoutError') {
+          throw new PeerTimeoutError(this.peer, `${what}: no progress with peer ${this.peer} before the deadline${options.signal == null ? ` (${this.#timeout / 1000} s)` : ''}`)
+        }
+        throw err
+      }
+      const reset = this.stream.status === 'reset' || err?.name === 'StreamResetError'
+      throw new StreamEndedError(this.peer, `${what}: the stream with peer ${this.peer} ${reset ? 'was reset' : 'ended'} (${err?.message ?? err})`)
+    }
+  }
+}
+
+/** The error to throw for an `error` message a peer sent. */
+export function errorFromWire (peer: string, code: ErrorCode, message: string): UserError {
+  // the text is the peer's: keep it to one printable line
+  const text = `peer ${peer}: ${message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()}`
+  switch (code) {
+    case 'not-authorized': return new NotAuthorizedError(text)
+    case 'rate-limited': return new RateLimitedError(text)
+    case 'not-found': return new NotFoundError(text)
+    default: return new RemoteError(peer, code, text)
+  }
+}
+
+/** The `error` message that tells a peer about `err`. */
+export function errorToWire (err: unknown): { code: ErrorCode, message: string } {
+  if (!(err instanceof UserError)) return { code: 'internal', message: 'internal error; see the log of the Core that reported it' }
+  const message = err.message.slice(0, 1024)
+  if (err instanceof RateLimitedError) return { code: 'rate-limited', message }
+  if (err instanceof NotAuthorizedError) return { code: 'not-authorized', message }
+  if (err instanceof NotFoundError || err instanceof MissingBlockError) return { code: 'not-found', message }
+  if (err instanceof CorruptBlockError) return { code: 'corrupt-block', message }
+  if (err instanceof BadSignatureError) return { code: 'bad-signature', message }
+  if (err instanceof MalformedError) return { code: 'malformed', message }
+  return { code: 'refused', message }
+}
