@@ -18,6 +18,8 @@ export interface ArchiverContext extends ReadContext {
   parentGet?: GetBlock
   rehash: boolean
   onFile: (path: string) => void
+  /** an unchanged file's size, taken from the parent without reading */
+  onReused: (bytes: number) => void
 }
 
 interface Subtree {
@@ -88,6 +90,7 @@ export class Archiver {
         bytes += sub.bytes
       } else if (childStat.isSymbolicLink()) {
         entries[i] = await this.#symlink(childPath, names[i], childStat)
+        if (entries[i] !== undefined) files++
       } else if (childStat.isFile()) {
         fileIndexes.push(i)
       }
@@ -112,6 +115,7 @@ export class Archiver {
     this.#ctx.onFile(path)
     if (!this.#ctx.rehash && previous?.type === 'file' && previous.cid !== undefined && previous.size === Number(st.size) &&
       previous.mtime[0] === mtime[0] && previous.mtime[1] === mtime[1] && previous.ino === ino) {
+      this.#ctx.onReused(previous.size)
       return { name, type: 'file', mode, mtime, size: previous.size, cid: previous.cid, ino }
     }
     try {

@@ -42,7 +42,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
     const parentManifest = parent?.complete === true ? (await loadManifest(deps.store, parent.point)).manifest : undefined
 
     const writer = deps.store.writer()
-    const progress = new ProgressThrottle(opts.onProgress, totalOf(roots))
+    const progress = new ProgressThrottle(opts.onProgress, estimateTotal(roots, parentManifest))
     let newBytes = 0
     const archiver = new Archiver({
       fs,
@@ -51,9 +51,10 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
       chunking: deps.chunking ?? DEFAULT_CHUNKING,
       rehash: opts.rehash === true,
       parentGet: parentManifest === undefined ? undefined : async cid => await deps.store.get(cid),
-      onRead: bytes => progress.read(bytes),
+      onRead: bytes => progress.readBytes(bytes),
       onNewChunk: bytes => { newBytes += bytes },
-      onFile: path => progress.file(path)
+      onFile: path => progress.file(path),
+      onReused: bytes => progress.reused(bytes)
     })
     try {
       const volumes: Record<string, VolumeRef> = {}
@@ -84,7 +85,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
         parent: manifest.parent?.toString() ?? null,
         seq: manifest.seq,
         files,
-        bytes: progress.bytes,
+        bytes: progress.read,
         newBytes,
         storedBytes: stats.storedBytes,
         skipped: archiver.skipped,
@@ -127,14 +128,26 @@ async function statVolumes (fs: BackupFs, volumes: BackupOptions['volumes']): Pr
   return roots
 }
 
-function totalOf (roots: VolumeRoot[]): number | undefined {
-  if (!roots.every(r => r.stat.isFile())) return undefined
-  return roots.reduce((sum, r) => sum + Number(r.stat.size), 0)
+/**
+ * Bytes the backup will go through: exact for file volumes, the parent's size for directory
+ * volumes (an estimate), unknown for a first backup of a directory.
+ */
+function estimateTotal (roots: VolumeRoot[], parent: Manifest | undefined): number | undefined {
+  let total = 0
+  for (const r of roots) {
+    if (r.stat.isFile()) total += Number(r.stat.size)
+    else if (parent?.volumes[r.name]?.type === 'dir') total += parent.volumes[r.name].bytes
+    else return undefined
+  }
+  return total
 }
 
 class ProgressThrottle {
   files = 0
-  bytes = 0
+  /** bytes read from disk */
+  read = 0
+  /** bytes read, or unchanged and taken from the parent */
+  #processed = 0
   readonly #onProgress: ((p: BackupProgress) => void) | undefined
   readonly #totalBytes: number | undefined
   #path = ''
@@ -151,8 +164,14 @@ class ProgressThrottle {
     this.#maybe()
   }
 
-  read (bytes: number): void {
-    this.bytes += bytes
+  readBytes (bytes: number): void {
+    this.read += bytes
+    this.#processed += bytes
+    this.#maybe()
+  }
+
+  reused (bytes: number): void {
+    this.#processed += bytes
     this.#maybe()
   }
 
@@ -169,7 +188,7 @@ class ProgressThrottle {
   }
 
   #emit (): void {
-    const p: BackupProgress = { files: this.files, bytes: this.bytes, path: this.#path }
+    const p: BackupProgress = { files: this.files, bytes: this.#processed, path: this.#path }
     if (this.#totalBytes !== undefined) p.totalBytes = this.#totalBytes
     this.#onProgress?.(p)
   }

@@ -37,10 +37,14 @@ export interface BackupOptions {
 }
 
 export interface BackupProgress {
+  /** files and symlinks done */
   files: number
-  /** bytes read so far */
+  /** file bytes done: read, or unchanged and taken from the parent without reading */
   bytes: number
-  /** known when every volume is a single file */
+  /**
+   * what `bytes` will reach: exact for file volumes, the parent point's size for directory
+   * volumes (an estimate); absent on the first backup of a directory
+   */
   totalBytes?: number
   /** the file being read */
   path: string
@@ -52,7 +56,7 @@ export interface BackupResult {
   kind: 'base' | 'incremental'
   parent: string | null
   seq: number
-  /** files in the point (read or reused from the parent) */
+  /** files and symlinks in the point (read or reused from the parent) */
   files: number
   /** bytes read from disk */
   bytes: number

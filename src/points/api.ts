@@ -22,7 +22,9 @@ export interface VolumeRef {
   /** root of the volume's tree: a directory node, or a file's content */
   root: CID
   type: 'dir' | 'file'
+  /** regular files and symlinks in the volume */
   files: number
+  /** bytes of regular file content */
   bytes: number
   /** permission bits of the volume's root directory or file */
   mode: number
