@@ -1,5 +1,4 @@
 import type { CID } from 'multiformats/cid'
-import * as dagCbor from '@ipld/dag-cbor'
 import { cborBlock, sha256 } from './blocks.ts'
 import { compareNames, decodeDirNode } from './nodes.ts'
 import type { DirIndex, DirLeaf, DirPart, Entry } from './nodes.ts'
@@ -41,7 +40,7 @@ export class DirTreeBuilder {
         return [block.cid, count, firstName(links[0])]
       },
       boundaryKey: (link, level) => level === 0 ? nameKey((link as Entry).name) : boundaryKey((link as DirPart)[0]),
-      encodedSize: (link, level) => level === 0 ? dagCbor.encode(link).length : 56 + Buffer.byteLength((link as DirPart)[2])
+      encodedSize: (link, level) => level === 0 ? entrySizeBound(link as Entry) : 56 + Buffer.byteLength((link as DirPart)[2])
     })
   }
 
@@ -57,6 +56,14 @@ export class DirTreeBuilder {
     await this.#put(empty.cid, empty.bytes)
     return { cid: empty.cid, count: 0 }
   }
+}
+
+/**
+ * An upper bound of an entry's dag-cbor size without encoding it: field names and the largest
+ * encodings of the numbers (150 bytes with the CID), plus the name and target.
+ */
+function entrySizeBound (entry: Entry): number {
+  return 160 + Buffer.byteLength(entry.name) + (entry.target === undefined ? 0 : Buffer.byteLength(entry.target))
 }
 
 function firstName (link: Link): string {
