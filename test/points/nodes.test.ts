@@ -44,7 +44,7 @@ test('adding one name to a big directory rewrites few of its nodes', async () =>
   const build = async (names: string[]) => {
     const m = memory()
     const b = new DirTreeBuilder(m.put, DEFAULT_SHAPE)
-    for (const [i, n] of names.entries()) await b.add(file(n, 0 * i))
+    for (const n of names) await b.add(file(n, 0))
     await b.finish()
     return new Set(m.blocks.keys())
   }
@@ -52,7 +52,7 @@ test('adding one name to a big directory rewrites few of its nodes', async () =>
   const before = await build(names)
   const after = await build([...names, 'f1000a'].sort(compareNames))
   const fresh = [...after].filter(k => !before.has(k))
-  assert.ok(before.size > 40)
+  assert.ok(before.size > 25, `${before.size} nodes`)
   assert.ok(fresh.length <= 4, `${fresh.length} of ${after.size} nodes are new`)
 })
 
