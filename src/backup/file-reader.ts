@@ -10,7 +10,7 @@ import type { BackupFs } from './fs.ts'
 
 /** Large reads keep the disk streaming; 4 MiB also bounds what one read pins in memory. */
 const READ_SIZE = 4 * 1024 * 1024
-const MIN_READ_SIZE = 64 * 1024
+const MIN_READ_SIZE = 16 * 1024
 
 export interface FileContent {
   root: CID

@@ -63,6 +63,7 @@ export interface RestoreResult {
   machine: string
   /** the paths created directly under `dest` */
   restored: string[]
+  /** files and symlinks restored */
   files: number
   bytes: number
   seconds: number

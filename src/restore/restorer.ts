@@ -11,11 +11,13 @@ import { isRaw } from '../points/blocks.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
+import { mapLimit } from '../backup/archiver.ts'
 import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './index.ts'
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
 const READ_AHEAD = 8
 const PROGRESS_INTERVAL_MS = 100
+const FILE_CONCURRENCY = 4
 
 /**
  * Restores from a recovery point.
@@ -109,13 +111,28 @@ class TreeWriter {
         // writable while we fill it; its real mode is set in finishDirectories
         await mkdir(path, { mode: 0o700 })
         this.#dirs.push({ path, depth, entry })
-        for await (const child of dirEntries(async cid => await this.#store.get(cid), entry.cid as CID)) {
-          await this.entry(child, join(path, child.name), depth + 1)
+        {
+          // Small files are latency-bound (open, write, chmod, rename, utimes): restore a few at once.
+          let files: Entry[] = []
+          const flush = async (): Promise<void> => {
+            await mapLimit(files, FILE_CONCURRENCY, async f => await this.entry(f, join(path, f.name), depth + 1))
+            files = []
+          }
+          for await (const child of dirEntries(async cid => await this.#store.get(cid), entry.cid as CID)) {
+            if (child.type !== 'file') {
+              await this.entry(child, join(path, child.name), depth + 1)
+              continue
+            }
+            files.push(child)
+            if (files.length >= 4 * FILE_CONCURRENCY) await flush()
+          }
+          await flush()
         }
         break
       case 'symlink':
         await symlink(entry.target as string, path)
         await lutimes(path, ...times(entry))
+        this.files++
         break
       case 'file':
         await this.#file(entry, path)
