@@ -7,7 +7,7 @@ import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import { DEFAULT_SHAPE, validateShape } from '../points/shape.ts'
 import type { Manifest, VolumeRef } from '../points/api.ts'
-import { MANIFEST_VERSION } from '../points/constants.ts'
+import { MANIFEST_VERSION, MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { Archiver } from './archiver.ts'
 import { isFsError, nodeBackupFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
@@ -29,6 +29,8 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
   const fs = deps.fs ?? nodeBackupFs
   const shape = deps.shape ?? DEFAULT_SHAPE
   validateShape(shape)
+  const chunking = { ...DEFAULT_CHUNKING, ...deps.chunking }
+  if (chunking.maxSize > MAX_BLOCK_SIZE) throw new RangeError(`chunk maxSize ${chunking.maxSize} exceeds the block limit of ${MAX_BLOCK_SIZE} bytes`)
   if (!isMachineName(opts.machine)) throw new UserError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
   if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new UserError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
   const roots = await statVolumes(fs, opts.volumes)
@@ -48,7 +50,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
       fs,
       writer,
       shape,
-      chunking: deps.chunking ?? DEFAULT_CHUNKING,
+      chunking,
       rehash: opts.rehash === true,
       parentGet: parentManifest === undefined ? undefined : async cid => await deps.store.get(cid),
       onRead: bytes => progress.readBytes(bytes),

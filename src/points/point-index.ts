@@ -20,11 +20,15 @@ type MachineInfo = Pick<MachineRecord, 'machine' | 'tenant' | 'origin' | 'cluste
 
 /**
  * The recovery points a Core knows, in three JSON sublevels of the repository's LevelDB:
- *   points    point id -> PointRecord
+ *   points    point id NUL tenant -> PointRecord
  *   chains    tenant NUL origin NUL machine NUL seq(12 digits) NUL id -> id   (a machine's points by seq)
  *   machines  tenant NUL origin NUL machine -> {machine, tenant, origin, cluster}
  * Point counts and the latest point are read from `chains`, so recording a point is a set of
  * blind puts that can ride in a block writer's final batch (`recordOps`).
+ *
+ * One point may be held in several tenants (a point forwarded along two paths reaches a Core
+ * from two peers); each tenant has its own record. Completeness is a property of the shared
+ * blocks, so it is updated in every record of the point at once.
  */
 export class PointIndex {
   readonly #points: JsonSublevel<PointRecord>
@@ -42,7 +46,7 @@ export class PointIndex {
     const ref = refOf(record)
     const machine: MachineInfo = { machine: record.machine, tenant: record.tenant, origin: record.origin, cluster: record.cluster }
     return [
-      { type: 'put', sublevel: POINTS_SUBLEVEL, key: record.point, value: record },
+      { type: 'put', sublevel: POINTS_SUBLEVEL, key: pointKey(record.point, record.tenant), value: record },
       { type: 'put', sublevel: CHAINS_SUBLEVEL, key: chainKey(ref, record.seq, record.point), value: record.point },
       { type: 'put', sublevel: MACHINES_SUBLEVEL, key: machineKey(ref), value: machine }
     ]
@@ -58,20 +62,31 @@ export class PointIndex {
     ] as any)
   }
 
-  async get (id: string): Promise<PointRecord | undefined> {
-    return await this.#points.get(id)
+  /**
+   * A point's record in `tenant`; without a tenant, in this Core's own tenant when it is there,
+   * else in any tenant that holds it.
+   */
+  async get (id: string, tenant?: string): Promise<PointRecord | undefined> {
+    if (tenant !== undefined) return await this.#points.get(pointKey(id, tenant))
+    const records = await this.records(id)
+    return records.find(r => r.tenant === '') ?? records[0]
+  }
+
+  /** Every tenant's record of a point. */
+  async records (id: string): Promise<PointRecord[]> {
+    return await this.#points.values(prefixRange(id + SEP)).all()
   }
 
   /** A machine's points, oldest (lowest seq) first. */
   async points (ref: MachineRef): Promise<PointRecord[]> {
     const ids = await this.#chains.values(prefixRange(machineKey(ref) + SEP)).all()
-    const records = await this.#points.getMany(ids)
+    const records = await this.#points.getMany(ids.map(id => pointKey(id, ref.tenant)))
     return records.filter((r): r is PointRecord => r !== undefined)
   }
 
   async latest (ref: MachineRef): Promise<PointRecord | undefined> {
     const [id] = await this.#chains.values({ ...prefixRange(machineKey(ref) + SEP), reverse: true, limit: 1 }).all()
-    return id === undefined ? undefined : await this.get(id)
+    return id === undefined ? undefined : await this.get(id, ref.tenant)
   }
 
   /** Every machine (of one tenant, when given), sorted by name, tenant and origin. */
@@ -113,18 +128,19 @@ export class PointIndex {
       if (record === undefined) throw new NotFoundError(`machine ${machineName} has no recovery points`)
       return { machine, record }
     }
-    const record = await this.get(point)
-    if (record === undefined || record.machine !== machine.machine || record.tenant !== machine.tenant || record.origin !== machine.origin) {
+    const record = await this.get(point, machine.tenant)
+    if (record === undefined || record.machine !== machine.machine || record.origin !== machine.origin) {
       throw new NotFoundError(`machine ${machineName} has no recovery point ${point}`)
     }
     return { machine, record }
   }
 
-  async setCompleteness (id: string, complete: boolean, missing: number): Promise<PointRecord> {
-    const record = await this.get(id)
-    if (record === undefined) throw new NotFoundError(`unknown recovery point: ${id}`)
-    const updated = { ...record, complete, missing: complete ? 0 : missing }
-    await this.#points.put(id, updated)
+  /** Stores a point's completeness in every tenant's record of it; returns the updated records. */
+  async setCompleteness (id: string, complete: boolean, missing: number): Promise<PointRecord[]> {
+    const records = await this.records(id)
+    if (records.length === 0) throw new NotFoundError(`unknown recovery point: ${id}`)
+    const updated = records.map(r => ({ ...r, complete, missing: complete ? 0 : missing }))
+    await this.#points.batch(updated.map(r => ({ type: 'put' as const, key: pointKey(id, r.tenant), value: r })))
     return updated
   }
 
@@ -133,7 +149,7 @@ export class PointIndex {
     return await this.#points.values().all()
   }
 
-  /** Points whose closure is known to be incomplete. */
+  /** Records of points whose closure is known to be incomplete (one per tenant holding one). */
   async orphans (): Promise<PointRecord[]> {
     return (await this.all()).filter(r => !r.complete)
   }
@@ -144,28 +160,30 @@ export class PointIndex {
    */
   async recheckOrphans (store: BlockStore): Promise<PointRecord[]> {
     const completed: PointRecord[] = []
-    for (const orphan of await this.orphans()) {
-      const report = await this.checkCompleteness(store, orphan.point)
-      if (report.complete) completed.push(report)
+    const ids = new Set((await this.orphans()).map(r => r.point))
+    for (const id of ids) {
+      const records = await this.checkCompleteness(store, id)
+      if (records[0].complete) completed.push(...records)
     }
     return completed
   }
 
-  /** Walks a point's closure and stores the result. */
-  async checkCompleteness (store: BlockStore, id: string, point?: SignedPoint): Promise<PointRecord> {
+  /** Walks a point's closure and stores the result in every record of the point. */
+  async checkCompleteness (store: BlockStore, id: string, point?: SignedPoint): Promise<PointRecord[]> {
     const signed = point ?? await loadManifest(store, id)
     const report = await missingBlocks(store, signed, { limit: 0 })
     return await this.setCompleteness(id, report.count === 0, report.count)
   }
 
-  /** Forgets a point (its blocks stay until garbage collection). */
-  async remove (id: string): Promise<void> {
-    const record = await this.get(id)
-    if (record === undefined) return
-    const ref = refOf(record)
-    await this.#points.del(id)
-    await this.#chains.del(chainKey(ref, record.seq, id))
-    if (await this.latest(ref) === undefined) await this.#machines.del(machineKey(ref))
+  /** Forgets a point in one tenant, or in all (its blocks stay until garbage collection). */
+  async remove (id: string, tenant?: string): Promise<void> {
+    const records = tenant === undefined ? await this.records(id) : [await this.get(id, tenant)].filter(r => r !== undefined)
+    for (const record of records) {
+      const ref = refOf(record)
+      await this.#points.del(pointKey(id, record.tenant))
+      await this.#chains.del(chainKey(ref, record.seq, id))
+      if (await this.latest(ref) === undefined) await this.#machines.del(machineKey(ref))
+    }
   }
 
   /** `drcore machines --json` */
@@ -205,6 +223,10 @@ export function pointRecord (signed: SignedPoint, status: { tenant: string, comp
 
 function refOf (r: MachineRef): MachineRef {
   return { tenant: r.tenant, origin: r.origin, machine: r.machine }
+}
+
+function pointKey (id: string, tenant: string): string {
+  return id + SEP + tenant
 }
 
 function machineKey (ref: MachineRef): string {

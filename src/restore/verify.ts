@@ -25,25 +25,26 @@ export interface VerifyPointsResult {
 export async function verifyPoints (deps: RestoreDeps, corrupt: string[] = []): Promise<VerifyPointsResult> {
   const store = corrupt.length === 0 ? deps.store : withoutBlocks(deps.store, new Set(corrupt))
   const result: VerifyPointsResult = { checked: 0, missing: 0, orphans: [], lost: [], completed: [] }
-  for (const record of await deps.points.all()) {
+  // Completeness belongs to the blocks: check each point once, whatever tenants hold it.
+  const byId = new Map<string, boolean>()
+  for (const record of await deps.points.all()) byId.set(record.point, (byId.get(record.point) ?? true) && record.complete)
+  for (const [id, wasComplete] of byId) {
     result.checked++
     let missing: number
     try {
-      missing = (await missingBlocks(store, await loadManifest(store, record.point), { limit: 0 })).count
+      missing = (await missingBlocks(store, await loadManifest(store, id), { limit: 0 })).count
     } catch (err) {
       if (!(err instanceof MissingBlockError || err instanceof CorruptBlockError || err instanceof MalformedError)) throw err
       missing = 1 // the manifest block itself
     }
     result.missing += missing
     if (missing > 0) {
-      result.orphans.push(record.point)
-      if (record.complete) result.lost.push(record.point)
-    } else if (!record.complete) {
-      result.completed.push(record.point)
+      result.orphans.push(id)
+      if (wasComplete) result.lost.push(id)
+    } else if (!wasComplete) {
+      result.completed.push(id)
     }
-    if (record.complete !== (missing === 0) || record.missing !== missing) {
-      await deps.points.setCompleteness(record.point, missing === 0, missing)
-    }
+    await deps.points.setCompleteness(id, missing === 0, missing)
   }
   return result
 }

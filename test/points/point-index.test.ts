@@ -97,13 +97,28 @@ describe('the point index', () => {
     const orphan = (await repo.points.orphans()).map(r => r.machine)
     assert.deepEqual(orphan, ['web01'])
     const id = (await repo.points.orphans())[0].point
-    assert.equal((await repo.points.setCompleteness(id, true, 0)).missing, 0)
+    assert.deepEqual((await repo.points.setCompleteness(id, true, 0)).map(r => r.missing), [0])
     assert.deepEqual(await repo.points.orphans(), [])
     await repo.points.remove(id)
     assert.equal(await repo.points.get(id), undefined)
     assert.deepEqual((await repo.points.machines()).map(m => `${m.tenant}/${m.machine}`), ['acme/db01', '/web01'])
     await repo.points.remove(chain[2].id.toString())
     assert.equal((await repo.points.latest({ tenant: '', origin: self, machine: 'web01' }))?.seq, 2)
+  })
+
+  test('one point held in two tenants has a record in each; completeness is shared, removal is per tenant', async () => {
+    const p = chain[0]
+    const id = p.id.toString()
+    await repo.points.record(pointRecord(p, { tenant: 'relay', complete: false, missing: 3, receivedFrom: remote.origin }))
+    assert.deepEqual((await repo.points.records(id)).map(r => r.tenant).sort(), ['', 'relay'])
+    assert.equal((await repo.points.get(id))?.tenant, '', "without a tenant, this Core's own record")
+    assert.equal((await repo.points.get(id, 'relay'))?.receivedFrom, remote.origin)
+    assert.deepEqual((await repo.points.points({ tenant: 'relay', origin: self, machine: 'web01' })).map(r => r.tenant), ['relay'])
+    const updated = await repo.points.setCompleteness(id, true, 0)
+    assert.deepEqual(updated.map(r => [r.tenant, r.complete]).sort(), [['', true], ['relay', true]])
+    await repo.points.remove(id, 'relay')
+    assert.deepEqual((await repo.points.records(id)).map(r => r.tenant), [''])
+    assert.equal((await repo.points.machines({ tenant: 'relay' })).length, 0)
   })
 
   test('recordOps are blind puts into the named sublevels, for a block writer\'s final batch', () => {
