@@ -6,6 +6,7 @@ import type { Entry } from '../points/nodes.ts'
 import { DirTreeBuilder, dirEntries } from '../points/dir-tree.ts'
 import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
+import { UserError } from '../errors.ts'
 import { isFsError, mtimeOf } from './fs.ts'
 import { readFileContent } from './file-reader.ts'
 import type { ReadContext } from './file-reader.ts'
@@ -41,6 +42,7 @@ export class Archiver {
   readonly skipped: string[] = []
   readonly changed: string[] = []
   readonly #ctx: ArchiverContext
+  #lastError = ''
 
   constructor (ctx: ArchiverContext) {
     this.#ctx = ctx
@@ -51,14 +53,14 @@ export class Archiver {
     const meta = { mode: Number(st.mode) & 0o7777, mtime: mtimeOf(st) }
     if (st.isDirectory()) {
       const tree = await this.#dir(path, st, parent?.type === 'dir' ? parent.root : undefined)
-      if (tree === undefined) throw new Error(`cannot read volume root ${path}`)
+      if (tree === undefined) throw new UserError(`cannot read volume ${path}: ${this.#lastError}`)
       return { root: tree.cid, type: 'dir', files: tree.files, bytes: tree.bytes, ...meta }
     }
     const previous: Entry | undefined = parent?.type === 'file'
       ? { name: '', type: 'file', cid: parent.root, size: parent.bytes, mode: parent.mode, mtime: parent.mtime, ino: parent.ino }
       : undefined
     const entry = await this.#file(path, '', st, previous)
-    if (entry === undefined) throw new Error(`cannot read volume ${path}`)
+    if (entry === undefined) throw new UserError(`cannot read volume ${path}: ${this.#lastError}`)
     return { root: entry.cid as CID, type: 'file', files: 1, bytes: entry.size, mode: entry.mode, mtime: entry.mtime, ino: entry.ino }
   }
 
@@ -154,6 +156,7 @@ export class Archiver {
 
   #unreadable (path: string, err: unknown): undefined {
     if (!isFsError(err)) throw err
+    this.#lastError = err.code as string
     if (err.code !== 'ENOENT') this.skipped.push(path)
     return undefined
   }

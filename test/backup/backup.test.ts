@@ -191,7 +191,7 @@ describe('volume images and failure handling', () => {
     await assert.rejects(backup(repo, { machine: 'bad/name', volumes: [{ name: 'a', path: work }] }), /invalid machine name/)
   })
 
-  test('unreadable files and directories are skipped and listed; the rest is backed up', async () => {
+  test('unreadable files and directories are skipped and listed, the rest is backed up; an unreadable volume root is an error', async () => {
     const tree = join(work, 'perm')
     await mkdir(join(tree, 'locked'), { recursive: true })
     await writeFile(join(tree, 'ok.txt'), 'fine')
@@ -205,6 +205,8 @@ describe('volume images and failure handling', () => {
       open: async (path, flags) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.open(path, flags) },
       readdir: async (path) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.readdir(path) }
     }
+    await assert.rejects(backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'locked', path: join(tree, 'locked') }] }),
+      (err: any) => err instanceof UserError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
     const r = await backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'data', path: tree }] })
     assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
     assert.equal(r.files, 1)
