@@ -41,7 +41,12 @@ export async function createNode (options: NodeOptions): Promise<DrcoreNode> {
     start: false
   })
   const node = new DrcoreNode(libp2p, trust, options.events)
-  await node.start()
+  try {
+    await node.start()
+  } catch (err: any) {
+    await Promise.resolve(libp2p.stop()).catch(() => {})
+    throw new UserError(`cannot listen on ${options.listen.join(', ')}: ${err.message}`)
+  }
   return node
 }
 

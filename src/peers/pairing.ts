@@ -194,7 +194,9 @@ export class PairingService {
    */
   async deliverDecisions (): Promise<void> {
     const attempts = this.#registry.undelivered().map(async record => { await this.#deliver(record.peerId) })
-    await Promise.allSettled(attempts)
+    for (const result of await Promise.allSettled(attempts)) {
+      if (result.status === 'rejected') this.#log.error('cannot record the delivery of a decision - %e', result.reason)
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ export class PairingService {
 
   #deliverInBackground (peerId: string): void {
     if (!this.#running) return
-    void this.#deliver(peerId)
+    this.#deliver(peerId).catch(err => { this.#log.error('cannot record the delivery of our decision to %s - %e', peerId, err) })
   }
 
   /** One delivery attempt per peer at a time. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { NotAuthorizedError } from '../../src/errors.ts'
-import { PeerTimeoutError, PeerUnreachableError, RemoteError } from '../../src/net/index.ts'
+import { NotAuthorizedError, UserError } from '../../src/errors.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createNode, PeerTimeoutError, PeerUnreachableError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
 import { RecordingSink, startNode, TrustTable, until } from './nodes.ts'
 
@@ -122,5 +123,18 @@ describe('node', () => {
     await assert.rejects(wire.request({ type: 'pair-query' }, 'pair-status'), (err: Error) =>
       err instanceof PeerTimeoutError && err.message.includes(`no progress with peer ${server.peerId} before the deadline (0.2 s)`))
     wire.abort(new Error('test over'))
+  })
+})
+
+describe('createNode', () => {
+  it('names the address it cannot listen on', async () => {
+    const first = await startNode()
+    try {
+      const taken = first.libp2p.getMultiaddrs()[0].toString().replace(/\/p2p\/.*$/, '')
+      await assert.rejects(createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [taken], trust: new TrustTable() }), (err: Error) =>
+        err instanceof UserError && err.message.startsWith(`cannot listen on ${taken}: `))
+    } finally {
+      await first.stop()
+    }
   })
 })
