@@ -87,7 +87,7 @@ export class Archiver {
         const prev = previous?.get(names[i])
         const sub = await this.#dir(childPath, childStat, prev?.type === 'dir' ? prev.cid : undefined)
         if (sub === undefined) continue
-        entries[i] = { name: names[i], type: 'dir', mode: Number(childStat.mode) & 0o7777, mtime: mtimeOf(childStat), size: sub.bytes, cid: sub.cid }
+        entries[i] = { name: names[i], type: 'dir', ...metadata(childStat), size: sub.bytes, cid: sub.cid }
         files += sub.files
         bytes += sub.bytes
       } else if (childStat.isSymbolicLink()) {
@@ -111,19 +111,19 @@ export class Archiver {
   }
 
   async #file (path: string, name: string, st: BigIntStats, previous: Entry | undefined): Promise<Entry | undefined> {
-    const mode = Number(st.mode) & 0o7777
-    const mtime = mtimeOf(st)
+    const meta = metadata(st)
+    const { mtime } = meta
     const ino = Number(st.ino)
     this.#ctx.onFile(path)
     if (!this.#ctx.rehash && previous?.type === 'file' && previous.cid !== undefined && previous.size === Number(st.size) &&
       previous.mtime[0] === mtime[0] && previous.mtime[1] === mtime[1] && previous.ino === ino) {
       this.#ctx.onReused(previous.size)
-      return { name, type: 'file', mode, mtime, size: previous.size, cid: previous.cid, ino }
+      return { name, type: 'file', ...meta, size: previous.size, cid: previous.cid, ino }
     }
     try {
       const content = await readFileContent(this.#ctx, path)
       if (content.changed) this.changed.push(path)
-      return { name, type: 'file', mode, mtime: mtimeOf(content.stat), size: content.size, cid: content.root, ino: Number(content.stat.ino) }
+      return { name, type: 'file', ...meta, mtime: mtimeOf(content.stat), size: content.size, cid: content.root, ino: Number(content.stat.ino) }
     } catch (err) {
       return this.#unreadable(path, err)
     }
@@ -132,7 +132,7 @@ export class Archiver {
   async #symlink (path: string, name: string, st: BigIntStats): Promise<Entry | undefined> {
     try {
       const target = await this.#ctx.fs.readlink(path)
-      return { name, type: 'symlink', mode: Number(st.mode) & 0o7777, mtime: mtimeOf(st), size: Buffer.byteLength(target), target }
+      return { name, type: 'symlink', ...metadata(st), size: Buffer.byteLength(target), target }
     } catch (err) {
       return this.#unreadable(path, err)
     }
@@ -160,6 +160,10 @@ export class Archiver {
     if (err.code !== 'ENOENT') this.skipped.push(path)
     return undefined
   }
+}
+
+function metadata (st: BigIntStats): Pick<Entry, 'mode' | 'mtime' | 'uid' | 'gid'> {
+  return { mode: Number(st.mode) & 0o7777, mtime: mtimeOf(st), uid: Number(st.uid), gid: Number(st.gid) }
 }
 
 /** Maps with at most `limit` calls in flight; results in input order. */

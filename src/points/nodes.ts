@@ -39,6 +39,9 @@ export interface Entry {
   target?: string
   /** inode number at backup time: part of the unchanged-file check (size, mtime, inode) */
   ino?: number
+  /** numeric owner and group (restored when the restore runs as root) */
+  uid?: number
+  gid?: number
 }
 
 export interface DirLeaf {
@@ -155,7 +158,7 @@ function validateDirIndex (value: Record<string, unknown>, fail: Fail): DirIndex
   return value as unknown as DirIndex
 }
 
-const ENTRY_KEYS = new Set(['name', 'type', 'mode', 'mtime', 'size', 'cid', 'target', 'ino'])
+const ENTRY_KEYS = new Set(['name', 'type', 'mode', 'mtime', 'size', 'cid', 'target', 'ino', 'uid', 'gid'])
 
 function validateEntry (entry: any, fail: Fail): asserts entry is Entry {
   if (!isRecord(entry)) fail('not a map')
@@ -164,7 +167,9 @@ function validateEntry (entry: any, fail: Fail): asserts entry is Entry {
   if (!isSize(entry.mode) || entry.mode > 0o7777) fail('mode is not permission bits')
   if (!isMtime(entry.mtime)) fail('mtime is not [seconds, nanoseconds]')
   if (!isSize(entry.size)) fail('size is not a non-negative integer')
-  if (entry.ino !== undefined && !isSize(entry.ino)) fail('ino is not a non-negative integer')
+  for (const key of ['ino', 'uid', 'gid']) {
+    if (entry[key] !== undefined && !isSize(entry[key])) fail(`${key} is not a non-negative integer`)
+  }
   switch (entry.type) {
     case 'file':
       if (!isDrcoreCid(entry.cid)) fail('a file needs a content CID')

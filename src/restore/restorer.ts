@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, rename, symlink, unlink, utimes, lutimes, chmod } from 'node:fs/promises'
+import { lstat, lchown, mkdir, open, rename, symlink, unlink, utimes, lutimes, chmod } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
@@ -95,6 +95,8 @@ class TreeWriter {
   readonly #total: number
   readonly #onProgress: ((p: RestoreProgress) => void) | undefined
   readonly #dirs: Array<{ path: string, depth: number, entry: Entry }> = []
+  /** ownership is restored only by root; anyone else gets the files as their own */
+  readonly #chown = process.getuid?.() === 0
   #path = ''
   #last = 0
 
@@ -131,6 +133,7 @@ class TreeWriter {
         break
       case 'symlink':
         await symlink(entry.target as string, path)
+        if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
         await lutimes(path, ...times(entry))
         this.files++
         break
@@ -167,6 +170,8 @@ class TreeWriter {
       }
       while (inFlight.length > 0) await drainOne()
       if (written !== entry.size) throw new MalformedError(`file ${path} restored ${written} bytes where its entry declares ${entry.size}`)
+      // chown before chmod: changing the owner clears set-user-id and set-group-id bits
+      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await handle.chown(entry.uid, entry.gid)
       await handle.chmod(entry.mode)
       await handle.close()
       await rename(temp, path)
@@ -182,6 +187,7 @@ class TreeWriter {
   async finishDirectories (): Promise<void> {
     const dirs = this.#dirs.sort((a, b) => b.depth - a.depth)
     for (const { path, entry } of dirs) {
+      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
       await chmod(path, entry.mode)
       await utimes(path, ...times(entry))
     }

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
-import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile } from 'node:fs/promises'
+import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MissingBlockError, UserError } from '../../src/errors.ts'
 import { backup } from '../../src/backup/index.ts'
@@ -181,6 +181,24 @@ describe('volume images and failure handling', () => {
     const again = await backup({ ...deps, fs }, { machine: 'vm1', volumes: [{ name: 'sda', path: image }] })
     assert.deepEqual(fs.opened, [])
     assert.equal(again.bytes, 0)
+  })
+
+  test('ownership comes back when restoring as root', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+    const tree = join(work, 'owned')
+    await mkdir(join(tree, 'sub'), { recursive: true })
+    await writeFile(join(tree, 'sub', 'setuid'), 'x')
+    await symlink('sub', join(tree, 'link'))
+    await lchown(join(tree, 'sub'), 65534, 65534)
+    await lchown(join(tree, 'sub', 'setuid'), 1234, 4321)
+    await chmod(join(tree, 'sub', 'setuid'), 0o4755)
+    await lchown(join(tree, 'link'), 42, 43)
+    await backup(repo, { machine: 'owned', volumes: [{ name: 'o', path: tree }] })
+    const out = join(work, 'owned-out')
+    await restore(repo, { machine: 'owned', dest: out })
+    const owner = async (p: string) => { const s = await lstat(join(out, 'o', p)); return [s.uid, s.gid, s.mode & 0o7777] }
+    assert.deepEqual(await owner('sub'), [65534, 65534, 0o755])
+    assert.deepEqual(await owner('sub/setuid'), [1234, 4321, 0o4755])
+    assert.deepEqual((await owner('link')).slice(0, 2), [42, 43])
   })
 
   test('a missing path is a UserError before anything is written', async () => {
