@@ -67,7 +67,13 @@ export class WireStream {
       if (err instanceof MalformedError) throw new MalformedError(`peer ${this.peer} sent a malformed frame: ${err.message}`)
       throw err
     }
-    if (frame.type === 'block') verifyBlock(frame)
+    if (frame.type === 'block') {
+      try {
+        verifyBlock(frame)
+      } catch {
+        throw new CorruptBlockError(frame.cid.toString(), `the bytes peer ${this.peer} sent do not match its hash`)
+      }
+    }
     return frame
   }
 
