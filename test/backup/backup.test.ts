@@ -141,6 +141,15 @@ describe('backup and restore of a directory tree', () => {
     await assert.rejects(restore(repo, { machine: 'web01', dest: out, path: '/no/such' }), /no such file or directory in point .*: root\/no/)
   })
 
+  test('two backups of one machine at once take consecutive points, the second on the first', async () => {
+    const [x, y] = await Promise.all([
+      backup(deps(), { machine: 'twice', volumes: [{ name: 'root', path: join(tree, 'etc') }] }),
+      backup(deps(), { machine: 'twice', volumes: [{ name: 'root', path: join(tree, 'etc') }] })
+    ])
+    assert.deepEqual([x.seq, y.seq], [1, 2])
+    assert.equal(y.parent, x.point)
+  })
+
   test('base: true starts a new chain; seq keeps counting', async () => {
     const r = await backup(deps(), { machine: 'web01', volumes: [{ name: 'root', path: tree }], base: true })
     assert.equal(r.kind, 'base')
