@@ -124,10 +124,14 @@ export async function missingBlocks (store: BlockStore, point: SignedPoint, opti
   return report
 }
 
-/** Calls `onMissing` for every absent block under `roots`; returns how many there were. */
+/**
+ * Calls `onMissing` for every absent block under `roots`; returns how many there were. A chunk
+ * repeated beyond the dedup window may be counted twice: exact for completeness, close for counts.
+ */
 export async function countMissing (store: BlockStore, roots: CID[], onMissing: (cid: CID) => void = () => {}): Promise<number> {
   let missing = 0
-  const seen = new Set<string>()
+  const seenNodes = new Set<string>()
+  let seenRaw = new Set<string>()
   let rawBatch: CID[] = []
   const flushRaw = async (): Promise<void> => {
     const batch = rawBatch
@@ -143,12 +147,15 @@ export async function countMissing (store: BlockStore, roots: CID[], onMissing: 
   let level: CID[] = []
   const visit = async (cid: CID): Promise<void> => {
     const key = cidKey(cid)
-    if (seen.has(key)) return
-    seen.add(key)
     if (!isRaw(cid)) {
+      if (seenNodes.has(key)) return
+      seenNodes.add(key)
       level.push(cid)
       return
     }
+    if (seenRaw.has(key)) return
+    if (seenRaw.size >= RAW_DEDUP_WINDOW) seenRaw = new Set()
+    seenRaw.add(key)
     rawBatch.push(cid)
     if (rawBatch.length >= HAS_BATCH) await flushRaw()
   }
