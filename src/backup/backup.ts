@@ -62,7 +62,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
       const volumes: Record<string, VolumeRef> = {}
       let files = 0
       for (const { name, path, stat } of roots) {
-        volumes[name] = await archiver.volume(path, stat, parentManifest?.volumes[name])
+        volumes[name] = await archiver.volume(path, stat, parentVolume(parentManifest, name))
         files += volumes[name].files
       }
       const manifest: Manifest = {
@@ -138,10 +138,14 @@ function estimateTotal (roots: VolumeRoot[], parent: Manifest | undefined): numb
   let total = 0
   for (const r of roots) {
     if (r.stat.isFile()) total += Number(r.stat.size)
-    else if (parent?.volumes[r.name]?.type === 'dir') total += parent.volumes[r.name].bytes
+    else if (parentVolume(parent, r.name)?.type === 'dir') total += (parentVolume(parent, r.name) as VolumeRef).bytes
     else return undefined
   }
   return total
+}
+
+function parentVolume (parent: Manifest | undefined, name: string): VolumeRef | undefined {
+  return parent !== undefined && Object.hasOwn(parent.volumes, name) ? parent.volumes[name] : undefined
 }
 
 class ProgressThrottle {
