@@ -11,27 +11,47 @@ import type { BlockStore } from './store/index.ts'
 import { PointIndex } from './points/index.ts'
 import { backup } from './backup/index.ts'
 import { listPath, restore, verifyPoints } from './restore/index.ts'
+import { PeerRegistry } from './peers/index.ts'
+import type { PairingService } from './peers/index.ts'
+import { peerHandlers } from './peers/handlers.ts'
+import type { DrcoreNode } from './net/index.ts'
 
-type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
+export type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
+export type Handlers = Partial<Record<OperationName, Handler>>
+
+/** What handler factories in other modules may use: the Core's parts (network ones when online). */
+export interface CoreParts {
+  readonly files: RepositoryFiles
+  readonly store: BlockStore
+  readonly points: PointIndex
+  readonly events: EventLog
+  readonly peers: PeerRegistry
+  readonly node?: DrcoreNode
+  readonly pairing?: PairingService
+}
 
 /**
  * The composition root: one repository and every service built on it. The CLI uses a Core
  * in-process when no daemon runs; `drcore start` builds one with the network and HTTP API on top
  * (see daemon.ts). Every operation of the table in api/operations.ts is a handler here.
  */
-export class Core {
+export class Core implements CoreParts {
   readonly files: RepositoryFiles
   readonly store: BlockStore
   readonly points: PointIndex
   readonly events: EventLog
-  private readonly handlers: Partial<Record<OperationName, Handler>>
+  readonly peers: PeerRegistry
+  node?: DrcoreNode
+  pairing?: PairingService
+  private readonly handlers: Handlers
 
-  private constructor (files: RepositoryFiles, store: BlockStore, points: PointIndex, events: EventLog) {
+  private constructor (files: RepositoryFiles, store: BlockStore, points: PointIndex, events: EventLog, peers: PeerRegistry) {
     this.files = files
     this.store = store
     this.points = points
     this.events = events
-    this.handlers = this.buildHandlers()
+    this.peers = peers
+    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this) }
   }
 
   static async open (dir: string): Promise<Core> {
@@ -40,7 +60,8 @@ export class Core {
       const store = await openBlockStore({ dir: files.packsDir, db: files.db })
       const events = new EventLog(files.db)
       await events.start()
-      return new Core(files, store, new PointIndex(files.db), events)
+      const peers = await PeerRegistry.open(files.db, { self: files.peerId.toString(), events })
+      return new Core(files, store, new PointIndex(files.db), events, peers)
     } catch (err) {
       await files.db.close()
       throw err
@@ -64,7 +85,24 @@ export class Core {
     this.handlers[name] = handler
   }
 
+  /** Starts libp2p and the pairing service (the daemon does this; CLI-only Cores stay offline). */
+  async startNetwork (): Promise<void> {
+    const { createNode } = await import('./net/index.ts')
+    const { PairingService } = await import('./peers/index.ts')
+    this.node = await createNode({ privateKey: this.files.privateKey, listen: this.files.config.listen, trust: this.peers, events: this.events })
+    this.pairing = new PairingService({ node: this.node, registry: this.peers, name: this.files.config.name })
+    await this.pairing.start()
+  }
+
+  async stopNetwork (): Promise<void> {
+    await this.pairing?.stop()
+    await this.node?.stop()
+    this.pairing = undefined
+    this.node = undefined
+  }
+
   async close (): Promise<void> {
+    await this.stopNetwork()
     await this.events.flush()
     await this.store.close()
     await this.files.db.close()
@@ -74,9 +112,9 @@ export class Core {
     return { store: this.store, points: this.points, privateKey: this.files.privateKey, peerId: this.files.peerId }
   }
 
-  private buildHandlers (): Partial<Record<OperationName, Handler>> {
+  private buildHandlers (): Handlers {
     return {
-      id: async () => ({ peerId: this.peerId, name: this.files.config.name, addresses: [] }),
+      id: async () => ({ peerId: this.peerId, name: this.files.config.name, addresses: this.node?.addresses() ?? [] }),
       backup: async (input, onProgress) => {
         const volumes = input.volumes as Array<{ name?: unknown, path?: unknown }>
         for (const v of volumes) {

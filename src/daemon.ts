@@ -23,6 +23,12 @@ export interface Daemon {
  */
 export async function startDaemon (dir: string): Promise<Daemon> {
   const core = await Core.open(dir)
+  try {
+    await core.startNetwork()
+  } catch (err: any) {
+    await core.close()
+    throw new UserError(`cannot start the network on ${core.files.config.listen.join(', ')}: ${err.message}`)
+  }
   const token = randomBytes(24).toString('base64url')
   const app = new Hono()
   app.route('/api/v1', apiRoutes(core, token))
