@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto'
-import { promisify } from 'node:util'
-import { constants, zstdCompress, zstdDecompress } from 'node:zlib'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
-import { MIN_COMPRESS_SIZE, ZSTD_LEVEL } from './constants.ts'
+import { looksIncompressible, unzstd, zstd } from './compression.ts'
+import { MIN_COMPRESS_SIZE } from './constants.ts'
 import { FLAG_ZSTD } from './pack-format.ts'
-
-const compress = promisify(zstdCompress)
-const decompress = promisify(zstdDecompress)
 
 export interface EncodedBody {
   flags: number
@@ -17,11 +13,12 @@ export interface EncodedBody {
 
 /**
  * Compresses a block body for its pack record, on the libuv thread pool so it overlaps hashing
- * and I/O on the main thread. Keeps the block as it is when zstd does not make it smaller.
+ * and I/O on the main thread. Keeps the block as it is when it looks incompressible or zstd does
+ * not make it smaller.
  */
 export async function encodeBody (bytes: Uint8Array): Promise<EncodedBody> {
-  if (bytes.length < MIN_COMPRESS_SIZE) return { flags: 0, body: bytes }
-  const compressed = await compress(bytes, { params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } })
+  if (bytes.length < MIN_COMPRESS_SIZE || looksIncompressible(bytes)) return { flags: 0, body: bytes }
+  const compressed = await zstd(bytes)
   return compressed.length < bytes.length ? { flags: FLAG_ZSTD, body: compressed } : { flags: 0, body: bytes }
 }
 
@@ -36,7 +33,7 @@ export async function decodeBody (cid: CID, flags: number, body: Uint8Array, raw
   let bytes = body
   if ((flags & FLAG_ZSTD) !== 0) {
     try {
-      bytes = await decompress(body, { maxOutputLength: Math.max(rawLength ?? MAX_UNKNOWN_LENGTH, 1) })
+      bytes = await unzstd(body, Math.max(rawLength ?? MAX_UNKNOWN_LENGTH, 1))
     } catch (err) {
       throw new CorruptBlockError(cid.toString(), `its compressed body does not decompress (${(err as Error).message})`)
     }

@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult } from './api.ts'
 import { decodeBody } from './block-codec.ts'
-import { DEFAULT_LIMITS, LOOKUP_BATCH } from './constants.ts'
+import { DEFAULT_LIMITS } from './constants.ts'
 import type { StoreLimits } from './constants.ts'
 import { decodeLocation, encodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'
@@ -43,12 +43,6 @@ export function packsSublevel (db: RootDb): JsonSublevel<number> {
 /** Names of the sublevels the store owns; an `IndexOp` may not write them. */
 const OWN_SUBLEVELS = new Set(['blocks', 'packs'])
 
-interface Lookup {
-  key: Uint8Array
-  resolve: (found: boolean) => void
-  reject: (err: unknown) => void
-}
-
 /** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */
 export class PackBlockStore implements BlockStore, WriterHost {
   readonly limits: StoreLimits
@@ -67,17 +61,15 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #reusable: number[]
   readonly #writers = new Set<PackWriter>()
   readonly #opSublevels = new Map<string, JsonSublevel>()
-  #lookups: Lookup[] = []
-  #lookupScheduled = false
   #closed = false
 
-  private constructor (options: Required<BlockStoreOptions>, lengths: Map<number, number>, nextPack: number) {
+  private constructor (options: Required<BlockStoreOptions>, blocks: BlocksSublevel, packs: JsonSublevel<number>, lengths: Map<number, number>, nextPack: number) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.#dir = options.dir
     this.#db = options.db
     this.#openFile = options.openFile
-    this.#blocks = blocksSublevel(options.db)
-    this.#packs = packsSublevel(options.db)
+    this.#blocks = blocks
+    this.#packs = packs
     this.#reads = new ReadHandles(options.openFile, (pack) => this.#packPath(pack))
     this.#lengths = lengths
     this.#nextPack = nextPack
@@ -87,8 +79,11 @@ export class PackBlockStore implements BlockStore, WriterHost {
   /** Opens the store, first cutting every pack back to its committed length (see recovery.ts). */
   static async open (options: BlockStoreOptions): Promise<PackBlockStore> {
     const full = { openFile: openPackFile, limits: {}, ...options }
-    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packsSublevel(full.db), full.openFile)
-    return new PackBlockStore(full, lengths, nextPack)
+    const blocks = blocksSublevel(full.db)
+    const packs = packsSublevel(full.db)
+    await blocks.open() // getSync() does not wait for a sublevel to open
+    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packs, full.openFile)
+    return new PackBlockStore(full, blocks, packs, lengths, nextPack)
   }
 
   async has (cid: CID): Promise<boolean> {
@@ -105,7 +100,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async size (cid: CID): Promise<number | undefined> {
-    const value = await this.#blocks.get(cid.bytes)
+    const value = this.#blocks.getSync(cid.bytes)
     return value === undefined ? undefined : decodeLocation(value).rawLength
   }
 
@@ -180,7 +175,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async #locate (cid: CID): Promise<BlockLocation> {
-    const value = await this.#blocks.get(cid.bytes)
+    const value = this.#blocks.getSync(cid.bytes)
     if (value === undefined) throw new MissingBlockError(cid.toString())
     return decodeLocation(value)
   }
@@ -195,27 +190,13 @@ export class PackBlockStore implements BlockStore, WriterHost {
 
   // WriterHost: what writers ask of the store
 
-  isIndexed (cid: CID): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#lookups.push({ key: cid.bytes, resolve, reject })
-      if (!this.#lookupScheduled) {
-        this.#lookupScheduled = true
-        queueMicrotask(() => { this.#runLookups() })
-      }
-    })
-  }
-
-  /** Answers every lookup queued in this tick with multi-gets of up to LOOKUP_BATCH keys. */
-  #runLookups (): void {
-    this.#lookupScheduled = false
-    const lookups = this.#lookups
-    this.#lookups = []
-    for (let i = 0; i < lookups.length; i += LOOKUP_BATCH) {
-      const group = lookups.slice(i, i + LOOKUP_BATCH)
-      this.#blocks.hasMany(group.map((l) => l.key)).then(
-        (found) => { for (let j = 0; j < group.length; j++) group[j].resolve(found[j]) },
-        (err) => { for (const l of group) l.reject(err) })
-    }
+  /**
+   * A synchronous index lookup: about 3 µs on the main thread against 35 µs of CPU and a thread
+   * pool round trip for an async one, and the block writer asks once per block. A lookup of a
+   * new key rarely touches disk (LevelDB's bloom filters answer it).
+   */
+  isIndexed (cid: CID): boolean {
+    return this.#blocks.getSync(cid.bytes) !== undefined
   }
 
   async acquirePack (bytes: number): Promise<WritablePack> {
@@ -269,7 +250,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     } catch {}
   }
 
-  async writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[]): Promise<void> {
+  async writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<void> {
     const batch: any[] = []
     for (const { cid, location } of blocks) {
       batch.push({ type: 'put', sublevel: this.#blocks, key: cid.bytes, value: encodeLocation(location) })
@@ -282,7 +263,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
         ? { type: 'put', sublevel, key: op.key, value: op.value }
         : { type: 'del', sublevel, key: op.key })
     }
-    await this.#db.batch(batch, { sync: true })
+    if (batch.length > 0) await this.#db.batch(batch, { sync: durable })
     if (pack !== undefined) {
       pack.length = length
       this.#lengths.set(pack.number, length)

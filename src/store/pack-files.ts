@@ -25,13 +25,18 @@ export const openPackFile: OpenPackFile = async (path, flags) => await open(path
  */
 export async function readFully (handle: PackFileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length)
+  return buffer.subarray(0, await readInto(handle, buffer, 0, length, position))
+}
+
+/** Reads `length` bytes at `position` into `buffer` at `offset`; returns how many it got. */
+export async function readInto (handle: PackFileHandle, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
   let done = 0
   while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done)
-    if (bytesRead === 0) return buffer.subarray(0, done)
+    const { bytesRead } = await handle.read(buffer, offset + done, length - done, position + done)
+    if (bytesRead === 0) break
     done += bytesRead
   }
-  return buffer
+  return done
 }
 
 interface CachedHandle {

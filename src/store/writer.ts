@@ -25,8 +25,8 @@ export interface IndexedBlock {
 /** What a writer needs from its store. */
 export interface WriterHost {
   readonly limits: StoreLimits
-  /** whether the block is indexed; lookups made in the same tick share one multi-get */
-  isIndexed (cid: CID): Promise<boolean>
+  /** whether the block is indexed */
+  isIndexed (cid: CID): boolean
   /** a pack with room for `bytes` more, for this writer alone */
   acquirePack (bytes: number): Promise<WritablePack>
   /** hands a healthy pack back for the next writer */
@@ -34,10 +34,10 @@ export interface WriterHost {
   /** closes a pack whose tail may hold unindexed bytes; it is never appended to again */
   retirePack (pack: WritablePack): Promise<void>
   /**
-   * One synced LevelDB batch: the blocks' index entries, the pack's new committed length and
-   * `ops`. Sets `pack.length` once it is written.
+   * One LevelDB batch: the blocks' index entries, the pack's new committed length and `ops`;
+   * fsynced when `durable`. Sets `pack.length` once it is written.
    */
-  writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[]): Promise<void>
+  writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<void>
   writerClosed (writer: PackWriter): void
 }
 
@@ -53,6 +53,11 @@ interface PendingBlock {
  * an fsync, then one index batch. One flush runs in the background while the next batch fills; a
  * `put` that fills the batch waits only for the previous flush.
  *
+ * The pack is always fsynced before its index batch, so nothing is ever indexed that is not
+ * durable. The index batch itself is fsynced only when the caller asks (`flush`, `commit`):
+ * background batches lost to a power cut only leave unindexed pack bytes, which open truncates,
+ * and the next synced batch makes every earlier one durable (LevelDB has one sequential log).
+ *
  * After a failed flush the writer refuses every call with that error: the failed batch was not
  * indexed, so committing anything that refers to it would be a lie.
  */
@@ -64,6 +69,8 @@ export class PackWriter implements BlockWriter {
   /** blocks queued or being flushed, by CID bytes: dedup within this writer */
   readonly #unindexed = new Map<string, PendingBlock>()
   #flushing: Promise<void> | undefined
+  /** an index batch was written without fsync since the last synced one */
+  #unsynced = false
   #failure: Error | undefined
   #closed = false
   readonly #stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0 }
@@ -80,10 +87,7 @@ export class PackWriter implements BlockWriter {
     this.#assertUsable()
     assertSha256(cid)
     const key = cidKey(cid)
-    if (this.#unindexed.has(key)) return false
-    if (await this.#host.isIndexed(cid)) return false
-    this.#assertUsable()
-    if (this.#unindexed.has(key)) return false
+    if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) return false
 
     const encoded = encodeBody(bytes)
     encoded.catch(() => {}) // awaited by the flush; a rejection surfaces there
@@ -92,20 +96,20 @@ export class PackWriter implements BlockWriter {
     this.#unindexed.set(key, block)
     this.#queuedBytes += bytes.length
     const { flushBytes, flushBlocks } = this.#host.limits
-    if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([])
+    if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([], false)
     return true
   }
 
   async flush (): Promise<void> {
     this.#assertUsable()
-    await this.#startFlush([])
+    await this.#startFlush([], true)
     await this.#settle()
   }
 
   async commit (ops: IndexOp[] = []): Promise<WriterStats> {
     this.#assertUsable()
     try {
-      await this.#startFlush(ops)
+      await this.#startFlush(ops, true)
       await this.#settle()
     } finally {
       this.#close()
@@ -124,14 +128,14 @@ export class PackWriter implements BlockWriter {
   }
 
   /** Waits for the flush in progress, then starts flushing the queue (with `ops`) in the background. */
-  async #startFlush (ops: IndexOp[]): Promise<void> {
+  async #startFlush (ops: IndexOp[], durable: boolean): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing
     if (this.#failure !== undefined) throw this.#failure
-    if (this.#queue.length === 0 && ops.length === 0) return
+    if (this.#queue.length === 0 && ops.length === 0 && !(durable && this.#unsynced)) return
     const batch = this.#queue
     this.#queue = []
     this.#queuedBytes = 0
-    this.#flushing = this.#flushBatch(batch, ops).then(
+    this.#flushing = this.#flushBatch(batch, ops, durable).then(
       () => { this.#flushing = undefined },
       (err: Error) => {
         this.#failure = err
@@ -144,10 +148,11 @@ export class PackWriter implements BlockWriter {
     if (this.#failure !== undefined) throw this.#failure
   }
 
-  async #flushBatch (blocks: PendingBlock[], ops: IndexOp[]): Promise<void> {
+  async #flushBatch (blocks: PendingBlock[], ops: IndexOp[], durable: boolean): Promise<void> {
     const bodies = await Promise.all(blocks.map(async (b) => await b.encoded))
-    let pack: WritablePack | undefined
-    let length = 0
+    // with no blocks, rewriting the pack's committed length gives a sync batch something to carry
+    let pack = this.#pack
+    let length = pack?.length ?? 0
     let recordBytes = 0
     const indexed: IndexedBlock[] = []
     if (blocks.length > 0) {
@@ -180,7 +185,8 @@ export class PackWriter implements BlockWriter {
       await this.#append(pack, buffers, length)
     }
     try {
-      await this.#host.writeIndex(indexed, pack, length, ops)
+      await this.#host.writeIndex(indexed, pack, length, ops, durable)
+      this.#unsynced = !durable
     } catch (err) {
       if (pack !== undefined) await this.#dropPack(pack)
       throw err
