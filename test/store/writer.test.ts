@@ -169,6 +169,24 @@ describe('block writer', () => {
     await store.close()
   })
 
+  it('syncs the index on flush even when only background batches (written unsynced) are pending', async () => {
+    const store = await repo.open({ limits: { flushBlocks: 4 } })
+    let writes = 0
+    repo.db.on('write', () => { writes++ })
+    const writer = store.writer()
+    for (let i = 0; i < 8; i++) {
+      const b = randomBlock(100)
+      await writer.put(b.cid, b.bytes) // the 4th and 8th start background flushes
+    }
+    await writer.flush()
+    // the new pack's record, two background batches, then one synced batch with nothing new in it
+    assert.equal(writes, 4)
+    await writer.flush()
+    await writer.commit()
+    assert.equal(writes, 4, 'nothing unsynced and nothing queued: no write')
+    await store.close()
+  })
+
   it('writes thousands of records in one flush (more than one writev can carry)', async () => {
     const store = await repo.open()
     const blocks = Array.from({ length: 3000 }, () => randomBlock(100))
