@@ -34,11 +34,21 @@ export class EventLog implements EventSink {
     this.live.emit('event', event)
   }
 
+  /**
+   * Live only: delivered to `subscribe` listeners (the console's event stream) but not stored,
+   * for frequent updates such as `replication.progress` that would push real events out of the
+   * log. Such events carry `seq: 0`.
+   */
+  publish (type: string, message: string, data: Record<string, unknown> = {}, level: EventLevel = 'info'): void {
+    this.live.emit('event', { seq: 0, at: new Date().toISOString(), type, level, message, data } satisfies CoreEvent)
+  }
+
   async list (opts: { since?: number, limit?: number } = {}): Promise<CoreEvent[]> {
     await this.writing
     const out: CoreEvent[] = []
-    const gt = opts.since != null ? String(opts.since).padStart(12, '0') : undefined
-    for await (const value of this.events.values({ gt, reverse: opts.since == null, limit: opts.limit ?? 100 })) out.push(value)
+    // a range option that is present but undefined matches nothing in abstract-level: leave it out
+    const range = opts.since != null ? { gt: String(opts.since).padStart(12, '0') } : { reverse: true }
+    for await (const value of this.events.values({ ...range, limit: opts.limit ?? 100 })) out.push(value)
     return opts.since == null ? out.reverse() : out
   }
 
