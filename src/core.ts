@@ -14,6 +14,7 @@ import { listPath, restore, verifyPoints } from './restore/index.ts'
 import { PeerRegistry } from './peers/index.ts'
 import type { PairingService } from './peers/index.ts'
 import { peerHandlers } from './peers/handlers.ts'
+import { seedHandlers } from './seed/handlers.ts'
 import type { DrcoreNode } from './net/index.ts'
 
 export type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
@@ -51,7 +52,7 @@ export class Core implements CoreParts {
     this.points = points
     this.events = events
     this.peers = peers
-    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this) }
+    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this), ...seedHandlers(this) }
   }
 
   static async open (dir: string): Promise<Core> {

@@ -1,0 +1,38 @@
+/** Format name and version of the seed descriptor block (its CID is the seed id). */
+export const SEED_FORMAT = 'drcore-seed'
+/** Format name and version of the descriptor at the root of each part. */
+export const PART_FORMAT = 'drcore-seed-part'
+export const SEED_FORMAT_VERSION = 1
+
+/** Part files: `<seed id>-0001.car`; the number has at least four digits. */
+export const PART_DIGITS = 4
+/** Suffix of a part while it is written; renamed to `.car` once it is complete and synced. */
+export const PARTIAL_SUFFIX = '.partial'
+
+/**
+ * Points one seed may carry. The seed descriptor lists every point id and is repeated in every
+ * part; 10 000 ids keep it near 600 KiB, under the 1 MiB block limit that CAR tools enforce.
+ */
+export const MAX_SEED_POINTS = 10_000
+
+/**
+ * Blocks remembered across points and machines to skip repeats (see docs/seed-drives.md,
+ * "Deduplication"). Two generations of this many keys: between 128 Ki and 256 Ki recent blocks,
+ * about 20 MB, whatever the size of the seed.
+ */
+export const RECENT_BLOCKS = 1 << 17
+
+/** Source blocks read ahead of the part writer (the store decompresses them on the thread pool). */
+export const READ_AHEAD = 32
+/** Size lookups in flight while planning. */
+export const SIZE_LOOKUPS = 64
+/** Bytes gathered before one write to a part file. */
+export const WRITE_BATCH = 8 * 1024 * 1024
+/** Bytes read from a part file at once while consuming. */
+export const READ_CHUNK = 1024 * 1024
+
+export const PROGRESS_INTERVAL_MS = 100
+
+/** Sublevels: seeds this Core created (source side), and seeds it consumed (target side). */
+export const SEEDS_SUBLEVEL = 'seeds'
+export const SEED_IMPORTS_SUBLEVEL = 'seed-imports'

@@ -1,0 +1,268 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { UserError } from '../errors.ts'
+import type { ProgressFn } from '../api/operations.ts'
+import type { EventSink } from '../events/api.ts'
+import { missingBlocks } from '../points/closure.ts'
+import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.ts'
+import { pointRecord } from '../points/point-index.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { BlockStore } from '../store/api.ts'
+import { throttle } from './create.ts'
+import { missingParts } from './imports.ts'
+import type { SeedImports } from './imports.ts'
+import { SeedPartReader } from './part-reader.ts'
+import type { ConsumedPart, SeedConsumeResult, SeedDescriptor, SeedImportRecord, VerifiedSeed } from './api.ts'
+
+export interface ConsumeDeps {
+  store: BlockStore
+  points: PointIndex
+  imports: SeedImports
+  /** this Core's peer id */
+  self: string
+  /** the tenant of an approved peer, undefined for any other */
+  tenantOf: (peerId: string) => string | undefined
+  events?: EventSink
+}
+
+/**
+ * Imports the parts of one seed found in `dir` (`*.car`), in part order.
+ *
+ * The seed must be meant for this Core (or for any) and come from this Core or a peer it
+ * approved; otherwise nothing is read past the descriptors and a `UserError` says why. Every
+ * block is rehashed and every manifest's signature checked before it is stored; a part counts as
+ * imported only when all its blocks were, in the same index batch. A damaged part keeps the
+ * blocks verified before the damage and is reported in `errors` (one line per problem), as is a
+ * file that is not a part of this seed. Then the seed's points are recorded in the tenant, and
+ * every orphan of its machines there is checked again: `pointsCompleted` lists those whose
+ * closure is now whole.
+ */
+export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: ProgressFn): Promise<SeedConsumeResult> {
+  const started = performance.now()
+  const errors: string[] = []
+  const found = await openParts(dir, errors)
+  const result: SeedConsumeResult = {
+    seed: null, parts: [], blocks: 0, imported: 0, rejected: 0, pointsCompleted: [], tenant: null, missingParts: [], complete: false, errors, seconds: 0
+  }
+  if (found.length === 0) {
+    result.seconds = (performance.now() - started) / 1000
+    return result
+  }
+  const seeds = [...new Set(found.map(r => r.seed.id.toString()))]
+  if (seeds.length > 1) {
+    await closeAll(found)
+    throw new UserError(`${dir} holds parts of ${seeds.length} seeds (${seeds.join(', ')}): consume each seed from a folder of its own`)
+  }
+  const seed = found[0].seed
+  const id = seed.id.toString()
+  const d = seed.descriptor
+  result.seed = id
+  let tenant: string
+  try {
+    tenant = tenantFor(deps, seed)
+  } catch (err) {
+    await closeAll(found)
+    throw err
+  }
+  result.tenant = tenant
+
+  const now = new Date().toISOString()
+  let record: SeedImportRecord = await deps.imports.get(id) ?? {
+    seed: id, source: d.source, sourceName: d.sourceName, target: d.target, tenant, parts: d.parts, imported: [], points: d.points, machines: d.machines, createdAt: d.createdAt, firstImportAt: now, lastImportAt: now
+  }
+  const progress = throttle(onProgress)
+  const total = found.filter(r => !record.imported.includes(r.part.part)).reduce((n, r) => n + r.size, 0)
+  let read = 0
+  const pointIds = new Set(d.points)
+  for (const reader of found.sort((a, b) => a.part.part - b.part.part)) {
+    const part: ConsumedPart = { part: reader.part.part, file: reader.path, state: 'imported', blocks: 0, imported: 0, rejected: 0 }
+    result.parts.push(part)
+    if (record.imported.includes(reader.part.part)) {
+      part.state = 'already imported'
+      await reader.close()
+      continue
+    }
+    const problems = await importPart(deps, reader, pointIds, part, () => {
+      progress({ phase: 'seed consume', done: read + reader.position, total, unit: 'bytes', detail: `part ${reader.part.part} of ${d.parts}` })
+    }, (complete) => {
+      if (!complete) return []
+      const imported = [...record.imported, reader.part.part].sort((a, b) => a - b)
+      record = { ...record, imported, lastImportAt: new Date().toISOString() }
+      return [deps.imports.putOp(record)]
+    })
+    read += reader.size
+    result.blocks += part.blocks
+    result.imported += part.imported
+    result.rejected += part.rejected
+    if (problems.length > 0) {
+      part.state = 'failed'
+      part.error = problems.join('; ')
+      errors.push(...problems)
+    }
+  }
+  progress({ phase: 'seed consume', done: read, total, unit: 'bytes' }, true)
+
+  if (record.imported.length > 0) {
+    result.pointsCompleted = await settlePoints(deps, d, tenant)
+  }
+  result.missingParts = missingParts(d.parts, record.imported)
+  result.complete = result.missingParts.length === 0
+  result.seconds = (performance.now() - started) / 1000
+  announce(deps.events, result, d)
+  return result
+}
+
+/** The tenant the seed's points land in, or a `UserError` saying why this Core refuses it. */
+function tenantFor (deps: ConsumeDeps, seed: VerifiedSeed): string {
+  const d = seed.descriptor
+  if (d.target != null && d.target !== deps.self) {
+    throw new UserError(`seed ${seed.id} was made for Core ${d.target}, not this one (${deps.self})`)
+  }
+  if (d.source === deps.self) return ''
+  const tenant = deps.tenantOf(d.source)
+  if (tenant === undefined) {
+    throw new UserError(`seed ${seed.id} comes from Core ${d.sourceName} (${d.source}), which this Core has not approved: ` +
+      `allow it with "drcore peer allow ${d.source}" (or approve its pairing request), then consume the seed again`)
+  }
+  return tenant
+}
+
+/** Opens every `*.car` in `dir`; a file that is not a usable part becomes one line in `errors`. */
+async function openParts (dir: string, errors: string[]): Promise<SeedPartReader[]> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
+    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
+    throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
+  }
+  const cars = names.filter(n => n.endsWith('.car')).sort()
+  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no .car file in it`)
+  const readers: SeedPartReader[] = []
+  for (const name of cars) {
+    try {
+      readers.push(await SeedPartReader.open(join(dir, name)))
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err
+      errors.push(err.message)
+    }
+  }
+  return readers
+}
+
+/**
+ * Imports one part through one block writer. Returns the problems found (none: the part is in).
+ * `finalOps(complete)` gives the index writes to commit with the last blocks.
+ */
+async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: Set<string>, part: ConsumedPart,
+  onBlock: () => void, finalOps: (complete: boolean) => ReturnType<SeedImports['putOp']>[]): Promise<string[]> {
+  const problems: string[] = []
+  const writer = deps.store.writer()
+  let bytes = 0
+  try {
+    for await (const section of reader.sections()) {
+      if (!section.valid) {
+        part.rejected++
+        problems.push(`${reader.file}: block ${section.cid} at byte ${section.offset} was refused: ${section.reason}`)
+        continue
+      }
+      if (pointIds.has(section.cid.toString())) {
+        try {
+          await decodeManifest(section.bytes, section.cid)
+        } catch (err) {
+          if (!(err instanceof UserError)) throw err
+          part.rejected++
+          problems.push(`${reader.file}: ${err.message}; the point was refused`)
+          continue
+        }
+      }
+      part.blocks++
+      bytes += section.bytes.length
+      if (await writer.put(section.cid, section.bytes)) part.imported++
+      onBlock()
+    }
+    const expected = reader.part.blocks
+    const seen = part.blocks + part.rejected
+    if (seen < expected) problems.push(`${reader.file} is truncated: it ends after ${seen} of its ${expected} blocks`)
+    else if (seen > expected) problems.push(`${reader.file} is damaged: it holds ${seen} blocks, its descriptor lists ${expected}`)
+    else if (problems.length === 0 && bytes !== reader.part.bytes) problems.push(`${reader.file} is damaged: its blocks hold ${bytes} bytes, its descriptor says ${reader.part.bytes}`)
+  } catch (err) {
+    if (!(err instanceof UserError)) {
+      await writer.abort()
+      await reader.close()
+      throw err
+    }
+    problems.push(err.message)
+  }
+  try {
+    // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
+    await writer.commit(finalOps(problems.length === 0))
+  } finally {
+    await reader.close()
+  }
+  return problems
+}
+
+/**
+ * Records the seed's points that arrived (manifest present) in `tenant`, and rechecks every
+ * point of the seed and every orphan of its machines in the tenant. Returns the ids of points
+ * that became complete.
+ */
+async function settlePoints (deps: ConsumeDeps, seed: SeedDescriptor, tenant: string): Promise<string[]> {
+  const completed: string[] = []
+  const checked = new Set<string>()
+  const receivedAt = new Date().toISOString()
+  for (const id of seed.points) {
+    checked.add(id)
+    const existing = await deps.points.get(id, tenant)
+    if (existing?.complete === true) continue
+    if (existing === undefined) {
+      if (!await deps.store.has(parsePointId(id))) continue
+      const signed = await loadManifest(deps.store, id)
+      const { count } = await missingBlocks(deps.store, signed, { limit: 0 })
+      const others = await deps.points.records(id)
+      await deps.points.record(pointRecord(signed, {
+        tenant, complete: count === 0, missing: count, receivedFrom: seed.source === deps.self ? undefined : seed.source, receivedAt
+      }))
+      if (others.length > 0) await deps.points.setCompleteness(id, count === 0, count)
+      if (count === 0) completed.push(id)
+      continue
+    }
+    const [record] = await deps.points.checkCompleteness(deps.store, id)
+    if (record.complete) completed.push(id)
+  }
+  const machines = new Set(seed.machines.map(m => `${m.origin}\u0000${m.machine}`))
+  for (const orphan of await deps.points.orphans()) {
+    if (orphan.tenant !== tenant || checked.has(orphan.point) || !machines.has(`${orphan.origin}\u0000${orphan.machine}`)) continue
+    checked.add(orphan.point)
+    const [record] = await deps.points.checkCompleteness(deps.store, orphan.point)
+    if (record.complete) completed.push(orphan.point)
+  }
+  return completed
+}
+
+function announce (events: EventSink | undefined, result: SeedConsumeResult, seed: SeedDescriptor): void {
+  if (events === undefined || result.seed === null) return
+  const imported = result.parts.filter(p => p.state === 'imported').map(p => p.part)
+  const state = result.complete ? 'every part is in' : `parts still missing: ${result.missingParts.join(', ')}`
+  const message = `seed ${result.seed} from ${seed.sourceName}: imported ${imported.length === 0 ? 'no new part' : `part${imported.length > 1 ? 's' : ''} ${imported.join(', ')}`} of ${seed.parts}, ` +
+    `${result.imported} new blocks, ${result.pointsCompleted.length} points completed; ${state}`
+  events.emit('seed.consumed', message, {
+    seed: result.seed,
+    source: seed.source,
+    tenant: result.tenant,
+    parts: imported,
+    missingParts: result.missingParts,
+    blocks: result.blocks,
+    imported: result.imported,
+    rejected: result.rejected,
+    pointsCompleted: result.pointsCompleted,
+    errors: result.errors.length
+  }, result.errors.length > 0 ? 'warning' : 'info')
+}
+
+async function closeAll (readers: SeedPartReader[]): Promise<void> {
+  await Promise.all(readers.map(async r => await r.close()))
+}

@@ -1,0 +1,194 @@
+import { mkdir, open } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { UserError } from '../errors.ts'
+import type { ProgressFn } from '../api/operations.ts'
+import { MAX_BLOCK_SIZE } from '../points/constants.ts'
+import { cborBlock } from '../points/blocks.ts'
+import type { BlockStore } from '../store/api.ts'
+import { seedBlocks } from './blocks.ts'
+import { carHeader, sectionHead, sectionSize } from './car.ts'
+import { PART_DIGITS, PART_FORMAT, PROGRESS_INTERVAL_MS, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
+import { partBlock, signSeed } from './descriptor.ts'
+import { PartFile } from './part-file.ts'
+import { PartTooSmallError, planParts } from './plan.ts'
+import { readAhead } from './read-ahead.ts'
+import type { SeedSelection } from './selection.ts'
+import type { CreatedPart, SeedCreateResult, SeedDescriptor, SeedMachine, SeedRecord } from './api.ts'
+
+export interface CreateDeps {
+  store: BlockStore
+  /** this Core's identity: the seed is signed with it */
+  privateKey: PrivateKey
+  peerId: string
+  /** this Core's name */
+  name: string
+}
+
+export interface CreateOptions {
+  /** directory for the parts (created when missing) */
+  dir: string
+  /** bytes per part at most; undefined: one part */
+  maxSize?: number
+  onProgress?: ProgressFn
+}
+
+/** `<seed id>-0001.car` */
+export function partFileName (seed: string, part: number): string {
+  return `${seed}-${String(part).padStart(PART_DIGITS, '0')}.car`
+}
+
+/**
+ * Writes a seed: plans the parts (a pass over nodes and the index), signs the descriptor, then
+ * streams every block from the store (read ahead, rehashed by the store) into the parts in
+ * order. Each part is written under a temporary name, synced and renamed; if anything fails,
+ * every file of this seed is removed. Returns the result and the record to keep.
+ */
+export async function writeSeed (deps: CreateDeps, selection: SeedSelection, options: CreateOptions): Promise<{ result: SeedCreateResult, record: SeedRecord }> {
+  const started = performance.now()
+  const progress = throttle(options.onProgress)
+  const machines = selection.machines.map(({ machine, points }): SeedMachine => {
+    const dates = points.map(p => p.createdAt).sort()
+    return { machine: machine.machine, origin: machine.origin, cluster: machine.cluster, points: points.length, from: dates[0], to: dates[dates.length - 1] }
+  })
+  const draft: SeedDescriptor = {
+    format: SEED_FORMAT,
+    version: SEED_FORMAT_VERSION,
+    source: deps.peerId,
+    sourceName: deps.name,
+    target: selection.target,
+    createdAt: new Date().toISOString(),
+    parts: 1,
+    blocks: 0,
+    bytes: 0,
+    machines,
+    points: selection.machines.flatMap(m => m.points.map(p => p.point))
+  }
+
+  const overhead = partOverhead(draft)
+  const budget = options.maxSize === undefined ? Infinity : options.maxSize - overhead
+  let layout
+  try {
+    if (budget <= 0) throw new PartTooSmallError(0)
+    layout = await planParts(deps.store, selection.machines, budget, blocks => progress({ phase: 'seed plan', done: blocks, unit: 'blocks' }))
+  } catch (err) {
+    if (!(err instanceof PartTooSmallError)) throw err
+    const needed = overhead + sectionSize(36, MAX_BLOCK_SIZE)
+    throw new UserError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${needed} bytes (e.g. 2M)`)
+  }
+  progress({ phase: 'seed plan', done: layout.blocks, unit: 'blocks' }, true)
+
+  const seed = await signSeed({ ...draft, parts: layout.parts.length, blocks: layout.blocks, bytes: layout.bytes }, deps.privateKey)
+  const id = seed.id.toString()
+  await mkdir(options.dir, { recursive: true }).catch((err: Error) => { throw new UserError(`cannot create the seed directory ${options.dir}: ${err.message}`) })
+
+  const written: PartFile[] = []
+  const parts: CreatedPart[] = []
+  const blocks = readAhead(seedBlocks(deps.store, selection.machines), async cid => ({ cid, bytes: await deps.store.get(cid) }), READ_AHEAD)
+  const iterator = blocks[Symbol.asyncIterator]()
+  const changed = (): UserError => new UserError('the recovery points changed while the seed was written (blocks differ from the plan); run seed create again')
+  let done = 0
+  try {
+    for (const [i, plan] of layout.parts.entries()) {
+      const root = partBlock({ format: PART_FORMAT, version: SEED_FORMAT_VERSION, seed: seed.id, part: i + 1, blocks: plan.blocks, bytes: plan.bytes })
+      const path = join(options.dir, partFileName(id, i + 1))
+      const file = await PartFile.create(path)
+      written.push(file)
+      await file.append(carHeader(root.cid))
+      await appendSection(file, root.cid, root.bytes)
+      await appendSection(file, seed.id, seed.bytes)
+      let bytes = 0
+      for (let n = 0; n < plan.blocks; n++) {
+        const next = await iterator.next()
+        if (next.done === true) throw changed()
+        await appendSection(file, next.value.cid, next.value.bytes)
+        bytes += next.value.bytes.length
+        done += next.value.bytes.length
+        progress({ phase: 'seed write', done, total: layout.bytes, unit: 'bytes', detail: `part ${i + 1} of ${layout.parts.length}` })
+      }
+      if (bytes !== plan.bytes) throw changed()
+      const size = await file.finish()
+      if (options.maxSize !== undefined && size > options.maxSize) throw new Error(`part ${i + 1} is ${size} bytes, past --max-size ${options.maxSize}`)
+      parts.push({ part: i + 1, file: path, size, blocks: plan.blocks })
+    }
+    if ((await iterator.next()).done !== true) throw changed()
+    await syncDirectory(options.dir)
+  } catch (err) {
+    await iterator.return?.(undefined)
+    for (const file of written) await file.discard()
+    if (err instanceof UserError || (err as NodeJS.ErrnoException).code === undefined) throw err
+    throw new UserError(`cannot write the seed to ${options.dir}: ${(err as Error).message}`, { cause: err })
+  }
+  progress({ phase: 'seed write', done, total: layout.bytes, unit: 'bytes' }, true)
+
+  const dates = machines.flatMap(m => [m.from, m.to]).sort()
+  const now = new Date().toISOString()
+  const record: SeedRecord = {
+    seed: id,
+    target: selection.target,
+    machines,
+    points: seed.descriptor.points,
+    from: dates[0],
+    to: dates[dates.length - 1],
+    parts: parts.length,
+    blocks: layout.blocks,
+    bytes: layout.bytes,
+    dir: options.dir,
+    files: parts.map(p => partFileName(id, p.part)),
+    maxSize: options.maxSize ?? null,
+    createdAt: seed.descriptor.createdAt,
+    state: 'outstanding',
+    stateAt: now,
+    rules: selection.rules.map(r => ({ machine: r.machine, to: r.to }))
+  }
+  const result: SeedCreateResult = {
+    seed: id,
+    parts,
+    points: record.points.length,
+    blocks: layout.blocks,
+    bytes: layout.bytes,
+    target: selection.target,
+    skipped: selection.skipped,
+    seconds: (performance.now() - started) / 1000
+  }
+  return { result, record }
+}
+
+async function appendSection (file: PartFile, cid: CID, bytes: Uint8Array): Promise<void> {
+  await file.append(sectionHead(cid, bytes.length))
+  await file.append(bytes)
+}
+
+/**
+ * Bytes a part spends besides its data sections, at most: the CAR header and the two descriptor
+ * sections with every number at its widest encoding (the real ones are never longer).
+ */
+function partOverhead (draft: SeedDescriptor): number {
+  const widest = Number.MAX_SAFE_INTEGER
+  const placeholder = cborBlock({}).cid
+  const part = partBlock({ format: PART_FORMAT, version: SEED_FORMAT_VERSION, seed: placeholder, part: widest, blocks: widest, bytes: widest })
+  const seed = cborBlock({ descriptor: { ...draft, parts: widest, blocks: widest, bytes: widest }, signature: new Uint8Array(64) })
+  return carHeader(placeholder).length + sectionSize(part.cid.bytes.length, part.bytes.length) + sectionSize(seed.cid.bytes.length, seed.bytes.length)
+}
+
+async function syncDirectory (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Calls `onProgress` at most every PROGRESS_INTERVAL_MS, and always when `force`. */
+export function throttle (onProgress: ProgressFn | undefined): (p: Parameters<ProgressFn>[0], force?: boolean) => void {
+  let last = 0
+  return (p, force = false) => {
+    if (onProgress === undefined) return
+    const now = performance.now()
+    if (!force && now - last < PROGRESS_INTERVAL_MS) return
+    last = now
+    onProgress(p)
+  }
+}

@@ -1,0 +1,64 @@
+import { open, rename, rm } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { PARTIAL_SUFFIX, WRITE_BATCH } from './constants.ts'
+
+/**
+ * One part file being written: appended in large batches under a `.partial` name, synced, then
+ * renamed to its final name, so a file with the final name is always a whole part.
+ */
+export class PartFile {
+  readonly path: string
+  readonly #handle: FileHandle
+  #pending: Uint8Array[] = []
+  #pendingBytes = 0
+  #size = 0
+
+  private constructor (path: string, handle: FileHandle) {
+    this.path = path
+    this.#handle = handle
+  }
+
+  /** Creates `<path>.partial`; fails when it exists. */
+  static async create (path: string): Promise<PartFile> {
+    return new PartFile(path, await open(path + PARTIAL_SUFFIX, 'wx'))
+  }
+
+  get size (): number {
+    return this.#size + this.#pendingBytes
+  }
+
+  async append (bytes: Uint8Array): Promise<void> {
+    this.#pending.push(bytes)
+    this.#pendingBytes += bytes.length
+    if (this.#pendingBytes >= WRITE_BATCH) await this.#flush()
+  }
+
+  /** Writes what is buffered, syncs, closes and renames the file to its final name. */
+  async finish (): Promise<number> {
+    await this.#flush()
+    await this.#handle.datasync()
+    await this.#handle.close()
+    await rename(this.path + PARTIAL_SUFFIX, this.path)
+    return this.#size
+  }
+
+  /** Closes and removes the file, under either name. */
+  async discard (): Promise<void> {
+    await this.#handle.close().catch(() => {})
+    await rm(this.path + PARTIAL_SUFFIX, { force: true })
+    await rm(this.path, { force: true })
+  }
+
+  async #flush (): Promise<void> {
+    if (this.#pendingBytes === 0) return
+    const batch = Buffer.concat(this.#pending, this.#pendingBytes)
+    this.#pending = []
+    this.#pendingBytes = 0
+    let written = 0
+    while (written < batch.length) {
+      const { bytesWritten } = await this.#handle.write(batch, written, batch.length - written, this.#size + written)
+      written += bytesWritten
+    }
+    this.#size += written
+  }
+}

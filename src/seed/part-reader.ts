@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto'
+import { open, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { chunkReader, readBlockHead, readHeader } from '@ipld/car/decoder'
+import type { CID } from 'multiformats/cid'
+import { BadSignatureError, MalformedError } from '../errors.ts'
+import { isDrcoreCid, DAG_CBOR_CODE } from '../points/blocks.ts'
+import { MAX_BLOCK_SIZE } from '../points/constants.ts'
+import { READ_CHUNK } from './constants.ts'
+import { decodePart, decodeSeed, looksLikePart } from './descriptor.ts'
+import type { PartDescriptor, VerifiedSeed } from './api.ts'
+
+type BytesReader = ReturnType<typeof chunkReader>
+
+/** A data section of a part: verified, or refused with the reason. */
+export type PartSection =
+  | { valid: true, cid: CID, bytes: Uint8Array, offset: number }
+  | { valid: false, cid: CID, offset: number, reason: string }
+
+/**
+ * Reads one part file with @ipld/car's decoder, adding what the decoder leaves out: the part
+ * must be a CARv1 whose single root is a part descriptor, followed by the signed seed
+ * descriptor it links to; every data section is rehashed against its CID. Every problem names
+ * the file (and the byte offset, when it is in the data).
+ */
+export class SeedPartReader {
+  readonly path: string
+  readonly file: string
+  /** bytes of the file */
+  readonly size: number
+  readonly part: PartDescriptor
+  readonly seed: VerifiedSeed
+  readonly #handle: FileHandle
+  readonly #reader: BytesReader
+
+  private constructor (path: string, size: number, handle: FileHandle, reader: BytesReader, part: PartDescriptor, seed: VerifiedSeed) {
+    this.path = path
+    this.file = basename(path)
+    this.size = size
+    this.#handle = handle
+    this.#reader = reader
+    this.part = part
+    this.seed = seed
+  }
+
+  /**
+   * Opens a part and reads its descriptors. `MalformedError` "<file> is not a drcore seed part:
+   * ..." for another kind of file or CAR; `MalformedError` or `BadSignatureError` naming the
+   * file when the descriptors are damaged or not signed by the source.
+   */
+  static async open (path: string): Promise<SeedPartReader> {
+    const file = basename(path)
+    const size = (await stat(path)).size
+    const handle = await open(path, 'r')
+    try {
+      const reader = fileReader(handle)
+      const notPart = (why: string): MalformedError => new MalformedError(`${file} is not a drcore seed part: ${why}`)
+      let header
+      try {
+        header = await readHeader(reader)
+      } catch (err) {
+        throw notPart(`it is not a CAR file (${(err as Error).message})`)
+      }
+      if (header.version !== 1) throw notPart(`it is a CAR version ${header.version as number} file`)
+      if (header.roots.length !== 1) throw notPart(`it has ${header.roots.length} roots, a seed part has one`)
+      const root = header.roots[0]
+      if (root.code !== DAG_CBOR_CODE) throw notPart(`its root ${root} is not a seed part descriptor`)
+      const first = await readSection(reader, file)
+      if (!first.cid.equals(root)) throw notPart(`its first block is not its root ${root}`)
+      if (!looksLikePart(first.bytes)) throw notPart(`its root ${root} is not a seed part descriptor`)
+      const part = describe(file, () => decodePart(first.bytes, root))
+      const second = await readSection(reader, file)
+      if (!second.cid.equals(part.seed)) throw new MalformedError(`${file} is damaged: its second block ${second.cid} is not the seed descriptor ${part.seed} its root names`)
+      const seed = await describeAsync(file, async () => await decodeSeed(second.bytes, second.cid))
+      if (part.part > seed.descriptor.parts) throw new MalformedError(`${file} is damaged: it says it is part ${part.part} of a seed of ${seed.descriptor.parts} parts`)
+      return new SeedPartReader(path, size, handle, reader, part, seed)
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  }
+
+  /** Bytes of the file read so far. */
+  get position (): number {
+    return this.#reader.pos
+  }
+
+  /**
+   * The data sections, each rehashed. A section whose bytes do not match its CID is yielded as
+   * invalid (the framing around it is intact, so reading goes on). Damaged framing or a short
+   * file throws `MalformedError`; the sections yielded before it stand.
+   */
+  async * sections (): AsyncGenerator<PartSection> {
+    while ((await this.#reader.upTo(8)).length > 0) {
+      const offset = this.#reader.pos
+      const { cid, bytes } = await readSection(this.#reader, this.file)
+      if (!isDrcoreCid(cid)) {
+        yield { valid: false, cid, offset, reason: 'it is not a sha2-256 raw or dag-cbor CIDv1, which drcore does not store' }
+      } else if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) {
+        yield { valid: false, cid, offset, reason: 'its bytes do not match its hash' }
+      } else {
+        yield { valid: true, cid, bytes, offset }
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#handle.close()
+  }
+}
+
+/** Reads one section, turning decoder failures into messages about the file. */
+async function readSection (reader: BytesReader, file: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const offset = reader.pos
+  try {
+    const head = await readBlockHead(reader)
+    if (head.blockLength > MAX_BLOCK_SIZE) {
+      throw new MalformedError(`${file} is damaged at byte ${offset}: a section claims a block of ${head.blockLength} bytes, past the ${MAX_BLOCK_SIZE}-byte limit`)
+    }
+    return { cid: head.cid, bytes: await reader.exactly(head.blockLength, true) }
+  } catch (err) {
+    if (err instanceof MalformedError) throw err
+    const message = (err as Error).message
+    if (message === 'Unexpected end of data') throw new MalformedError(`${file} is truncated: it ends inside the section at byte ${offset}`)
+    throw new MalformedError(`${file} is damaged at byte ${offset}: ${message}`)
+  }
+}
+
+/** A reader over a file handle, in READ_CHUNK reads (no stream: nothing runs ahead of us). */
+function fileReader (handle: FileHandle): BytesReader {
+  let position = 0
+  return chunkReader(async () => {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK)
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position)
+    if (bytesRead === 0) return null
+    position += bytesRead
+    return buffer.subarray(0, bytesRead)
+  })
+}
+
+/** Names the file in a descriptor's decoding error. */
+function describe<T> (file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw namedError(file, err)
+  }
+}
+
+async function describeAsync<T> (file: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw namedError(file, err)
+  }
+}
+
+function namedError (file: string, err: unknown): unknown {
+  if (err instanceof MalformedError) return new MalformedError(`${file} is damaged: ${err.message}`)
+  if (err instanceof BadSignatureError) return new BadSignatureError(`${file}: ${err.message}`)
+  return err
+}
