@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
+import { PackWriteError } from './errors.ts'
 import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult } from './api.ts'
 import { decodeBody } from './block-codec.ts'
 import { DEFAULT_LIMITS } from './constants.ts'
@@ -10,7 +11,7 @@ import { decodeLocation, encodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'
 import { packFileName, parsePackFileName } from './pack-format.ts'
 import { openPackFile, ReadHandles } from './pack-files.ts'
-import type { OpenPackFile } from './pack-files.ts'
+import type { OpenPackFile, PackFileHandle } from './pack-files.ts'
 import { packKey, recoverPacks, syncDirectory } from './recovery.ts'
 import { jsonSublevel } from './sublevels.ts'
 import type { JsonSublevel, RootDb } from './sublevels.ts'
@@ -39,9 +40,6 @@ export function blocksSublevel (db: RootDb) {
 export function packsSublevel (db: RootDb): JsonSublevel<number> {
   return jsonSublevel<number>(db, 'packs')
 }
-
-/** Names of the sublevels the store owns; an `IndexOp` may not write them. */
-const OWN_SUBLEVELS = new Set(['blocks', 'packs'])
 
 /** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */
 export class PackBlockStore implements BlockStore, WriterHost {
@@ -203,11 +201,15 @@ export class PackBlockStore implements BlockStore, WriterHost {
     this.#assertOpen()
     const i = this.#idle.findIndex((pack) => pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize)
     if (i >= 0) return this.#idle.splice(i, 1)[0]
-    const j = this.#reusable.findIndex((pack) => this.#lengths.get(pack)! + bytes <= this.limits.packTargetSize)
-    if (j >= 0) {
-      const number = this.#reusable.splice(j, 1)[0]
+    for (const number of [...this.#reusable]) {
+      if (this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
+      this.#reusable.splice(this.#reusable.indexOf(number), 1)
       const path = this.#packPath(number)
-      return { number, path, handle: await this.#openFile(path, 'r+'), length: this.#lengths.get(number)! }
+      try {
+        return { number, path, handle: await this.#openFile(path, 'r+'), length: this.#lengths.get(number)! }
+      } catch {
+        // a pack that cannot be opened is verifyAll's to report; write elsewhere
+      }
     }
     return await this.#createPack()
   }
@@ -220,13 +222,18 @@ export class PackBlockStore implements BlockStore, WriterHost {
   async #createPack (): Promise<WritablePack> {
     const number = this.#nextPack++
     const path = this.#packPath(number)
-    const handle = await this.#openFile(path, 'wx')
+    let handle: PackFileHandle
+    try {
+      handle = await this.#openFile(path, 'wx')
+    } catch (err) {
+      throw new PackWriteError(path, err)
+    }
     try {
       await syncDirectory(this.#dir)
       await this.#db.batch([{ type: 'put', sublevel: this.#packs, key: packKey(number), value: 0 }], { sync: true })
     } catch (err) {
       await handle.close()
-      throw err
+      throw new PackWriteError(path, err)
     }
     this.#lengths.set(number, 0)
     return { number, path, handle, length: 0 }
@@ -257,7 +264,6 @@ export class PackBlockStore implements BlockStore, WriterHost {
     }
     if (pack !== undefined) batch.push({ type: 'put', sublevel: this.#packs, key: packKey(pack.number), value: length })
     for (const op of ops) {
-      if (OWN_SUBLEVELS.has(op.sublevel)) throw new Error(`an index op may not write the block store's own sublevel "${op.sublevel}"`)
       const sublevel = this.#opSublevel(op.sublevel)
       batch.push(op.type === 'put'
         ? { type: 'put', sublevel, key: op.key, value: op.value }

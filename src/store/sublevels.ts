@@ -15,3 +15,6 @@ export type JsonSublevel<V = unknown> = AbstractSublevel<RootDb, string | Buffer
 export function jsonSublevel<V = unknown> (db: RootDb, name: string): JsonSublevel<V> {
   return db.sublevel<string, V>(name, { keyEncoding: 'utf8', valueEncoding: 'json' })
 }
+
+/** The sublevels the block store owns. */
+export const STORE_SUBLEVELS: ReadonlySet<string> = new Set(['blocks', 'packs'])

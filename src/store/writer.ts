@@ -7,6 +7,7 @@ import { PackWriteError } from './errors.ts'
 import type { BlockLocation } from './location.ts'
 import { encodeRecordHeader, PACK_HEADER, PACK_HEADER_SIZE, recordHeaderLength } from './pack-format.ts'
 import type { PackFileHandle } from './pack-files.ts'
+import { STORE_SUBLEVELS } from './sublevels.ts'
 
 /** A pack open for appending. Exactly one writer (or the store's idle pool) holds it at a time. */
 export interface WritablePack {
@@ -108,6 +109,10 @@ export class PackWriter implements BlockWriter {
 
   async commit (ops: IndexOp[] = []): Promise<WriterStats> {
     this.#assertUsable()
+    for (const op of ops) {
+      if (STORE_SUBLEVELS.has(op.sublevel)) throw new Error(`an index op may not write the block store's own sublevel "${op.sublevel}"`)
+    }
+    this.#closed = true // a put racing the commit would be dropped: refuse it instead
     try {
       await this.#startFlush(ops, true)
       await this.#settle()
