@@ -15,6 +15,7 @@ import { PeerRegistry } from './peers/index.ts'
 import type { PairingService } from './peers/index.ts'
 import { peerHandlers } from './peers/handlers.ts'
 import { seedHandlers } from './seed/handlers.ts'
+import { statusHandlers } from './status/index.ts'
 import type { DrcoreNode } from './net/index.ts'
 
 export type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
@@ -52,7 +53,7 @@ export class Core implements CoreParts {
     this.points = points
     this.events = events
     this.peers = peers
-    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this), ...seedHandlers(this) }
+    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this), ...seedHandlers(this), ...statusHandlers(this) }
   }
 
   static async open (dir: string): Promise<Core> {

@@ -1,0 +1,143 @@
+import type { PointKind } from '../points/api.ts'
+import type { PeerInfo } from '../peers/index.ts'
+import type { SeedRow } from '../seed/api.ts'
+
+/**
+ * The overview of a Core (`drcore status --json`, `GET /api/v1/status`, the console's Overview).
+ * One snapshot: the console refetches it when an event says something changed.
+ */
+export interface Overview {
+  core: {
+    peerId: string
+    name: string
+    /** the network runs (the daemon); false when the CLI opened the repository itself */
+    online: boolean
+    addresses: string[]
+  }
+  generatedAt: string
+  repository: RepositorySize
+  machines: MachineOverview[]
+  peers: PeerOverview[]
+  /** pairing requests waiting for the operator */
+  pendingRequests: number
+  rules: RuleOverview[]
+  seeds: SeedRow[]
+}
+
+/**
+ * Sizes of the repository. `logicalBytes` is what the points protect: the file bytes of every
+ * volume of every distinct point (a point held for two tenants counts once), as if each point
+ * were a full copy. `rawBytes` is the unique blocks before compression, `storedBytes` after.
+ *   dedupRatio       = logicalBytes / rawBytes     (what content addressing saves)
+ *   compressionRatio = rawBytes / storedBytes      (what zstd saves)
+ *   reductionRatio   = logicalBytes / storedBytes  (both: the figure to compare with other tools)
+ * A ratio is null while its divisor is 0.
+ */
+export interface RepositorySize {
+  blocks: number
+  logicalBytes: number
+  rawBytes: number
+  storedBytes: number
+  packs: number
+  packBytes: number
+  dedupRatio: number | null
+  compressionRatio: number | null
+  reductionRatio: number | null
+  /** when the block statistics were computed (they are cached for a few seconds) */
+  measuredAt: string
+}
+
+/** One machine's chain as this Core holds it (one per tenant, origin and machine name). */
+export interface MachineOverview {
+  machine: string
+  /** '' for this Core's own tenant */
+  tenant: string
+  origin: string
+  /** a name for the origin: this Core's, a peer's, else null */
+  originName: string | null
+  cluster: string | null
+  /** `local`: backed up here; `incoming`: replicated here from a peer */
+  direction: 'local' | 'incoming'
+  /** peer the newest point arrived from, when replicated */
+  receivedFrom: string | null
+  pointCount: number
+  complete: number
+  orphans: number
+  logicalBytes: number
+  /** the newest points, oldest first (at most `POINTS_SHOWN`; `pointCount` has them all) */
+  points: PointOverview[]
+}
+
+export interface PointOverview {
+  point: string
+  seq: number
+  kind: PointKind
+  parent: string | null
+  complete: boolean
+  /** blocks known missing at the last check */
+  missing: number
+  createdAt: string
+  origin: string
+  tenant: string
+  files: number
+  bytes: number
+}
+
+/**
+ * Health of a relationship, as the console colours it:
+ *   connected (green)  approved and a connection is open
+ *   paused    (yellow) every rule to it is paused, or a decision is awaited (pending, requested)
+ *   error     (red)    denied, either way, or a rule to it fails while it is reachable
+ *   offline   (grey)   no connection now
+ */
+export type PeerHealth = 'connected' | 'paused' | 'error' | 'offline'
+
+export interface PeerOverview extends PeerInfo {
+  health: PeerHealth
+  /** the words the console prints next to the colour */
+  healthReason: string
+}
+
+/**
+ * A replication rule as the scheduler lists it (`drcore replication list --json`); fields the
+ * scheduler does not provide are absent.
+ */
+export interface RuleOverview {
+  machine: string
+  to: string
+  toName?: string | null
+  state: string
+  schedule: string
+  window?: string | null
+  paused?: boolean
+  seedDrive?: boolean
+  seedState?: string | null
+  limit?: number | null
+  lastPoint: string | null
+  pointsBehind?: number
+  bytesSent: number
+  blocksSent?: number
+  error: string | null
+  lastRunAt?: string | null
+  lastSuccessAt?: string | null
+  /** the running job's latest progress (see `replication.progress` events) */
+  job?: JobProgressEvent | null
+  /** age in seconds of the newest point not yet on the target; 0 when none is behind */
+  lagSeconds: number | null
+}
+
+/** Data of a `replication.progress` event (live only, see EventLog.publish). */
+export interface JobProgressEvent {
+  machine: string
+  to: string
+  point?: string
+  pointIndex?: number
+  points?: number
+  bytesSent: number
+  bytesToSend?: number
+  blocksSent?: number
+  /** bytes per second */
+  rate?: number
+  startedAt?: string
+  done?: boolean
+}
