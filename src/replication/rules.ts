@@ -55,12 +55,23 @@ export function inWindow (window: string | null, date = new Date()): boolean {
   return start <= end ? now >= start && now < end : now >= start || now < end
 }
 
+/**
+ * Writes to one rule, per repository, in the order they were asked for. Several services hold a
+ * RuleStore on the same database (the scheduler records job outcomes while an operator pauses the
+ * rule or a seed changes its seed state), and `update` is a read-modify-write.
+ */
+const writeQueues = new WeakMap<RootDb, Map<string, Promise<unknown>>>()
+
 /** Rules in the `rules` sublevel, keyed `<peer id>\0<machine>`. */
 export class RuleStore {
   private readonly rules: JsonSublevel<RuleRecord>
+  private readonly queues: Map<string, Promise<unknown>>
 
   constructor (db: RootDb) {
     this.rules = jsonSublevel<RuleRecord>(db, 'rules')
+    let queues = writeQueues.get(db)
+    if (queues === undefined) writeQueues.set(db, queues = new Map())
+    this.queues = queues
   }
 
   static key (machine: string, to: string): string {
@@ -70,6 +81,10 @@ export class RuleStore {
   async add (rule: NewRule): Promise<RuleRecord> {
     if (rule.window != null) parseWindow(rule.window)
     const key = RuleStore.key(rule.machine, rule.to)
+    return await this.serial(key, async () => await this.insert(key, rule))
+  }
+
+  private async insert (key: string, rule: NewRule): Promise<RuleRecord> {
     if (await this.rules.get(key) !== undefined) throw new UserError(`a rule already sends ${rule.machine} to ${rule.to}; remove it first or use replication pause/resume`)
     const record: RuleRecord = {
       machine: rule.machine,
@@ -105,14 +120,29 @@ export class RuleStore {
 
   /** Applies `change` to the stored rule and returns the result (read-modify-write). */
   async update (machine: string, to: string, change: (rule: RuleRecord) => void): Promise<RuleRecord> {
-    const rule = await this.get(machine, to)
-    change(rule)
-    await this.rules.put(RuleStore.key(machine, to), rule)
-    return rule
+    const key = RuleStore.key(machine, to)
+    return await this.serial(key, async () => {
+      const rule = await this.get(machine, to)
+      change(rule)
+      await this.rules.put(key, rule)
+      return rule
+    })
   }
 
   async remove (machine: string, to: string): Promise<void> {
-    await this.get(machine, to)
-    await this.rules.del(RuleStore.key(machine, to))
+    const key = RuleStore.key(machine, to)
+    await this.serial(key, async () => {
+      await this.get(machine, to)
+      await this.rules.del(key)
+    })
+  }
+
+  private async serial<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve()
+    const next = previous.then(fn, fn)
+    const settled = next.then(() => {}, () => {})
+    this.queues.set(key, settled)
+    void settled.then(() => { if (this.queues.get(key) === settled) this.queues.delete(key) })
+    return await next
   }
 }

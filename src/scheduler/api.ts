@@ -1,0 +1,45 @@
+import type { CoreEvent, EventSink } from '../events/api.ts'
+import type { JobProgress, JobResult, PointReceived } from '../replication/api.ts'
+import type { RuleRecord } from '../replication/rules.ts'
+
+export type { JobProgress, JobResult, PointReceived }
+
+/**
+ * What the scheduler needs from the replication engine: run one job for one rule, and hear of
+ * points that arrive from peers. `ReplicationEngine` provides it; tests give a double.
+ */
+export interface ReplicationJobs {
+  replicate (rule: RuleRecord, options?: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void }): Promise<JobResult>
+  onPointReceived (listener: (point: PointReceived) => void): () => void
+}
+
+/** Events in, events out: the Core's `EventLog`. */
+export interface SchedulerEvents extends EventSink {
+  subscribe (listener: (event: CoreEvent) => void): () => void
+}
+
+/** The pairing decisions the scheduler consults before it starts a job. */
+export interface SchedulerPeers {
+  canSendTo (peerId: string): boolean
+  get (peerId: string): { name: string | null, outbound: string } | undefined
+}
+
+/** Time, injectable so tests can move it. Timers must not keep the process alive. */
+export interface Clock {
+  now (): number
+  setTimer (fn: () => void, ms: number): unknown
+  clearTimer (timer: unknown): void
+}
+
+/** What `replication list` shows of a rule's life in the scheduler. */
+export interface RuleActivity {
+  running: boolean
+  /** the running job's last progress report */
+  progress: JobProgress | null
+  /** a trigger waits for the rule's window to open at this time (ISO) */
+  waitingForWindow: string | null
+  /** the next retry of a failed job (ISO) */
+  retryAt: string | null
+  /** the next cron run (ISO), for rules with a cron schedule */
+  nextRunAt: string | null
+}
