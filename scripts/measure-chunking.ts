@@ -126,12 +126,17 @@ for (const row of rows) {
 }
 
 // Throughput of the default sizes on the same image, fed in 1 MiB pieces as a backup reads it.
+// CPU time is reported too: on a shared machine it moves less than wall time.
 let best = 0
+let bestCpu = 0
 for (let round = 0; round < 3; round++) {
   const chunker = createChunker()
   const started = performance.now()
+  const cpuStarted = process.cpuUsage()
   for (let offset = 0; offset < IMAGE; offset += MiB) chunker.push(base.subarray(offset, offset + MiB))
   chunker.finish()
+  const cpu = process.cpuUsage(cpuStarted)
   best = Math.max(best, IMAGE / 1e6 / ((performance.now() - started) / 1000))
+  bestCpu = Math.max(bestCpu, IMAGE / 1e6 / ((cpu.user + cpu.system) / 1e6))
 }
-console.log(`\nchunker throughput, default sizes (${DEFAULT_CHUNKING.minSize / KiB}K / ${DEFAULT_CHUNKING.avgSize / KiB}K / ${DEFAULT_CHUNKING.maxSize / KiB}K), 1 MiB pushes, best of 3: ${best.toFixed(0)} MB/s`)
+console.log(`\nchunker throughput, default sizes (${DEFAULT_CHUNKING.minSize / KiB}K / ${DEFAULT_CHUNKING.avgSize / KiB}K / ${DEFAULT_CHUNKING.maxSize / KiB}K), 1 MiB pushes, best of 3: ${best.toFixed(0)} MB/s wall, ${bestCpu.toFixed(0)} MB per CPU second`)
