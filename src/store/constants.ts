@@ -16,7 +16,7 @@ export const MIN_COMPRESS_SIZE = 64
 /** Open read handles kept per store (least recently used one closed first). */
 export const READ_HANDLE_CACHE = 32
 
-/** Index lookups are grouped into multi-gets of at most this many keys. */
+/** verifyAll looks up the index entries of scanned records in multi-gets of this many keys. */
 export const LOOKUP_BATCH = 1024
 
 /** `verifyAll` and `rebuildBlockIndex` read packs in windows of this size. */

@@ -10,7 +10,6 @@ export interface PackFileHandle {
   read (buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
   datasync (): Promise<void>
   truncate (length: number): Promise<void>
-  stat (): Promise<{ size: number }>
   close (): Promise<void>
 }
 

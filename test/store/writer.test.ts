@@ -34,7 +34,6 @@ function failingDisk (failing: { armed: boolean, on: 'writev' | 'datasync' }): O
       },
       read: async (...args) => await real.read(...args),
       truncate: async (length) => await real.truncate(length),
-      stat: async () => await real.stat(),
       close: async () => await real.close()
     }
     return handle
