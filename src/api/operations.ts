@@ -83,7 +83,14 @@ export const operations = {
   rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },
   rulePause: { method: 'POST', path: '/replication/{machine}/{to}/pause', summary: 'Pause a rule', params: { machine: req(), to: req() } },
   ruleResume: { method: 'POST', path: '/replication/{machine}/{to}/resume', summary: 'Resume a rule', params: { machine: req(), to: req() } },
-  ruleNow: { method: 'POST', path: '/replication/{machine}/{to}/now', summary: 'Replicate now', online: true, params: { machine: req(), to: req() } },
+  ruleNow: {
+    method: 'POST',
+    path: '/replication/{machine}/{to}/now',
+    summary: 'Replicate now, outside the window and schedule; waits for the job unless wait is false',
+    progress: true,
+    online: true,
+    params: { machine: req(), to: req(), wait: b('wait for the job to end (default true)') }
+  },
   ruleRemove: { method: 'DELETE', path: '/replication/{machine}/{to}', summary: 'Remove a rule', params: { machine: req(), to: req(), deleteRemote: b() } },
   fetch: {
     method: 'POST',
