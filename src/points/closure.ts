@@ -5,6 +5,12 @@ import { decodeNode, nodeLinks } from './nodes.ts'
 import type { SignedPoint } from './api.ts'
 import type { BlockStore } from '../store/api.ts'
 
+/**
+ * What a closure walk reads: a block store, or a view of one (a tenant's blocks on a target, see
+ * replication/tenant-blocks.ts).
+ */
+export type BlockSource = Pick<BlockStore, 'get' | 'hasMany'>
+
 /** Nodes fetched at once while walking a level (the store decompresses on the thread pool). */
 const FETCH_CONCURRENCY = 16
 /** Raw leaves per `hasMany` call. */
@@ -109,7 +115,7 @@ export interface MissingReport {
  * level, raw leaves are asked in `hasMany` batches of thousands, so a point of millions of chunks
  * costs a few hundred index round trips. The manifest itself is not checked (the caller has it).
  */
-export async function missingBlocks (store: BlockStore, point: SignedPoint, options: { limit?: number } = {}): Promise<MissingReport> {
+export async function missingBlocks (store: BlockSource, point: SignedPoint, options: { limit?: number } = {}): Promise<MissingReport> {
   const report: MissingReport = { count: 0, nodes: 0, cids: [], byVolume: {} }
   const limit = options.limit ?? 1000
   for (const [name, volume] of Object.entries(point.manifest.volumes)) {
@@ -128,7 +134,7 @@ export async function missingBlocks (store: BlockStore, point: SignedPoint, opti
  * Calls `onMissing` for every absent block under `roots`; returns how many there were. A chunk
  * repeated beyond the dedup window may be counted twice: exact for completeness, close for counts.
  */
-export async function countMissing (store: BlockStore, roots: CID[], onMissing: (cid: CID) => void = () => {}): Promise<number> {
+export async function countMissing (store: BlockSource, roots: CID[], onMissing: (cid: CID) => void = () => {}): Promise<number> {
   let missing = 0
   const seenNodes = new Set<string>()
   let seenRaw = new Set<string>()
@@ -186,7 +192,7 @@ interface Fetched {
  * Reads and decodes nodes with bounded concurrency, in order. With `tolerateMissing`, an absent
  * node is reported as `absent` instead of thrown.
  */
-async function * fetchNodes (store: BlockStore, cids: CID[], tolerateMissing: boolean): AsyncGenerator<Fetched> {
+async function * fetchNodes (store: BlockSource, cids: CID[], tolerateMissing: boolean): AsyncGenerator<Fetched> {
   for (let i = 0; i < cids.length; i += FETCH_CONCURRENCY) {
     const slice = cids.slice(i, i + FETCH_CONCURRENCY)
     const results = await Promise.all(slice.map(async (cid): Promise<Fetched> => {

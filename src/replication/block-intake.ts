@@ -1,0 +1,135 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
+import { TenantBlocks } from './tenant-blocks.ts'
+import { verifyBlock } from './wire.ts'
+
+export interface IntakeOptions {
+  /** make what arrived durable after this many bytes ... */
+  flushBytes: number
+  /** ... or this many ms since the last flush (checked as blocks arrive) */
+  flushIntervalMs: number
+}
+
+export interface IntakeStats {
+  /** blocks received */
+  blocks: number
+  bytes: number
+  /** of those, blocks the store did not hold yet */
+  newBlocks: number
+}
+
+/**
+ * Blocks arriving from a peer, on their way into the store and into the sending tenant's view.
+ *
+ * Every block is rehashed here, at the store boundary, whatever checked it before (the wire
+ * stream does too): nothing reaches a pack that does not match its CID. What arrived is flushed
+ * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
+ * next blocks arrive, and the tenant's references follow each flush. So a transfer cut off at
+ * any moment, even by kill -9, keeps everything but the last unflushed stretch, and the retry's
+ * "have?" skips what was kept.
+ */
+export class BlockIntake {
+  readonly #store: BlockStore
+  readonly #tenants: TenantBlocks
+  readonly #tenant: string
+  readonly #options: IntakeOptions
+  #writer: BlockWriter | undefined
+  #refs: CID[] = []
+  #unflushed = 0
+  #lastFlush = performance.now()
+  #flushing: Promise<void> | undefined
+  #failure: unknown
+  #closed = false
+  readonly stats: IntakeStats = { blocks: 0, bytes: 0, newBlocks: 0 }
+
+  constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions) {
+    this.#store = store
+    this.#tenants = tenants
+    this.#tenant = tenant
+    this.#options = options
+  }
+
+  /** Verifies and queues one block; returns whether the store did not hold it yet. */
+  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    this.#assertUsable()
+    verifyBlock({ cid, bytes })
+    this.#writer ??= this.#store.writer()
+    const added = await this.#writer.put(cid, bytes)
+    this.#refs.push(cid)
+    this.stats.blocks++
+    this.stats.bytes += bytes.length
+    if (added) this.stats.newBlocks++
+    this.#unflushed += bytes.length
+    if (this.#unflushed >= this.#options.flushBytes || performance.now() - this.#lastFlush >= this.#options.flushIntervalMs) {
+      await this.#flushInBackground()
+    }
+    return added
+  }
+
+  /** Makes every block received so far durable and visible to the tenant. */
+  async settle (): Promise<void> {
+    this.#assertUsable()
+    await this.#flushInBackground()
+    await this.#flushing
+    this.#assertUsable()
+  }
+
+  /**
+   * Stores `final` (a manifest) after every block received, with `ops` (its records) in the
+   * same index batch, and closes the intake.
+   */
+  async commit (final: Array<{ cid: CID, bytes: Uint8Array }>, ops: IndexOp[]): Promise<void> {
+    await this.settle()
+    this.#closed = true
+    const writer = this.#writer ?? this.#store.writer()
+    this.#writer = undefined
+    for (const block of final) {
+      verifyBlock(block)
+      await writer.put(block.cid, block.bytes)
+    }
+    await writer.commit([...TenantBlocks.ops(this.#tenant, final.map(b => b.cid)), ...ops])
+  }
+
+  /**
+   * Ends an interrupted transfer: what arrived is flushed and kept (best effort: a store that
+   * fails now keeps what earlier flushes made durable), nothing else is committed.
+   */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const writer = this.#writer
+    this.#writer = undefined
+    try {
+      await this.#flushing
+      if (writer !== undefined) {
+        const refs = this.#refs
+        this.#refs = []
+        await writer.commit()
+        await this.#tenants.add(this.#tenant, refs)
+      }
+    } catch {
+      await writer?.abort()
+    }
+  }
+
+  async #flushInBackground (): Promise<void> {
+    // at most one flush in flight: a disk slower than the network slows the sender down
+    await this.#flushing
+    this.#assertUsable()
+    const writer = this.#writer
+    if (writer === undefined) return
+    const refs = this.#refs
+    this.#refs = []
+    this.#unflushed = 0
+    this.#lastFlush = performance.now()
+    this.#flushing = (async () => {
+      await writer.flush()
+      await this.#tenants.add(this.#tenant, refs)
+    })().catch((err: unknown) => { this.#failure = err }).finally(() => { this.#flushing = undefined })
+  }
+
+  #assertUsable (): void {
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#closed) throw new Error('block intake is closed')
+  }
+}

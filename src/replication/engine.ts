@@ -1,0 +1,176 @@
+import { EventEmitter } from 'node:events'
+import { NotAuthorizedError, NotFoundError } from '../errors.ts'
+import type { CoreParts } from '../core.ts'
+import type { DrcoreNode, WireStream } from '../net/index.ts'
+import { peerLabel } from '../peers/record.ts'
+import type { ProgressFn } from '../api/operations.ts'
+import { ReplicationCursors } from './cursors.ts'
+import { fetchPoints } from './fetch.ts'
+import { serveFetch } from './fetch-server.ts'
+import { runJob } from './job.ts'
+import { planRule } from './plan.ts'
+import { serveReplicate } from './receiver.ts'
+import type { RuleRecord } from './rules.ts'
+import { ReplicationSession } from './sender.ts'
+import { TenantBlocks } from './tenant-blocks.ts'
+import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPLICATE_PROTOCOL } from './wire.ts'
+import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
+
+const DEFAULTS: Required<EngineOptions> = {
+  flushBytes: 8 * 1024 * 1024,
+  flushIntervalMs: 1000,
+  batchSize: MAX_CIDS_PER_MESSAGE,
+  pipeline: 2,
+  timeout: 60_000,
+  ackTimeout: 10 * 60_000
+}
+
+/**
+ * Replication between Cores (docs/protocol.md): the source side of jobs (`replicate`), the
+ * target side of `/drcore/replicate/1` and `/drcore/fetch/1`, and the owner side of fetch.
+ *
+ * The engine moves points; when to move them is the scheduler's business (src/scheduler/). It
+ * keeps the replication cursors (per target and machine, the last point acknowledged) and each
+ * tenant's block references (tenant-blocks.ts), and tells listeners about points that arrive so
+ * rules can forward them (multi-hop).
+ */
+export class ReplicationEngine {
+  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0 }
+  readonly cursors: ReplicationCursors
+  readonly tenants: TenantBlocks
+  readonly #core: CoreParts & { node: DrcoreNode }
+  readonly #options: Required<EngineOptions>
+  readonly #received = new EventEmitter<{ point: [PointReceived] }>()
+
+  constructor (core: CoreParts & { node: DrcoreNode }, options: EngineOptions = {}) {
+    this.#core = core
+    this.#options = { ...DEFAULTS, ...options, batchSize: Math.min(options.batchSize ?? DEFAULTS.batchSize, MAX_CIDS_PER_MESSAGE) }
+    this.cursors = new ReplicationCursors(core.files.db)
+    this.tenants = new TenantBlocks(core.files.db)
+    this.#received.setMaxListeners(0)
+  }
+
+  /** Serves `/drcore/replicate/1` and `/drcore/fetch/1` to approved peers. */
+  async start (): Promise<void> {
+    const { store, points, peers, events } = this.#core
+    const deps = {
+      store,
+      points,
+      peers,
+      events,
+      tenants: this.tenants,
+      metrics: this.metrics,
+      self: this.#core.files.peerId.toString(),
+      intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
+      received: (event: PointReceived) => { this.#received.emit('point', event) }
+    }
+    const timeout = this.#options.timeout
+    await this.#core.node.handle(REPLICATE_PROTOCOL, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, { timeout })
+    await this.#core.node.handle(FETCH_PROTOCOL, async (wire, { peer }) => { await serveFetch(deps, wire, peer.toString()) }, { timeout })
+  }
+
+  async stop (): Promise<void> {
+    await this.#core.node.unhandle(REPLICATE_PROTOCOL)
+    await this.#core.node.unhandle(FETCH_PROTOCOL)
+  }
+
+  /**
+   * One job for one rule: every point of the rule's machine (and its cluster's) that the target
+   * lacks, oldest first; honours `rule.limit` and the seed-drive state. Aborting `signal` ends
+   * the job at once; what the target acknowledged or stored stays.
+   */
+  async replicate (rule: RuleRecord, options: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<JobResult> {
+    return await runJob({
+      store: this.#core.store,
+      points: this.#core.points,
+      cursors: this.cursors,
+      events: this.#core.events,
+      metrics: this.metrics,
+      open: async (to, signal) => await this.#open(to, REPLICATE_PROTOCOL, signal),
+      label: (to) => this.#label(to),
+      batchSize: this.#options.batchSize,
+      pipeline: this.#options.pipeline,
+      ackTimeout: this.#options.ackTimeout
+    }, rule, options)
+  }
+
+  /**
+   * How many points of the rule's machines the target lacks, from the cursors and this Core's
+   * points alone (no network): points newer than the machine's cursor, and points waiting for
+   * a seed drive. Points that came from the target are not counted.
+   */
+  async pointsBehind (rule: RuleRecord): Promise<number> {
+    const plan = await planRule(this.#core.points, rule)
+    let behind = 0
+    const cursors = new Map<unknown, number>()
+    for (const m of plan.machines) cursors.set(m, (await this.cursors.get(rule.to, m))?.seq ?? 0)
+    for (const p of plan.points) {
+      if (p.reason === 'target') continue
+      if (p.reason === 'seed' || p.record.seq > cursors.get(p.machine)!) behind++
+    }
+    return behind
+  }
+
+  /**
+   * `replication remove --delete-remote`: the target deletes this Core's tenant's points of the
+   * machine (and of its cluster's machines); the link's cursors are forgotten.
+   */
+  async deleteRemote (machine: string, to: string): Promise<void> {
+    const plan = await planRule(this.#core.points, { machine, to, seedDrive: false, seedState: null, seedPoints: [] })
+    const names = plan.machines.length > 0 ? [...new Set(plan.machines.map(m => m.machine))] : [machine.slice(machine.lastIndexOf('/') + 1)]
+    const wire = await this.#open(to, REPLICATE_PROTOCOL)
+    try {
+      const session = new ReplicationSession(wire, { store: this.#core.store, metrics: this.metrics, batchSize: 1, pipeline: 1, ackTimeout: this.#options.ackTimeout })
+      let removed = 0
+      for (const name of names) {
+        removed += await session.removeMachine(name)
+        await this.cursors.clear(to, name)
+      }
+      await wire.close()
+      this.#core.events.emit('replication.remote-deleted', `${this.#label(to)} deleted ${removed} points of ${names.join(', ')}`, { machine, to, machines: names, removed })
+    } catch (err) {
+      wire.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  /** `drcore fetch`: copies a machine's points back from a peer that holds them in this Core's tenant. */
+  async fetch (options: { machine: string, from: string, point?: string, onProgress?: ProgressFn }): Promise<FetchResult> {
+    const wire = await this.#open(options.from, FETCH_PROTOCOL)
+    return await fetchPoints({
+      store: this.#core.store,
+      points: this.#core.points,
+      events: this.#core.events,
+      metrics: this.metrics,
+      tenants: this.tenants,
+      intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
+      batchSize: this.#options.batchSize
+    }, wire, { ...options, from: options.from, label: this.#label(options.from) })
+  }
+
+  /** Calls `listener` after a point from a peer is committed here (new, or completed). */
+  onPointReceived (listener: (event: PointReceived) => void): () => void {
+    this.#received.on('point', listener)
+    return () => { this.#received.off('point', listener) }
+  }
+
+  /** A stream to a peer that approved this Core (it would refuse us otherwise). */
+  async #open (to: string, protocol: string, signal?: AbortSignal): Promise<WireStream> {
+    const record = this.#core.peers.get(to)
+    if (record === undefined) throw new NotFoundError(`unknown peer: ${to}`)
+    if (!this.#core.peers.canSendTo(to)) {
+      throw new NotAuthorizedError(`peer ${peerLabel(record)} has not approved this Core (pairing: ${record.outbound}); ask it to approve or allow this Core`)
+    }
+    return await this.#core.node.open(to, protocol, {
+      addresses: record.addresses,
+      label: peerLabel(record),
+      timeout: this.#options.timeout,
+      signal: signal === undefined ? undefined : AbortSignal.any([signal, AbortSignal.timeout(10_000)])
+    })
+  }
+
+  #label (peerId: string): string {
+    const record = this.#core.peers.get(peerId)
+    return record === undefined ? peerId : peerLabel(record)
+  }
+}

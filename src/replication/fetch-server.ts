@@ -1,0 +1,80 @@
+import { CorruptBlockError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError } from '../errors.ts'
+import type { PeerTrust, WireStream } from '../net/index.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { BlockStore } from '../store/api.ts'
+import type { CID } from 'multiformats/cid'
+import { readAhead } from './read-ahead.ts'
+import { TenantScope } from './tenant-scope.ts'
+import type { TenantBlocks } from './tenant-blocks.ts'
+import type { EngineMetrics } from './api.ts'
+import { bitmapOf } from './wire.ts'
+import type { Message } from './wire.ts'
+
+export interface FetchServerDeps {
+  store: BlockStore
+  points: PointIndex
+  tenants: TenantBlocks
+  peers: PeerTrust & { tenantOf: (peerId: string) => string | undefined }
+  metrics: EngineMetrics
+}
+
+/**
+ * The target's side of `/drcore/fetch/1`: an owner lists and fetches back its own tenant's
+ * points and blocks. A point or block outside the tenant is answered exactly like one that does
+ * not exist (the same `not-found` text, the same "missing" bit), so the answers cannot tell
+ * another tenant's data from no data.
+ */
+export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer: string): Promise<void> {
+  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
+  if (tenant === undefined || tenant === '') throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const scope = new TenantScope(deps, tenant)
+  const send = async (message: Message): Promise<void> => {
+    deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
+    await wire.send(message)
+  }
+  while (true) {
+    const frame = await wire.receive()
+    if (frame === undefined || frame.type === 'error') return
+    switch (frame.type) {
+      case 'list-points':
+        await send({ type: 'points', points: await scope.summaries(frame.machine) })
+        break
+      case 'get-point': {
+        const id = frame.point.toString()
+        const bytes = await scope.point(id) === undefined ? undefined : await readBlock(deps.store, frame.point)
+        if (bytes === undefined) throw new NotFoundError(`no recovery point ${id} here`)
+        await send({ type: 'point', point: frame.point, manifest: bytes })
+        break
+      }
+      case 'want': {
+        const visible = await scope.blocks.hasMany(frame.cids)
+        const read = async (cid: CID, i: number): Promise<Uint8Array | undefined> => visible[i] ? await readBlock(deps.store, cid) : undefined
+        const missing: number[] = []
+        let i = 0
+        for await (const { cid, bytes } of readAhead(frame.cids, read)) {
+          if (bytes === undefined) missing.push(i)
+          else {
+            await wire.sendBlock(cid, bytes)
+            deps.metrics.blocksSent++
+            deps.metrics.bytesSent += bytes.length
+          }
+          i++
+        }
+        await send({ type: 'want-done', count: frame.cids.length, missing: bitmapOf(frame.cids.length, missing) })
+        break
+      }
+      default:
+        throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type}, which is not a request of the fetch protocol`)
+    }
+  }
+}
+
+/** A block's bytes, or undefined when it is gone or corrupt here (never sent as it is). */
+async function readBlock (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
+  try {
+    return await store.get(cid)
+  } catch (err) {
+    if (err instanceof MissingBlockError || err instanceof CorruptBlockError) return undefined
+    throw err
+  }
+}

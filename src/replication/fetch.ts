@@ -1,0 +1,218 @@
+import type { CID } from 'multiformats/cid'
+import type { ProgressFn } from '../api/operations.ts'
+import { MalformedError, NotFoundError } from '../errors.ts'
+import type { EventSink } from '../events/api.ts'
+import { errorFromWire } from '../net/index.ts'
+import type { WireStream } from '../net/index.ts'
+import { cidKey, isRaw } from '../points/blocks.ts'
+import { decodeManifest } from '../points/manifest.ts'
+import { decodeNode, nodeLinks } from '../points/nodes.ts'
+import { pointRecord } from '../points/point-index.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { SignedPoint } from '../points/api.ts'
+import type { BlockStore } from '../store/api.ts'
+import { BlockIntake } from './block-intake.ts'
+import type { IntakeOptions } from './block-intake.ts'
+import type { TenantBlocks } from './tenant-blocks.ts'
+import type { EngineMetrics, FetchResult } from './api.ts'
+import { bitmapIndexes } from './wire.ts'
+import type { Message, MessageOf, MessageType, PointSummary } from './wire.ts'
+
+export interface FetchDeps {
+  store: BlockStore
+  points: PointIndex
+  events: EventSink
+  metrics: EngineMetrics
+  tenants: TenantBlocks
+  intake: IntakeOptions
+  /** CIDs per `want` */
+  batchSize: number
+}
+
+export interface FetchOptions {
+  machine: string
+  /** peer id */
+  from: string
+  /** how the peer is named in messages */
+  label: string
+  /** one point instead of all */
+  point?: string
+  onProgress?: ProgressFn
+}
+
+/** `want`s in flight before the first is answered. */
+const PIPELINE = 2
+const PROGRESS_INTERVAL_MS = 200
+
+/**
+ * The owner's side of `/drcore/fetch/1`: lists the machine's points that `from` holds in this
+ * Core's tenant, verifies each manifest's signature, pulls the blocks this Core lacks level by
+ * level in batched `want`s, and records the points in this Core's own tenant (''). Points
+ * already complete here are not fetched again. Closes (or aborts) `wire`.
+ */
+export async function fetchPoints (deps: FetchDeps, wire: WireStream, options: FetchOptions): Promise<FetchResult> {
+  const started = performance.now()
+  const machine = options.machine.slice(options.machine.lastIndexOf('/') + 1)
+  const result: FetchResult = { machine, from: options.from, points: [], blocks: 0, bytes: 0, seconds: 0 }
+  const session = new FetchSession(deps, wire, options, result)
+  try {
+    const listed = (await session.request({ type: 'list-points', machine }, 'points')).points
+    const wanted = options.point === undefined ? listed : listed.filter(p => p.point.toString() === options.point)
+    if (wanted.length === 0) {
+      throw new NotFoundError(options.point === undefined
+        ? `peer ${options.label} holds no points of ${machine} for this Core`
+        : `peer ${options.label} holds no point ${options.point} of ${machine} for this Core`)
+    }
+    for (const summary of wanted) {
+      await session.fetchPoint(summary)
+      result.points.push(summary.point.toString())
+    }
+    await wire.close()
+  } catch (err) {
+    wire.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }
+  result.seconds = (performance.now() - started) / 1000
+  deps.events.emit('replication.fetched', `fetched ${result.points.length} points of ${machine} from ${options.label}: ${result.blocks} blocks, ${result.bytes} bytes in ${result.seconds.toFixed(1)} s`, {
+    machine, from: options.from, points: result.points, blocks: result.blocks, bytes: result.bytes, seconds: result.seconds
+  })
+  return result
+}
+
+class FetchSession {
+  readonly #deps: FetchDeps
+  readonly #wire: WireStream
+  readonly #options: FetchOptions
+  readonly #result: FetchResult
+  #lastProgress = 0
+
+  constructor (deps: FetchDeps, wire: WireStream, options: FetchOptions, result: FetchResult) {
+    this.#deps = deps
+    this.#wire = wire
+    this.#options = options
+    this.#result = result
+  }
+
+  async fetchPoint (summary: PointSummary): Promise<void> {
+    const { points } = this.#deps
+    const id = summary.point.toString()
+    const existing = await points.get(id, '')
+    if (existing?.complete === true) return
+    const reply = await this.request({ type: 'get-point', point: summary.point }, 'point')
+    const signed = await decodeManifest(reply.manifest, summary.point)
+    const intake = new BlockIntake(this.#deps.store, this.#deps.tenants, '', this.#deps.intake)
+    try {
+      const missing = await this.#pull(signed, intake)
+      const record = pointRecord(signed, { tenant: '', complete: missing === 0, missing, receivedFrom: this.#options.from, receivedAt: new Date().toISOString() })
+      await intake.commit([{ cid: signed.id, bytes: signed.bytes }], existing === undefined ? points.recordOps(record) : [])
+      if ((await points.records(id)).some(r => r.complete !== (missing === 0))) await points.setCompleteness(id, missing === 0, missing)
+    } finally {
+      await intake.close()
+    }
+  }
+
+  /**
+   * Pulls the point's closure level by level: blocks present here are read locally (their
+   * children may still be missing), absent ones are asked for in batches. Returns how many
+   * blocks the peer could not give (a missing node hides its subtree and counts once).
+   */
+  async #pull (point: SignedPoint, intake: BlockIntake): Promise<number> {
+    const { store, batchSize } = this.#deps
+    let missing = 0
+    const seen = new Set<string>()
+    let level = Object.values(point.manifest.volumes).map(v => v.root)
+    while (level.length > 0) {
+      const next: CID[] = []
+      const expand = (cid: CID, bytes: Uint8Array): void => {
+        if (isRaw(cid)) return
+        for (const child of nodeLinks(decodeNode(cid, bytes))) {
+          const key = cidKey(child)
+          if (seen.has(key)) continue
+          seen.add(key)
+          next.push(child)
+        }
+      }
+      const absent: CID[] = []
+      for (let i = 0; i < level.length; i += batchSize) {
+        const slice = level.slice(i, i + batchSize)
+        const present = await store.hasMany(slice)
+        for (let j = 0; j < slice.length; j++) {
+          if (!present[j]) absent.push(slice[j])
+          else if (!isRaw(slice[j])) expand(slice[j], await store.get(slice[j]))
+        }
+      }
+      missing += await this.#want(absent, intake, expand)
+      level = next
+    }
+    return missing
+  }
+
+  /** Asks for `cids` in pipelined batches; stores what comes; returns how many the peer lacks. */
+  async #want (cids: CID[], intake: BlockIntake, onBlock: (cid: CID, bytes: Uint8Array) => void): Promise<number> {
+    const { batchSize } = this.#deps
+    const batches: CID[][] = []
+    for (let i = 0; i < cids.length; i += batchSize) batches.push(cids.slice(i, i + batchSize))
+    let sent = 0
+    let answered = 0
+    let missing = 0
+    const ask = async (): Promise<void> => {
+      while (sent < batches.length && sent - answered < PIPELINE) await this.#send({ type: 'want', cids: batches[sent++] })
+    }
+    await ask()
+    while (answered < sent) {
+      const batch = batches[answered]
+      const got = new Set<number>()
+      let position = 0
+      while (true) {
+        const frame = await this.#wire.receive()
+        if (frame === undefined) throw new MalformedError(`peer ${this.#options.label} closed the stream inside a want reply`)
+        if (frame.type === 'want-done') {
+          missing += this.#checkDone(frame, batch, got)
+          break
+        }
+        if (frame.type === 'error') throw errorFromWire(this.#options.label, frame.code, frame.message)
+        if (frame.type !== 'block') throw new MalformedError(`peer ${this.#options.label} sent ${frame.type} inside a want reply`)
+        while (position < batch.length && !batch[position].equals(frame.cid)) position++
+        if (position === batch.length) throw new MalformedError(`peer ${this.#options.label} sent block ${frame.cid}, which was not asked for (or out of order)`)
+        got.add(position++)
+        await intake.put(frame.cid, frame.bytes)
+        onBlock(frame.cid, frame.bytes)
+        this.#received(frame.bytes.length)
+      }
+      answered++
+      await ask()
+    }
+    return missing
+  }
+
+  /** Checks a `want-done` against the blocks that came; returns how many were not sent. */
+  #checkDone (done: MessageOf<'want-done'>, batch: CID[], got: Set<number>): number {
+    const notSent = bitmapIndexes(done.missing)
+    if (done.count !== batch.length || notSent.length + got.size !== batch.length || notSent.some(i => got.has(i))) {
+      throw new MalformedError(`peer ${this.#options.label} answered a want of ${batch.length} blocks with a want-done that does not match the ${got.size} blocks it sent`)
+    }
+    return notSent.length
+  }
+
+  #received (bytes: number): void {
+    this.#result.blocks++
+    this.#result.bytes += bytes
+    this.#deps.metrics.blocksReceived++
+    this.#deps.metrics.bytesReceived += bytes
+    const now = performance.now()
+    if (this.#options.onProgress !== undefined && now - this.#lastProgress >= PROGRESS_INTERVAL_MS) {
+      this.#lastProgress = now
+      this.#options.onProgress({ phase: 'fetch', done: this.#result.bytes, unit: 'bytes', detail: this.#options.machine })
+    }
+  }
+
+  async #send (message: Message): Promise<void> {
+    this.#deps.metrics.messagesSent[message.type] = (this.#deps.metrics.messagesSent[message.type] ?? 0) + 1
+    await this.#wire.send(message)
+  }
+
+  async request<T extends MessageType> (message: Message, reply: T): Promise<MessageOf<T>> {
+    await this.#send(message)
+    return await this.#wire.expect(reply)
+  }
+}

@@ -1,0 +1,174 @@
+import type { EventSink } from '../events/api.ts'
+import type { WireStream } from '../net/index.ts'
+import { loadManifest } from '../points/manifest.ts'
+import type { MachineRecord, SignedPoint } from '../points/api.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import type { BlockStore } from '../store/api.ts'
+import { CID } from 'multiformats/cid'
+import type { ReplicationCursors } from './cursors.ts'
+import { planRule } from './plan.ts'
+import type { PlannedPoint } from './plan.ts'
+import type { RuleRecord } from './rules.ts'
+import { ReplicationSession } from './sender.ts'
+import { TokenBucket } from './token-bucket.ts'
+import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
+
+export interface JobDeps {
+  store: BlockStore
+  points: PointIndex
+  cursors: ReplicationCursors
+  events: EventSink
+  metrics: EngineMetrics
+  /** opens a replicate stream to the target (checks that it approved this Core) */
+  open: (to: string, signal?: AbortSignal) => Promise<WireStream>
+  /** how the target is named in messages */
+  label: (to: string) => string
+  batchSize: number
+  pipeline: number
+  ackTimeout: number
+}
+
+export interface JobOptions {
+  signal?: AbortSignal
+  onProgress?: (p: JobProgress) => void
+}
+
+const PROGRESS_INTERVAL_MS = 200
+
+/**
+ * One replication job for one rule (docs/protocol.md, "A job"): every point of the rule's
+ * machines that the target lacks, oldest first, each as its delta against the link's cursor.
+ * The target's status is asked once per machine, so a job with nothing new costs one round trip.
+ * What the target acknowledged stays acknowledged when the job fails or is cancelled.
+ */
+export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptions = {}): Promise<JobResult> {
+  const started = performance.now()
+  const { signal, onProgress } = options
+  const to = deps.label(rule.to)
+  const result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0 }
+  const plan = await planRule(deps.points, rule)
+  const present = new Set<string>()
+  for (const p of plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
+  const candidates = plan.points.filter(p => p.reason === 'send')
+  const seedMode = rule.seedDrive && rule.seedState === 'outstanding'
+  deps.events.emit('replication.started', `replicating ${rule.machine} to ${to}: ${candidates.length} points to check`, { machine: rule.machine, to: rule.to, points: candidates.length })
+
+  let wire: WireStream | undefined
+  const onAbort = (): void => { wire?.abort(signal?.reason instanceof Error ? signal.reason : new Error('replication cancelled')) }
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    signal?.throwIfAborted()
+    if (candidates.length > 0) {
+      wire = await deps.open(rule.to, signal)
+      const progress = progressReporter(onProgress, result)
+      const session = new ReplicationSession(wire, {
+        store: deps.store,
+        metrics: deps.metrics,
+        batchSize: deps.batchSize,
+        pipeline: deps.pipeline,
+        ackTimeout: deps.ackTimeout,
+        limiter: rule.limit != null ? new TokenBucket(rule.limit) : undefined,
+        signal,
+        onSent: (s) => {
+          result.blocksSent += s.blocks
+          result.bytesSent += s.bytes
+          progress.update(s.bytesToSend)
+        }
+      })
+      const statuses = await session.status(plan.machines.map(m => m.machine))
+      plan.machines.forEach((m, i) => {
+        for (const s of statuses[i]) if (s.origin === m.origin && s.complete) present.add(s.point.toString())
+      })
+      for (const p of candidates) if (present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
+      const toSend = candidates.filter(p => !present.has(p.record.point))
+      const bases = new Map<MachineRecord, SignedPoint | null>()
+      for (const [i, p] of toSend.entries()) {
+        progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
+        const signed = await loadManifest(deps.store, p.record.point)
+        const base = seedMode ? await parentOf(deps.store, signed) : await cursorBase(deps, rule.to, p, bases)
+        const outcome = await session.offer(signed, { base, seed: seedMode, repair: !seedMode })
+        if (outcome.kind === 'declined') {
+          result.skipped.push(p.record.point)
+          deps.events.emit('replication.declined', `${to} declined point ${p.record.point} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: rule.to, point: p.record.point, reason: outcome.reason }, 'warning')
+          continue
+        }
+        if (outcome.kind === 'acked') result.sent.push(p.record.point)
+        if (outcome.kind === 'present' || outcome.complete) {
+          present.add(p.record.point)
+          await deps.cursors.advance(rule.to, p.machine, p.record)
+          bases.set(p.machine, signed)
+        }
+        progress.update(undefined, true)
+      }
+      await wire.close()
+    }
+    finish(result, plan.points, present, started)
+    const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind`
+    deps.events.emit('replication.finished', `replicated ${rule.machine} to ${to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
+      machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind
+    })
+    return result
+  } catch (err: any) {
+    const cancelled = signal?.aborted === true
+    wire?.abort(err instanceof Error ? err : new Error(String(err)))
+    finish(result, plan.points, present, started)
+    const why = cancelled ? 'cancelled' : err?.message ?? String(err)
+    deps.events.emit('replication.failed', `replication of ${rule.machine} to ${to} ${cancelled ? 'was cancelled' : `failed: ${why}`} after ${result.sent.length} points, ${result.bytesSent} bytes`, {
+      machine: rule.machine, to: rule.to, error: why, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds
+    }, cancelled ? 'warning' : 'error')
+    throw cancelled ? signal!.reason : err
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Fills in the job's summary: the newest point on the target, and how many it lacks. */
+function finish (result: JobResult, planned: PlannedPoint[], present: Set<string>, started: number): void {
+  const covered = planned.filter(p => p.reason !== 'target')
+  result.lastPoint = covered.findLast(p => present.has(p.record.point))?.record.point ?? null
+  result.pointsBehind = covered.filter(p => !present.has(p.record.point)).length
+  result.seconds = (performance.now() - started) / 1000
+}
+
+/**
+ * The point to diff against: the last one this target acknowledged for the machine (this job's,
+ * or the stored cursor), when this Core still has it. Null: send the full closure.
+ */
+async function cursorBase (deps: JobDeps, to: string, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<SignedPoint | null> {
+  const known = bases.get(p.machine)
+  if (known !== undefined) return known
+  const cursor = await deps.cursors.get(to, p.machine)
+  const base = cursor === undefined || cursor.point === p.record.point ? null : await loadIfPresent(deps.store, cursor.point)
+  bases.set(p.machine, base)
+  return base
+}
+
+async function parentOf (store: BlockStore, point: SignedPoint): Promise<SignedPoint | null> {
+  const parent = point.manifest.parent
+  return parent === null ? null : await loadIfPresent(store, parent.toString())
+}
+
+async function loadIfPresent (store: BlockStore, id: string): Promise<SignedPoint | null> {
+  return await store.has(CID.parse(id)) ? await loadManifest(store, id) : null
+}
+
+/** Calls `onProgress` at most every 200 ms, and at each point's start and end. */
+function progressReporter (onProgress: ((p: JobProgress) => void) | undefined, result: JobResult) {
+  let current: Omit<JobProgress, 'bytesSent' | 'blocksSent'> | undefined
+  let last = 0
+  const report = (): void => {
+    if (onProgress === undefined || current === undefined) return
+    last = performance.now()
+    onProgress({ ...current, bytesSent: result.bytesSent, blocksSent: result.blocksSent })
+  }
+  return {
+    start (point: Omit<JobProgress, 'bytesSent' | 'blocksSent' | 'bytesToSend'>): void {
+      current = point
+      report()
+    },
+    update (bytesToSend?: number, force = false): void {
+      if (current !== undefined && bytesToSend !== undefined) current = { ...current, bytesToSend }
+      if (force || performance.now() - last >= PROGRESS_INTERVAL_MS) report()
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { BadSignatureError, CorruptBlockError, MalformedError, NotAuthorizedError } from '../errors.ts'
+import type { EventSink } from '../events/api.ts'
+import type { WireStream } from '../net/index.ts'
+import { decodeManifest } from '../points/manifest.ts'
+import type { PeerTrust } from '../net/index.ts'
+import { IncomingPoint } from './incoming-point.ts'
+import type { IncomingDeps } from './incoming-point.ts'
+import { TenantScope } from './tenant-scope.ts'
+import type { EngineMetrics, PointReceived } from './api.ts'
+import type { Message, MessageOf } from './wire.ts'
+
+export interface ReceiverDeps extends IncomingDeps {
+  peers: PeerTrust & { tenantOf: (peerId: string) => string | undefined }
+  events: EventSink
+  /** this Core's peer id */
+  self: string
+  metrics: EngineMetrics
+  /** told about every point committed new, or completed, in a tenant */
+  received: (event: PointReceived) => void
+}
+
+/**
+ * The target's side of `/drcore/replicate/1` (docs/protocol.md): one session from an approved
+ * source, every answer within the source's tenant. Offers are checked (manifest hash and
+ * signature, origin), blocks taken as `IncomingPoint` asks for them, points committed at `done`.
+ * A session cut off mid-offer keeps the blocks that arrived; a corrupt block, a bad signature or
+ * a frame out of order ends it with an error to the source and a `replication.rejected` event,
+ * and nothing of the point is committed.
+ */
+export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer: string): Promise<void> {
+  // the node checked this before the handler ran; the tenant is what every answer depends on
+  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
+  if (tenant === undefined || tenant === '') throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const scope = new TenantScope(deps, tenant)
+  const send = async (message: Message): Promise<void> => {
+    deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
+    await wire.send(message)
+  }
+  let incoming: IncomingPoint | undefined
+  /** the point of the offer being handled, for the rejection event */
+  let offered: string | null = null
+  const current = (type: string): IncomingPoint => {
+    if (incoming === undefined) throw new MalformedError(`peer ${peer} sent ${type} outside an accepted offer`)
+    return incoming
+  }
+  const between = (type: string): void => {
+    if (incoming !== undefined) throw new MalformedError(`peer ${peer} sent ${type} before finishing the offer of point ${incoming.signed.id}`)
+  }
+  try {
+    while (true) {
+      const frame = await wire.receive()
+      if (frame === undefined || frame.type === 'error') break
+      switch (frame.type) {
+        case 'block': {
+          await current(`block ${frame.cid}`).block(frame.cid, frame.bytes)
+          deps.metrics.blocksReceived++
+          deps.metrics.bytesReceived += frame.bytes.length
+          break
+        }
+        case 'offer': {
+          between('offer')
+          offered = frame.point.toString()
+          incoming = await offer(deps, scope, frame, peer, send)
+          if (incoming === undefined) offered = null
+          break
+        }
+        case 'have': {
+          const missing = await current('have').have(frame.cids)
+          await send({ type: 'have-reply', count: frame.cids.length, missing })
+          break
+        }
+        case 'done': {
+          const point = current('done')
+          const committed = await point.done()
+          incoming = undefined
+          offered = null
+          await send({ type: 'ack', point: point.signed.id, complete: committed.complete, missing: committed.missing })
+          announce(deps, point, committed)
+          break
+        }
+        case 'status': {
+          between('status')
+          await send({ type: 'status-reply', machine: frame.machine, points: await scope.summaries(frame.machine) })
+          break
+        }
+        case 'remove-machine': {
+          between('remove-machine')
+          const removed = await removeMachine(deps, scope, frame.machine)
+          await send({ type: 'remove-reply', machine: frame.machine, removed })
+          if (removed > 0) {
+            deps.events.emit('replication.removed', `peer ${peer} removed ${removed} points of ${frame.machine} from tenant ${tenant}`, { peerId: peer, tenant, machine: frame.machine, removed })
+          }
+          break
+        }
+        default:
+          throw new MalformedError(`peer ${peer} sent ${frame.type}, which is not a request of the replicate protocol`)
+      }
+    }
+  } catch (err) {
+    if (err instanceof CorruptBlockError || err instanceof BadSignatureError || (err instanceof MalformedError && offered !== null)) {
+      deps.events.emit('replication.rejected', `rejected ${offered === null ? 'a transfer' : `point ${offered}`} from peer ${peer}: ${err.message}`, {
+        peerId: peer, tenant, point: offered, reason: err.message
+      }, 'error')
+    }
+    throw err
+  } finally {
+    await incoming?.abandon()
+  }
+}
+
+/** Checks an offer; returns the point to receive, or undefined when nothing is to be sent. */
+async function offer (deps: ReceiverDeps, scope: TenantScope, frame: MessageOf<'offer'>, peer: string, send: (m: Message) => Promise<void>): Promise<IncomingPoint | undefined> {
+  const signed = await decodeManifest(frame.manifest, frame.point)
+  const id = signed.id.toString()
+  if (signed.manifest.origin === deps.self) {
+    await send({ type: 'offer-reply', known: false, complete: false, accepted: false, reason: `this Core is the origin of point ${id}` })
+    return undefined
+  }
+  const existing = await scope.point(id)
+  if (existing !== undefined && (await scope.completeness(existing, signed)).complete) {
+    await send({ type: 'offer-reply', known: true, complete: true, accepted: false, reason: `point ${id} is already complete here` })
+    return undefined
+  }
+  await send({ type: 'offer-reply', known: existing !== undefined, complete: false, accepted: true, reason: null })
+  return new IncomingPoint(deps, scope, signed, peer)
+}
+
+function announce (deps: ReceiverDeps, point: IncomingPoint, committed: Awaited<ReturnType<IncomingPoint['done']>>): void {
+  const { manifest } = point.signed
+  const id = point.signed.id.toString()
+  const tenant = point.scope.tenant
+  const seconds = (performance.now() - point.started) / 1000
+  const { blocks, bytes, newBlocks } = point.stats
+  const state = committed.complete ? 'complete' : `an orphan, ${committed.missing} blocks missing`
+  deps.events.emit('replication.received', `received point ${id} of ${manifest.machine} from peer ${point.from} into tenant ${tenant}: ${blocks} blocks, ${bytes} bytes in ${seconds.toFixed(1)} s; ${state}`, {
+    peerId: point.from, point: id, machine: manifest.machine, origin: manifest.origin, tenant, complete: committed.complete, missing: committed.missing, blocks, bytes, newBlocks, seconds
+  })
+  if (committed.isNew || committed.completed) {
+    deps.received({ point: id, machine: manifest.machine, origin: manifest.origin, tenant, from: point.from })
+  }
+}
+
+/** Deletes the tenant's records of a machine's points (every origin); blocks stay. */
+async function removeMachine (deps: ReceiverDeps, scope: TenantScope, machine: string): Promise<number> {
+  let removed = 0
+  for (const record of await scope.points(machine)) {
+    await deps.points.remove(record.point, scope.tenant)
+    await deps.tenants.forgetPoint(scope.tenant, record.point)
+    removed++
+  }
+  return removed
+}

@@ -1,0 +1,130 @@
+/**
+ * Test support: in-process Cores with real repositories (LevelDB, pack files), a libp2p node on
+ * 127.0.0.1, the pairing service and the replication engine, so tests can back up, pair,
+ * replicate, stop and restart Cores that talk to each other for real.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Core } from '../../src/core.ts'
+import { createNode } from '../../src/net/index.ts'
+import type { DrcoreNode } from '../../src/net/index.ts'
+import { PairingService } from '../../src/peers/index.ts'
+import { initRepository } from '../../src/repo/index.ts'
+import { ReplicationEngine } from '../../src/replication/engine.ts'
+import type { EngineOptions } from '../../src/replication/api.ts'
+import type { RuleRecord } from '../../src/replication/rules.ts'
+import type { CoreEvent } from '../../src/events/api.ts'
+import type { BackupResult } from '../../src/backup/index.ts'
+
+const RELAXED = { limit: 1000, intervalMs: 1000 }
+
+export class ReplCore {
+  readonly name: string
+  readonly dir: string
+  readonly options: EngineOptions
+  readonly events: CoreEvent[] = []
+  core!: Core
+  node!: DrcoreNode
+  pairing!: PairingService
+  engine!: ReplicationEngine
+  #unsubscribe: (() => void) | undefined
+
+  private constructor (name: string, dir: string, options: EngineOptions) {
+    this.name = name
+    this.dir = dir
+    this.options = options
+  }
+
+  static async create (name: string, options: EngineOptions = {}): Promise<ReplCore> {
+    const dir = await mkdtemp(join(tmpdir(), `drcore-repl-${name}-`))
+    await initRepository(join(dir, 'repo'), { name, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0 })
+    const core = new ReplCore(name, dir, options)
+    await core.start()
+    return core
+  }
+
+  get repo (): string {
+    return join(this.dir, 'repo')
+  }
+
+  get peerId (): string {
+    return this.core.peerId
+  }
+
+  get address (): string {
+    return this.node.addresses()[0]
+  }
+
+  /** Opens the repository and starts the node, pairing and the engine (again, after `stop`). */
+  async start (): Promise<void> {
+    this.core = await Core.open(this.repo)
+    this.#unsubscribe = this.core.events.subscribe(e => { this.events.push(e) })
+    this.node = await createNode({ privateKey: this.core.files.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], trust: this.core.peers, events: this.core.events })
+    this.pairing = new PairingService({ node: this.node, registry: this.core.peers, name: this.name, perPeer: RELAXED, perAddress: RELAXED })
+    await this.pairing.start()
+    this.engine = new ReplicationEngine({ ...partsOf(this.core), node: this.node }, this.options)
+    await this.engine.start()
+  }
+
+  async stop (): Promise<void> {
+    await this.engine.stop()
+    await this.pairing.stop()
+    await this.node.stop()
+    this.#unsubscribe?.()
+    await this.core.close()
+  }
+
+  async destroy (): Promise<void> {
+    await this.stop()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+
+  async backup (machine: string, path: string, options: { cluster?: string } = {}): Promise<BackupResult> {
+    return await this.core.run('backup', { machine, volumes: [{ name: 'data', path }], cluster: options.cluster }) as BackupResult
+  }
+
+  ofType (type: string): CoreEvent[] {
+    return this.events.filter(e => e.type === type)
+  }
+
+  /** The stored size of the repository's blocks. */
+  async storedBlocks (): Promise<{ blocks: number, rawBytes: number }> {
+    const stats = await this.core.store.stats()
+    return { blocks: stats.blocks, rawBytes: stats.rawBytes }
+  }
+}
+
+function partsOf (core: Core) {
+  return { files: core.files, store: core.store, points: core.points, events: core.events, peers: core.peers }
+}
+
+/** `target` allows `source` (into `tenant`), and `source` pairs with it: source may send to target. */
+export async function pair (source: ReplCore, target: ReplCore, options: { tenant?: string } = {}): Promise<void> {
+  await target.pairing.allow(source.peerId, { name: source.name, tenant: options.tenant })
+  const info = await source.pairing.request(target.address, { name: target.name })
+  if (!info.canSendTo) throw new Error(`${source.name} cannot send to ${target.name} after pairing: ${JSON.stringify(info)}`)
+}
+
+/** A rule as the scheduler would hand it to the engine. */
+export function rule (machine: string, to: ReplCore | string, overrides: Partial<RuleRecord> = {}): RuleRecord {
+  return {
+    machine,
+    to: typeof to === 'string' ? to : to.peerId,
+    schedule: 'after-backup',
+    window: null,
+    paused: false,
+    seedDrive: false,
+    seedPoints: [],
+    seedState: null,
+    limit: null,
+    createdAt: new Date().toISOString(),
+    state: 'idle',
+    lastPoint: null,
+    bytesSent: 0,
+    error: null,
+    lastRunAt: null,
+    lastSuccessAt: null,
+    ...overrides
+  }
+}
