@@ -26,10 +26,11 @@ export const RECENT_BLOCKS = 1 << 17
 export const READ_AHEAD = 32
 /** Size lookups in flight while planning. */
 export const SIZE_LOOKUPS = 64
-/** Bytes gathered before one write to a part file. */
+/** Bytes, or buffers (IOV_MAX), gathered before one vectored write to a part file. */
 export const WRITE_BATCH = 8 * 1024 * 1024
+export const WRITE_BUFFERS = 1024
 /** Bytes read from a part file at once while consuming. */
-export const READ_CHUNK = 1024 * 1024
+export const READ_CHUNK = 4 * 1024 * 1024
 
 export const PROGRESS_INTERVAL_MS = 100
 

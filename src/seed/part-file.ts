@@ -1,6 +1,6 @@
 import { open, rename, rm } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { PARTIAL_SUFFIX, WRITE_BATCH } from './constants.ts'
+import { PARTIAL_SUFFIX, WRITE_BATCH, WRITE_BUFFERS } from './constants.ts'
 
 /**
  * One part file being written: appended in large batches under a `.partial` name, synced, then
@@ -30,7 +30,7 @@ export class PartFile {
   async append (bytes: Uint8Array): Promise<void> {
     this.#pending.push(bytes)
     this.#pendingBytes += bytes.length
-    if (this.#pendingBytes >= WRITE_BATCH) await this.#flush()
+    if (this.#pendingBytes >= WRITE_BATCH || this.#pending.length >= WRITE_BUFFERS) await this.#flush()
   }
 
   /** Writes what is buffered, syncs, closes and renames the file to its final name. */
@@ -51,14 +51,16 @@ export class PartFile {
 
   async #flush (): Promise<void> {
     if (this.#pendingBytes === 0) return
-    const batch = Buffer.concat(this.#pending, this.#pendingBytes)
+    let buffers = this.#pending
+    let remaining = this.#pendingBytes
     this.#pending = []
     this.#pendingBytes = 0
-    let written = 0
-    while (written < batch.length) {
-      const { bytesWritten } = await this.#handle.write(batch, written, batch.length - written, this.#size + written)
-      written += bytesWritten
+    // one vectored write per batch, no copy; a short write goes on from where it stopped
+    while (remaining > 0) {
+      const { bytesWritten } = await this.#handle.writev(buffers, this.#size)
+      this.#size += bytesWritten
+      remaining -= bytesWritten
+      if (remaining > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]
     }
-    this.#size += written
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { open, stat } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { chunkReader, readBlockHead, readHeader } from '@ipld/car/decoder'
+import { readBlockHead, readHeader } from '@ipld/car/decoder'
 import type { CID } from 'multiformats/cid'
 import { BadSignatureError, MalformedError } from '../errors.ts'
 import { isDrcoreCid, DAG_CBOR_CODE } from '../points/blocks.ts'
@@ -11,7 +11,7 @@ import { READ_CHUNK } from './constants.ts'
 import { decodePart, decodeSeed, looksLikePart } from './descriptor.ts'
 import type { PartDescriptor, VerifiedSeed } from './api.ts'
 
-type BytesReader = ReturnType<typeof chunkReader>
+type BytesReader = Parameters<typeof readBlockHead>[0]
 
 /** A data section of a part: verified, or refused with the reason. */
 export type PartSection =
@@ -127,16 +127,60 @@ async function readSection (reader: BytesReader, file: string): Promise<{ cid: C
   }
 }
 
-/** A reader over a file handle, in READ_CHUNK reads (no stream: nothing runs ahead of us). */
+/**
+ * The decoder's `BytesReader` over a file handle. Reads READ_CHUNK bytes at a time and hands out
+ * views into that buffer; only the few bytes left at the end of a buffer are copied into the
+ * next one (the reader of @ipld/car's stream copies every chunk it crosses).
+ */
 function fileReader (handle: FileHandle): BytesReader {
+  let buffer = Buffer.alloc(0)
+  let start = 0
+  let filePosition = 0
   let position = 0
-  return chunkReader(async () => {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK)
-    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position)
-    if (bytesRead === 0) return null
-    position += bytesRead
-    return buffer.subarray(0, bytesRead)
-  })
+  let ended = false
+  const fill = async (length: number): Promise<void> => {
+    const have = buffer.length - start
+    if (have >= length || ended) return
+    const next = Buffer.allocUnsafe(Math.max(length, READ_CHUNK))
+    buffer.copy(next, 0, start)
+    let filled = have
+    while (filled < next.length) {
+      const { bytesRead } = await handle.read(next, filled, next.length - filled, filePosition)
+      if (bytesRead === 0) {
+        ended = true
+        break
+      }
+      filled += bytesRead
+      filePosition += bytesRead
+    }
+    buffer = next.subarray(0, filled)
+    start = 0
+  }
+  return {
+    async upTo (length: number) {
+      await fill(length)
+      return buffer.subarray(start, start + Math.min(length, buffer.length - start))
+    },
+    async exactly (length: number, seek = false) {
+      await fill(length)
+      if (buffer.length - start < length) throw new Error('Unexpected end of data')
+      const out = buffer.subarray(start, start + length)
+      if (seek) {
+        start += length
+        position += length
+      }
+      return out
+    },
+    seek (length: number) {
+      const inBuffer = Math.min(length, buffer.length - start)
+      start += inBuffer
+      filePosition += length - inBuffer
+      position += length
+    },
+    get pos () {
+      return position
+    }
+  }
 }
 
 /** Names the file in a descriptor's decoding error. */
