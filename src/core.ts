@@ -16,6 +16,9 @@ import type { PairingService } from './peers/index.ts'
 import { peerHandlers } from './peers/handlers.ts'
 import { seedHandlers } from './seed/handlers.ts'
 import { statusHandlers } from './status/index.ts'
+import { replicationHandlers } from './replication/handlers.ts'
+import type { ReplicationEngine } from './replication/engine.ts'
+import type { ReplicationScheduler } from './scheduler/index.ts'
 import type { DrcoreNode } from './net/index.ts'
 
 export type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
@@ -30,6 +33,8 @@ export interface CoreParts {
   readonly peers: PeerRegistry
   readonly node?: DrcoreNode
   readonly pairing?: PairingService
+  readonly replication?: ReplicationEngine
+  readonly scheduler?: ReplicationScheduler
 }
 
 /**
@@ -45,6 +50,8 @@ export class Core implements CoreParts {
   readonly peers: PeerRegistry
   node?: DrcoreNode
   pairing?: PairingService
+  replication?: ReplicationEngine
+  scheduler?: ReplicationScheduler
   private readonly handlers: Handlers
 
   private constructor (files: RepositoryFiles, store: BlockStore, points: PointIndex, events: EventLog, peers: PeerRegistry) {
@@ -53,7 +60,7 @@ export class Core implements CoreParts {
     this.points = points
     this.events = events
     this.peers = peers
-    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this), ...seedHandlers(this), ...statusHandlers(this) }
+    this.handlers = { ...this.buildHandlers(), ...peerHandlers(this), ...seedHandlers(this), ...statusHandlers(this), ...replicationHandlers(this) }
   }
 
   static async open (dir: string): Promise<Core> {
@@ -87,20 +94,48 @@ export class Core implements CoreParts {
     this.handlers[name] = handler
   }
 
-  /** Starts libp2p and the pairing service (the daemon does this; CLI-only Cores stay offline). */
+  /**
+   * Starts libp2p, the pairing service, the replication engine and the scheduler (the daemon
+   * does this; CLI-only Cores stay offline). `DRCORE_RETRY_DELAYS` (e.g. `5s,1m`) overrides the
+   * waits before retrying a failed replication job.
+   */
   async startNetwork (): Promise<void> {
     const { createNode } = await import('./net/index.ts')
     const { PairingService } = await import('./peers/index.ts')
-    this.node = await createNode({ privateKey: this.files.privateKey, listen: this.files.config.listen, trust: this.peers, events: this.events })
-    this.pairing = new PairingService({ node: this.node, registry: this.peers, name: this.files.config.name })
+    const { ReplicationEngine } = await import('./replication/engine.ts')
+    const { RuleStore } = await import('./replication/rules.ts')
+    const { ReplicationScheduler, RETRY_DELAYS_ENV, parseDelays } = await import('./scheduler/index.ts')
+    const node = await createNode({ privateKey: this.files.privateKey, listen: this.files.config.listen, trust: this.peers, events: this.events })
+    this.node = node
+    this.pairing = new PairingService({ node, registry: this.peers, name: this.files.config.name })
     await this.pairing.start()
+    this.replication = new ReplicationEngine({ ...this.parts(), node })
+    await this.replication.start()
+    this.scheduler = new ReplicationScheduler({
+      rules: new RuleStore(this.files.db),
+      jobs: this.replication,
+      events: this.events,
+      points: this.points,
+      peers: this.peers,
+      retryDelays: parseDelays(process.env[RETRY_DELAYS_ENV])
+    })
+    await this.scheduler.start()
   }
 
+  /** Stops jobs first (the scheduler), then the engine's handlers, pairing and libp2p. */
   async stopNetwork (): Promise<void> {
+    await this.scheduler?.stop()
+    await this.replication?.stop()
     await this.pairing?.stop()
     await this.node?.stop()
+    this.scheduler = undefined
+    this.replication = undefined
     this.pairing = undefined
     this.node = undefined
+  }
+
+  private parts (): CoreParts {
+    return { files: this.files, store: this.store, points: this.points, events: this.events, peers: this.peers, node: this.node, pairing: this.pairing }
   }
 
   async close (): Promise<void> {

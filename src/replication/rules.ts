@@ -28,7 +28,11 @@ export interface RuleRecord {
   /** bytes per second, or null for unlimited */
   limit: number | null
   createdAt: string
-  /** last job outcome */
+  /**
+   * the last job's outcome as stored: `running` from a job's start to its end (left by a crash,
+   * a stop or a pause: unfinished work), `error` after a failure, `idle` after a success.
+   * `replication list` shows `paused` for a paused rule, and the live state when the Core runs.
+   */
   state: 'idle' | 'running' | 'paused' | 'error'
   lastPoint: string | null
   bytesSent: number
@@ -97,7 +101,7 @@ export class RuleStore {
       seedState: rule.seedDrive === true ? 'outstanding' : null,
       limit: rule.limit ?? null,
       createdAt: new Date().toISOString(),
-      state: rule.paused === true ? 'paused' : 'idle',
+      state: 'idle',
       lastPoint: null,
       bytesSent: 0,
       error: null,

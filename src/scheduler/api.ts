@@ -16,6 +16,8 @@ export interface ReplicationJobs {
 /** Events in, events out: the Core's `EventLog`. */
 export interface SchedulerEvents extends EventSink {
   subscribe (listener: (event: CoreEvent) => void): () => void
+  /** live-only events (job progress), not kept in the log */
+  publish (type: string, message: string, data?: Record<string, unknown>): void
 }
 
 /** The pairing decisions the scheduler consults before it starts a job. */

@@ -43,6 +43,7 @@ interface Waiter {
 interface Job {
   readonly controller: AbortController
   readonly listeners: Set<(p: JobProgress) => void>
+  readonly startedAt: number
   progress: JobProgress | null
   done?: Promise<void>
 }
@@ -178,13 +179,13 @@ export class ReplicationScheduler {
   }
 
   /**
-   * Runs a job for the rule now, whatever its window and schedule, and resolves with its
-   * outcome. A paused rule is refused (pause is the operator's stop; resume lifts it). When a
-   * job is running, it reports its progress too, and a new job starts right after it, so that
-   * every point that exists now is sent.
+   * Runs a job for the rule now, whatever its window and schedule. Resolves once the job is
+   * asked for (a paused rule, or one whose target has not approved this Core, is refused);
+   * `outcome` resolves when the job ends. When a job is running, it reports its progress too,
+   * and a new job starts right after it, so that every point that exists now is sent.
    */
-  async now (machine: string, to: string, onProgress?: (p: JobProgress) => void): Promise<JobResult> {
-    if (!this.#running) throw new UserError('the scheduler is not running')
+  async now (machine: string, to: string, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }> {
+    if (!this.#running) throw new UserError('the replication scheduler is not running')
     const rule = await this.#rules.get(machine, to)
     const label = this.#label(to)
     if (rule.paused) throw new UserError(`replication of ${machine} to ${label} is paused: resume it first (drcore replication resume ${machine} --to ${label})`)
@@ -193,15 +194,16 @@ export class ReplicationScheduler {
     const slot = this.#slot(rule)
     if (slot.retry != null) this.#clear(slot, 'retry')
     if (slot.window != null) this.#clear(slot, 'window')
-    return await new Promise<JobResult>((resolve, reject) => {
+    const outcome = new Promise<JobResult>((resolve, reject) => {
       slot.waiting.push({ resolve, reject, onProgress })
-      if (slot.job != null) {
-        if (onProgress != null) slot.job.listeners.add(onProgress)
-      } else {
-        this.#unqueue(slot)
-        this.#startJob(slot)
-      }
     })
+    if (slot.job != null) {
+      if (onProgress != null) slot.job.listeners.add(onProgress)
+    } else {
+      this.#unqueue(slot)
+      this.#startJob(slot)
+    }
+    return { outcome }
   }
 
   /** What the scheduler is doing with a rule right now (for `replication list`). */
@@ -354,6 +356,7 @@ export class ReplicationScheduler {
     const job: Job = {
       controller: new AbortController(),
       listeners: new Set(waiters.flatMap(w => w.onProgress != null ? [w.onProgress] : [])),
+      startedAt: this.#clock.now(),
       progress: null
     }
     slot.job = job
@@ -372,7 +375,7 @@ export class ReplicationScheduler {
     try {
       rule = await this.#rules.update(slot.machine, slot.to, r => {
         if (r.paused) return
-        r.state = 'running'
+        r.state = 'running' // on disk until the job ends: a crash leaves it, and the next start resumes
         r.lastRunAt = this.#isoNow()
       })
       if (rule.paused) throw new UserError(`replication of ${slot.machine} to ${this.#label(slot.to)} is paused`)
@@ -386,12 +389,14 @@ export class ReplicationScheduler {
         signal,
         onProgress: p => {
           job.progress = p
+          this.#publishProgress(slot, job, false)
           for (const listener of job.listeners) listener(p)
         }
       })
+      if (job.progress != null) this.#publishProgress(slot, job, true)
       slot.failures = 0
       await this.#record(slot, r => {
-        r.state = r.paused ? 'paused' : 'idle'
+        r.state = 'idle'
         r.error = null
         r.lastPoint = outcome.lastPoint ?? r.lastPoint
         r.bytesSent += outcome.bytesSent
@@ -399,15 +404,13 @@ export class ReplicationScheduler {
       })
       for (const waiter of waiters) waiter.resolve(outcome)
     } catch (err: any) {
+      if (job.progress != null) this.#publishProgress(slot, job, true)
       const partial = job.progress?.bytesSent ?? 0
       const label = this.#label(slot.to)
       if (signal.aborted) {
-        // paused, removed or stopping: not a failure; a stopped job stays `running` on disk, so
-        // the next start knows it has unfinished work
-        await this.#record(slot, r => {
-          r.bytesSent += partial
-          if (r.paused) r.state = 'paused'
-        })
+        // paused, removed or stopping: not a failure; the job stays `running` on disk, so the
+        // next start or resume knows it has unfinished work
+        await this.#record(slot, r => { r.bytesSent += partial })
         const why = signal.reason instanceof Error ? signal.reason.message : 'it was stopped'
         for (const waiter of waiters) waiter.reject(new UserError(`replication of ${slot.machine} to ${label} stopped: ${why}`))
         return
@@ -416,7 +419,7 @@ export class ReplicationScheduler {
       slot.failures++
       await this.#record(slot, r => {
         r.bytesSent += partial
-        r.state = r.paused ? 'paused' : 'error'
+        r.state = 'error'
         r.error = message
       })
       this.#armRetry(slot, message)
@@ -448,6 +451,20 @@ export class ReplicationScheduler {
     this.#events.emit('replication.retry',
       `replication of ${slot.machine} to ${this.#label(slot.to)} failed (${message}); retry ${slot.failures} in ${formatDelay(delay)}`,
       { machine: slot.machine, to: slot.to, attempt: slot.failures, delayMs: delay, error: message }, 'warning')
+  }
+
+  /** `replication.progress`, live only: the console and `drcore status` show running jobs. */
+  #publishProgress (slot: Slot, job: Job, done: boolean): void {
+    const p = job.progress!
+    const seconds = (this.#clock.now() - job.startedAt) / 1000
+    this.#events.publish('replication.progress', `replicating ${slot.machine} to ${this.#label(slot.to)}: point ${p.pointIndex} of ${p.points}, ${p.bytesSent} bytes`, {
+      ...p,
+      machine: slot.machine,
+      to: slot.to,
+      rate: seconds > 0 ? Math.round(p.bytesSent / seconds) : 0,
+      startedAt: new Date(job.startedAt).toISOString(),
+      done
+    })
   }
 
   /** Records a job's outcome on the rule, unless the rule was removed meanwhile. */

@@ -157,16 +157,15 @@ describe('replication scheduler: pause, resume, now', () => {
       h.events.emit('verify.finished', 'ok', {})
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
-      assert.equal((await h.rules.get('web01', h.siteB)).state, 'paused')
       await assert.rejects(h.scheduler.now('web01', h.siteB), /paused: resume it first \(drcore replication resume web01 --to siteB\)/)
-      const resumed = await h.rules.update('web01', h.siteB, r => { r.paused = false; r.state = 'idle' })
+      const resumed = await h.rules.update('web01', h.siteB, r => { r.paused = false })
       h.scheduler.resumed(resumed)
       await h.settle()
       assert.equal(h.engine.jobs.length, 1)
     })
   })
 
-  it('pausing stops the running job at once; the rule reads paused, with the bytes that went', async () => {
+  it('pausing stops the running job at once, counting the bytes that went; resume finishes the work', async () => {
     await withHarness({ now: at(12) }, async h => {
       h.engine.hold = true
       await h.addRule({ machine: 'web01', to: h.siteB })
@@ -174,16 +173,22 @@ describe('replication scheduler: pause, resume, now', () => {
       h.engine.open[0].onProgress?.({ point: 'p', machine: 'web01', pointIndex: 1, points: 1, bytesSent: 4096, blocksSent: 2 })
       assert.equal(h.scheduler.activity('web01', h.siteB).running, true)
       assert.equal((await h.rules.get('web01', h.siteB)).state, 'running')
-      await h.rules.update('web01', h.siteB, r => { r.paused = true; r.state = 'paused' })
+      await h.rules.update('web01', h.siteB, r => { r.paused = true })
       await h.scheduler.paused('web01', h.siteB)
       assert.equal(h.engine.jobs[0].signal?.aborted, true)
-      const rule = await h.rules.get('web01', h.siteB)
-      assert.equal(rule.state, 'paused')
+      let rule = await h.rules.get('web01', h.siteB)
+      assert.equal(rule.state, 'running', 'stored as unfinished work')
       assert.equal(rule.bytesSent, 4096)
       assert.equal(rule.error, null)
       assert.equal(h.scheduler.activity('web01', h.siteB).running, false)
+      h.engine.hold = false
       await h.backup('web01')
       assert.equal(h.engine.jobs.length, 1)
+      rule = await h.rules.update('web01', h.siteB, r => { r.paused = false })
+      h.scheduler.resumed(rule)
+      await h.settle()
+      assert.equal(h.engine.jobs.length, 2)
+      assert.equal((await h.rules.get('web01', h.siteB)).state, 'idle')
     })
   })
 
@@ -194,13 +199,15 @@ describe('replication scheduler: pause, resume, now', () => {
       assert.equal(h.engine.jobs.length, 0)
       h.engine.hold = true
       const seen: number[] = []
-      const outcome = h.scheduler.now('web01', h.siteB, p => seen.push(p.bytesSent))
+      const { outcome } = await h.scheduler.now('web01', h.siteB, p => seen.push(p.bytesSent))
       await until(() => h.engine.open.length === 1)
       h.engine.open[0].onProgress?.({ point: 'p1', machine: 'web01', pointIndex: 1, points: 1, bytesSent: 100, blocksSent: 1 })
       h.engine.open[0].finish({ bytesSent: 150, sent: ['p1'], lastPoint: 'p1' })
       const result = await outcome
       assert.deepEqual(result.sent, ['p1'])
       assert.deepEqual(seen, [100])
+      const live = h.seen.filter(e => e.type === 'replication.progress')
+      assert.deepEqual(live.map(e => [e.seq, e.data.machine, e.data.to, e.data.bytesSent, e.data.done]), [[0, 'web01', h.siteB, 100, false], [0, 'web01', h.siteB, 100, true]])
       const rule = await h.rules.get('web01', h.siteB)
       assert.equal(rule.bytesSent, 150)
       assert.equal(rule.lastPoint, 'p1')
@@ -214,8 +221,7 @@ describe('replication scheduler: pause, resume, now', () => {
       await h.addRule({ machine: 'web01', to: h.siteB })
       await until(() => h.engine.open.length === 1)
       const seen: string[] = []
-      const outcome = h.scheduler.now('web01', h.siteB, p => seen.push(p.point))
-      await new Promise(resolve => setTimeout(resolve, 50)) // now() reads the rule, then listens
+      const { outcome } = await h.scheduler.now('web01', h.siteB, p => seen.push(p.point))
       h.engine.open[0].onProgress?.({ point: 'first', machine: 'web01', pointIndex: 1, points: 1, bytesSent: 1, blocksSent: 1 })
       h.engine.open[0].finish({ lastPoint: 'first' })
       await until(() => h.engine.open.length === 1 && h.engine.jobs.length === 2)
@@ -323,7 +329,7 @@ describe('replication scheduler: jobs', () => {
       h.engine.open[0].fail(new Error('stream reset'))
       await h.settle()
       assert.equal((await h.rules.get('web01', h.siteB)).bytesSent, 700)
-      const done = h.scheduler.now('web01', h.siteB)
+      const { outcome: done } = await h.scheduler.now('web01', h.siteB)
       await until(() => h.engine.open.length === 1)
       h.engine.open[0].finish({ bytesSent: 300, lastPoint: 'p' })
       await done
@@ -354,7 +360,7 @@ describe('replication scheduler: start and stop', () => {
     try {
       await h.addRule({ machine: 'web01', to: h.siteB, schedule: '0 3 * * *' })
       h.engine.hold = true
-      const outcome = h.scheduler.now('web01', h.siteB)
+      const { outcome } = await h.scheduler.now('web01', h.siteB)
       await until(() => h.engine.open.length === 1)
       await h.scheduler.stop()
       await assert.rejects(outcome, /stopped: the Core is stopping/)

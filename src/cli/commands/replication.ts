@@ -1,0 +1,76 @@
+import type { Command } from 'commander'
+import { withCore } from '../connect.ts'
+import { withCommonOptions } from '../common.ts'
+import type { CommonOptions } from '../common.ts'
+import { formatBytes, printJson, printTable, shortId } from '../output.ts'
+import { progressBar } from '../progress.ts'
+import type { RuleRow } from '../../replication/handlers.ts'
+import { describeRule } from './replicate.ts'
+
+type RuleOptions = CommonOptions & { to: string }
+
+export function register (program: Command): void {
+  const replication = program.command('replication').description('replication rules: list, pause, resume, now, remove')
+
+  withCommonOptions(replication.command('list'))
+    .description('every rule with its state, last point on the target, points behind and bytes sent')
+    .action(async (opts: CommonOptions) => {
+      const rows: RuleRow[] = await withCore(opts.repo, async core => await core.call('rules'))
+      if (opts.json === true) return printJson(rows)
+      printTable(rows, [
+        { header: 'machine', value: r => r.machine },
+        { header: 'to', value: r => r.toName ?? shortId(r.to) },
+        { header: 'state', value: r => r.state },
+        { header: 'schedule', value: r => r.window == null ? r.schedule : `${r.schedule} ${r.window}` },
+        { header: 'last point', value: r => shortId(r.lastPoint) },
+        { header: 'behind', value: r => r.pointsBehind },
+        { header: 'sent', value: r => formatBytes(r.bytesSent) },
+        { header: 'error', value: r => r.error }
+      ], 'no replication rules: add one with drcore replicate <machine> --to <peer>')
+    })
+
+  ruleCommand(replication, 'pause', 'stop sending: a running job stops at once, triggers wait for resume')
+    .action(async (machine: string, opts: RuleOptions) => {
+      const row: RuleRow = await withCore(opts.repo, async core => await core.call('rulePause', { machine, to: opts.to }))
+      if (opts.json === true) return printJson(row)
+      process.stdout.write(`paused replication of ${row.machine} to ${row.toName ?? row.to}\n`)
+    })
+
+  ruleCommand(replication, 'resume', 'resume a paused rule: it sends what accumulated while paused')
+    .action(async (machine: string, opts: RuleOptions) => {
+      const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleResume', { machine, to: opts.to }))
+      if (opts.json === true) return printJson(row)
+      process.stdout.write(`resumed replication of ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+    })
+
+  ruleCommand(replication, 'now', 'replicate now, outside the window and the schedule, and wait for the job (needs the running Core)')
+    .option('--no-wait', 'return once the job has started; replication list and events show how it goes')
+    .action(async (machine: string, opts: RuleOptions & { wait: boolean }) => {
+      const bar = progressBar(opts.json !== true && opts.wait)
+      const r = await withCore(opts.repo, async core => await core.call('ruleNow', { machine, to: opts.to, wait: opts.wait }, bar.onProgress))
+        .finally(() => bar.stop())
+      if (opts.json === true) return printJson(r)
+      const to = r.toName ?? r.to
+      if (!opts.wait) {
+        process.stdout.write(`replication of ${r.machine} to ${to} started\n`)
+        return
+      }
+      process.stdout.write(`replicated ${r.machine} to ${to}: ${r.sent.length} point${r.sent.length === 1 ? '' : 's'} sent, ` +
+        `${formatBytes(r.bytesSent)} in ${r.seconds.toFixed(1)} s; ${r.pointsBehind} behind\n`)
+    })
+
+  ruleCommand(replication, 'remove', "remove the rule; the target keeps the points it holds unless --delete-remote")
+    .option('--delete-remote', "also delete the machine's points on the target (needs the running Core)")
+    .action(async (machine: string, opts: RuleOptions & { deleteRemote?: boolean }) => {
+      const r = await withCore(opts.repo, async core => await core.call('ruleRemove', { machine, to: opts.to, deleteRemote: opts.deleteRemote }))
+      if (opts.json === true) return printJson(r)
+      process.stdout.write(`removed the rule sending ${r.machine} to ${r.toName ?? r.to}${r.deletedRemote === true ? '; the target deleted its points' : ''}\n`)
+    })
+}
+
+function ruleCommand (parent: Command, name: string, description: string): Command {
+  return withCommonOptions(parent.command(name))
+    .description(description)
+    .argument('<machine>', 'the machine as the rule names it')
+    .requiredOption('--to <peer>', 'the target Core: peer name or id')
+}
