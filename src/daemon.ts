@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { writeFile, rm, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { Hono } from 'hono'
 import { Core } from './core.ts'
-import { apiRoutes } from './http/api.ts'
+import { httpApp } from './http/server.ts'
+import { loadOrCreateToken } from './http/token.ts'
 import type { DaemonInfo } from './api/client.ts'
 import { UserError } from './errors.ts'
 
@@ -29,9 +28,15 @@ export async function startDaemon (dir: string): Promise<Daemon> {
     await core.close()
     throw new UserError(`cannot start the network on ${core.files.config.listen.join(', ')}: ${err.message}`)
   }
-  const token = randomBytes(24).toString('base64url')
-  const app = new Hono()
-  app.route('/api/v1', apiRoutes(core, token))
+  let token: string
+  try {
+    token = await loadOrCreateToken(dir)
+  } catch (err) {
+    await core.close()
+    throw err
+  }
+  const http = httpApp(core, token)
+  const app = http.app
   const { host, port } = core.files.config.api
   let server: ReturnType<typeof serve>
   try {
@@ -40,6 +45,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
       s.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot serve the API on ${host}:${port}: ${err.code ?? err.message} (change "api" in ${join(dir, 'config.json')})`)))
     })
   } catch (err) {
+    http.close()
     await core.close()
     throw err
   }
@@ -59,6 +65,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
       stopping ??= (async () => {
         core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
         await rm(infoPath, { force: true })
+        http.close()
         await new Promise<void>(resolve => server.close(() => resolve()))
         await core.close()
       })()

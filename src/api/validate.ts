@@ -23,7 +23,7 @@ export function validateInput (name: string, spec: OperationSpec, input: unknown
 }
 
 function coerce (name: string, key: string, type: string, value: unknown, fromQuery: boolean): unknown {
-  const bad = (): never => { throw new UsageError(`${name}: field "${key}" must be ${type === 'object[]' ? 'a list of objects' : type === 'string[]' ? 'a list of strings' : `a ${type}`}`) }
+  const bad = (): never => { throw new UsageError(`${name}: field "${key}" must be ${type === 'object[]' ? 'a list of objects' : type === 'string[]' ? 'a list of strings' : `${type === 'integer' ? 'an' : 'a'} ${type}`}`) }
   switch (type) {
     case 'string':
       if (typeof value !== 'string') bad()

@@ -14,6 +14,11 @@ export function register (program: Command): void {
       process.stdout.write(`drcore ${id.name} (${id.peerId}) running on ${dir}\n`)
       for (const a of id.addresses) process.stdout.write(`listening ${a}\n`)
       process.stdout.write(`API ${daemon.url}/api/v1\n`)
+      process.stdout.write(`console ${daemon.url}/login?token=${daemon.token}\n`)
+      const host = daemon.core.files.config.api.host
+      if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+        process.stderr.write(`warning: the API and console listen on ${host} (config.json "api"), not only on this machine; every request still needs the token\n`)
+      }
       await new Promise<void>(resolve => {
         const stop = (signal: string): void => {
           process.stdout.write(`${signal}: stopping\n`)

@@ -1,0 +1,179 @@
+import { operations } from '../api/operations.ts'
+import type { OperationName, OperationSpec, ParamSpec } from '../api/operations.ts'
+
+/**
+ * The OpenAPI 3.1 document of `/api/v1`, generated from the operations table so it cannot drift
+ * from what the server accepts: path segments `{name}` are path parameters; the other parameters
+ * go in the query string for GET and DELETE and in a JSON body for POST. Served at
+ * `/api/v1/openapi.json` (which, like every route, needs the token).
+ */
+export function openApiDocument (options: { version?: string } = {}): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const [name, spec] of Object.entries(operations) as Array<[OperationName, OperationSpec]>) {
+    paths[spec.path] ??= {}
+    paths[spec.path][spec.method.toLowerCase()] = operationObject(name, spec)
+  }
+  paths['/events/stream'] = {
+    get: {
+      operationId: 'eventsStream',
+      summary: 'Live events as server-sent events',
+      description: 'Every new event as an SSE message (`id` = its sequence number, `data` = the event as JSON, whose `type` says what happened). ' +
+        'Stored events are replayed from `Last-Event-ID` (or `since`) on reconnect. Live-only progress updates ' +
+        '(`replication.progress`) carry no id. A comment line is sent every 15 seconds to keep the connection open.',
+      parameters: [{ name: 'since', in: 'query', required: false, description: 'replay stored events after this sequence number', schema: { type: 'integer' } }],
+      responses: {
+        200: { description: 'an endless `text/event-stream`', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        ...errorResponses()
+      }
+    }
+  }
+  paths['/openapi.json'] = {
+    get: {
+      operationId: 'openapi',
+      summary: 'This document',
+      responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } }, ...errorResponses() }
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'drcore Core API',
+      version: options.version ?? '1',
+      description: 'The JSON API of a running drcore Core, used by the CLI and the web console. Every request needs the ' +
+        'token from `<repo>/api-token`: as `Authorization: Bearer <token>`, or the `drcore_token` cookie set by `/login?token=…`. ' +
+        'Errors are `{"error": {"name", "message", "exitCode"}}` and never carry a stack trace. Prometheus metrics are served ' +
+        'outside this prefix at `/metrics` (same token).'
+    },
+    servers: [{ url: '/api/v1' }],
+    security: [{ bearerAuth: [] }, { cookieAuth: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'the token in `<repo>/api-token`' },
+        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'drcore_token', description: 'set by `/login?token=…` (HttpOnly, SameSite=Strict)' }
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['name', 'message', 'exitCode'],
+              properties: {
+                name: { type: 'string', description: 'error class, e.g. UsageError, NotFoundError, Unauthorized' },
+                message: { type: 'string', description: 'one sentence for the operator' },
+                exitCode: { type: 'integer', description: 'what the CLI exits with for this error' }
+              }
+            }
+          }
+        },
+        ProgressLine: {
+          description: 'one line of an NDJSON progress stream: progress reports, then exactly one result or error line',
+          oneOf: [
+            {
+              type: 'object',
+              required: ['progress'],
+              properties: {
+                progress: {
+                  type: 'object',
+                  required: ['phase', 'done', 'unit'],
+                  properties: {
+                    phase: { type: 'string' },
+                    done: { type: 'number' },
+                    total: { type: 'number' },
+                    unit: { type: 'string', enum: ['bytes', 'blocks', 'files'] },
+                    detail: { type: 'string' }
+                  }
+                }
+              }
+            },
+            { type: 'object', required: ['result'], properties: { result: {} } },
+            { $ref: '#/components/schemas/Error' }
+          ]
+        }
+      }
+    }
+  }
+}
+
+function operationObject (name: OperationName, spec: OperationSpec): Record<string, unknown> {
+  const pathParams = new Set([...spec.path.matchAll(/\{(\w+)\}/g)].map(m => m[1]))
+  const parameters: unknown[] = []
+  const bodyProperties: Record<string, unknown> = {}
+  const bodyRequired: string[] = []
+  for (const [key, param] of Object.entries(spec.params) as Array<[string, ParamSpec]>) {
+    if (pathParams.has(key)) {
+      parameters.push({ name: key, in: 'path', required: true, description: param.description, schema: schemaOf(param) })
+    } else if (spec.method === 'POST') {
+      bodyProperties[key] = { ...schemaOf(param), ...(param.description != null ? { description: param.description } : {}) }
+      if (param.required === true) bodyRequired.push(key)
+    } else {
+      parameters.push({
+        name: key,
+        in: 'query',
+        required: param.required === true,
+        description: param.description,
+        schema: schemaOf(param),
+        ...(param.type === 'string[]' ? { style: 'form', explode: false } : {})
+      })
+    }
+  }
+  const op: Record<string, unknown> = {
+    operationId: name,
+    summary: spec.summary,
+    tags: [tagOf(spec.path)],
+    parameters: parameters.map(p => dropUndefined(p as Record<string, unknown>)),
+    responses: {
+      200: spec.progress === true
+        ? {
+            description: 'an NDJSON stream: `{"progress":…}` lines, then one `{"result":…}` or `{"error":…}` line',
+            content: { 'application/x-ndjson': { schema: { $ref: '#/components/schemas/ProgressLine' } } }
+          }
+        : { description: 'the result', content: { 'application/json': { schema: {} } } },
+      ...errorResponses()
+    }
+  }
+  if (spec.online === true) op.description = 'Needs the running daemon (the network).'
+  if (spec.method === 'POST') {
+    op.requestBody = {
+      required: bodyRequired.length > 0,
+      content: {
+        'application/json': {
+          schema: { type: 'object', additionalProperties: false, properties: bodyProperties, ...(bodyRequired.length > 0 ? { required: bodyRequired } : {}) }
+        }
+      }
+    }
+  }
+  return op
+}
+
+function schemaOf (param: ParamSpec): Record<string, unknown> {
+  switch (param.type) {
+    case 'string': return { type: 'string' }
+    case 'integer': return { type: 'integer' }
+    case 'boolean': return { type: 'boolean' }
+    case 'string[]': return { type: 'array', items: { type: 'string' } }
+    case 'object[]': return { type: 'array', items: { type: 'object' } }
+  }
+}
+
+function errorResponses (): Record<string, unknown> {
+  const error = (description: string): unknown => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } })
+  return {
+    400: error('malformed request: not JSON, unknown field, wrong type, missing field'),
+    401: error('missing or wrong token'),
+    403: error('not allowed'),
+    404: error('no such route, machine, point, peer, rule or seed'),
+    409: error('refused: the request is valid but cannot be done now (the message says why)'),
+    500: error('internal error (message only)')
+  }
+}
+
+function tagOf (path: string): string {
+  return path.split('/')[1] ?? 'core'
+}
+
+function dropUndefined (o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+}
