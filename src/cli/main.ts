@@ -15,12 +15,13 @@ import { register as seed } from './commands/seed.ts'
 import { register as replicate } from './commands/replicate.ts'
 import { register as replication } from './commands/replication.ts'
 import { register as fetch } from './commands/fetch.ts'
+import { register as status } from './commands/status.ts'
 
 const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, events, peer, seed, replicate, replication, fetch]) register(program)
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, events, peer, seed, replicate, replication, fetch, status]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 

@@ -13,11 +13,15 @@ export function printTable<T> (rows: T[], columns: Array<Column<T>>, empty = '(n
     process.stdout.write(empty + '\n')
     return
   }
+  process.stdout.write(formatTable(rows, columns).join('\n') + '\n')
+}
+
+/** The lines of an aligned table: a header of upper-case names, then one line per row. */
+export function formatTable<T> (rows: T[], columns: Array<Column<T>>): string[] {
   const cells = rows.map(r => columns.map(c => { const v = c.value(r); return v == null ? '-' : String(v) }))
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map(row => row[i].length)))
   const line = (values: string[]): string => values.map((v, i) => i === values.length - 1 ? v : v.padEnd(widths[i])).join('  ').trimEnd()
-  process.stdout.write(line(columns.map(c => c.header.toUpperCase())) + '\n')
-  for (const row of cells) process.stdout.write(line(row) + '\n')
+  return [line(columns.map(c => c.header.toUpperCase())), ...cells.map(line)]
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']

@@ -36,8 +36,10 @@ export class JobCounters {
   }
 
   #count (e: CoreEvent): void {
-    const outcome = OUTCOMES[e.type]
+    let outcome = OUTCOMES[e.type]
     if (outcome === undefined) return
+    // the engine reports a cancelled job (paused, removed, stopping) as failed with this error
+    if (outcome === 'failure' && e.data.error === 'cancelled') outcome = 'cancelled'
     const machine = typeof e.data.machine === 'string' ? e.data.machine : ''
     const to = typeof e.data.to === 'string' ? e.data.to : ''
     const k = `${key(machine, to)}\u0000${outcome}`

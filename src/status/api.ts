@@ -114,7 +114,8 @@ export interface RuleOverview {
   seedState?: string | null
   limit?: number | null
   lastPoint: string | null
-  pointsBehind?: number
+  /** null while the Core is not running */
+  pointsBehind?: number | null
   bytesSent: number
   blocksSent?: number
   error: string | null

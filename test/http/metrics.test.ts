@@ -130,12 +130,14 @@ describe('/metrics', () => {
     core.events.emit('replication.finished', 'sent', { machine: 'web01', to, bytes: 12345, blocks: 7, seconds: 1, points: 1 })
     core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')
     core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')
+    core.events.emit('replication.failed', 'cancelled', { machine: 'web01', to, error: 'cancelled' }, 'warning')
     const families = await scrape()
     const rule = { machine: 'web01', to }
     assert.equal(value(families, 'drcore_replication_sent_bytes_total', rule), 12345)
     assert.equal(value(families, 'drcore_replication_sent_blocks_total', rule), 7)
     assert.equal(value(families, 'drcore_replication_jobs_total', { ...rule, outcome: 'success' }), 1)
     assert.equal(value(families, 'drcore_replication_jobs_total', { ...rule, outcome: 'failure' }), 2)
+    assert.equal(value(families, 'drcore_replication_jobs_total', { ...rule, outcome: 'cancelled' }), 1)
     const lag = value(families, 'drcore_replication_lag_seconds', rule)!
     assert.ok(lag >= 0 && lag < 120, `the newest point is not on the target yet and is seconds old: ${lag}`)
   })
