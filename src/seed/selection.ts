@@ -30,9 +30,10 @@ export interface SeedSelection {
 }
 
 /**
- * Chooses the points of a seed. With `machines` or `all`: every point of those machines. With
- * neither: the points that outstanding seed-drive rules (to `to`, when given) left to a seed.
- * The rules linked to the seed are the seed-drive rules to the target for the chosen machines.
+ * Chooses the points of a seed. With `machines` or `all`: every point of those machines (a
+ * machine of a cluster brings its whole cluster, as in replication). With neither: the points
+ * that outstanding seed-drive rules (to `to`, when given) left to a seed. The rules linked to
+ * the seed are the seed-drive rules to the target whose machines are all on it.
  */
 export async function selectPoints (points: PointIndex, rules: RuleStore, options: SelectionOptions): Promise<SeedSelection> {
   if (options.all === true && options.machines != null && options.machines.length > 0) {
@@ -57,20 +58,16 @@ export async function selectPoints (points: PointIndex, rules: RuleStore, option
 }
 
 async function byMachines (points: PointIndex, rules: RuleStore, options: SelectionOptions): Promise<SeedSelection> {
-  const machines = options.all === true ? await points.machines() : await Promise.all(unique(options.machines ?? []).map(async name => await points.findMachine(name)))
+  const named = options.all === true ? await points.machines() : await Promise.all(unique(options.machines ?? []).map(async name => await points.findMachine(name)))
   const selection: SeedSelection = { target: options.to ?? null, machines: [], rules: [], skipped: [] }
   const chosen = new Map<string, MachineRecord>()
-  for (const machine of sortMachines(machines)) {
-    if (chosen.has(machineKey(machine))) continue
-    chosen.set(machineKey(machine), machine)
-    const records = await points.points(machine)
-    addMachine(selection, machine, records)
-  }
+  for (const machine of named) for (const member of await withCluster(points, machine)) chosen.set(machineKey(member), member)
+  for (const machine of sortMachines([...chosen.values()])) addMachine(selection, machine, await points.points(machine))
   if (options.to != null) {
     for (const rule of await rules.list()) {
       if (!rule.seedDrive || rule.to !== options.to) continue
-      const machine = await ruleMachine(points, rule)
-      if (machine != null && chosen.has(machineKey(machine))) selection.rules.push(rule)
+      const covered = await ruleMachines(points, rule)
+      if (covered.length > 0 && covered.every(m => chosen.has(machineKey(m)))) selection.rules.push(rule)
     }
   }
   return selection
@@ -86,23 +83,20 @@ async function byRules (points: PointIndex, rules: RuleStore, to: string | undef
     throw new UserError(`outstanding seed-drive rules send to ${targets.length} Cores (${targets.join(', ')}): choose one with --to`)
   }
   const selection: SeedSelection = { target: targets[0], machines: [], rules: waiting, skipped: [] }
-  const byMachine = new Map<string, { machine: MachineRecord, ids: Set<string> }>()
+  const wanted = new Set<string>()
+  const machines = new Map<string, MachineRecord>()
   for (const rule of waiting) {
-    const machine = await ruleMachine(points, rule)
-    if (machine == null) {
-      for (const point of rule.seedPoints) selection.skipped.push({ point, machine: rule.machine, reason: 'its machine is no longer on this Core' })
-      continue
-    }
-    const entry = byMachine.get(machineKey(machine)) ?? { machine, ids: new Set<string>() }
-    for (const id of rule.seedPoints) entry.ids.add(id)
-    byMachine.set(machineKey(machine), entry)
+    for (const id of rule.seedPoints) wanted.add(id)
+    for (const machine of await ruleMachines(points, rule)) machines.set(machineKey(machine), machine)
   }
-  for (const { machine, ids } of sortMachines([...byMachine.values()].map(e => e.machine)).map(m => byMachine.get(machineKey(m))!)) {
-    const records = (await points.points(machine)).filter(r => ids.has(r.point))
-    for (const id of ids) {
-      if (!records.some(r => r.point === id)) selection.skipped.push({ point: id, machine: machine.machine, reason: 'the point is no longer on this Core' })
-    }
+  const found = new Set<string>()
+  for (const machine of sortMachines([...machines.values()])) {
+    const records = (await points.points(machine)).filter(r => wanted.has(r.point))
+    for (const r of records) found.add(r.point)
     addMachine(selection, machine, records)
+  }
+  for (const id of wanted) {
+    if (!found.has(id)) selection.skipped.push({ point: id, machine: waiting.find(r => r.seedPoints.includes(id))!.machine, reason: 'the point is no longer on this Core' })
   }
   return selection
 }
@@ -116,14 +110,25 @@ function addMachine (selection: SeedSelection, machine: MachineRecord, records: 
   if (complete.length > 0) selection.machines.push({ machine, points: complete })
 }
 
-/** The machine a rule names, or undefined when it has no points here (or is ambiguous). */
-async function ruleMachine (points: PointIndex, rule: RuleRecord): Promise<MachineRecord | undefined> {
+/**
+ * The machines a rule covers: the one it names and, for a machine of a cluster, every machine
+ * of the cluster (as replication plans it). None when the machine has no points here.
+ */
+async function ruleMachines (points: PointIndex, rule: RuleRecord): Promise<MachineRecord[]> {
+  let machine: MachineRecord
   try {
-    return await points.findMachine(rule.machine)
+    machine = await points.findMachine(rule.machine)
   } catch (err) {
-    if (err instanceof UserError) return undefined // unknown (no points left) or ambiguous
+    if (err instanceof UserError) return [] // unknown (no points left) or ambiguous
     throw err
   }
+  return await withCluster(points, machine)
+}
+
+/** A machine and the other machines of its cluster (same tenant and origin). */
+async function withCluster (points: PointIndex, machine: MachineRecord): Promise<MachineRecord[]> {
+  if (machine.cluster === null) return [machine]
+  return (await points.machines({ tenant: machine.tenant })).filter(m => m.origin === machine.origin && m.cluster === machine.cluster)
 }
 
 function sortMachines (machines: MachineRecord[]): MachineRecord[] {

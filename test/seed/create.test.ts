@@ -169,6 +169,24 @@ describe('seed create: recovery points written as CAR parts', () => {
     assert.equal(seed.points, 1)
   })
 
+  test('a machine of a cluster brings its whole cluster, by name or by rule', async () => {
+    const members = [new Machine('sql1', join(work, 'sql1')), new Machine('sql2', join(work, 'sql2'))]
+    const taken = []
+    for (const member of members) {
+      await member.create()
+      taken.push((await hq.run('backup', { machine: member.name, cluster: 'sql', volumes: [{ name: 'data', path: member.tree }] }) as { point: string }).point)
+    }
+    const named = await hq.run('seedCreate', { out: join(work, 'cluster'), machines: ['sql2'] }) as SeedCreateResult
+    const { parts } = await readParts(named.parts.map(p => p.file))
+    assert.deepEqual(parts[0].seed.descriptor.machines.map(m => [m.machine, m.cluster]), [['sql1', 'sql'], ['sql2', 'sql']])
+
+    const target = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    await new RuleStore(hq.files.db).add({ machine: 'sql1', to: target, seedDrive: true, seedPoints: taken })
+    const byRule = await hq.run('seedCreate', { out: join(work, 'cluster-rule'), to: target }) as SeedCreateResult
+    assert.equal(byRule.points, 2)
+    assert.deepEqual(byRule.skipped, [])
+  })
+
   test('bad requests are refused with one clear message', async () => {
     const out = join(work, 'refused')
     await assert.rejects(hq.run('seedCreate', { out, machines: ['web01'], all: true }), UsageError)
