@@ -7,7 +7,7 @@ import { missingBlocks } from '../points/closure.ts'
 import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.ts'
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
-import type { BlockStore } from '../store/api.ts'
+import type { BlockStore, IndexOp } from '../store/api.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import type { SeedImports } from './imports.ts'
@@ -102,9 +102,8 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   }
   progress({ phase: 'seed consume', done: read, total, unit: 'bytes' }, true)
 
-  if (record.imported.length > 0) {
-    result.pointsCompleted = await settlePoints(deps, d, tenant)
-  }
+  // also when every part was in before: a run interrupted after its last part left the points to settle
+  if (result.imported > 0 || record.imported.length > 0) result.pointsCompleted = await settlePoints(deps, d, tenant)
   result.missingParts = missingParts(d.parts, record.imported)
   result.complete = result.missingParts.length === 0
   result.seconds = (performance.now() - started) / 1000
@@ -145,8 +144,9 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     try {
       readers.push(await SeedPartReader.open(join(dir, name)))
     } catch (err) {
-      if (!(err instanceof UserError)) throw err
-      errors.push(err.message)
+      if (err instanceof UserError) errors.push(err.message)
+      else if (isFileError(err)) errors.push(`${name}: cannot read it: ${err.message}`)
+      else throw err
     }
   }
   return readers
@@ -157,7 +157,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
  * `finalOps(complete)` gives the index writes to commit with the last blocks.
  */
 async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: Set<string>, part: ConsumedPart,
-  onBlock: () => void, finalOps: (complete: boolean) => ReturnType<SeedImports['putOp']>[]): Promise<string[]> {
+  onBlock: () => void, finalOps: (complete: boolean) => IndexOp[]): Promise<string[]> {
   const problems: string[] = []
   const writer = deps.store.writer()
   let bytes = 0
@@ -189,12 +189,13 @@ async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: 
     else if (seen > expected) problems.push(`${reader.file} is damaged: it holds ${seen} blocks, its descriptor lists ${expected}`)
     else if (problems.length === 0 && bytes !== reader.part.bytes) problems.push(`${reader.file} is damaged: its blocks hold ${bytes} bytes, its descriptor says ${reader.part.bytes}`)
   } catch (err) {
-    if (!(err instanceof UserError)) {
+    if (err instanceof UserError) problems.push(err.message)
+    else if (isFileError(err)) problems.push(`${reader.file}: cannot read it: ${err.message}`)
+    else {
       await writer.abort()
       await reader.close()
       throw err
     }
-    problems.push(err.message)
   }
   try {
     // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
@@ -261,6 +262,11 @@ function announce (events: EventSink | undefined, result: SeedConsumeResult, see
     pointsCompleted: result.pointsCompleted,
     errors: result.errors.length
   }, result.errors.length > 0 ? 'warning' : 'info')
+}
+
+/** An error of the file system (a removable drive that fails, a file we may not read). */
+function isFileError (err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).errno === 'number'
 }
 
 async function closeAll (readers: SeedPartReader[]): Promise<void> {
