@@ -13,7 +13,7 @@ export interface OperationRunner {
 
 /**
  * Builds the `/api/v1` routes from the operations table. Every request needs the token (bearer
- * header, or the `drcore_token` cookie that the console's login link sets). Errors are JSON:
+ * header, or the `drcore_token` cookie that the console's login link sets, see `authorized`). Errors are JSON:
  * 400 for bad input, 401 without the token, 404 for unknown things, 409/422 for refused work,
  * 500 for bugs (message only, never a stack).
  */
@@ -48,11 +48,20 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
   return app
 }
 
+/**
+ * The bearer token, or a console cookie: `drcore_token`, or `drcore_token_<port>` as the login
+ * link sets it (browsers share cookies across ports, so two Cores on one host need two names).
+ */
 export function authorized (c: Context, token: string): boolean {
   const header = c.req.header('authorization')
-  let given = header?.startsWith('Bearer ') === true ? header.slice(7) : undefined
-  given ??= /(?:^|;\s*)drcore_token=([^;]+)/.exec(c.req.header('cookie') ?? '')?.[1]
-  if (given == null) return false
+  if (header?.startsWith('Bearer ') === true) return sameToken(header.slice(7), token)
+  for (const m of (c.req.header('cookie') ?? '').matchAll(/(?:^|;\s*)drcore_token(?:_\d+)?=([^;]*)/g)) {
+    if (sameToken(m[1], token)) return true
+  }
+  return false
+}
+
+function sameToken (given: string, token: string): boolean {
   const a = Buffer.from(given)
   const b = Buffer.from(token)
   return a.length === b.length && timingSafeEqual(a, b)

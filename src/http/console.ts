@@ -30,7 +30,7 @@ const COOKIE_MAX_AGE_S = 30 * 24 * 3600
 /**
  * The web console: its static page at `/`, and `/login?token=…` (the link `drcore start`
  * prints), which sets the token as an HttpOnly, SameSite=Strict cookie and redirects to `/`, so
- * the token leaves the address bar at once. The page itself holds nothing secret; every piece of
+ * the token leaves the address bar at once. The cookie is named per port (see `cookieName`). The page itself holds nothing secret; every piece of
  * data it shows comes from `/api/v1`, which needs the cookie.
  */
 export function consoleRoutes (token: string): Hono {
@@ -57,14 +57,23 @@ export function consoleRoutes (token: string): Hono {
     if (!sameToken(given, token)) {
       return c.html(page('Wrong or old token', 'This login link does not carry the token of this Core. Use the <code>console</code> link that <code>drcore start</code> printed, or read the token from <code>&lt;repo&gt;/api-token</code>.'), 401)
     }
-    c.header('set-cookie', `drcore_token=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}`)
+    c.header('set-cookie', `${cookieName(c)}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}`)
     return c.redirect('/', 303)
   })
   app.post('/logout', c => {
-    c.header('set-cookie', 'drcore_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0')
+    c.header('set-cookie', `${cookieName(c)}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
     return c.redirect('/', 303)
   })
   return app
+}
+
+/**
+ * `drcore_token_<port>`: browsers send a host's cookies to every port, so each Core on a host
+ * keeps its own cookie (the API accepts `drcore_token` and `drcore_token_<port>`).
+ */
+function cookieName (c: Context): string {
+  const port = new URL(c.req.url).port
+  return port === '' ? 'drcore_token' : `drcore_token_${port}`
 }
 
 function sameToken (given: string, token: string): boolean {

@@ -50,7 +50,7 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'the token in `<repo>/api-token`' },
-        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'drcore_token', description: 'set by `/login?token=…` (HttpOnly, SameSite=Strict)' }
+        cookieAuth: { type: 'apiKey', in: 'cookie', name: 'drcore_token', description: 'set by `/login?token=…` (HttpOnly, SameSite=Strict); the login link names it `drcore_token_<port>` so that several Cores on one host keep separate cookies, and both names are accepted' }
       },
       schemas: {
         Error: {

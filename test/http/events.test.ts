@@ -102,16 +102,18 @@ describe('the live event stream and the console routes', () => {
   })
 
   test('the login link sets an HttpOnly SameSite=Strict cookie and sends the browser to the console', async () => {
-    const res = await http.app.request(`/login?token=${TOKEN}`)
+    const res = await http.app.request(`http://127.0.0.1:4711/login?token=${TOKEN}`)
     assert.equal(res.status, 303)
     assert.equal(res.headers.get('location'), '/')
     const cookie = res.headers.get('set-cookie') ?? ''
-    assert.match(cookie, new RegExp(`^drcore_token=${TOKEN};`))
+    assert.match(cookie, new RegExp(`^drcore_token_4711=${TOKEN};`), 'named after the port: two Cores on one host keep their own cookies')
     assert.match(cookie, /HttpOnly/)
     assert.match(cookie, /SameSite=Strict/)
     assert.match(cookie, /Path=\//)
-    const status = await http.app.request('/api/v1/status', { headers: { cookie: `drcore_token=${TOKEN}` } })
-    assert.equal(status.status, 200)
+    for (const name of ['drcore_token_4711', 'drcore_token']) {
+      const status = await http.app.request('/api/v1/status', { headers: { cookie: `drcore_token_4712=another-cores-token; ${name}=${TOKEN}` } })
+      assert.equal(status.status, 200, name)
+    }
   })
 
   test('a wrong login link sets no cookie', async () => {

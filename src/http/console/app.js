@@ -114,6 +114,15 @@ function short (id) {
   return id.length > 16 ? `${id.slice(0, 6)}…${id.slice(-6)}` : id
 }
 
+function plural (n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+/** Peer ids in messages, shortened; the full text stays in the row's title. */
+function shortenIds (text) {
+  return text.replace(/\b12D3KooW[1-9A-HJ-NP-Za-km-z]{44}\b/g, short)
+}
+
 function ratio (r) {
   return r == null ? '–' : `${r.toFixed(r < 10 ? 2 : 1)}×`
 }
@@ -282,7 +291,8 @@ async function refresh () {
     state.overview = overview
     for (const rule of overview.rules) {
       const running = rule.job ?? rule.progress
-      if (running && rule.state === 'running') updateJob(rule.machine, rule.to, { ...running, running: true })
+      // a page opened mid-job starts from the rule's snapshot; live reports take over from there
+      if (running && rule.state === 'running' && !state.jobs.get(ruleKey(rule.machine, rule.to))?.live) updateJob(rule.machine, rule.to, { ...running, running: true })
     }
     render()
   } catch (err) {
@@ -304,6 +314,8 @@ function onEvent (e) {
   const d = e.data ?? {}
   if (e.type === 'replication.progress') {
     updateJob(d.machine, d.to, { ...d, running: !d.done })
+    const job = state.jobs.get(ruleKey(d.machine, d.to))
+    if (job) job.live = true
     return
   }
   if (e.type === 'replication.started') updateJob(d.machine, d.to, { running: true, bytesSent: 0, reset: true })
@@ -316,25 +328,34 @@ function onEvent (e) {
   if (REFRESH_ON.test(e.type)) scheduleRefresh()
 }
 
-/** Folds a progress report, start, end or failure of a job into its progress bar. */
+/**
+ * Folds a progress report, start, end or failure of a job into its progress bar. Reports carry
+ * the job's bytes so far and the size of the current point (`bytesToSend`), so the bar shows the
+ * current point ("point 2 of 5"): its bytes are those sent since the previous point ended.
+ */
 function updateJob (machine, to, p) {
   if (!machine || !to) return
   const key = ruleKey(machine, to)
   const now = Date.now()
   let job = state.jobs.get(key)
-  if (!job || p.reset || (p.running && job.state !== 'running' && job.state !== 'indeterminate')) {
-    job = { state: 'indeterminate', bytesSent: 0, total: null, rate: null, samples: [], startedAt: now }
+  if (!job || p.reset || (p.running && (job.state === 'done' || job.state === 'failed'))) {
+    job = { state: 'indeterminate', bytesSent: 0, point: null, pointBase: 0, done: 0, total: null, rate: null, samples: [], live: false }
   }
-  if (p.bytesSent != null) job.bytesSent = p.bytesSent
+  if (p.point != null && p.point !== job.point) {
+    job.point = p.point
+    job.pointBase = job.bytesSent
+  }
   if (p.points != null) { job.points = p.points; job.pointIndex = p.pointIndex }
-  // a fraction: within the current point when its size and progress are known, else for the job
-  if (p.pointBytesSent != null && p.bytesToSend != null) { job.done = p.pointBytesSent; job.total = p.bytesToSend }
-  else if (p.jobBytesToSend != null) { job.done = job.bytesSent; job.total = p.jobBytesToSend }
+  if (p.bytesSent != null) job.bytesSent = p.bytesSent
+  if (p.pointBytesSent != null) job.done = p.pointBytesSent
+  else if (p.bytesSent != null) job.done = p.bytesSent - job.pointBase
+  if (p.bytesToSend != null) job.total = p.bytesToSend
   if (p.running) {
     job.samples.push([now, job.bytesSent])
     job.samples = job.samples.filter(([t]) => now - t < 5000)
     const [t0, b0] = job.samples[0]
-    job.rate = p.rate ?? (now - t0 > 300 ? (job.bytesSent - b0) / ((now - t0) / 1000) : job.rate)
+    if (p.rate != null) job.rate = p.rate
+    else if (now - t0 > 300) job.rate = (job.bytesSent - b0) / ((now - t0) / 1000)
     job.state = job.total ? 'running' : 'indeterminate'
   }
   if (p.finished) { job.state = 'done'; job.seconds = p.seconds }
@@ -453,7 +474,7 @@ function renderOverview () {
           h('span', {}, `origin ${origin}`),
           m.tenant ? h('span', {}, `tenant ${m.tenant}`) : null,
           m.cluster ? h('span', {}, `cluster ${m.cluster}`) : null,
-          h('span', {}, `${m.pointCount} points`),
+          h('span', {}, plural(m.pointCount, 'point')),
           h('span', { class: m.orphans ? 'orphans' : '' }, `${m.complete} complete${m.orphans ? `, ${m.orphans} orphan${m.orphans > 1 ? 's' : ''}` : ''}`),
           h('span', {}, `${bytes(m.logicalBytes)} protected`),
           h('span', {}, `latest ${ago(shown.at(-1)?.createdAt)}`))),
@@ -563,21 +584,22 @@ function renderReplication () {
   renderInto($('#rules'), rules.length === 0
     ? h('p', { class: 'empty' }, 'No replication rules. Create one below: a machine, a target Core, and when to send.')
     : h('table', {},
-      h('thead', {}, h('tr', {}, h('th', {}, 'Machine → target'), h('th', {}, 'State'), h('th', {}, 'Schedule'), h('th', {}, 'Last point'), h('th', { class: 'num' }, 'Behind'), h('th', { class: 'num' }, 'Sent'), h('th', {}, 'Progress'), h('th', {}, ''))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Machine → target'), h('th', {}, 'State and schedule'), h('th', {}, 'Last point'), h('th', { class: 'num' }, 'Behind'), h('th', { class: 'num' }, 'Sent'), h('th', { class: 'wide' }, 'Progress'), h('th', {}, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, rules.map(r => {
         const paused = r.paused === true || r.state === 'paused'
         const key = ruleKey(r.machine, r.to)
         const path = `/replication/${enc(r.machine)}/${enc(r.to)}`
         return h('tr', { 'data-rule': key },
-          h('td', {}, h('strong', {}, r.machine), ' → ', peerName(r.to)),
-          h('td', {}, h('span', { class: `state ${r.state}` }, r.state), r.error ? h('div', { class: 'muted', title: r.error }, r.error) : null,
-            r.seedDrive ? h('div', { class: 'muted' }, `seed drive: ${r.seedState ?? '–'}`) : null),
-          h('td', {}, r.schedule, r.window ? h('div', { class: 'muted' }, `window ${r.window}`) : null, r.limit ? h('div', { class: 'muted' }, `limit ${bytes(r.limit)}/s`) : null),
-          h('td', {}, r.lastPoint ? h('code', { title: r.lastPoint }, short(r.lastPoint)) : '–', r.lastSuccessAt ? h('div', { class: 'muted' }, ago(r.lastSuccessAt)) : null),
-          h('td', { class: 'num' }, r.pointsBehind ?? '–', r.lagSeconds ? h('div', { class: 'muted' }, `lag ${duration(r.lagSeconds)}`) : null),
-          h('td', { class: 'num' }, bytes(r.bytesSent)),
-          h('td', {}, progressBar(r.machine, r.to)),
-          h('td', {}, h('div', { class: 'actions' },
+          h('td', { class: 'nowrap' }, h('strong', {}, r.machine), h('div', { class: 'muted' }, `→ ${peerName(r.to)}`)),
+          h('td', {}, h('span', { class: `state ${r.state}` }, r.state),
+            h('div', { class: 'muted' }, [r.schedule, r.window ? `window ${r.window}` : null, r.limit ? `limit ${bytes(r.limit)}/s` : null].filter(Boolean).join(' · ')),
+            r.seedDrive ? h('div', { class: 'muted' }, `seed drive ${r.seedState ?? ''}`) : null,
+            r.error ? h('div', { class: 'error-text', title: r.error }, r.error) : null),
+          h('td', { class: 'nowrap' }, r.lastPoint ? h('code', { title: r.lastPoint }, short(r.lastPoint)) : '–', r.lastSuccessAt ? h('div', { class: 'muted' }, ago(r.lastSuccessAt)) : null),
+          h('td', { class: 'num nowrap' }, r.pointsBehind ?? '–', r.lagSeconds ? h('div', { class: 'muted' }, `lag ${duration(r.lagSeconds)}`) : null),
+          h('td', { class: 'num nowrap' }, bytes(r.bytesSent)),
+          h('td', { class: 'wide' }, progressBar(r.machine, r.to)),
+          h('td', {}, h('div', { class: 'actions nowrap' },
             paused
               ? h('button', { type: 'button', 'data-key': `resume-${key}`, onclick: (ev) => act(ev.currentTarget, `resumed ${r.machine} → ${peerName(r.to)}`, () => api('POST', `${path}/resume`, {})) }, 'Resume')
               : h('button', { type: 'button', 'data-key': `pause-${key}`, onclick: (ev) => act(ev.currentTarget, `paused ${r.machine} → ${peerName(r.to)}`, () => api('POST', `${path}/pause`, {})) }, 'Pause'),
@@ -618,7 +640,9 @@ async function replicateNow (button, r) {
   updateJob(r.machine, r.to, { running: true, reset: true })
   await act(button, `replicating ${r.machine} → ${peerName(r.to)}`, () =>
     api('POST', `/replication/${enc(r.machine)}/${enc(r.to)}/now`, {}, (p) => {
-      if (p.unit === 'bytes') updateJob(r.machine, r.to, { running: true, bytesSent: p.done, jobBytesToSend: p.total })
+      // the same job's progress also arrives on the event stream; this is for a Core that does not publish it
+      const job = state.jobs.get(ruleKey(r.machine, r.to))
+      if (p.unit === 'bytes' && !job?.live) updateJob(r.machine, r.to, { running: true, pointBytesSent: p.done, bytesToSend: p.total })
     }))
 }
 
@@ -713,13 +737,13 @@ function renderSeeds () {
       h('thead', {}, h('tr', {}, h('th', {}, 'Seed'), h('th', {}, 'Direction'), h('th', {}, 'State'), h('th', {}, 'Machines'), h('th', {}, 'Points taken'), h('th', { class: 'num' }, 'Points'), h('th', {}, 'Parts'), h('th', { class: 'num' }, 'Size'), h('th', {}, 'Written'), actions ? h('th', {}, '') : null)),
       h('tbody', {}, rows.map(x => h('tr', { 'data-seed': x.seed, 'data-state': x.state },
         h('td', {}, h('code', { title: x.seed }, short(x.seed))),
-        h('td', {}, x.direction === 'outgoing' ? `to ${x.target ? peerName(x.target) : 'any Core'}` : `from ${peerName(x.source)}`),
+        h('td', { class: 'nowrap' }, x.direction === 'outgoing' ? `to ${x.target ? peerName(x.target) : 'any Core'}` : `from ${peerName(x.source)}`),
         h('td', {}, h('span', { class: `state ${x.state === 'consumed' ? 'ok' : x.state === 'abandoned' ? 'error' : 'paused'}` }, x.state)),
         h('td', {}, x.machines.join(', ')),
         h('td', { class: 'when' }, `${when(x.from)} – ${when(x.to)}`),
         h('td', { class: 'num' }, x.points),
         h('td', {}, x.missingParts?.length ? `${x.parts - x.missingParts.length} of ${x.parts} (missing ${x.missingParts.join(', ')})` : String(x.parts)),
-        h('td', { class: 'num' }, x.bytes == null ? '–' : bytes(x.bytes)),
+        h('td', { class: 'num nowrap' }, x.bytes == null ? '–' : bytes(x.bytes)),
         h('td', { class: 'when' }, ago(x.createdAt)),
         actions ? h('td', {}, x.direction === 'outgoing' && x.state === 'outstanding'
           ? h('button', {
@@ -746,7 +770,7 @@ function renderEvents () {
         h('td', { class: 'when', title: e.at }, when(e.at)),
         h('td', {}, h('span', { class: `level ${e.level}` }, e.level)),
         h('td', { class: 'type' }, h('code', {}, e.type)),
-        h('td', {}, e.message))))))
+        h('td', { title: e.message }, shortenIds(e.message)))))))
   for (const e of state.events) delete e.fresh
 }
 
@@ -801,6 +825,7 @@ function route () {
 
 window.addEventListener('hashchange', () => {
   route()
+  window.scrollTo(0, 0)
   $('#main').focus({ preventScroll: true })
 })
 // relative times ("3 min ago") stay true without a refetch
