@@ -16,6 +16,7 @@ const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'drcore.j
 const keep = process.argv.includes('--keep')
 const work = await mkdtemp(join(tmpdir(), 'drcore-demo-'))
 const daemons: ChildProcess[] = []
+process.on('SIGINT', () => { for (const d of daemons) d.kill('SIGTERM'); process.exit(130) })
 
 const bold = (s: string): string => process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s
 function section (title: string): void {
@@ -66,6 +67,103 @@ async function main (): Promise<void> {
 
   section('Verification')
   run(['verify', '--repo', hq])
+
+  section('Four Cores on 127.0.0.1: head office, branch office, DR site, and a service provider')
+  const branch = join(work, 'branch')
+  const dr = join(work, 'dr')
+  const msp = join(work, 'msp')
+  for (const [repo, name] of [[branch, 'branch'], [dr, 'dr'], [msp, 'msp']]) {
+    run(['init', '--repo', repo, '--name', name, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0'], { quiet: true })
+  }
+  for (const repo of [hq, branch, dr, msp]) await startDaemon(repo)
+  const address = (repo: string): string => json(['id', '--repo', repo]).addresses[0]
+  process.stdout.write('(each Core runs "drcore start"; the commands below go through its API)\n')
+
+  section('Pairing: a request, and the operator approves it')
+  run(['peer', 'add', address(branch), '--name', 'branch', '--repo', hq])
+  run(['peer', 'requests', '--repo', branch])
+  run(['peer', 'approve', 'hq', '--repo', branch])
+  // the rest of the mesh: branch -> dr, hq -> dr, dr -> hq (mutual), hq -> msp (hosted, tenant acme)
+  run(['peer', 'add', address(dr), '--name', 'dr', '--repo', branch], { quiet: true })
+  run(['peer', 'approve', 'branch', '--repo', dr], { quiet: true })
+  run(['peer', 'add', address(dr), '--name', 'dr', '--repo', hq], { quiet: true })
+  run(['peer', 'approve', 'hq', '--repo', dr], { quiet: true })
+  run(['peer', 'add', address(hq), '--name', 'hq', '--repo', dr], { quiet: true })
+  run(['peer', 'approve', 'dr', '--repo', hq], { quiet: true })
+  const hqId = json(['id', '--repo', hq]).peerId
+  run(['peer', 'allow', hqId, '--name', 'hq', '--tenant', 'acme', '--repo', msp])
+  run(['peer', 'add', address(msp), '--name', 'msp', '--repo', hq], { quiet: true })
+  await waitUntil('pairing decisions reach the requesters', () =>
+    json(['peer', 'list', '--repo', hq]).filter((p: any) => p.canSendTo).length === 3 &&
+    json(['peer', 'list', '--repo', branch]).some((p: any) => p.canSendTo))
+  run(['peer', 'list', '--repo', hq])
+
+  section('Rules make the topology: hq -> branch -> dr (multi-hop), hq -> dr (point-to-multipoint), dr -> hq (mutual)')
+  run(['replicate', 'hq/web01', '--to', 'dr', '--repo', branch])
+  run(['replicate', 'web01', '--to', 'branch', '--repo', hq])
+  run(['replicate', 'web01', '--to', 'dr', '--repo', hq])
+  const dbData = join(work, 'db01')
+  await mkdir(dbData)
+  await writeFile(join(dbData, 'tables.dat'), randomBytes(2 * 1024 * 1024))
+  run(['backup', 'db01', dbData, '--repo', dr])
+  run(['replicate', 'db01', '--to', 'hq', '--repo', dr])
+  run(['replication', 'now', 'web01', '--to', 'branch', '--repo', hq])
+  run(['replication', 'now', 'web01', '--to', 'dr', '--repo', hq])
+  run(['replication', 'now', 'db01', '--to', 'hq', '--repo', dr])
+  await waitUntil('web01 reaches dr by both paths and db01 reaches hq', () =>
+    json(['machines', '--repo', dr]).filter((m: any) => m.machine === 'web01').length === 2 &&
+    json(['machines', '--repo', hq]).some((m: any) => m.machine === 'db01'))
+  run(['replication', 'list', '--repo', hq])
+  run(['machines', '--repo', dr])
+
+  section('Restore at the DR site: byte-identical')
+  run(['restore', 'hq/web01', join(work, 'dr-restore'), '--repo', dr])
+  report(spawnSync('diff', ['-r', data, join(work, 'dr-restore', 'web01')], { encoding: 'utf8' }), 'web01 restored on dr')
+  run(['restore', 'dr/db01', join(work, 'hq-restore'), '--repo', hq])
+  report(spawnSync('diff', ['-r', dbData, join(work, 'hq-restore', 'db01')], { encoding: 'utf8' }), 'db01 restored on hq (mutual replication)')
+
+  section('A hosted target with a seed drive: old points travel on disk, new ones over the network')
+  run(['replicate', 'web01', '--to', 'msp', '--seed-drive', '--repo', hq])
+  await writeFile(join(data, 'var', 'www', 'today.html'), 'today\n')
+  run(['backup', 'web01', data, '--repo', hq])
+  await waitUntil('the new point reaches msp', () => json(['machines', '--repo', msp]).some((m: any) => m.machine === 'web01'))
+  run(['points', 'web01', '--repo', msp])
+  run(['restore', 'web01', join(work, 'msp-refused'), '--repo', msp], { allowFail: true })
+  run(['seed', 'create', '--out', join(work, 'seed-drive'), '--max-size', '2M', '--repo', hq])
+  run(['seed', 'list', '--repo', hq])
+  run(['seed', 'consume', join(work, 'seed-drive'), '--repo', msp])
+  run(['points', 'web01', '--repo', msp])
+  run(['restore', 'web01', join(work, 'msp-restore'), '--repo', msp])
+  report(spawnSync('diff', ['-r', data, join(work, 'msp-restore', 'web01')], { encoding: 'utf8' }), 'web01 restored on msp after the seed')
+
+  section('Status and events')
+  run(['status', '--repo', hq])
+  run(['events', '--limit', '8', '--repo', dr])
+}
+
+function report (diff: { status: number | null, stdout: string }, what: string): void {
+  process.stdout.write(diff.status === 0 ? `diff -r: ${what}, identical to the source\n` : `diff -r found differences (${what}):\n${diff.stdout}`)
+  if (diff.status !== 0) throw new Error(`${what}: restore differs`)
+}
+
+async function startDaemon (repo: string): Promise<void> {
+  const child = spawn(process.execPath, [BIN, 'start', '--repo', repo], { stdio: ['ignore', 'pipe', 'pipe'] })
+  daemons.push(child)
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`drcore start did not come up: ${out}`)), 60_000)
+    child.stdout!.on('data', d => { out += d; if (out.includes('API http')) { clearTimeout(timer); resolve() } })
+    child.stderr!.on('data', d => { out += d })
+    child.on('exit', code => { clearTimeout(timer); reject(new Error(`drcore start exited ${code}: ${out}`)) })
+  })
+}
+
+async function waitUntil (what: string, ready: () => boolean, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
 }
 
 try {
@@ -79,4 +177,3 @@ try {
   if (!keep) await rm(work, { recursive: true, force: true })
   else process.stdout.write(`kept ${work}\n`)
 }
-export { spawn }
