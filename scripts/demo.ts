@@ -24,9 +24,9 @@ function section (title: string): void {
 }
 
 /** runs the CLI, echoing the command (with the repo path shortened) and its output */
-function run (args: string[], opts: { quiet?: boolean, allowFail?: boolean } = {}): string {
+function run (args: string[], opts: { quiet?: boolean, silent?: boolean, allowFail?: boolean } = {}): string {
   const shown = args.map(a => a.startsWith(work) ? a.replace(work, '$DEMO') : a).join(' ')
-  process.stdout.write(`$ drcore ${shown}\n`)
+  if (opts.silent !== true) process.stdout.write(`$ drcore ${shown}\n`)
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
   if (opts.quiet !== true) process.stdout.write(r.stdout.replaceAll(work, '$DEMO'))
   if (r.stderr !== '') process.stdout.write(r.stderr.replaceAll(work, '$DEMO'))
@@ -35,7 +35,7 @@ function run (args: string[], opts: { quiet?: boolean, allowFail?: boolean } = {
 }
 
 function json (args: string[]): any {
-  return JSON.parse(run([...args, '--json'], { quiet: true }))
+  return JSON.parse(run([...args, '--json'], { quiet: true, silent: true }))
 }
 
 async function main (): Promise<void> {
