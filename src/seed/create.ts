@@ -75,7 +75,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
   } catch (err) {
     if (!(err instanceof PartTooSmallError)) throw err
     const needed = overhead + sectionSize(36, MAX_BLOCK_SIZE)
-    throw new UserError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${needed} bytes (e.g. 2M)`)
+    throw new UserError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${Math.ceil(needed / 2 ** 20)}M`)
   }
   progress({ phase: 'seed plan', done: layout.blocks, unit: 'blocks' }, true)
 
