@@ -5,7 +5,7 @@ import type { DaemonInfo } from '../api/client.ts'
 import { operations } from '../api/operations.ts'
 import type { OperationName, ProgressFn } from '../api/operations.ts'
 import { UserError } from '../errors.ts'
-import { resolveRepoDir } from '../repo/index.ts'
+import { resolveRepoDir } from '../repo/dir.ts'
 
 /** What a command talks to: the running daemon, or the repository opened in this process. */
 export interface CoreConnection {

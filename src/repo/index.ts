@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import { hostname } from 'node:os'
 import { Level } from 'level'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -29,10 +29,7 @@ export interface RepositoryFiles {
   packsDir: string
 }
 
-/** `--repo`, else `$DRCORE_REPO`, else `~/.drcore` */
-export function resolveRepoDir (flag?: string): string {
-  return resolve(flag ?? process.env.DRCORE_REPO ?? join(homedir(), '.drcore'))
-}
+export { resolveRepoDir } from './dir.ts'
 
 export interface InitOptions {
   name?: string

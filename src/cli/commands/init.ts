@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { initRepository, resolveRepoDir } from '../../repo/index.ts'
+import { resolveRepoDir } from '../../repo/dir.ts'
 import { collect, withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { printJson } from '../output.ts'
@@ -18,6 +18,7 @@ export function register (program: Command): void {
         apiPort = Number(opts.apiPort)
         if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new UsageError(`--api-port: not a port number: ${opts.apiPort}`)
       }
+      const { initRepository } = await import('../../repo/index.ts')
       const { peerId, config } = await initRepository(dir, { name: opts.name, listen: opts.listen, apiPort })
       if (opts.json === true) printJson({ peerId: peerId.toString(), name: config.name, repo: dir })
       else process.stdout.write(`created repository ${dir}\npeer id ${peerId.toString()} (name ${config.name})\n`)

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
-import { startDaemon } from '../../daemon.ts'
-import { resolveRepoDir } from '../../repo/index.ts'
+import { resolveRepoDir } from '../../repo/dir.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 
@@ -9,6 +8,8 @@ export function register (program: Command): void {
     .description('run the Core in the foreground: network, scheduler, HTTP API and console (Ctrl-C stops it)')
     .action(async (opts: CommonOptions) => {
       const dir = resolveRepoDir(opts.repo)
+      // loaded here, not at the top: every other command would pay for libp2p and the whole Core
+      const { startDaemon } = await import('../../daemon.ts')
       const daemon = await startDaemon(dir)
       const id = await daemon.core.run('id', {}) as { peerId: string, name: string, addresses: string[] }
       process.stdout.write(`drcore ${id.name} (${id.peerId}) running on ${dir}\n`)
