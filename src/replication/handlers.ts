@@ -52,8 +52,8 @@ export interface RuleRow {
   createdAt: string
   lastRunAt: string | null
   lastSuccessAt: string | null
-  /** the running job's progress */
-  job: (JobProgress & { machine: string, to: string }) | null
+  /** the running job's progress, with its start and its rate so far (bytes per second) */
+  job: (JobProgress & { machine: string, to: string, startedAt: string, rate: number }) | null
   /** a trigger waits for the window to open at this time */
   waitingForWindow: string | null
   retryAt: string | null
@@ -121,7 +121,7 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       createdAt: rule.createdAt,
       lastRunAt: rule.lastRunAt,
       lastSuccessAt: rule.lastSuccessAt,
-      job: activity?.progress != null ? { ...activity.progress, machine: rule.machine, to: rule.to } : null,
+      job: activity?.progress != null && activity.startedAt != null ? jobRow(rule, activity.progress, activity.startedAt) : null,
       waitingForWindow: activity?.waitingForWindow ?? null,
       retryAt: activity?.retryAt ?? null,
       nextRunAt: activity?.nextRunAt ?? null
@@ -216,6 +216,11 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       return await core.replication.fetch({ machine: input.machine, from, point: input.point, onProgress })
     }
   }
+}
+
+function jobRow (rule: RuleRecord, progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {
+  const seconds = (Date.now() - Date.parse(startedAt)) / 1000
+  return { ...progress, machine: rule.machine, to: rule.to, startedAt, rate: seconds > 0 ? Math.round(progress.bytesSent / seconds) : 0 }
 }
 
 /**

@@ -38,6 +38,8 @@ export interface RuleActivity {
   running: boolean
   /** the running job's last progress report */
   progress: JobProgress | null
+  /** when the running job started (ISO) */
+  startedAt: string | null
   /** a trigger waits for the rule's window to open at this time (ISO) */
   waitingForWindow: string | null
   /** the next retry of a failed job (ISO) */

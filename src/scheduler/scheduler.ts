@@ -213,6 +213,7 @@ export class ReplicationScheduler {
     return {
       running: slot?.job != null,
       progress: slot?.job?.progress ?? null,
+      startedAt: slot?.job != null ? new Date(slot.job.startedAt).toISOString() : null,
       waitingForWindow: iso(slot?.window),
       retryAt: iso(slot?.retry),
       nextRunAt: iso(slot?.cron)
