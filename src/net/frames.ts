@@ -15,6 +15,7 @@ export class FrameReader {
   readonly #highWaterMark: number
   readonly #chunks: Uint8Array[] = []
   #buffered = 0
+  #pauseScheduled = false
   #closed = false
   #error: Error | undefined
   #wake: (() => void) | undefined
@@ -30,7 +31,7 @@ export class FrameReader {
       const data = evt.data
       if (data instanceof Uint8Array) this.#push(data)
       else for (const buf of data) this.#push(buf)
-      if (this.#buffered > this.#highWaterMark && this.#stream.readStatus === 'readable') this.#stream.pause()
+      if (this.#buffered > this.#highWaterMark) this.#pauseSoon()
       this.#notify()
     }
     this.#onEnd = () => { this.#notify() }
@@ -137,6 +138,21 @@ export class FrameReader {
       else this.#chunks[0] = chunk.subarray(take)
     }
     return out
+  }
+
+  /**
+   * Pauses the stream once the current event is over, never inside it. `resume()` dispatches
+   * the data buffered while paused and only then tells the muxer to grant window again: a pause
+   * from inside that dispatch would be undone by the muxer (yamux keeps granting window to a
+   * stream paused this way) and the stream's own buffer would grow until it is reset.
+   */
+  #pauseSoon (): void {
+    if (this.#pauseScheduled) return
+    this.#pauseScheduled = true
+    queueMicrotask(() => {
+      this.#pauseScheduled = false
+      if (this.#buffered > this.#highWaterMark && this.#stream.readStatus === 'readable') this.#stream.pause()
+    })
   }
 
   #maybeResume (): void {
