@@ -27,7 +27,7 @@ export interface SchedulerOptions {
 }
 
 /** Why a job was asked for; shown in events. */
-export type TriggerReason = 'start' | 'added' | 'resumed' | 'approved' | 'backup' | 'verify' | 'received' | 'schedule' | 'window' | 'retry' | 'follow-up' | 'seed abandoned'
+export type TriggerReason = 'start' | 'added' | 'resumed' | 'approved' | 'backup' | 'verify' | 'received' | 'schedule' | 'window' | 'retry' | 'follow-up' | 'seed abandoned' | 'seed consumed'
 
 interface Timer {
   handle: unknown
@@ -74,9 +74,9 @@ const realClock: Clock = {
 
 /**
  * Decides when each replication rule runs a job (docs/replication.md, "Triggers"):
- * - after every backup of the rule's machine (or of its cluster), after a passing verify, and
- *   after a point arrives from a peer that the rule forwards (multi-hop): rules with the
- *   default `after-backup` schedule;
+ * - after every backup of the rule's machine (or of its cluster), after a passing verify, after
+ *   a point arrives from a peer that the rule forwards (multi-hop), and after a seed drive
+ *   brought blocks: rules with the default `after-backup` schedule;
  * - on its cron schedule, for a rule that has one (and only then);
  * - at start (a restart resumes unfinished work), on resume, when the rule is added, and when
  *   the target approves this Core: always for `after-backup` rules, and for cron rules only when
@@ -238,6 +238,11 @@ export class ReplicationScheduler {
       case 'verify.finished':
         if (event.level === 'error') break
         for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'verify')
+        break
+      case 'seed.consumed':
+        // points arrived on a seed drive (or orphans became complete): rules may forward them
+        if (typeof data.imported !== 'number' || data.imported === 0) break
+        for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'seed consumed')
         break
       case 'pairing.approved':
         if (data.by !== 'remote') break

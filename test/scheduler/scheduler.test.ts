@@ -96,6 +96,21 @@ describe('replication scheduler: triggers', () => {
     })
   })
 
+  it('a seed drive that brought blocks runs the after-backup rules (a relay forwards seeded points)', async () => {
+    await withHarness({ now: at(12) }, async h => {
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await h.addRule({ machine: 'db01', to: h.siteC, schedule: '0 3 * * *' })
+      await h.settle()
+      h.engine.jobs.length = 0
+      h.events.emit('seed.consumed', 'nothing new', { imported: 0 })
+      await h.settle()
+      assert.equal(h.engine.jobs.length, 0)
+      h.events.emit('seed.consumed', 'imported', { imported: 12, pointsCompleted: [] })
+      await h.settle()
+      assert.deepEqual(h.engine.runs, ['web01->' + h.siteB])
+    })
+  })
+
   it('a cron rule runs on its schedule only: not when added, not after a backup', async () => {
     await withHarness({ now: at(12, 0, 30) }, async h => {
       await h.addRule({ machine: 'web01', to: h.siteB, schedule: '*/10 * * * *' })
