@@ -9,12 +9,13 @@ import { sha256File } from '../helpers/tree.ts'
 
 const MiB = 1024 * 1024
 /** The rule's limit: slow enough to kill in the middle, and it keeps the network buffers small. */
-const LIMIT = '12M'
+const LIMIT = '8M'
 /**
  * What may be in flight when a Core dies: blocks the target received but had not yet made
- * durable. It flushes every 8 MiB (or every second) while blocks keep arriving, so at 12 MiB/s
- * that is 8 MiB plus what arrives during a flush (half a second is generous), plus a little in
- * the network between a rate-limited sender and a receiver that keeps up.
+ * durable. It flushes every 8 MiB (or every second) while blocks keep arriving, so at 8 MiB/s
+ * that is 8 MiB plus what arrives during a flush (three quarters of a second is generous on a
+ * loaded machine), plus a little in the network between a rate-limited sender and a receiver
+ * that keeps up.
  */
 const IN_FLIGHT = 8 * MiB + 6 * MiB + 1 * MiB
 const RETRY = { DRCORE_RETRY_DELAYS: '1s' }
