@@ -82,7 +82,7 @@ describe('replication rules under the operator\'s control', () => {
     assert.ok((await machinesOnDr()).includes('db01'))
   })
 
-  test('--limit holds the transfer rate within 10%', async () => {
+  test('--limit holds the transfer rate within 10%', async t => {
     const limit = 4 * MiB
     const rule = await hq.json(['replicate', 'big01', '--to', 'dr', '--limit', '4M'])
     assert.equal(rule.limit, limit)
@@ -90,6 +90,7 @@ describe('replication rules under the operator\'s control', () => {
     const [finished] = await waitFor('the limited job', async () => (await hq.events('replication.finished')).filter(e => e.data.machine === 'big01' && e.data.points === 1),
       e => e.length === 1, 90_000)
     const rate = finished.data.bytes / finished.data.seconds
+    t.diagnostic(`${(finished.data.bytes / MiB).toFixed(1)} MiB in ${finished.data.seconds.toFixed(2)} s: ${(rate / MiB).toFixed(2)} MiB/s at --limit 4M`)
     assert.ok(finished.data.bytes >= 20 * MiB)
     assert.ok(rate <= limit * 1.1 && rate >= limit * 0.9, `rate ${(rate / MiB).toFixed(2)} MiB/s, limit 4 MiB/s`)
   })
