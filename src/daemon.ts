@@ -66,7 +66,11 @@ export async function startDaemon (dir: string): Promise<Daemon> {
         core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
         await rm(infoPath, { force: true })
         http.close()
-        await new Promise<void>(resolve => server.close(() => resolve()))
+        await new Promise<void>(resolve => {
+          server.close(() => resolve())
+          // a browser keeps its connections open and would reconnect its event stream on them
+          if ('closeAllConnections' in server) server.closeAllConnections()
+        })
         await core.close()
       })()
       await stopping

@@ -15,11 +15,13 @@ const REPLAY_LIMIT = 1000
  * nothing while the connection was down. Live-only events (`seq` 0, e.g. `replication.progress`)
  * carry no id, so they do not move the replay position.
  *
- * `closeAll()` ends every open stream: the HTTP server cannot stop while one is open.
+ * `closeAll()` ends every open stream and refuses new ones: the HTTP server cannot stop while
+ * one is open.
  */
 export class EventStreams {
   readonly #log: EventLog
   readonly #open = new Set<() => void>()
+  #closed = false
 
   constructor (log: EventLog) {
     this.#log = log
@@ -31,6 +33,7 @@ export class EventStreams {
 
   /** A streaming response replaying events after `since` (when given), then live events. */
   response (since: number | undefined, signal?: AbortSignal): Response {
+    if (this.#closed) return new Response('the Core is stopping\n', { status: 503, headers: { 'retry-after': '2' } })
     const encoder = new TextEncoder()
     const log = this.#log
     const open = this.#open
@@ -90,7 +93,9 @@ export class EventStreams {
     })
   }
 
+  /** Ends every open stream and refuses new ones (the server is stopping). */
   closeAll (): void {
+    this.#closed = true
     for (const close of [...this.#open]) close()
   }
 }

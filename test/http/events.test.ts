@@ -90,7 +90,7 @@ describe('the live event stream and the console routes', () => {
     assert.match(((await res.json()) as any).error.message, /sequence number/)
   })
 
-  test('closing the server ends every open stream and its subscription', async () => {
+  test('closing the server ends every open stream and refuses new ones', async () => {
     const res = await stream()
     const reader = res.body!.getReader()
     await reader.read()
@@ -98,6 +98,8 @@ describe('the live event stream and the console routes', () => {
     let done = false
     while (!done) done = (await reader.read()).done
     assert.equal(done, true)
+    const again = await stream()
+    assert.equal(again.status, 503, 'a browser reconnecting while the server stops is turned away')
     http = httpApp(core, TOKEN)
   })
 

@@ -135,7 +135,8 @@ function peerName (peerId) {
   return p?.name ?? short(peerId)
 }
 
-const ruleKey = (machine, to) => `${machine}\u0000${to}`
+/** a rule's key in data attributes (no NUL: CSS.escape would turn it into U+FFFD) */
+const ruleKey = (machine, to) => `${machine}→${to}`
 const HEALTH_COLOUR = { connected: 'green', paused: 'yellow', error: 'red', offline: 'grey' }
 /** the same colours for SVG presentation attributes, which cannot read CSS variables */
 const COLOUR = { green: '#1f8a3b', yellow: '#d99a00', red: '#c62828', grey: '#8a94a3', blue: '#2563eb', self: '#1e293b', unknown: '#cbd5e1' }
