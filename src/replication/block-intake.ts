@@ -24,7 +24,8 @@ export interface IntakeStats {
  * Every block is rehashed here, at the store boundary, whatever checked it before (the wire
  * stream does too): nothing reaches a pack that does not match its CID. What arrived is flushed
  * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
- * next blocks arrive, and the tenant's references follow each flush. So a transfer cut off at
+ * next blocks arrive (the writer holds at most its own flush size meanwhile, then makes `put`
+ * wait), and the tenant's references follow each flush. So a transfer cut off at
  * any moment, even by kill -9, keeps everything but the last unflushed stretch, and the retry's
  * "have?" skips what was kept.
  */
@@ -60,8 +61,10 @@ export class BlockIntake {
     this.stats.bytes += bytes.length
     if (added) this.stats.newBlocks++
     this.#unflushed += bytes.length
-    if (this.#unflushed >= this.#options.flushBytes || performance.now() - this.#lastFlush >= this.#options.flushIntervalMs) {
-      await this.#flushInBackground()
+    // while a flush runs, blocks keep arriving (the writer bounds its own queue); the next flush
+    // starts when this one is done
+    if (this.#flushing === undefined && (this.#unflushed >= this.#options.flushBytes || performance.now() - this.#lastFlush >= this.#options.flushIntervalMs)) {
+      this.#startFlush()
     }
     return added
   }
@@ -69,7 +72,9 @@ export class BlockIntake {
   /** Makes every block received so far durable and visible to the tenant. */
   async settle (): Promise<void> {
     this.#assertUsable()
-    await this.#flushInBackground()
+    await this.#flushing
+    this.#assertUsable()
+    this.#startFlush()
     await this.#flushing
     this.#assertUsable()
   }
@@ -112,10 +117,8 @@ export class BlockIntake {
     }
   }
 
-  async #flushInBackground (): Promise<void> {
-    // at most one flush in flight: a disk slower than the network slows the sender down
-    await this.#flushing
-    this.#assertUsable()
+  /** Flushes what was queued so far in the background, then records the tenant's references. */
+  #startFlush (): void {
     const writer = this.#writer
     if (writer === undefined) return
     const refs = this.#refs

@@ -60,10 +60,13 @@ export class TenantBlocks {
   view (store: BlockStore, tenant: string): BlockSource & { has: (cid: CID) => Promise<boolean> } {
     if (tenant === '') return { get: async cid => await store.get(cid), hasMany: async cids => await store.hasMany(cids), has: async cid => await store.has(cid) }
     const hasMany = async (cids: CID[]): Promise<boolean[]> => {
-      if (cids.length === 0) return []
-      const refs = await this.#refs.getMany(cids.map(cid => refKey(tenant, cid)))
       const stored = await store.hasMany(cids)
-      return cids.map((_, i) => refs[i] !== undefined && stored[i])
+      // only stored blocks need their reference looked up (a first transfer needs none)
+      const asked = cids.filter((_, i) => stored[i])
+      if (asked.length === 0) return stored
+      const refs = await this.#refs.getMany(asked.map(cid => refKey(tenant, cid)))
+      let j = 0
+      return stored.map(present => present && refs[j++] !== undefined)
     }
     return {
       hasMany,
