@@ -96,24 +96,27 @@ export class BlockIntake {
   }
 
   /**
-   * Ends an interrupted transfer: what arrived is flushed and kept (best effort: a store that
-   * fails now keeps what earlier flushes made durable), nothing else is committed.
+   * Ends an interrupted transfer: what arrived is flushed and kept, nothing else is committed.
+   * Returns false when the store failed meanwhile (then only earlier flushes are kept).
    */
-  async close (): Promise<void> {
-    if (this.#closed) return
+  async close (): Promise<boolean> {
+    if (this.#closed) return this.#failure === undefined
     this.#closed = true
     const writer = this.#writer
     this.#writer = undefined
     try {
       await this.#flushing
+      if (this.#failure !== undefined) throw this.#failure
       if (writer !== undefined) {
         const refs = this.#refs
         this.#refs = []
         await writer.commit()
         await this.#tenants.add(this.#tenant, refs)
       }
+      return true
     } catch {
       await writer?.abort()
+      return false
     }
   }
 

@@ -121,8 +121,8 @@ export class IncomingPoint {
     }
   }
 
-  /** The transfer ended before `done`: keep what arrived, commit nothing else. */
-  async abandon (): Promise<void> {
-    await this.#intake.close()
+  /** The transfer ended before `done`: keep what arrived (false: the store failed), commit nothing else. */
+  async abandon (): Promise<boolean> {
+    return await this.#intake.close()
   }
 }

@@ -104,7 +104,15 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
     }
     throw err
   } finally {
-    await incoming?.abandon()
+    if (incoming !== undefined) {
+      const point = incoming
+      const kept = await point.abandon()
+      const { blocks, bytes } = point.stats
+      const what = kept ? `the ${blocks} blocks (${bytes} bytes) received are kept` : 'the store failed while keeping what was received'
+      deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} ended before it was complete; ${what}`, {
+        peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept
+      }, 'warning')
+    }
   }
 }
 

@@ -29,6 +29,8 @@ export class ReplCore {
   pairing!: PairingService
   engine!: ReplicationEngine
   #unsubscribe: (() => void) | undefined
+  /** the port of the first start, kept across restarts so peers can dial the same address */
+  #port = 0
 
   private constructor (name: string, dir: string, options: EngineOptions) {
     this.name = name
@@ -60,7 +62,8 @@ export class ReplCore {
   async start (): Promise<void> {
     this.core = await Core.open(this.repo)
     this.#unsubscribe = this.core.events.subscribe(e => { this.events.push(e) })
-    this.node = await createNode({ privateKey: this.core.files.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], trust: this.core.peers, events: this.core.events })
+    this.node = await createNode({ privateKey: this.core.files.privateKey, listen: [`/ip4/127.0.0.1/tcp/${this.#port}`], trust: this.core.peers, events: this.core.events })
+    this.#port = Number(this.address.split('/')[4])
     this.pairing = new PairingService({ node: this.node, registry: this.core.peers, name: this.name, perPeer: RELAXED, perAddress: RELAXED })
     await this.pairing.start()
     this.engine = new ReplicationEngine({ ...partsOf(this.core), node: this.node }, this.options)
