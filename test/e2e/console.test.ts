@@ -106,7 +106,7 @@ describe('the web console, live, in a browser', () => {
     await waitFor('hq to hear the approval', async () => await hq.api('peers'), (peers: any[]) => peers.some(p => p.peerId === dr.peerId && p.canSendTo))
     // hq's own Peers page shows dr green: approved and connected
     await hqPage.click('.sidebar a[href="#peers"]')
-    await hqPage.locator(`#peers tr[data-peer="${dr.peerId}"][data-health="connected"] .dot.green`).waitFor({ timeout: 30_000 })
+    await hqPage.locator(`#peer-list tr[data-peer="${dr.peerId}"][data-health="connected"] .dot.green`).waitFor({ timeout: 30_000 })
   })
 
   test('a rule created on the Replication page runs on Replicate now; the progress bar reaches done', async () => {
@@ -189,7 +189,7 @@ describe('the web console, live, in a browser', () => {
     assert.equal(await hqPage.evaluate(() => window.loadedOnce), true, 'the page was not reloaded')
   })
 
-  test('the console is usable with the keyboard: Tab through the navigation, arrows along a timeline', async () => {
+  test('the console is usable with the keyboard: Tab and number keys through the navigation, arrows along a timeline', async () => {
     await hqPage.locator('a.skip').focus()
     await hqPage.keyboard.press('Tab')
     assert.equal(await hqPage.evaluate(() => document.activeElement?.getAttribute('href')), '#overview')
@@ -199,6 +199,8 @@ describe('the web console, live, in a browser', () => {
     await hqPage.waitForSelector('body[data-page="peers"]')
     assert.equal(await hqPage.evaluate(() => document.activeElement?.id), 'main', 'focus moves to the page that opened')
     assert.equal(await hqPage.locator('.sidebar a[href="#peers"]').getAttribute('aria-current'), 'page')
+    await hqPage.keyboard.press('3')
+    await hqPage.waitForSelector('body[data-page="replication"]')
     await hqPage.locator('.sidebar a[href="#overview"]').focus()
     await hqPage.keyboard.press('Enter')
     await hqPage.waitForSelector('body[data-page="overview"]')
@@ -211,5 +213,16 @@ describe('the web console, live, in a browser', () => {
     assert.equal(await hqPage.evaluate(() => document.activeElement.dataset.kind), 'base')
     await hqPage.keyboard.press('Enter')
     assert.match(await hqPage.locator('#point-detail').innerText(), /base image/)
+  })
+
+  test('a browser without the login cookie is told how to log in, and sees no data', async () => {
+    const context = await browser.newContext()
+    contexts.push(context)
+    const page = await context.newPage()
+    await page.goto(new URL(loginLink(hq)).origin + '/')
+    const banner = page.locator('#banner.login')
+    await banner.waitFor({ timeout: 15_000 })
+    assert.match(await banner.innerText(), /Not logged in to this Core\. Open the console link that drcore start printed/)
+    assert.equal(await page.locator('.machine').count(), 0)
   })
 })

@@ -118,9 +118,9 @@ function plural (n, word) {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
-/** Peer ids in messages, shortened; the full text stays in the row's title. */
+/** Peer ids and CIDs in messages, shortened; the full text stays in the row's title. */
 function shortenIds (text) {
-  return text.replace(/\b12D3KooW[1-9A-HJ-NP-Za-km-z]{44}\b/g, short)
+  return text.replace(/\b(12D3KooW[1-9A-HJ-NP-Za-km-z]{44}|baf[a-z2-7]{50,})\b/g, short)
 }
 
 function ratio (r) {
@@ -551,7 +551,7 @@ function renderPeers () {
       }))))
 
   const peers = o.peers.filter(p => p.state !== 'pending')
-  renderInto($('#peers'), peers.length === 0
+  renderInto($('#peer-list'), peers.length === 0
     ? h('p', { class: 'empty' }, 'No peers yet. Add one below, or give the other Core this Core\'s address.')
     : h('table', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'Status'), h('th', {}, 'Core'), h('th', {}, 'Peer id'), h('th', {}, 'Relationship'), h('th', {}, 'Tenant'), h('th', {}, 'Address'), h('th', {}, ''))),
@@ -681,7 +681,7 @@ function renderTopology () {
   const pos = new Map([[o.core.peerId, [cx, cy]]])
   others.forEach((n, i) => {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, others.length)
-    pos.set(n.peerId, [cx + Math.cos(a) * 330, cy + Math.sin(a) * 190])
+    pos.set(n.peerId, [cx + Math.cos(a) * 330, cy + Math.sin(a) * 175])
   })
   const colour = (st) => st.includes('error') ? 'red' : st.includes('running') ? 'blue' : st.every(x => x === 'paused') || st.includes('orphans') ? 'yellow' : 'green'
   const edges = [...links.values()].map(l => {
@@ -711,14 +711,15 @@ function renderTopology () {
     return s('g', { class: 'node', 'data-peer': n.peerId, transform: `translate(${x},${y})` },
       s('title', {}, `${n.name} (${n.peerId})${n.role === 'self' ? ' — this Core' : n.peer ? ` — ${n.peer.healthReason}` : ' — known from the points it took'}`),
       s('circle', { r: 28, fill: fill(n.health) }),
-      s('text', { y: 46, 'text-anchor': 'middle', 'font-weight': n.role === 'self' ? 700 : 500 }, n.name),
-      s('text', { y: 61, 'text-anchor': 'middle', class: 'sub' }, n.role === 'self' ? 'this Core' : n.peer ? n.peer.healthReason.slice(0, 40) : 'origin'))
+      // labels away from the centre, so links to this Core do not cross them
+      s('text', { y: y < cy ? -53 : 46, 'text-anchor': 'middle', 'font-weight': n.role === 'self' ? 700 : 500 }, n.name),
+      s('text', { y: y < cy ? -38 : 61, 'text-anchor': 'middle', class: 'sub' }, n.role === 'self' ? 'this Core' : n.peer ? n.peer.healthReason.slice(0, 40) : 'origin'))
   })
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Topology: ${nodes.size} Cores, ${links.size} links` },
     s('defs', {}, ['green', 'yellow', 'red', 'blue'].map(c => s('marker', { id: `arrow-${c}`, viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       s('path', { d: 'M0,0 L10,5 L0,10 z', fill: COLOUR[c] })))),
     edges, circles)
-  renderInto($('#topology'), svg)
+  renderInto($('#topology-graph'), svg)
   renderInto($('#topology-links'), links.size === 0
     ? h('p', { class: 'empty' }, 'No replication yet: create a rule on the Replication page.')
     : h('table', {},
@@ -763,7 +764,7 @@ function renderEvents () {
   const level = form.level.value
   const list = state.events.filter(e => (!level || e.level === level) && (!q || `${e.type} ${e.message}`.toLowerCase().includes(q)))
   const rows = list.slice(-200).reverse()
-  renderInto($('#events'), rows.length === 0
+  renderInto($('#event-list'), rows.length === 0
     ? h('p', { class: 'empty' }, 'No events.')
     : h('table', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Level'), h('th', {}, 'Type'), h('th', {}, 'What happened'))),
@@ -823,6 +824,16 @@ function route () {
   }
   document.body.dataset.page = page
 }
+
+// keys 1–6 open the pages, unless the operator is typing
+window.addEventListener('keydown', (ev) => {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey) return
+  if (ev.target.closest?.('input, select, textarea, [contenteditable]')) return
+  const page = PAGES[Number(ev.key) - 1]
+  if (!page) return
+  ev.preventDefault()
+  location.hash = page
+})
 
 window.addEventListener('hashchange', () => {
   route()
