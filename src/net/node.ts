@@ -203,6 +203,9 @@ function dialError (err: any, label: string, protocol: string, addresses: Multia
   if (err?.name === 'NoValidAddressesError') {
     return new PeerUnreachableError(label, `no known address for peer ${label}; give one (a multiaddr ending in /p2p/${label})`)
   }
-  const hint = err?.name === 'UnexpectedEOFError' ? ' (the connection closed during the handshake: the peer may have denied this Core)' : ''
-  return new PeerUnreachableError(label, `cannot reach peer ${label}${where}: ${err?.message ?? err}${hint}`)
+  // libp2p sometimes rejects with a DOM Event (a socket's close/error) rather than an Error
+  const closedEarly = err?.name === 'UnexpectedEOFError' || (!(err instanceof Error) && typeof err?.type === 'string')
+  const detail = err instanceof Error ? err.message : closedEarly ? 'the connection closed' : String(err)
+  const hint = closedEarly ? ' (the connection closed during the handshake: the peer may have denied this Core)' : ''
+  return new PeerUnreachableError(label, `cannot reach peer ${label}${where}: ${detail}${hint}`)
 }
