@@ -8,11 +8,14 @@ import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
 import { UserError } from '../errors.ts'
 import { isFsError, mtimeOf } from './fs.ts'
+import type { BackupSyncFs } from './fs.ts'
 import { readFileContent } from './file-reader.ts'
 import type { ReadContext } from './file-reader.ts'
 
 /** Regular files read at once within a directory: small files are latency-bound (open, stat, close). */
 const FILE_CONCURRENCY = 4
+/** With synchronous small-file reads, the event loop gets a turn every this many files. */
+const YIELD_EVERY = 32
 
 export interface ArchiverContext extends ReadContext {
   /** reads the parent point's nodes; undefined when there is no usable parent */
@@ -43,6 +46,7 @@ export class Archiver {
   readonly changed: string[] = []
   readonly #ctx: ArchiverContext
   #lastError = ''
+  #sinceYield = 0
 
   constructor (ctx: ArchiverContext) {
     this.#ctx = ctx
@@ -65,15 +69,18 @@ export class Archiver {
   }
 
   async #dir (path: string, st: BigIntStats, parentRoot: CID | undefined): Promise<Subtree | undefined> {
+    const sync = this.#ctx.small?.fs
     let names: string[]
     try {
-      names = await this.#ctx.fs.readdir(path)
+      names = sync !== undefined ? sync.readdir(path) : await this.#ctx.fs.readdir(path)
     } catch (err) {
       return this.#unreadable(path, err)
     }
     names = names.filter(isSafeName).sort(compareNames)
     const previous = await this.#parentEntries(parentRoot)
-    const stats = await mapLimit(names, 16, async name => await this.#lstat(join(path, name)))
+    const stats = sync !== undefined
+      ? names.map(name => this.#lstatSync(sync, join(path, name)))
+      : await mapLimit(names, 16, async name => await this.#lstat(join(path, name)))
     const entries: Array<Entry | undefined> = new Array(names.length)
     let files = 0
     let bytes = 0
@@ -120,8 +127,13 @@ export class Archiver {
       this.#ctx.onReused(previous.size)
       return { name, type: 'file', ...meta, size: previous.size, cid: previous.cid, ino }
     }
+    // small files are read synchronously: let timers, I/O and the zstd workers' answers in
+    if (this.#ctx.small !== undefined && ++this.#sinceYield >= YIELD_EVERY) {
+      this.#sinceYield = 0
+      await new Promise(resolve => setImmediate(resolve))
+    }
     try {
-      const content = await readFileContent(this.#ctx, path)
+      const content = await readFileContent(this.#ctx, path, Number(st.size))
       if (content.changed) this.changed.push(path)
       return { name, type: 'file', ...meta, mtime: mtimeOf(content.stat), size: content.size, cid: content.root, ino: Number(content.stat.ino) }
     } catch (err) {
@@ -131,8 +143,17 @@ export class Archiver {
 
   async #symlink (path: string, name: string, st: BigIntStats): Promise<Entry | undefined> {
     try {
-      const target = await this.#ctx.fs.readlink(path)
+      const sync = this.#ctx.small?.fs
+      const target = sync !== undefined ? sync.readlink(path) : await this.#ctx.fs.readlink(path)
       return { name, type: 'symlink', ...metadata(st), size: Buffer.byteLength(target), target }
+    } catch (err) {
+      return this.#unreadable(path, err)
+    }
+  }
+
+  #lstatSync (sync: BackupSyncFs, path: string): BigIntStats | undefined {
+    try {
+      return sync.lstat(path)
     } catch (err) {
       return this.#unreadable(path, err)
     }

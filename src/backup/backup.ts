@@ -9,7 +9,8 @@ import { DEFAULT_SHAPE, validateShape } from '../points/shape.ts'
 import type { Manifest, VolumeRef } from '../points/api.ts'
 import { MANIFEST_VERSION, MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { Archiver } from './archiver.ts'
-import { isFsError, nodeBackupFs } from './fs.ts'
+import { SmallFileReader } from './file-reader.ts'
+import { isFsError, nodeBackupFs, nodeBackupSyncFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
 import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './index.ts'
 
@@ -27,6 +28,7 @@ const PROGRESS_INTERVAL_MS = 100
 export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<BackupResult> {
   const started = performance.now()
   const fs = deps.fs ?? nodeBackupFs
+  const syncFs = deps.syncFs ?? (deps.fs === undefined ? nodeBackupSyncFs : undefined)
   const shape = deps.shape ?? DEFAULT_SHAPE
   validateShape(shape)
   const chunking = { ...DEFAULT_CHUNKING, ...deps.chunking }
@@ -51,6 +53,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
       writer,
       shape,
       chunking,
+      small: syncFs === undefined ? undefined : new SmallFileReader(syncFs, chunking),
       rehash: opts.rehash === true,
       parentGet: parentManifest === undefined ? undefined : async cid => await deps.store.get(cid),
       onRead: bytes => progress.readBytes(bytes),

@@ -6,11 +6,14 @@ import { rawCid } from '../points/blocks.ts'
 import { FileTreeBuilder } from '../points/file-tree.ts'
 import type { TreeShape } from '../points/shape.ts'
 import type { BlockWriter } from '../store/api.ts'
-import type { BackupFs } from './fs.ts'
+import type { Chunker } from '../chunker/api.ts'
+import type { BackupFs, BackupSyncFs } from './fs.ts'
 
 /** Large reads keep the disk streaming; 4 MiB also bounds what one read pins in memory. */
 const READ_SIZE = 4 * 1024 * 1024
 const MIN_READ_SIZE = 16 * 1024
+/** Files up to this size (by their lstat) are read with synchronous calls into a reused buffer. */
+export const SMALL_FILE_MAX = 1024 * 1024
 
 export interface FileContent {
   root: CID
@@ -30,6 +33,56 @@ export interface ReadContext {
   /** called after each read with the bytes read, and for each new chunk with its size */
   onRead: (bytes: number) => void
   onNewChunk: (bytes: number) => void
+  /** reads small files synchronously (the default file system only) */
+  small?: SmallFileReader
+}
+
+/**
+ * Reads small files the way restic does: open, fstat, one read into a buffer reused for every
+ * file, fstat, close, all synchronous, then chunks with one reused chunker. No per-file buffers
+ * or chunker scratch space are allocated; chunks are copied out of the shared buffer.
+ */
+export class SmallFileReader {
+  readonly fs: BackupSyncFs
+  /** one byte more than the largest small file, so a file that grew is noticed */
+  readonly #buffer = new Uint8Array(SMALL_FILE_MAX + 1)
+  readonly #chunker: Chunker
+
+  constructor (fs: BackupSyncFs, chunking: Partial<ChunkerOptions>) {
+    this.fs = fs
+    this.#chunker = createChunker(chunking)
+  }
+
+  /**
+   * One attempt: the file's chunks, its stat before reading and whether it changed while read;
+   * undefined when it is (or has grown) larger than a small file.
+   */
+  read (path: string): { chunks: Uint8Array[], size: number, stat: BigIntStats, changed: boolean } | undefined {
+    const fd = this.fs.open(path)
+    let size = 0
+    let before: BigIntStats
+    let after: BigIntStats
+    try {
+      before = this.fs.fstat(fd)
+      if (before.size > BigInt(SMALL_FILE_MAX)) return undefined
+      const buffer = this.#buffer
+      for (;;) {
+        const n = this.fs.read(fd, buffer, size, buffer.length - size)
+        if (n === 0) break
+        size += n
+        if (size === buffer.length) return undefined
+      }
+      after = this.fs.fstat(fd)
+    } finally {
+      this.fs.close(fd)
+    }
+    // push() returns views of the shared buffer: the writer keeps what it is given, so copy them
+    const chunks: Uint8Array[] = []
+    for (const chunk of this.#chunker.push(this.#buffer.subarray(0, size))) chunks.push(chunk.slice())
+    for (const chunk of this.#chunker.finish()) chunks.push(chunk)
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size
+    return { chunks, size, stat: before, changed }
+  }
 }
 
 /**
@@ -39,13 +92,32 @@ export interface ReadContext {
  * The stored content is always exactly the bytes read, so a file node never disagrees with its
  * chunks; the entry keeps the pre-read mtime, so the next incremental reads the file again.
  */
-export async function readFileContent (ctx: ReadContext, path: string): Promise<FileContent> {
+export async function readFileContent (ctx: ReadContext, path: string, sizeHint?: number): Promise<FileContent> {
   let content: FileContent | undefined
+  let small = ctx.small !== undefined && sizeHint !== undefined && sizeHint <= SMALL_FILE_MAX
   for (let attempt = 0; attempt < 2; attempt++) {
-    content = await readOnce(ctx, path)
+    content = small ? await readSmall(ctx, path) : undefined
+    if (content === undefined) {
+      small = false
+      content = await readOnce(ctx, path)
+    }
     if (!content.changed) return content
   }
   return content as FileContent
+}
+
+async function readSmall (ctx: ReadContext, path: string): Promise<FileContent | undefined> {
+  const read = (ctx.small as SmallFileReader).read(path)
+  if (read === undefined) return undefined
+  ctx.onRead(read.size)
+  const tree = new FileTreeBuilder((cid, bytes) => ctx.writer.put(cid, bytes), ctx.shape)
+  for (const chunk of read.chunks) {
+    const cid = rawCid(chunk)
+    if (await ctx.writer.put(cid, chunk)) ctx.onNewChunk(chunk.length)
+    await tree.addChunk(cid, chunk.length)
+  }
+  const { cid } = await tree.finish()
+  return { root: cid, size: read.size, stat: read.stat, changed: read.changed }
 }
 
 async function readOnce (ctx: ReadContext, path: string): Promise<FileContent> {

@@ -1,4 +1,5 @@
 import * as nodeFs from 'node:fs/promises'
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 
 /** A readable file as backup uses it (a subset of `FileHandle`). */
@@ -23,6 +24,33 @@ export const nodeBackupFs: BackupFs = {
   readdir: async (path) => await nodeFs.readdir(path),
   readlink: async (path) => await nodeFs.readlink(path),
   open: async (path, flags) => await nodeFs.open(path, flags)
+}
+
+/**
+ * The same calls, synchronous, for the walk and for small files. On a tree of small files an
+ * asynchronous call costs a thread-pool round trip (tens of microseconds of CPU on a busy
+ * 2-core machine) for a few microseconds of work in the kernel; measured on a copy of
+ * /usr/share (46k files), the walk plus open/stat/read/stat/close took 27 s asynchronously and
+ * 2 s synchronously. Backup uses these with the default file system only.
+ */
+export interface BackupSyncFs {
+  lstat (path: string): BigIntStats
+  readdir (path: string): string[]
+  readlink (path: string): string
+  open (path: string): number
+  fstat (fd: number): BigIntStats
+  read (fd: number, buffer: Uint8Array, offset: number, length: number): number
+  close (fd: number): void
+}
+
+export const nodeBackupSyncFs: BackupSyncFs = {
+  lstat: (path) => lstatSync(path, { bigint: true }),
+  readdir: (path) => readdirSync(path),
+  readlink: (path) => readlinkSync(path),
+  open: (path) => openSync(path, 'r'),
+  fstat: (fd) => fstatSync(fd, { bigint: true }),
+  read: (fd, buffer, offset, length) => readSync(fd, buffer, offset, length, null),
+  close: (fd) => closeSync(fd)
 }
 
 /** An error from a file system call (as opposed to the store or a bug). */

@@ -3,10 +3,10 @@ import type { BlockStore } from '../store/api.ts'
 import type { ChunkerOptions } from '../chunker/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { TreeShape } from '../points/shape.ts'
-import type { BackupFs } from './fs.ts'
+import type { BackupFs, BackupSyncFs } from './fs.ts'
 
 export { backup } from './backup.ts'
-export type { BackupFs } from './fs.ts'
+export type { BackupFs, BackupSyncFs } from './fs.ts'
 
 export interface BackupDeps {
   store: BlockStore
@@ -16,6 +16,11 @@ export interface BackupDeps {
   peerId: PeerId
   /** file system access (default node:fs/promises); tests count reads through it */
   fs?: BackupFs
+  /**
+   * synchronous calls for the walk and for small files (default: node:fs, unless `fs` is given,
+   * in which case every call goes through `fs`)
+   */
+  syncFs?: BackupSyncFs
   /** chunk sizes (default `DEFAULT_CHUNKING`); tests use small ones to get many chunks */
   chunking?: Partial<ChunkerOptions>
   /** node fanout (default `DEFAULT_SHAPE`); tests use small ones to get several index layers */

@@ -12,14 +12,22 @@ export interface EncodedBody {
 }
 
 /**
- * Compresses a block body for its pack record, on the libuv thread pool so it overlaps hashing
- * and I/O on the main thread. Keeps the block as it is when it looks incompressible or zstd does
- * not make it smaller.
+ * Compresses a block body for its pack record, on a worker thread so it overlaps hashing and I/O
+ * on the main thread. Keeps the block as it is when it looks incompressible or zstd does not make
+ * it smaller.
  */
 export async function encodeBody (bytes: Uint8Array): Promise<EncodedBody> {
-  if (bytes.length < MIN_COMPRESS_SIZE || looksIncompressible(bytes)) return { flags: 0, body: bytes }
+  if (bytes.length < MIN_COMPRESS_SIZE || looksIncompressible(bytes)) return { flags: 0, body: own(bytes) }
   const compressed = await zstd(bytes)
-  return compressed.length < bytes.length ? { flags: FLAG_ZSTD, body: compressed } : { flags: 0, body: bytes }
+  return compressed !== undefined ? { flags: FLAG_ZSTD, body: compressed } : { flags: 0, body: own(bytes) }
+}
+
+/**
+ * A block kept as it is waits in the writer until its flush. When it is a small view of a large
+ * buffer (a chunk of a 4 MiB read), a copy keeps the rest of that buffer from being pinned.
+ */
+function own (bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength * 2 < bytes.buffer.byteLength ? bytes.slice() : bytes
 }
 
 /** Decompression stops here when the block's length is not known (rebuilding the index). */

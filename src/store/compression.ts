@@ -1,13 +1,13 @@
 import { availableParallelism } from 'node:os'
 import { promisify } from 'node:util'
-import { constants, zstdCompress, zstdDecompress } from 'node:zlib'
+import { zstdDecompress } from 'node:zlib'
 import { ZSTD_LEVEL } from './constants.ts'
+import { POOL_SIZE, ZstdPool } from './zstd-pool.ts'
 
-const compress = promisify(zstdCompress)
 const decompress = promisify(zstdDecompress)
 
 /**
- * zstd jobs run on the libuv thread pool, which file I/O and LevelDB share. Measured here, 64
+ * Decompression jobs run on the libuv thread pool, which file I/O and LevelDB share. Measured here, 64
  * one-shot jobs in flight at once run about ten times slower than 2 to 4 (each sets up its own
  * context and they trample each other), and a full pool stalls pack writes. So at most one job
  * per core runs; the rest wait their turn.
@@ -27,14 +27,11 @@ async function limited<T> (job: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A zstd frame of `bytes`, compressed on the thread pool. */
-export async function zstd (bytes: Uint8Array): Promise<Buffer> {
-  return await limited(async () => await compress(bytes, {
-    // one output buffer for the whole frame: one trip to the pool instead of one per 16 KiB
-    chunkSize: bytes.length + 1024,
-    pledgedSrcSize: bytes.length,
-    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL }
-  }))
+const pool = new ZstdPool(POOL_SIZE, ZSTD_LEVEL)
+
+/** The zstd frame of `bytes` (compressed on a worker thread), or undefined when it is not smaller. */
+export async function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  return await pool.compress(bytes)
 }
 
 /** The content of a zstd frame, at most `maxLength` bytes (longer content is an error). */

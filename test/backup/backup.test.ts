@@ -5,8 +5,8 @@ import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendF
 import { join } from 'node:path'
 import { MissingBlockError, UserError } from '../../src/errors.ts'
 import { backup } from '../../src/backup/index.ts'
-import type { BackupFs } from '../../src/backup/index.ts'
-import { nodeBackupFs } from '../../src/backup/fs.ts'
+import type { BackupFs, BackupSyncFs } from '../../src/backup/index.ts'
+import { nodeBackupFs, nodeBackupSyncFs } from '../../src/backup/fs.ts'
 import { restore } from '../../src/restore/index.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { decodeFileNode } from '../../src/points/nodes.ts'
@@ -266,6 +266,41 @@ describe('volume images and failure handling', () => {
     const out = join(work, 'busy-out')
     await restore(repo, { machine: 'busy', dest: out, path: 'growing.log' })
     assert.deepEqual(await readFile(join(out, 'growing.log')), await readFile(join(tree, 'growing.log')))
+  })
+
+  test('the synchronous small-file path skips and lists unreadable entries and applies the changing-file rule', async () => {
+    const tree = join(work, 'sync-path')
+    await mkdir(join(tree, 'locked'), { recursive: true })
+    await writeFile(join(tree, 'ok.txt'), 'fine')
+    await writeFile(join(tree, 'unreadable.txt'), 'secret')
+    await writeFile(join(tree, 'locked', 'inside.txt'), 'x')
+    await writeFile(join(tree, 'growing.log'), randomBytes(100_000))
+    const denied = new Set([join(tree, 'unreadable.txt'), join(tree, 'locked')])
+    const eacces = (path: string) => Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES', syscall: 'open', path })
+    const fds = new Map<number, string>()
+    let stats = 0
+    const syncFs: BackupSyncFs = {
+      ...nodeBackupSyncFs,
+      open: (path) => { if (denied.has(path)) throw eacces(path); const fd = nodeBackupSyncFs.open(path); fds.set(fd, path); return fd },
+      readdir: (path) => { if (denied.has(path)) throw eacces(path); return nodeBackupSyncFs.readdir(path) },
+      fstat: (fd) => {
+        const s = nodeBackupSyncFs.fstat(fd)
+        if (fds.get(fd)?.endsWith('growing.log') === true) s.mtimeNs += BigInt(++stats)
+        return s
+      },
+      close: (fd) => { fds.delete(fd); nodeBackupSyncFs.close(fd) }
+    }
+    const r = await backup({ ...repo, syncFs, chunking: SMALL_CHUNKING, shape: SMALL_SHAPE }, { machine: 'sync01', volumes: [{ name: 'd', path: tree }] })
+    assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
+    assert.deepEqual(r.changed, [join(tree, 'growing.log')])
+    assert.equal(stats, 4, 'read twice: a stat before and after each attempt')
+    assert.equal(fds.size, 0, 'every descriptor closed')
+    assert.equal(r.files, 2)
+    const out = join(work, 'sync-path-out')
+    await restore(repo, { machine: 'sync01', dest: out })
+    const restored = await snapshotTree(join(out, 'd'))
+    assert.deepEqual(Object.keys(restored).sort(), ['growing.log', 'ok.txt'])
+    assert.deepEqual(await readFile(join(out, 'd', 'growing.log')), await readFile(join(tree, 'growing.log')))
   })
 
   test('a restore that meets a corrupt or missing block fails naming the CID and leaves no file behind', async () => {

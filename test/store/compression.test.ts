@@ -19,10 +19,21 @@ describe('block compression', () => {
     assert.equal(looksIncompressible(block), false)
   })
 
+  it('compresses on a worker: random bytes come back as not smaller, many blocks at once in order', async () => {
+    assert.equal(await zstd(randomBytes(10_000)), undefined)
+    const blocks = Array.from({ length: 1500 }, (_, i) => new TextEncoder().encode(`block ${i} `.repeat(50 + i % 300)))
+    const frames = await Promise.all(blocks.map(async (b) => await zstd(b)))
+    for (let i = 0; i < blocks.length; i++) {
+      const frame = frames[i]
+      assert.ok(frame !== undefined)
+      assert.deepEqual(new Uint8Array(await unzstd(frame, blocks[i].length)), blocks[i])
+    }
+  })
+
   it('round-trips a zstd frame and refuses content longer than announced', async () => {
     const bytes = compressibleBlock(100_000).bytes
     const frame = await zstd(bytes)
-    assert.ok(frame.length < bytes.length / 4)
+    assert.ok(frame !== undefined && frame.length < bytes.length / 4)
     assert.deepEqual(new Uint8Array(await unzstd(frame, bytes.length)), bytes)
     await assert.rejects(unzstd(frame, bytes.length - 1))
   })
