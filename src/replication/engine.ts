@@ -10,7 +10,9 @@ import { serveFetch } from './fetch-server.ts'
 import { runJob } from './job.ts'
 import { planRule } from './plan.ts'
 import { serveReplicate } from './receiver.ts'
+import { RuleStore } from './rules.ts'
 import type { RuleRecord } from './rules.ts'
+import { SeedRegistry } from '../seed/registry.ts'
 import { ReplicationSession } from './sender.ts'
 import { TenantBlocks } from './tenant-blocks.ts'
 import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPLICATE_PROTOCOL } from './wire.ts'
@@ -41,12 +43,15 @@ export class ReplicationEngine {
   readonly #core: CoreParts & { node: DrcoreNode }
   readonly #options: Required<EngineOptions>
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()
+  /** the seed drives this Core wrote (a job notices when the target consumed one) */
+  readonly #seeds: SeedRegistry
 
   constructor (core: CoreParts & { node: DrcoreNode }, options: EngineOptions = {}) {
     this.#core = core
     this.#options = { ...DEFAULTS, ...options, batchSize: Math.min(options.batchSize ?? DEFAULTS.batchSize, MAX_CIDS_PER_MESSAGE) }
     this.cursors = new ReplicationCursors(core.files.db)
     this.tenants = new TenantBlocks(core.files.db)
+    this.#seeds = new SeedRegistry(core.files.db, new RuleStore(core.files.db))
     this.#received.setMaxListeners(0)
   }
 
@@ -90,7 +95,13 @@ export class ReplicationEngine {
       label: (to) => this.#label(to),
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,
-      ackTimeout: this.#options.ackTimeout
+      ackTimeout: this.#options.ackTimeout,
+      seeds: {
+        outstanding: async (r) => (await this.#seeds.list())
+          .filter(seed => seed.state === 'outstanding' && seed.rules.some(w => w.machine === r.machine && w.to === r.to))
+          .map(seed => ({ seed: seed.seed, machines: seed.machines.map(m => m.machine), points: seed.points })),
+        markConsumed: async (seed) => { await this.#seeds.markConsumed(seed) }
+      }
     }, rule, options)
   }
 

@@ -12,6 +12,7 @@ import type { RuleRecord } from './rules.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
+import type { PointSummary } from './wire.ts'
 
 export interface JobDeps {
   store: BlockStore
@@ -26,6 +27,19 @@ export interface JobDeps {
   batchSize: number
   pipeline: number
   ackTimeout: number
+  /** the seeds this Core wrote: a job learns from the target's status when one was consumed */
+  seeds?: {
+    outstanding: (rule: RuleRecord) => Promise<OutstandingSeed[]>
+    markConsumed: (seed: string) => Promise<void>
+  }
+}
+
+/** A seed drive written for a rule's target and not known to be consumed there yet. */
+export interface OutstandingSeed {
+  seed: string
+  /** names of the machines it carries */
+  machines: string[]
+  points: string[]
 }
 
 export interface JobOptions {
@@ -46,11 +60,11 @@ export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptio
   const { signal, onProgress } = options
   const to = deps.label(rule.to)
   const result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0 }
-  const plan = await planRule(deps.points, rule)
+  let plan = await planRule(deps.points, rule)
+  let seedMode = rule.seedDrive && rule.seedState === 'outstanding'
+  const seeds = seedMode && deps.seeds !== undefined ? await deps.seeds.outstanding(rule) : []
   const present = new Set<string>()
-  for (const p of plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
-  const candidates = plan.points.filter(p => p.reason === 'send')
-  const seedMode = rule.seedDrive && rule.seedState === 'outstanding'
+  let candidates = plan.points.filter(p => p.reason === 'send')
   deps.events.emit('replication.started', `replicating ${rule.machine} to ${to}: ${candidates.length} points to check`, { machine: rule.machine, to: rule.to, points: candidates.length })
 
   let wire: WireStream | undefined
@@ -58,7 +72,8 @@ export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptio
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
     signal?.throwIfAborted()
-    if (candidates.length > 0) {
+    // an outstanding seed is checked even when nothing is to be sent: its points may have arrived
+    if (candidates.length > 0 || seeds.length > 0) {
       wire = await deps.open(rule.to, signal)
       const progress = progressReporter(onProgress, result)
       const session = new ReplicationSession(wire, {
@@ -75,10 +90,17 @@ export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptio
           progress.update(s.bytesToSend)
         }
       })
-      const statuses = await session.status(plan.machines.map(m => m.machine))
-      plan.machines.forEach((m, i) => {
-        for (const s of statuses[i]) if (s.origin === m.origin && s.complete) present.add(s.point.toString())
-      })
+      const names = [...new Set([...plan.machines.map(m => m.machine), ...seeds.flatMap(seed => seed.machines)])]
+      const statuses = new Map((await session.status(names)).map((points, i) => [names[i], points]))
+      if (seeds.length > 0 && await settleSeeds(deps, rule, seeds, statuses)) {
+        // the target consumed the seed: its points are sent like any others from now on
+        seedMode = false
+        plan = await planRule(deps.points, { ...rule, seedState: 'consumed' })
+        candidates = plan.points.filter(p => p.reason === 'send')
+      }
+      for (const m of plan.machines) {
+        for (const s of statuses.get(m.machine) ?? []) if (s.origin === m.origin && s.complete) present.add(s.point.toString())
+      }
       for (const p of candidates) if (present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
       const toSend = candidates.filter(p => !present.has(p.record.point))
       const bases = new Map<MachineRecord, SignedPoint | null>()
@@ -102,6 +124,7 @@ export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptio
       }
       await wire.close()
     }
+    for (const p of plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
     finish(result, plan.points, present, started)
     const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind`
     deps.events.emit('replication.finished', `replicated ${rule.machine} to ${to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
@@ -120,6 +143,25 @@ export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptio
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/**
+ * Marks the outstanding seeds whose every point the target now holds complete as consumed (the
+ * target imported them); returns true when no seed of the rule is outstanding any more.
+ */
+async function settleSeeds (deps: JobDeps, rule: RuleRecord, seeds: OutstandingSeed[], statuses: Map<string, PointSummary[]>): Promise<boolean> {
+  const held = new Set<string>()
+  for (const points of statuses.values()) for (const s of points) if (s.complete) held.add(s.point.toString())
+  let left = seeds.length
+  for (const seed of seeds) {
+    if (!seed.points.every(id => held.has(id))) continue
+    await deps.seeds!.markConsumed(seed.seed)
+    left--
+    deps.events.emit('replication.seed-consumed', `${deps.label(rule.to)} holds every point of seed ${seed.seed}: it was consumed there, and its points no longer wait for it`, {
+      seed: seed.seed, machine: rule.machine, to: rule.to, points: seed.points.length
+    })
+  }
+  return left === 0
 }
 
 /** Fills in the job's summary: the newest point on the target, and how many it lacks. */

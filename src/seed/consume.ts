@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
 import { UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
@@ -8,6 +9,7 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
+import type { TenantBlocks } from '../replication/tenant-blocks.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import type { SeedImports } from './imports.ts'
@@ -22,8 +24,13 @@ export interface ConsumeDeps {
   self: string
   /** the tenant of an approved peer, undefined for any other */
   tenantOf: (peerId: string) => string | undefined
+  /** which blocks each tenant delivered: a seed's blocks become visible to its tenant's peer */
+  tenants: TenantBlocks
   events?: EventSink
 }
+
+/** Tenant references written per batch while a part is read. */
+const REF_BATCH = 4096
 
 /**
  * Imports the parts of one seed found in `dir` (`*.car`), in part order.
@@ -82,7 +89,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
       await reader.close()
       continue
     }
-    const problems = await importPart(deps, reader, pointIds, part, () => {
+    const problems = await importPart(deps, tenant, reader, pointIds, part, () => {
       progress({ phase: 'seed consume', done: read + reader.position, total, unit: 'bytes', detail: `part ${reader.part.part} of ${d.parts}` })
     }, (complete) => {
       if (!complete) return []
@@ -156,10 +163,11 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
  * Imports one part through one block writer. Returns the problems found (none: the part is in).
  * `finalOps(complete)` gives the index writes to commit with the last blocks.
  */
-async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: Set<string>, part: ConsumedPart,
+async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartReader, pointIds: Set<string>, part: ConsumedPart,
   onBlock: () => void, finalOps: (complete: boolean) => IndexOp[]): Promise<string[]> {
   const problems: string[] = []
   const writer = deps.store.writer()
+  const refs: CID[] = []
   let bytes = 0
   try {
     for await (const section of reader.sections()) {
@@ -181,6 +189,10 @@ async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: 
       part.blocks++
       bytes += section.bytes.length
       if (await writer.put(section.cid, section.bytes)) part.imported++
+      // the seed carried these bytes, so the tenant's peer may learn that they are here (a
+      // reference to a block lost with an unfinished part is harmless: visibility also asks the store)
+      refs.push(section.cid)
+      if (refs.length >= REF_BATCH) await deps.tenants.add(tenant, refs.splice(0))
       onBlock()
     }
     const expected = reader.part.blocks
@@ -200,6 +212,7 @@ async function importPart (deps: ConsumeDeps, reader: SeedPartReader, pointIds: 
   try {
     // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
     await writer.commit(finalOps(problems.length === 0))
+    await deps.tenants.add(tenant, refs)
   } finally {
     await reader.close()
   }

@@ -6,6 +6,7 @@ import type { EventSink } from '../events/api.ts'
 import type { PeerRegistry } from '../peers/index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import { RuleStore } from '../replication/rules.ts'
+import { TenantBlocks } from '../replication/tenant-blocks.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
 import type { BlockStore } from '../store/api.ts'
 import { consumeSeed } from './consume.ts'
@@ -100,6 +101,7 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
         imports,
         self,
         tenantOf: (peerId) => core.peers.tenantOf(peerId),
+        tenants: new TenantBlocks(core.files.db),
         events: core.events
       }, input.dir, onProgress)
     })
