@@ -159,6 +159,8 @@ async function api (method, path, body, onProgress) {
     setReachable(false)
     throw new ApiError('the Core is unreachable')
   }
+  // a request got through while the banner shows: the stream will follow, or is open already
+  if (!state.connected && source?.readyState === EventSource.OPEN) setReachable(true)
   if (res.status === 401) {
     showLoggedOut()
     throw new ApiError('not logged in')
@@ -531,6 +533,9 @@ function renderPeers () {
       : 'network not running')))
 
   const requests = o.peers.filter(p => p.state === 'pending')
+  // an approval may put a Core into an existing tenant (a customer with several sites)
+  const tenants = [...new Set([...o.peers.map(p => p.tenant), ...o.machines.map(m => m.tenant)].filter(Boolean))].sort()
+  $('#tenant-names').replaceChildren(...tenants.map(t => h('option', { value: t })))
   $('#requests-count').textContent = `(${requests.length})`
   renderInto($('#requests'), requests.length === 0
     ? h('p', { class: 'empty' }, 'No pairing requests are waiting.')
@@ -538,7 +543,7 @@ function renderPeers () {
       h('thead', {}, h('tr', {}, h('th', {}, 'Core'), h('th', {}, 'Peer id'), h('th', {}, 'Asked'), h('th', {}, 'Tenant for its points'), h('th', {}, 'Decision'))),
       h('tbody', {}, requests.map(p => {
         const tenantId = `tenant-${p.peerId}`
-        const tenant = h('input', { id: tenantId, value: p.tenant ?? p.name ?? p.announcedName ?? '', placeholder: 'tenant name', 'aria-label': `tenant for ${p.name ?? p.peerId}`, size: 16 })
+        const tenant = h('input', { id: tenantId, value: p.tenant ?? p.name ?? p.announcedName ?? '', placeholder: 'tenant name', list: 'tenant-names', 'aria-label': `tenant for ${p.name ?? p.peerId}`, size: 16 })
         return h('tr', { 'data-peer': p.peerId },
           h('td', {}, h('strong', {}, p.name ?? p.announcedName ?? 'unnamed'), p.announcedName && p.announcedName !== p.name ? h('div', { class: 'muted' }, `calls itself ${p.announcedName}`) : null),
           h('td', {}, h('code', { title: p.peerId }, short(p.peerId))),
