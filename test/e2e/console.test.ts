@@ -126,9 +126,12 @@ describe('the web console, live, in a browser', () => {
     assert.match(await row.innerText(), /idle/)
     await hqPage.evaluate((key) => {
       const seen: string[] = window.barStates = []
+      const texts: string[] = window.barTexts = []
       const record = (): void => {
-        const state = document.querySelector(`.progress[data-rule="${key}"]`)?.dataset.state
+        const bar = document.querySelector(`.progress[data-rule="${key}"]`)
+        const state = bar?.dataset.state
         if (state != null && seen.at(-1) !== state) seen.push(state)
+        if (state === 'running') texts.push(bar.querySelector('.text').textContent)
       }
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true })
     }, key)
@@ -139,6 +142,10 @@ describe('the web console, live, in a browser', () => {
     const states: string[] = await hqPage.evaluate(() => window.barStates)
     assert.ok(states.includes('running'), `the bar showed the job running before done: ${states.join(' → ')}`)
     assert.equal(states.at(-1), 'done')
+    const texts: string[] = await hqPage.evaluate(() => window.barTexts)
+    // e.g. "1.20 MiB of 3.00 MiB · point 4 of 4 · 1.00 MiB/s · 2 s left" (the 3 MiB point)
+    assert.ok(texts.some(t => /^[\d.]+ (B|KiB|MiB) of [\d.]+ MiB( · point \d of \d)? · [\d.]+ (B|KiB|MiB)\/s · \d+ s left( on this point)?$/.test(t)),
+      `while running, the bar shows bytes, rate and time left: ${texts.slice(0, 5).join(' | ')}`)
     const rule = await hq.rule('web01', dr)
     assert.equal(rule.state, 'idle')
     assert.equal(rule.pointsBehind, 0)
@@ -149,6 +156,7 @@ describe('the web console, live, in a browser', () => {
   })
 
   test('after a seed drive is consumed, an orphan on the timeline turns complete without a reload', async () => {
+    await drPage.click('.sidebar a[href="#overview"]')
     const dir = await tree('db01', 256 * 1024)
     await backup('db01', dir)
     await writeFile(join(dir, 'notes.txt'), 'db01 changed\n')

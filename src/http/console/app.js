@@ -357,8 +357,9 @@ function updateJob (machine, to, p) {
     job.samples.push([now, job.bytesSent])
     job.samples = job.samples.filter(([t]) => now - t < 5000)
     const [t0, b0] = job.samples[0]
-    if (p.rate != null) job.rate = p.rate
-    else if (now - t0 > 300) job.rate = (job.bytesSent - b0) / ((now - t0) / 1000)
+    // the rate over the last seconds when we have them (the Core's figure averages the whole job)
+    if (now - t0 >= 1000) job.rate = (job.bytesSent - b0) / ((now - t0) / 1000)
+    else if (p.rate != null) job.rate = p.rate
     job.state = job.total ? 'running' : 'indeterminate'
   }
   if (p.finished) { job.state = 'done'; job.seconds = p.seconds }
@@ -382,7 +383,7 @@ function progressBar (machine, to) {
     if (job.total) parts[0] = `${bytes(job.done)} of ${bytes(job.total)}`
     if (job.points > 1) parts.push(`point ${job.pointIndex} of ${job.points}`)
     if (job.rate != null) parts.push(`${bytes(job.rate)}/s`)
-    if (job.total && job.rate > 0) parts.push(`${duration((job.total - job.done) / job.rate)} left`)
+    if (job.total && job.rate > 0) parts.push(`${duration((job.total - job.done) / job.rate)} left${job.pointIndex < job.points ? ' on this point' : ''}`)
     text = parts.join(' · ')
   }
   return h('div', {
