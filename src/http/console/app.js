@@ -622,11 +622,16 @@ function renderReplication () {
   const machines = [...new Set(o.machines.map(m => m.tenant && m.direction === 'incoming' ? `${m.tenant}/${m.machine}` : m.machine))]
   $('#machine-names').replaceChildren(...machines.map(m => h('option', { value: m })))
   const select = document.querySelector('#rule-add select[name="to"]')
-  const chosen = select.value
   const targets = o.peers.filter(p => p.state !== 'pending')
-  select.replaceChildren(h('option', { value: '' }, targets.length ? 'choose a Core…' : 'no peers yet'),
-    ...targets.map(p => h('option', { value: p.peerId }, `${p.name ?? short(p.peerId)}${p.canSendTo ? '' : ' (has not approved this Core yet)'}`)))
-  if (chosen) select.value = chosen
+  const options = targets.map(p => [p.peerId, `${p.name ?? short(p.peerId)}${p.canSendTo ? '' : ' (has not approved this Core yet)'}`])
+  // rebuilt only when it changed: rebuilding closes a dropdown the operator has open
+  if (select.dataset.options !== JSON.stringify(options)) {
+    const chosen = select.value
+    select.dataset.options = JSON.stringify(options)
+    select.replaceChildren(h('option', { value: '' }, targets.length ? 'choose a Core…' : 'no peers yet'),
+      ...options.map(([value, label]) => h('option', { value }, label)))
+    if (chosen) select.value = chosen
+  }
 
   const incoming = o.machines.filter(m => m.direction === 'incoming')
   renderInto($('#incoming'), incoming.length === 0
@@ -645,7 +650,7 @@ function renderReplication () {
 
 async function replicateNow (button, r) {
   updateJob(r.machine, r.to, { running: true, reset: true })
-  await act(button, `replicating ${r.machine} → ${peerName(r.to)}`, () =>
+  await act(button, `replicated ${r.machine} → ${peerName(r.to)}`, () =>
     api('POST', `/replication/${enc(r.machine)}/${enc(r.to)}/now`, {}, (p) => {
       // the same job's progress also arrives on the event stream; this is for a Core that does not publish it
       const job = state.jobs.get(ruleKey(r.machine, r.to))
