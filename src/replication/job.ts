@@ -1,13 +1,13 @@
+import { CID } from 'multiformats/cid'
 import type { EventSink } from '../events/api.ts'
 import type { WireStream } from '../net/index.ts'
 import { loadManifest } from '../points/manifest.ts'
 import type { MachineRecord, SignedPoint } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
-import { CID } from 'multiformats/cid'
 import type { ReplicationCursors } from './cursors.ts'
 import { planRule } from './plan.ts'
-import type { PlannedPoint } from './plan.ts'
+import type { PlannedPoint, RulePlan } from './plan.ts'
 import type { RuleRecord } from './rules.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -56,92 +56,138 @@ const PROGRESS_INTERVAL_MS = 200
  * What the target acknowledged stays acknowledged when the job fails or is cancelled.
  */
 export async function runJob (deps: JobDeps, rule: RuleRecord, options: JobOptions = {}): Promise<JobResult> {
-  const started = performance.now()
-  const { signal, onProgress } = options
-  const to = deps.label(rule.to)
-  const result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0 }
-  let plan = await planRule(deps.points, rule)
-  let seedMode = rule.seedDrive && rule.seedState === 'outstanding'
-  const seeds = seedMode && deps.seeds !== undefined ? await deps.seeds.outstanding(rule) : []
-  const present = new Set<string>()
-  let candidates = plan.points.filter(p => p.reason === 'send')
-  deps.events.emit('replication.started', `replicating ${rule.machine} to ${to}: ${candidates.length} points to check`, { machine: rule.machine, to: rule.to, points: candidates.length })
+  return await new ReplicationJob(deps, rule, options).run()
+}
 
-  let wire: WireStream | undefined
-  const onAbort = (): void => { wire?.abort(signal?.reason instanceof Error ? signal.reason : new Error('replication cancelled')) }
-  signal?.addEventListener('abort', onAbort, { once: true })
-  try {
-    signal?.throwIfAborted()
-    // an outstanding seed is checked even when nothing is to be sent: its points may have arrived
-    if (candidates.length > 0 || seeds.length > 0) {
-      wire = await deps.open(rule.to, signal)
-      const progress = progressReporter(onProgress, result)
-      const session = new ReplicationSession(wire, {
-        store: deps.store,
-        metrics: deps.metrics,
-        batchSize: deps.batchSize,
-        pipeline: deps.pipeline,
-        ackTimeout: deps.ackTimeout,
-        limiter: rule.limit != null ? new TokenBucket(rule.limit) : undefined,
-        signal,
-        onSent: (s) => {
-          result.blocksSent += s.blocks
-          result.bytesSent += s.bytes
-          progress.update(s.bytesToSend)
-        }
+class ReplicationJob {
+  readonly #deps: JobDeps
+  readonly #rule: RuleRecord
+  readonly #options: JobOptions
+  /** how the target is named in messages */
+  readonly #to: string
+  readonly #started = performance.now()
+  readonly #result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0 }
+  /** points the target holds complete, as far as this job knows */
+  readonly #present = new Set<string>()
+  #plan: RulePlan = { machines: [], points: [] }
+  #seedMode: boolean
+  #wire: WireStream | undefined
+
+  constructor (deps: JobDeps, rule: RuleRecord, options: JobOptions) {
+    this.#deps = deps
+    this.#rule = rule
+    this.#options = options
+    this.#to = deps.label(rule.to)
+    this.#seedMode = rule.seedDrive && rule.seedState === 'outstanding'
+  }
+
+  async run (): Promise<JobResult> {
+    const { signal } = this.#options
+    const rule = this.#rule
+    const result = this.#result
+    const onAbort = (): void => { this.#wire?.abort(signal?.reason instanceof Error ? signal.reason : new Error('replication cancelled')) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      this.#plan = await planRule(this.#deps.points, rule)
+      const seeds = this.#seedMode && this.#deps.seeds !== undefined ? await this.#deps.seeds.outstanding(rule) : []
+      const candidates = this.#candidates()
+      this.#deps.events.emit('replication.started', `replicating ${rule.machine} to ${this.#to}: ${candidates.length} points to check`, { machine: rule.machine, to: rule.to, points: candidates.length })
+      signal?.throwIfAborted()
+      // an outstanding seed is checked even when nothing is to be sent: its points may have arrived
+      if (candidates.length > 0 || seeds.length > 0) await this.#exchange(seeds)
+      for (const p of this.#plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
+      this.#finish()
+      const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind`
+      this.#deps.events.emit('replication.finished', `replicated ${rule.machine} to ${this.#to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
+        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind
       })
-      const names = [...new Set([...plan.machines.map(m => m.machine), ...seeds.flatMap(seed => seed.machines)])]
-      const statuses = new Map((await session.status(names)).map((points, i) => [names[i], points]))
-      if (seeds.length > 0 && await settleSeeds(deps, rule, seeds, statuses)) {
-        // the target consumed the seed: its points are sent like any others from now on
-        seedMode = false
-        plan = await planRule(deps.points, { ...rule, seedState: 'consumed' })
-        candidates = plan.points.filter(p => p.reason === 'send')
-      }
-      for (const m of plan.machines) {
-        for (const s of statuses.get(m.machine) ?? []) if (s.origin === m.origin && s.complete) present.add(s.point.toString())
-      }
-      for (const p of candidates) if (present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
-      const toSend = candidates.filter(p => !present.has(p.record.point))
-      const bases = new Map<MachineRecord, SignedPoint | null>()
-      for (const [i, p] of toSend.entries()) {
-        progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
-        const signed = await loadManifest(deps.store, p.record.point)
-        const base = seedMode ? await parentOf(deps.store, signed) : await cursorBase(deps, rule.to, p, bases)
-        const outcome = await session.offer(signed, { base, seed: seedMode, repair: !seedMode })
-        if (outcome.kind === 'declined') {
-          result.skipped.push(p.record.point)
-          deps.events.emit('replication.declined', `${to} declined point ${p.record.point} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: rule.to, point: p.record.point, reason: outcome.reason }, 'warning')
-          continue
-        }
-        if (outcome.kind === 'acked') result.sent.push(p.record.point)
-        if (outcome.kind === 'present' || outcome.complete) {
-          present.add(p.record.point)
-          await deps.cursors.advance(rule.to, p.machine, p.record)
-          bases.set(p.machine, signed)
-        }
-        progress.update(undefined, true)
-      }
-      await wire.close()
+      return result
+    } catch (err: any) {
+      const cancelled = signal?.aborted === true
+      this.#wire?.abort(err instanceof Error ? err : new Error(String(err)))
+      this.#finish()
+      const why = cancelled ? 'cancelled' : err?.message ?? String(err)
+      this.#deps.events.emit('replication.failed', `replication of ${rule.machine} to ${this.#to} ${cancelled ? 'was cancelled' : `failed: ${why}`} after ${result.sent.length} points, ${result.bytesSent} bytes`, {
+        machine: rule.machine, to: rule.to, error: why, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds
+      }, cancelled ? 'warning' : 'error')
+      throw cancelled ? signal!.reason : err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
-    for (const p of plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
-    finish(result, plan.points, present, started)
-    const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind`
-    deps.events.emit('replication.finished', `replicated ${rule.machine} to ${to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
-      machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind
+  }
+
+  /** The session with the target: status, then each point it lacks. */
+  async #exchange (seeds: OutstandingSeed[]): Promise<void> {
+    const deps = this.#deps
+    const rule = this.#rule
+    const wire = this.#wire = await deps.open(rule.to, this.#options.signal)
+    const progress = progressReporter(this.#options.onProgress, this.#result)
+    const session = new ReplicationSession(wire, {
+      store: deps.store,
+      metrics: deps.metrics,
+      batchSize: deps.batchSize,
+      pipeline: deps.pipeline,
+      ackTimeout: deps.ackTimeout,
+      limiter: rule.limit != null ? new TokenBucket(rule.limit) : undefined,
+      signal: this.#options.signal,
+      onSent: (s) => {
+        this.#result.blocksSent += s.blocks
+        this.#result.bytesSent += s.bytes
+        progress.update(s.bytesToSend)
+      }
     })
-    return result
-  } catch (err: any) {
-    const cancelled = signal?.aborted === true
-    wire?.abort(err instanceof Error ? err : new Error(String(err)))
-    finish(result, plan.points, present, started)
-    const why = cancelled ? 'cancelled' : err?.message ?? String(err)
-    deps.events.emit('replication.failed', `replication of ${rule.machine} to ${to} ${cancelled ? 'was cancelled' : `failed: ${why}`} after ${result.sent.length} points, ${result.bytesSent} bytes`, {
-      machine: rule.machine, to: rule.to, error: why, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds
-    }, cancelled ? 'warning' : 'error')
-    throw cancelled ? signal!.reason : err
-  } finally {
-    signal?.removeEventListener('abort', onAbort)
+    const names = [...new Set([...this.#plan.machines.map(m => m.machine), ...seeds.flatMap(seed => seed.machines)])]
+    const statuses = new Map((await session.status(names)).map((points, i) => [names[i], points]))
+    if (seeds.length > 0 && await settleSeeds(deps, rule, seeds, statuses)) {
+      // the target consumed the seed: its points are sent like any others from now on
+      this.#seedMode = false
+      this.#plan = await planRule(deps.points, { ...rule, seedState: 'consumed' })
+    }
+    for (const m of this.#plan.machines) {
+      for (const s of statuses.get(m.machine) ?? []) if (s.origin === m.origin && s.complete) this.#present.add(s.point.toString())
+    }
+    const candidates = this.#candidates()
+    for (const p of candidates) if (this.#present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
+    const toSend = candidates.filter(p => !this.#present.has(p.record.point))
+    const bases = new Map<MachineRecord, SignedPoint | null>()
+    for (const [i, p] of toSend.entries()) {
+      progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
+      await this.#send(session, p, bases)
+      progress.update(undefined, true)
+    }
+    await wire.close()
+  }
+
+  /** Offers one point and records the outcome; `bases` holds each machine's last acknowledged point. */
+  async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<void> {
+    const deps = this.#deps
+    const id = p.record.point
+    const signed = await loadManifest(deps.store, id)
+    const base = this.#seedMode ? await parentOf(deps.store, signed) : await cursorBase(deps, this.#rule.to, p, bases)
+    const outcome = await session.offer(signed, { base, seed: this.#seedMode, repair: !this.#seedMode })
+    if (outcome.kind === 'declined') {
+      this.#result.skipped.push(id)
+      deps.events.emit('replication.declined', `${this.#to} declined point ${id} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: this.#rule.to, point: id, reason: outcome.reason }, 'warning')
+      return
+    }
+    if (outcome.kind === 'acked') this.#result.sent.push(id)
+    if (outcome.kind === 'present' || outcome.complete) {
+      this.#present.add(id)
+      await deps.cursors.advance(this.#rule.to, p.machine, p.record)
+      bases.set(p.machine, signed)
+    }
+  }
+
+  #candidates (): PlannedPoint[] {
+    return this.#plan.points.filter(p => p.reason === 'send')
+  }
+
+  /** Fills in the job's summary: the newest point on the target, and how many it lacks. */
+  #finish (): void {
+    const covered = this.#plan.points.filter(p => p.reason !== 'target')
+    this.#result.lastPoint = covered.findLast(p => this.#present.has(p.record.point))?.record.point ?? null
+    this.#result.pointsBehind = covered.filter(p => !this.#present.has(p.record.point)).length
+    this.#result.seconds = (performance.now() - this.#started) / 1000
   }
 }
 
@@ -162,14 +208,6 @@ async function settleSeeds (deps: JobDeps, rule: RuleRecord, seeds: OutstandingS
     })
   }
   return left === 0
-}
-
-/** Fills in the job's summary: the newest point on the target, and how many it lacks. */
-function finish (result: JobResult, planned: PlannedPoint[], present: Set<string>, started: number): void {
-  const covered = planned.filter(p => p.reason !== 'target')
-  result.lastPoint = covered.findLast(p => present.has(p.record.point))?.record.point ?? null
-  result.pointsBehind = covered.filter(p => !present.has(p.record.point)).length
-  result.seconds = (performance.now() - started) / 1000
 }
 
 /**
