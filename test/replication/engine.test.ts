@@ -107,6 +107,19 @@ describe('a point replicates from a source Core to a target Core', () => {
     assert.equal(await a.engine.pointsBehind(rule('web01', b)), 0)
   })
 
+  test('deleting the remote copy removes the tenant\'s records; blocks stay, so sending again costs no block', async () => {
+    await a.engine.deleteRemote('web01', b.peerId)
+    assert.deepEqual(await b.core.points.machines(), [])
+    const [removed] = b.ofType('replication.removed')
+    assert.deepEqual({ tenant: removed.data.tenant, removed: removed.data.removed }, { tenant: 'acme', removed: points.length })
+    assert.equal(await a.engine.pointsBehind(rule('web01', b)), points.length, 'the cursor went with them')
+
+    const again = await a.engine.replicate(rule('web01', b))
+    assert.deepEqual(again.sent, points)
+    assert.equal(again.bytesSent, 0)
+    assert.equal((await b.core.points.get(points[points.length - 1], 'acme'))?.complete, true)
+  })
+
   test('a rule for a machine that has not arrived yet runs and sends nothing', async () => {
     const result = await a.engine.replicate(rule('db01', b))
     assert.deepEqual(result, { ...result, sent: [], skipped: [], bytesSent: 0, lastPoint: null, pointsBehind: 0 })
