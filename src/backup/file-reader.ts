@@ -76,7 +76,7 @@ export class SmallFileReader {
     } finally {
       this.fs.close(fd)
     }
-    // push() returns views of the shared buffer: the writer keeps what it is given, so copy them
+    // push() returns views of the shared buffer, which the next file overwrites: copy them
     const chunks: Uint8Array[] = []
     for (const chunk of this.#chunker.push(this.#buffer.subarray(0, size))) chunks.push(chunk.slice())
     for (const chunk of this.#chunker.finish()) chunks.push(chunk)
@@ -133,10 +133,14 @@ async function readOnce (ctx: ReadContext, path: string): Promise<FileContent> {
       await tree.addChunk(cid, chunk.length)
     }
     const bufferSize = Math.min(READ_SIZE, Math.max(MIN_READ_SIZE, Number(before.size) + 1))
-    // A fresh buffer per read: chunks are subarrays of it and stay queued in the writer until it
-    // flushes. The next read is issued before the current one is hashed, so disk and CPU overlap.
+    // Two buffers in turn: the next read is issued before the current one is chunked and hashed,
+    // so disk and CPU overlap. The writer copies what it is given, so a buffer is free again once
+    // its chunks are put.
+    const buffers = [new Uint8Array(bufferSize), new Uint8Array(bufferSize)]
+    let turn = 0
     const readNext = async (): Promise<Uint8Array> => {
-      const buffer = new Uint8Array(bufferSize)
+      const buffer = buffers[turn]
+      turn ^= 1
       const { bytesRead } = await handle.read(buffer, 0, bufferSize, null)
       return buffer.subarray(0, bytesRead)
     }

@@ -69,8 +69,8 @@ export interface BlockWriter {
    * Queues a block. Deduplicates against the index and against this writer's pending blocks.
    * The caller guarantees `bytes` hash to `cid` (the writer does not rehash blocks it is given by
    * backup; the network and seed paths verify before calling). Returns whether it will be stored.
-   * May await a flush when the pending buffer is full (backpressure). The writer keeps `bytes`
-   * (not a copy) until the block is flushed: do not modify it after the call.
+   * May await a flush when the pending buffer is full (backpressure). `bytes` is copied before
+   * `put` returns its promise, so the caller may reuse its buffer right away.
    */
   put (cid: CID, bytes: Uint8Array): Promise<boolean>
   /** Makes every queued block durable and indexed (pack fsync, then index batch). */

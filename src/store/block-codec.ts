@@ -17,17 +17,18 @@ export interface EncodedBody {
  * it smaller.
  */
 export async function encodeBody (bytes: Uint8Array): Promise<EncodedBody> {
+  // everything up to the first await runs before the caller continues: `bytes` is copied by then
   if (bytes.length < MIN_COMPRESS_SIZE || looksIncompressible(bytes)) return { flags: 0, body: own(bytes) }
   const compressed = await zstd(bytes)
   return compressed !== undefined ? { flags: FLAG_ZSTD, body: compressed } : { flags: 0, body: own(bytes) }
 }
 
 /**
- * A block kept as it is waits in the writer until its flush. When it is a small view of a large
- * buffer (a chunk of a 4 MiB read), a copy keeps the rest of that buffer from being pinned.
+ * A block kept as it is waits in the writer until its flush: a copy, so the caller may reuse its
+ * buffer, and a chunk never pins the whole read buffer it is a view of.
  */
 function own (bytes: Uint8Array): Uint8Array {
-  return bytes.byteLength * 2 < bytes.buffer.byteLength ? bytes.slice() : bytes
+  return bytes.slice()
 }
 
 /** Decompression stops here when the block's length is not known (rebuilding the index). */

@@ -29,6 +29,11 @@ async function limited<T> (job: () => Promise<T>): Promise<T> {
 
 const pool = new ZstdPool(POOL_SIZE, ZSTD_LEVEL)
 
+/** Undefined, or a promise to await before giving the pool more (it is behind). */
+export function compressionBackpressure (): Promise<void> | undefined {
+  return pool.ready()
+}
+
 /** The zstd frame of `bytes` (compressed on a worker thread), or undefined when it is not smaller. */
 export async function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
   return await pool.compress(bytes)

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockWriter, IndexOp, WriterStats } from './api.ts'
 import { assertSha256, encodeBody } from './block-codec.ts'
+import { compressionBackpressure } from './compression.ts'
 import type { EncodedBody } from './block-codec.ts'
 import type { StoreLimits } from './constants.ts'
 import { PackWriteError } from './errors.ts'
@@ -98,6 +99,8 @@ export class PackWriter implements BlockWriter {
     this.#queuedBytes += bytes.length
     const { flushBytes, flushBlocks } = this.#host.limits
     if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([], false)
+    const behind = compressionBackpressure()
+    if (behind !== undefined) await behind
     return true
   }
 

@@ -4,9 +4,11 @@ import { Worker } from 'node:worker_threads'
 /** A batch is sent once it holds this many bytes or blocks, else on the next turn of the event loop. */
 const BATCH_BYTES = 1024 * 1024
 const BATCH_BLOCKS = 512
+/** Bytes handed to the pool and not compressed yet, above which writers wait (see `ready`). */
+const MAX_OUTSTANDING = 8 * 1024 * 1024
 
 interface Job {
-  bytes: Uint8Array
+  length: number
   resolve: (body: Uint8Array | undefined) => void
   reject: (err: Error) => void
 }
@@ -31,20 +33,46 @@ export class ZstdPool {
   readonly #level: number
   readonly #workers: PoolWorker[] = []
   #batch: Job[] = []
+  /** the batch's blocks, copied in as they arrive: a caller may reuse its buffer at once */
+  #input: Uint8Array<ArrayBuffer> | undefined
   #batchBytes = 0
   #scheduled = false
   #nextId = 0
+  /** bytes given to `compress` whose answers have not come back */
+  #outstanding = 0
+  #waiters: Array<() => void> = []
 
   constructor (size: number, level: number) {
     this.#size = size
     this.#level = level
   }
 
-  /** The zstd frame of `bytes`, or undefined when it is not smaller than `bytes`. */
+  /**
+   * Undefined when the workers keep up, else a promise that resolves once they have caught up:
+   * a writer awaits it, so blocks waiting for compression (copies of their bytes) stay bounded.
+   */
+  ready (): Promise<void> | undefined {
+    if (this.#outstanding <= MAX_OUTSTANDING) return undefined
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  #settled (bytes: number): void {
+    this.#outstanding -= bytes
+    if (this.#outstanding <= MAX_OUTSTANDING / 2) for (const wake of this.#waiters.splice(0)) wake()
+  }
+
+  /**
+   * The zstd frame of `bytes`, or undefined when it is not smaller than `bytes`. `bytes` is copied
+   * before this returns, so the caller may reuse its buffer.
+   */
   async compress (bytes: Uint8Array): Promise<Uint8Array | undefined> {
     return await new Promise((resolve, reject) => {
-      this.#batch.push({ bytes, resolve, reject })
+      if (this.#input !== undefined && this.#batchBytes + bytes.length > this.#input.length) this.#send()
+      this.#input ??= new Uint8Array(Math.max(BATCH_BYTES, bytes.length))
+      this.#input.set(bytes, this.#batchBytes)
+      this.#batch.push({ length: bytes.length, resolve, reject })
       this.#batchBytes += bytes.length
+      this.#outstanding += bytes.length
       if (this.#batchBytes >= BATCH_BYTES || this.#batch.length >= BATCH_BLOCKS) {
         this.#send()
       } else if (!this.#scheduled) {
@@ -59,21 +87,17 @@ export class ZstdPool {
 
   #send (): void {
     const jobs = this.#batch
-    if (jobs.length === 0) return
+    const input = this.#input
+    if (jobs.length === 0 || input === undefined) return
     this.#batch = []
-    const input = new Uint8Array(this.#batchBytes)
+    this.#input = undefined
     this.#batchBytes = 0
-    const lengths: number[] = []
-    let offset = 0
-    for (const { bytes } of jobs) {
-      input.set(bytes, offset)
-      offset += bytes.length
-      lengths.push(bytes.length)
-    }
+    const lengths = jobs.map((job) => job.length)
     let target: PoolWorker
     try {
       target = this.#pick()
     } catch (err) {
+      this.#settled(lengths.reduce((sum, length) => sum + length, 0))
       for (const job of jobs) job.reject(err as Error)
       return
     }
@@ -92,7 +116,9 @@ export class ZstdPool {
   }
 
   #start (): PoolWorker {
-    const worker = new Worker(new URL('./zstd-worker.ts', import.meta.url))
+    // The worker's own garbage is one output Buffer per block: a small young generation keeps
+    // its heap (and the process's RSS) small.
+    const worker = new Worker(new URL('./zstd-worker.ts', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } })
     worker.unref()
     const pw: PoolWorker = { worker, inflight: new Map() }
     this.#workers.push(pw)
@@ -100,6 +126,7 @@ export class ZstdPool {
       const jobs = pw.inflight.get(msg.id)
       if (jobs === undefined) return
       pw.inflight.delete(msg.id)
+      this.#settled(jobs.reduce((sum, job) => sum + job.length, 0))
       if (pw.inflight.size === 0) worker.unref()
       if (msg.error !== undefined) {
         for (const job of jobs) job.reject(new Error(`zstd: ${msg.error}`))
@@ -121,7 +148,10 @@ export class ZstdPool {
     const fail = (err: Error): void => {
       const i = this.#workers.indexOf(pw)
       if (i >= 0) this.#workers.splice(i, 1)
-      for (const jobs of pw.inflight.values()) for (const job of jobs) job.reject(err)
+      for (const jobs of pw.inflight.values()) {
+        this.#settled(jobs.reduce((sum, job) => sum + job.length, 0))
+        for (const job of jobs) job.reject(err)
+      }
       pw.inflight.clear()
     }
     worker.on('error', fail)

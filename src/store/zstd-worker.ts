@@ -18,7 +18,8 @@ port.on('message', ({ id, input, lengths, level }: Request) => {
     let total = 0
     let offset = 0
     for (const length of lengths) {
-      const compressed = zstdCompressSync(new Uint8Array(input, offset, length), options)
+      // the pledged size lets zstd size its window and tables to the block, not to 2 MiB
+      const compressed = zstdCompressSync(new Uint8Array(input, offset, length), { ...options, pledgedSrcSize: length })
       offset += length
       if (compressed.length < length) {
         outputs.push(compressed)
