@@ -17,7 +17,9 @@ import type { BenchContext, BenchSection, Mode, SectionResult, Tool } from './be
 
 /** Sections that really measure, in run order. */
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
-  backup: async () => (await import('./bench/backup.ts')).section
+  backup: async () => (await import('./bench/backup.ts')).section,
+  replication: async () => (await import('./bench/replication.ts')).section,
+  seed: async () => (await import('./bench/seed.ts')).section
 }
 
 const USAGE = `usage: npm run bench -- [options]

@@ -35,14 +35,16 @@ export interface BenchContext {
   log: (msg: string) => void
 }
 
-/** Targets are stated as drcore/anchor ratios or as absolute ceilings. */
+/** Targets are stated as drcore/anchor ratios or as absolute bounds (ceilings, or floors for rates). */
 export type Target =
   | { kind: 'ratio-max', value: number }
   | { kind: 'abs-max', value: number }
+  | { kind: 'ratio-min', value: number }
+  | { kind: 'abs-min', value: number }
 
 export interface Row {
   metric: string
-  unit: 'seconds' | 'bytes'
+  unit: 'seconds' | 'bytes' | 'bytes/s'
   drcore: number | null
   anchor: { name: string, value: number } | null
   target?: Target
@@ -72,14 +74,18 @@ export function ratio (row: Row): number | null {
 export function targetMet (row: Row): boolean | null {
   if (row.target === undefined || row.drcore === null) return null
   if (row.target.kind === 'abs-max') return row.drcore <= row.target.value
+  if (row.target.kind === 'abs-min') return row.drcore >= row.target.value
   const r = ratio(row)
-  return r === null ? null : r <= row.target.value
+  if (r === null) return null
+  return row.target.kind === 'ratio-min' ? r >= row.target.value : r <= row.target.value
 }
 
 export function describeTarget (row: Row): string {
   const t = row.target
   if (t === undefined) return ''
   if (t.kind === 'ratio-max') return `ratio <= ${t.value}`
+  if (t.kind === 'ratio-min') return `ratio >= ${t.value}`
+  if (t.kind === 'abs-min') return `>= ${formatValue(t.value, row.unit)}`
   return `< ${formatValue(t.value, row.unit)}`
 }
 
@@ -262,6 +268,7 @@ export function formatBytes (n: number): string {
 }
 
 export function formatValue (v: number, unit: Row['unit']): string {
+  if (unit === 'bytes/s') return `${formatBytes(v)}/s`
   return unit === 'seconds' ? `${v.toFixed(v < 10 ? 2 : 1)} s` : formatBytes(v)
 }
 
