@@ -108,9 +108,19 @@ function errorResponse (c: Context, err: unknown): Response {
 function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>): Response {
   const encoder = new TextEncoder()
   let last = 0
+  // The client may go away (Ctrl-C, `--no-wait`) while the operation goes on: from then on
+  // progress is dropped, and a write to the closed stream must never fail the operation itself.
+  let open = true
   const stream = new ReadableStream<Uint8Array>({
     async start (controller) {
-      const send = (obj: unknown): void => { controller.enqueue(encoder.encode(JSON.stringify(obj) + '\n')) }
+      const send = (obj: unknown): void => {
+        if (!open) return
+        try {
+          controller.enqueue(encoder.encode(JSON.stringify(obj) + '\n'))
+        } catch {
+          open = false
+        }
+      }
       try {
         const result = await runner.run(name, input, p => {
           const now = Date.now()
@@ -123,7 +133,13 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
         if (!isUserError(err)) console.error(err)
         send({ error: { name: err?.name ?? 'Error', message: err?.message ?? String(err), exitCode: isUserError(err) ? err.exitCode : 1 } })
       }
-      controller.close()
+      if (open) {
+        open = false
+        try { controller.close() } catch {}
+      }
+    },
+    cancel () {
+      open = false
     }
   })
   return new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } })
