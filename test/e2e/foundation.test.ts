@@ -213,12 +213,14 @@ describe('a Core takes, stores, verifies and restores recovery points (CLI, end 
   test('kill -9 during a backup leaves a repository that opens and verifies', async () => {
     const big = join(work, 'big')
     await mkdir(big)
-    for (let i = 0; i < 12; i++) await writeFile(join(big, `f${i}.bin`), randomBytes(8 * 1024 * 1024))
+    for (let i = 0; i < 24; i++) await writeFile(join(big, `f${i}.bin`), randomBytes(8 * 1024 * 1024))
     for (const delayMs of [700, 1500, 2500]) {
       const child = spawn(process.execPath, [BIN, 'backup', 'bigbox', big, '--rehash', '--repo', repo], { stdio: 'ignore' })
+      // listen before the kill: a fast backup may finish before the delay is up
+      const exited = new Promise(resolve => child.on('exit', resolve))
       await new Promise(resolve => setTimeout(resolve, delayMs))
       child.kill('SIGKILL')
-      await new Promise(resolve => child.on('exit', resolve))
+      await exited
       const v = await drcoreJson(['verify', '--repo', repo])
       assert.equal(v.ok, true, `verify after kill at ${delayMs} ms`)
       assert.deepEqual(v.corrupt, [])
