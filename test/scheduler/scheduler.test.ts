@@ -4,8 +4,11 @@ import { UserError } from '../../src/errors.ts'
 import { at, harness } from './harness.ts'
 import type { Harness } from './harness.ts'
 
-const until = async (condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 1000 && !condition(); i++) await new Promise(resolve => setImmediate(resolve))
+// waits for the scheduler's asynchronous work (LevelDB writes included): bounded by time, not by
+// a count of event-loop turns, which a loaded machine can exhaust before the writes land
+const until = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 1))
   assert.ok(condition(), `condition not met: ${condition.toString()}`)
 }
 
