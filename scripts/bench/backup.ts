@@ -11,13 +11,10 @@
  * right before each timed backup). restic uses repository format 2 (zstd compression "auto"),
  * the counterpart of drcore's zstd packs.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { open, mkdir } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import {
-  DRCORE_JS, NODE_BIN, Prng, duBytes, formatBytes, lastJson, median, randomStream, resetDir, run, timed, warmCache
+  DRCORE_JS, IMAGE_MUTATION_SEED, NODE_BIN, duBytes, formatBytes, lastJson, median, mutateImage, resetDir, run, sha256File, timed, warmCache
 } from './lib.ts'
 import type { BenchContext, BenchSection, Row, SectionResult, TimedResult } from './lib.ts'
 import { imageCorpus, treeCorpus } from './corpora.ts'
@@ -28,9 +25,7 @@ import type { ProfileSummary } from './profile.ts'
 const GiB = 2 ** 30
 const MiB = 2 ** 20
 const FILL = 0.65
-const BLOCK = 4096
 const CHANGED_FRACTION = 0.005
-const MUTATION_SEED = 'drcore-bench-mutation-v1'
 const RSS_TARGET = 300e6
 const RESTIC_PASSWORD = 'drcore-bench'
 
@@ -137,24 +132,6 @@ function drcore (ctx: BenchContext, profiles: Map<string, ProfileSummary[]>): To
 
 // ---------------------------------------------------------------------------------------------
 
-/** Rewrites `fraction` of the image's 4 KiB blocks, chosen at random, with random bytes. */
-async function mutateImage (image: string, sizeBytes: number, fraction: number): Promise<{ blocks: number, bytes: number }> {
-  const total = Math.floor(sizeBytes / BLOCK)
-  const n = Math.round(total * fraction)
-  const prng = new Prng(MUTATION_SEED)
-  const chosen = new Set<number>()
-  while (chosen.size < n) chosen.add(prng.below(total))
-  const random = randomStream(MUTATION_SEED)
-  const fh = await open(image, 'r+')
-  try {
-    for (const b of [...chosen].sort((x, y) => x - y)) await fh.write(random(BLOCK), 0, BLOCK, b * BLOCK)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  return { blocks: n, bytes: n * BLOCK }
-}
-
 interface Pair { restic: Measured[], drcore: Measured[] }
 
 /**
@@ -174,12 +151,6 @@ async function initialBackups (ctx: BenchContext, tools: Tool[], repos: Record<s
     }
   }
   return out
-}
-
-async function sha256File (p: string): Promise<string> {
-  const h = createHash('sha256')
-  await pipeline(createReadStream(p), h)
-  return h.digest('hex')
 }
 
 interface Check { ok: boolean, problems: string[], seconds: number, verify: unknown[] }
@@ -304,7 +275,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
   }
   const dIncr = incr.drcore as (Measured & { repoGrowth: number, output: Record<string, unknown> }) | undefined
   if (dIncr !== undefined && dIncr.output.kind !== 'incremental') notes.push(`drcore's second image backup reported kind "${String(dIncr.output.kind)}", not "incremental"`)
-  details.image = { initial: imgRuns, mutation: { ...mutation, fraction: CHANGED_FRACTION, seed: MUTATION_SEED }, incremental: incr }
+  details.image = { initial: imgRuns, mutation: { ...mutation, fraction: CHANGED_FRACTION, seed: IMAGE_MUTATION_SEED }, incremental: incr }
   rows.push({
     metric: `incremental after rewriting 0.5% of 4 KiB blocks (${formatBytes(mutation.bytes)}): stored bytes`,
     unit: 'bytes',

@@ -4,8 +4,9 @@
  */
 import { spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtemp, open, readFile } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -277,4 +278,32 @@ export function table (header: string[], rows: string[][]): string {
   const line = (cells: string[]): string =>
     '| ' + cells.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ') + ' |'
   return [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...rows.map(line)].join('\n')
+}
+
+/** The seed of the image change every section applies, so their figures describe the same change. */
+export const IMAGE_MUTATION_SEED = 'drcore-bench-mutation-v1'
+const IMAGE_BLOCK = 4096
+
+/** Rewrites `fraction` of the image's 4 KiB blocks, chosen at random from a fixed seed, with random bytes. */
+export async function mutateImage (image: string, sizeBytes: number, fraction: number): Promise<{ blocks: number, bytes: number }> {
+  const total = Math.floor(sizeBytes / IMAGE_BLOCK)
+  const n = Math.round(total * fraction)
+  const prng = new Prng(IMAGE_MUTATION_SEED)
+  const chosen = new Set<number>()
+  while (chosen.size < n) chosen.add(prng.below(total))
+  const random = randomStream(IMAGE_MUTATION_SEED)
+  const fh = await open(image, 'r+')
+  try {
+    for (const b of [...chosen].sort((x, y) => x - y)) await fh.write(random(IMAGE_BLOCK), 0, IMAGE_BLOCK, b * IMAGE_BLOCK)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  return { blocks: n, bytes: n * IMAGE_BLOCK }
+}
+
+export async function sha256File (p: string): Promise<string> {
+  const h = createHash('sha256')
+  await pipeline(createReadStream(p), h)
+  return h.digest('hex')
 }

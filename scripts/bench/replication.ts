@@ -19,13 +19,10 @@
  * Without shaping the veth is as fast as loopback here. The namespaces are deleted at the end,
  * also on failure.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import { loadavg } from 'node:os'
-import { pipeline } from 'node:stream/promises'
 import path from 'node:path'
-import { Prng, formatBytes, randomStream, resetDir, run, warmCache } from './lib.ts'
+import { IMAGE_MUTATION_SEED, Prng, formatBytes, mutateImage, randomStream, resetDir, run, sha256File, warmCache } from './lib.ts'
 import type { BenchContext, BenchSection, Row, RunResult, SectionResult } from './lib.ts'
 import { imageCorpus, treeCorpus } from './corpora.ts'
 import { BenchCore, Cleanup, NetPair, RsyncDaemon, Sampler, bulk, freePort, sleep } from './cores.ts'
@@ -35,11 +32,9 @@ const GiB = 2 ** 30
 const MiB = 2 ** 20
 const FILL = 0.65
 const SOURCES = ['/usr/lib', '/usr/share']
-const BLOCK = 4096
 const IMAGE_CHANGED_FRACTION = 0.005
 const TREE_EDITED_FRACTION = 0.02
 /** The same seed as the backup section: the same blocks are rewritten. */
-const IMAGE_MUTATION_SEED = 'drcore-bench-mutation-v1'
 const TREE_EDIT_SEED = 'drcore-bench-tree-edit-v1'
 /** Bytes overwritten in each edited file (at a seeded offset; an empty file gets them appended). */
 const EDIT_BYTES = 100
@@ -76,24 +71,6 @@ const imageName = (bytes: number): string => `image-${sizeLabel(bytes).replace('
 
 // ---------------------------------------------------------------------------------------------
 // Data
-
-/** Rewrites `fraction` of the image's 4 KiB blocks, chosen at random, with random bytes (as the backup section does). */
-async function mutateImage (image: string, sizeBytes: number, fraction: number): Promise<{ blocks: number, bytes: number }> {
-  const total = Math.floor(sizeBytes / BLOCK)
-  const n = Math.round(total * fraction)
-  const prng = new Prng(IMAGE_MUTATION_SEED)
-  const chosen = new Set<number>()
-  while (chosen.size < n) chosen.add(prng.below(total))
-  const random = randomStream(IMAGE_MUTATION_SEED)
-  const fh = await open(image, 'r+')
-  try {
-    for (const b of [...chosen].sort((x, y) => x - y)) await fh.write(random(BLOCK), 0, BLOCK, b * BLOCK)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  return { blocks: n, bytes: n * BLOCK }
-}
 
 /**
  * A day's edits of a tree: `fraction` of its regular files (chosen by a seeded PRNG from the
@@ -133,12 +110,6 @@ async function randomFile (file: string, bytes: number, seed: string): Promise<v
   } finally {
     await fh.close()
   }
-}
-
-async function sha256File (p: string): Promise<string> {
-  const h = createHash('sha256')
-  await pipeline(createReadStream(p), h)
-  return h.digest('hex')
 }
 
 // ---------------------------------------------------------------------------------------------
