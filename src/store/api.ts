@@ -67,10 +67,14 @@ export type IndexOp =
 export interface BlockWriter {
   /**
    * Queues a block. Deduplicates against the index and against this writer's pending blocks.
-   * The caller guarantees `bytes` hash to `cid` (the writer does not rehash blocks it is given by
-   * backup; the network and seed paths verify before calling). Returns whether it will be stored.
-   * May await a flush when the pending buffer is full (backpressure). `bytes` is copied before
-   * `put` returns its promise, so the caller may reuse its buffer right away.
+   * Returns whether it will be stored. May await a flush when the pending buffer is full
+   * (backpressure).
+   *
+   * Ownership: `bytes` is borrowed for the synchronous part of the call only. It is copied before
+   * `put` returns its promise, so the caller may overwrite its buffer as soon as `put` returns
+   * (without awaiting it). Every stored body is rehashed from that copy against `cid` on the way
+   * to the pack: bytes that do not match make the flush, and so `commit`, fail with
+   * `BlockIntegrityError`, and nothing of that flush is indexed.
    */
   put (cid: CID, bytes: Uint8Array): Promise<boolean>
   /** Makes every queued block durable and indexed (pack fsync, then index batch). */

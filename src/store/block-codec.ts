@@ -2,33 +2,36 @@ import { createHash } from 'node:crypto'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
-import { looksIncompressible, unzstd, zstd } from './compression.ts'
+import { encodeOnWorker, looksIncompressible, unzstd } from './compression.ts'
+import { DigestMismatchError } from './encode-pool.ts'
+import type { EncodedBody } from './encode-pool.ts'
 import { MIN_COMPRESS_SIZE } from './constants.ts'
 import { FLAG_ZSTD } from './pack-format.ts'
 
-export interface EncodedBody {
-  flags: number
-  body: Uint8Array
-}
+export type { EncodedBody } from './encode-pool.ts'
 
 /**
- * Compresses a block body for its pack record, on a worker thread so it overlaps hashing and I/O
- * on the main thread. Keeps the block as it is when it looks incompressible or zstd does not make
- * it smaller.
+ * The pack body of a block: rehashed against `cid` and compressed when that pays (see
+ * encode-pool.ts). A block is kept as it is when it is tiny, looks incompressible, or zstd does
+ * not make it smaller.
+ *
+ * Ownership: `bytes` is borrowed only for the duration of this call. It is copied before
+ * `encodeBody` returns (this is deliberately not an async function: nothing of it runs after the
+ * caller has moved on), so the caller may overwrite its buffer as soon as the call returns. The
+ * body that resolves was hashed from that copy, never from the caller's buffer. A block whose
+ * bytes do not match `cid` rejects with `DigestMismatchError` and must never be stored.
  */
-export async function encodeBody (bytes: Uint8Array): Promise<EncodedBody> {
-  // everything up to the first await runs before the caller continues: `bytes` is copied by then
-  if (bytes.length < MIN_COMPRESS_SIZE || looksIncompressible(bytes)) return { flags: 0, body: own(bytes) }
-  const compressed = await zstd(bytes)
-  return compressed !== undefined ? { flags: FLAG_ZSTD, body: compressed } : { flags: 0, body: own(bytes) }
-}
-
-/**
- * A block kept as it is waits in the writer until its flush: a copy, so the caller may reuse its
- * buffer, and a chunk never pins the whole read buffer it is a view of.
- */
-function own (bytes: Uint8Array): Uint8Array {
-  return bytes.slice()
+export function encodeBody (cid: CID, bytes: Uint8Array): Promise<EncodedBody> {
+  const digest = cid.multihash.digest
+  if (bytes.length < MIN_COMPRESS_SIZE) {
+    // a few bytes: hashing the copy here costs less than a trip to the worker
+    const copy = bytes.slice()
+    if (!createHash('sha256').update(copy).digest().equals(digest)) {
+      return Promise.reject(new DigestMismatchError(`the ${copy.length} bytes given for block ${cid} do not hash to its CID`))
+    }
+    return Promise.resolve({ flags: 0, body: copy })
+  }
+  return encodeOnWorker(bytes, digest, !looksIncompressible(bytes))
 }
 
 /** Decompression stops here when the block's length is not known (rebuilding the index). */

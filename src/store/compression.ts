@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os'
 import { promisify } from 'node:util'
 import { zstdDecompress } from 'node:zlib'
 import { ZSTD_LEVEL } from './constants.ts'
-import { POOL_SIZE, ZstdPool } from './zstd-pool.ts'
+import { EncodePool, POOL_SIZE } from './encode-pool.ts'
+import type { EncodedBody } from './encode-pool.ts'
 
 const decompress = promisify(zstdDecompress)
 
@@ -27,16 +28,19 @@ async function limited<T> (job: () => Promise<T>): Promise<T> {
   }
 }
 
-const pool = new ZstdPool(POOL_SIZE, ZSTD_LEVEL)
+const pool = new EncodePool(POOL_SIZE, ZSTD_LEVEL)
 
-/** Undefined, or a promise to await before giving the pool more (it is behind). */
-export function compressionBackpressure (): Promise<void> | undefined {
+/** Undefined, or a promise to await before giving the encoder more (it is behind). */
+export function encodeBackpressure (): Promise<void> | undefined {
   return pool.ready()
 }
 
-/** The zstd frame of `bytes` (compressed on a worker thread), or undefined when it is not smaller. */
-export async function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
-  return await pool.compress(bytes)
+/**
+ * The pack body for `bytes` (see encode-pool.ts): rehashed against `digest` on a worker thread,
+ * compressed when `compress` and zstd makes it smaller. Copies `bytes` before it returns.
+ */
+export function encodeOnWorker (bytes: Uint8Array, digest: Uint8Array, compress: boolean): Promise<EncodedBody> {
+  return pool.encode(bytes, digest, compress)
 }
 
 /** The content of a zstd frame, at most `maxLength` bytes (longer content is an error). */

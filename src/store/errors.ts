@@ -15,6 +15,23 @@ export class PackWriteError extends UserError {
 }
 
 /**
+ * The bytes a writer was given for a block do not hash to its CID, checked on the write path
+ * just before they would be stored. Nothing of the flush that found it is written or indexed,
+ * and the writer refuses further use, so the point or transfer it belonged to is never
+ * committed. From backup this is a bug (the bytes changed between hashing and storing), from a
+ * peer or a seed drive it is data that was verified and then damaged in memory: either way,
+ * never something to store.
+ */
+export class BlockIntegrityError extends Error {
+  override name = 'BlockIntegrityError'
+  readonly cid: string
+  constructor (cid: string, length: number) {
+    super(`block ${cid} was not stored: the ${length} bytes given for it do not hash to its CID; nothing of this batch was committed`)
+    this.cid = cid
+  }
+}
+
+/**
  * The pack directory holds pack files the index knows nothing about: the index was lost or
  * belongs to another repository. The store refuses to open rather than delete them.
  */

@@ -1,10 +1,11 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockWriter, IndexOp, WriterStats } from './api.ts'
 import { assertSha256, encodeBody } from './block-codec.ts'
-import { compressionBackpressure } from './compression.ts'
+import { encodeBackpressure } from './compression.ts'
 import type { EncodedBody } from './block-codec.ts'
 import type { StoreLimits } from './constants.ts'
-import { PackWriteError } from './errors.ts'
+import { DigestMismatchError } from './encode-pool.ts'
+import { BlockIntegrityError, PackWriteError } from './errors.ts'
 import type { BlockLocation } from './location.ts'
 import { encodeRecordHeader, PACK_HEADER, PACK_HEADER_SIZE, recordHeaderLength } from './pack-format.ts'
 import type { PackFileHandle } from './pack-files.ts'
@@ -47,6 +48,7 @@ interface PendingBlock {
   cid: CID
   key: string
   rawLength: number
+  /** the body to write, from the writer's own copy of the bytes, rehashed against `cid` */
   encoded: Promise<EncodedBody>
 }
 
@@ -91,7 +93,8 @@ export class PackWriter implements BlockWriter {
     const key = cidKey(cid)
     if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) return false
 
-    const encoded = encodeBody(bytes)
+    // copies `bytes` before it returns: from here on the caller's buffer is never read again
+    const encoded = encodeBody(cid, bytes)
     encoded.catch(() => {}) // awaited by the flush; a rejection surfaces there
     const block = { cid, key, rawLength: bytes.length, encoded }
     this.#queue.push(block)
@@ -99,7 +102,7 @@ export class PackWriter implements BlockWriter {
     this.#queuedBytes += bytes.length
     const { flushBytes, flushBlocks } = this.#host.limits
     if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([], false)
-    const behind = compressionBackpressure()
+    const behind = encodeBackpressure()
     if (behind !== undefined) await behind
     return true
   }
@@ -157,7 +160,10 @@ export class PackWriter implements BlockWriter {
   }
 
   async #flushBatch (blocks: PendingBlock[], ops: IndexOp[], durable: boolean): Promise<void> {
-    const bodies = await Promise.all(blocks.map(async (b) => await b.encoded))
+    const bodies = await Promise.all(blocks.map(async (b) => await b.encoded.catch((err: unknown) => {
+      // nothing of this batch is written: a block that does not match its CID is never stored
+      throw err instanceof DigestMismatchError ? new BlockIntegrityError(b.cid.toString(), b.rawLength) : err
+    })))
     // with no blocks, rewriting the pack's committed length gives a sync batch something to carry
     let pack = this.#pack
     let length = pack?.length ?? 0

@@ -1,8 +1,23 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { looksIncompressible, unzstd, zstd } from '../../src/store/compression.ts'
+import { encodeOnWorker, looksIncompressible, unzstd } from '../../src/store/compression.ts'
+import { DigestMismatchError } from '../../src/store/encode-pool.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { compressibleBlock, putAll, TestRepo } from './helpers.ts'
+
+const digest = (bytes: Uint8Array): Uint8Array => createHash('sha256').update(bytes).digest()
+
+/** The zstd frame the encoder makes of `bytes`, or undefined when it keeps them as they are. */
+async function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  const { flags, body } = await encodeOnWorker(bytes, digest(bytes), true)
+  if (flags === 0) {
+    assert.ok(Buffer.from(body).equals(bytes), 'a body kept as it is holds the block')
+    return undefined
+  }
+  assert.equal(flags, FLAG_ZSTD)
+  return body
+}
 
 describe('block compression', () => {
   it('judges random bytes incompressible and text, zeros and small blocks not', () => {
@@ -27,6 +42,20 @@ describe('block compression', () => {
       const frame = frames[i]
       assert.ok(frame !== undefined)
       assert.deepEqual(new Uint8Array(await unzstd(frame, blocks[i].length)), blocks[i])
+    }
+  })
+
+  it('refuses bytes that do not hash to the digest given, on every branch, and encodes the rest of the batch', async () => {
+    const good = compressibleBlock(20_000).bytes
+    const wrong = [randomBytes(20_000), compressibleBlock(20_000).bytes, randomBytes(100)]
+    const results = await Promise.allSettled([
+      encodeOnWorker(good, digest(good), true),
+      ...wrong.map(async (bytes, i) => await encodeOnWorker(bytes, digest(good), i !== 0))
+    ])
+    assert.equal(results[0].status, 'fulfilled')
+    for (const r of results.slice(1)) {
+      assert.equal(r.status, 'rejected')
+      assert.ok((r as PromiseRejectedResult).reason instanceof DigestMismatchError)
     }
   })
 
