@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path'
+import type { CID } from 'multiformats/cid'
 import { operations } from './api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './api/operations.ts'
 import { validateInput } from './api/validate.ts'
@@ -189,17 +190,44 @@ export class Core implements CoreParts {
     }
   }
 
-  /** Rehashes every block, then checks every point's closure. */
-  async verify (onProgress?: ProgressFn): Promise<{ ok: boolean, blocks: number, corrupt: string[], missing: number, orphans: string[], lost: string[] }> {
+  /**
+   * Rehashes every block; quarantines those whose stored copy is damaged (so that the next
+   * writer of the same bytes heals them, see `BlockStore.quarantine`); then checks every point's
+   * closure, marking the points that lost blocks as damaged.
+   */
+  async verify (onProgress?: ProgressFn): Promise<VerifyReport> {
     let blocks = 0
-    const corrupt: string[] = []
+    const failed: Array<{ cid: CID, reason: string }> = []
     for await (const r of this.store.verifyAll((done, total) => onProgress?.({ phase: 'verify blocks', done, total, unit: 'blocks' }))) {
       blocks++
-      if (!r.ok) corrupt.push(r.cid.toString())
+      if (!r.ok) failed.push({ cid: r.cid, reason: r.error ?? 'it does not verify' })
     }
-    const points = await verifyPoints(this.deps(), corrupt)
-    const ok = corrupt.length === 0 && points.lost.length === 0
-    this.events.emit('verify.finished', ok ? 'repository verified' : 'verify found problems', { blocks, corrupt: corrupt.length, lost: points.lost.length }, ok ? 'info' : 'error')
-    return { ok, blocks, corrupt, missing: points.missing, orphans: points.orphans, lost: points.lost }
+    const quarantined = await this.store.quarantine(failed)
+    const damaged: VerifyReport['damaged'] = []
+    for await (const d of this.store.damaged()) damaged.push({ cid: d.cid.toString(), reason: d.reason, at: d.at })
+    const points = await verifyPoints(this.deps(), this.peerId)
+    const ok = damaged.length === 0 && points.lost.length === 0
+    const summary = ok
+      ? 'repository verified'
+      : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
+    this.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
+    return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost }
   }
+}
+
+/** What `drcore verify` reports. */
+export interface VerifyReport {
+  ok: boolean
+  /** blocks rehashed */
+  blocks: number
+  /** every block in quarantine: found damaged now or before, and not healed yet (CIDs) */
+  corrupt: string[]
+  /** the same blocks with what is wrong with them and when it was found */
+  damaged: Array<{ cid: string, reason: string, at: string }>
+  /** blocks missing over all points' closures */
+  missing: number
+  /** points whose older data was never here */
+  orphans: string[]
+  /** points that were complete and lost blocks: data loss until repaired */
+  lost: string[]
 }

@@ -31,9 +31,12 @@ export class RepositoryLockedError extends UserError {
 export class CorruptBlockError extends UserError {
   override name = 'CorruptBlockError'
   readonly cid: string
+  /** what is wrong with it */
+  readonly detail: string
   constructor (cid: string, detail = 'its bytes do not match its hash') {
     super(`block ${cid} is corrupt: ${detail}`)
     this.cid = cid
+    this.detail = detail
   }
 }
 

@@ -82,6 +82,8 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
       const signed = await signManifest(manifest, deps.privateKey)
       await writer.put(signed.id, signed.bytes)
       const stats = await writer.commit(deps.points.recordOps(pointRecord(signed, { tenant: '', complete: true })))
+      // good copies of quarantined blocks were stored: points that lost them may be whole again
+      const repaired = stats.healed > 0 ? (await deps.points.recheckOrphans(deps.store)).map(r => r.point) : []
       progress.done()
       return {
         point: signed.id.toString(),
@@ -94,6 +96,8 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
         newBytes,
         storedBytes: stats.storedBytes,
         skipped: archiver.skipped,
+        healed: stats.healed,
+        repaired: [...new Set(repaired)],
         changed: archiver.changed,
         seconds: (performance.now() - started) / 1000
       }

@@ -76,5 +76,9 @@ export interface BackupResult {
    * the mtime seen before reading, so the next incremental reads them again
    */
   changed: string[]
+  /** blocks found damaged earlier (quarantined) that this backup stored a good copy of */
+  healed: number
+  /** points that were damaged and are complete again thanks to those blocks */
+  repaired: string[]
   seconds: number
 }

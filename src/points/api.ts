@@ -71,6 +71,11 @@ export interface PointRecord {
   complete: boolean
   /** blocks known missing at the last check (0 when complete) */
   missing: number
+  /**
+   * the point was complete here and has lost blocks since (verify found them damaged or gone):
+   * data loss until a good copy of those blocks arrives. Absent or false otherwise.
+   */
+  damaged?: boolean
   volumes: Record<string, { root: string, type: 'dir' | 'file', files: number, bytes: number }>
   /** peer id the point arrived from, when replicated */
   receivedFrom?: string

@@ -135,11 +135,20 @@ export class PointIndex {
     return { machine, record }
   }
 
-  /** Stores a point's completeness in every tenant's record of it; returns the updated records. */
-  async setCompleteness (id: string, complete: boolean, missing: number): Promise<PointRecord[]> {
+  /**
+   * Stores a point's completeness in every tenant's record of it; returns the updated records.
+   * A point that was complete (or already damaged) and is not complete now is damaged: it lost
+   * blocks it had. `lost` says so when the caller knows it otherwise (a point this Core took
+   * itself was complete when it was committed).
+   */
+  async setCompleteness (id: string, complete: boolean, missing: number, options: { lost?: boolean } = {}): Promise<PointRecord[]> {
     const records = await this.records(id)
     if (records.length === 0) throw new NotFoundError(`unknown recovery point: ${id}`)
-    const updated = records.map(r => ({ ...r, complete, missing: complete ? 0 : missing }))
+    const damaged = !complete && (options.lost === true || records.some(r => r.complete || r.damaged === true))
+    const updated = records.map(r => {
+      const { damaged: _, ...rest } = r
+      return damaged ? { ...rest, complete, missing, damaged } : { ...rest, complete, missing: complete ? 0 : missing }
+    })
     await this.#points.batch(updated.map(r => ({ type: 'put' as const, key: pointKey(id, r.tenant), value: r })))
     return updated
   }
@@ -155,8 +164,9 @@ export class PointIndex {
   }
 
   /**
-   * Recomputes completeness of every orphan (after blocks arrived from a seed drive or a peer);
-   * returns the points that became complete.
+   * Recomputes completeness of every orphan and damaged point (after blocks arrived from a seed
+   * drive, a peer, a backup that healed damaged blocks, or repair); returns the records of the
+   * points that became complete.
    */
   async recheckOrphans (store: BlockStore): Promise<PointRecord[]> {
     const completed: PointRecord[] = []

@@ -20,7 +20,10 @@ export interface PointRow {
   parent: string | null
   createdAt: string
   complete: boolean
+  /** older data was never here (`!complete` and not damaged) */
   orphan: boolean
+  /** was complete here and has lost blocks since: data loss until repaired */
+  damaged: boolean
   /** blocks known missing at the last check */
   missing: number
   origin: string
@@ -43,7 +46,8 @@ export function pointRow (r: PointRecord): PointRow {
     parent: r.parent,
     createdAt: r.createdAt,
     complete: r.complete,
-    orphan: !r.complete,
+    orphan: !r.complete && r.damaged !== true,
+    damaged: r.damaged === true,
     missing: r.missing,
     origin: r.origin,
     volumes

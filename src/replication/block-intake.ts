@@ -1,4 +1,4 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
 import { TenantBlocks } from './tenant-blocks.ts'
 import { verifyBlock } from './wire.ts'
@@ -16,6 +16,8 @@ export interface IntakeStats {
   bytes: number
   /** of those, blocks the store did not hold yet */
   newBlocks: number
+  /** of those, good copies of blocks in quarantine (damaged here) */
+  healed: number
 }
 
 /**
@@ -41,7 +43,7 @@ export class BlockIntake {
   #flushing: Promise<void> | undefined
   #failure: unknown
   #closed = false
-  readonly stats: IntakeStats = { blocks: 0, bytes: 0, newBlocks: 0 }
+  readonly stats: IntakeStats = { blocks: 0, bytes: 0, newBlocks: 0, healed: 0 }
 
   constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions) {
     this.#store = store
@@ -56,7 +58,8 @@ export class BlockIntake {
     verifyBlock({ cid, bytes })
     this.#writer ??= this.#store.writer()
     const added = await this.#writer.put(cid, bytes)
-    this.#refs.push(cid)
+    // a CID decoded from a frame keeps its digest as a view of the network chunk: keep a copy
+    this.#refs.push(CID.decode(cid.bytes))
     this.stats.blocks++
     this.stats.bytes += bytes.length
     if (added) this.stats.newBlocks++
@@ -92,7 +95,7 @@ export class BlockIntake {
       verifyBlock(block)
       await writer.put(block.cid, block.bytes)
     }
-    await writer.commit([...TenantBlocks.ops(this.#tenant, final.map(b => b.cid)), ...ops])
+    this.stats.healed = (await writer.commit([...TenantBlocks.ops(this.#tenant, final.map(b => b.cid)), ...ops])).healed
   }
 
   /**
@@ -110,7 +113,7 @@ export class BlockIntake {
       if (writer !== undefined) {
         const refs = this.#refs
         this.#refs = []
-        await writer.commit()
+        this.stats.healed = (await writer.commit()).healed
         await this.#tenants.add(this.#tenant, refs)
       }
       return true

@@ -106,6 +106,8 @@ class FetchSession {
       const record = pointRecord(signed, { tenant: '', complete: missing === 0, missing, receivedFrom: this.#options.from, receivedAt: new Date().toISOString() })
       await intake.commit([{ cid: signed.id, bytes: signed.bytes }], existing === undefined ? points.recordOps(record) : [])
       if ((await points.records(id)).some(r => r.complete !== (missing === 0))) await points.setCompleteness(id, missing === 0, missing)
+      // good copies of blocks damaged here arrived: other points that lost them may be whole again
+      if (intake.stats.healed > 0) await points.recheckOrphans(this.#deps.store)
     } finally {
       await intake.close()
     }

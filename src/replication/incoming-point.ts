@@ -113,6 +113,8 @@ export class IncomingPoint {
     const records = await points.records(id)
     if (records.some(r => r.complete !== complete || r.missing !== stored.count)) await points.setCompleteness(id, complete, stored.count)
     if (seen.count === 0) await tenants.setComplete(tenant, id)
+    // good copies of quarantined blocks arrived: other points that lost them may be whole again
+    if (this.#intake.stats.healed > 0) await points.recheckOrphans(store)
     return {
       complete: seen.count === 0,
       missing: seen.count,

@@ -55,8 +55,10 @@ export class TenantScope {
    */
   async completeness (record: PointRecord, signed?: SignedPoint, options: { exact?: boolean } = {}): Promise<{ complete: boolean, missing: number }> {
     if (this.tenant === '') return { complete: record.complete, missing: record.missing }
-    if (await this.#deps.tenants.isComplete(this.tenant, record.point)) return { complete: true, missing: 0 }
+    // the tenant sees a subset of the store: a point incomplete in the store (never whole here,
+    // or damaged since) is incomplete for every tenant, whatever an older cached answer says
     if (!record.complete && options.exact !== true) return { complete: false, missing: Math.max(record.missing, 1) }
+    if (record.complete && await this.#deps.tenants.isComplete(this.tenant, record.point)) return { complete: true, missing: 0 }
     const point = signed ?? await loadManifest(this.#deps.store, record.point)
     const { count } = await missingBlocks(this.blocks, point, { limit: 0 })
     if (count === 0) await this.#deps.tenants.setComplete(this.tenant, record.point)

@@ -8,6 +8,7 @@ import type { PrivateKey, PeerId } from '@libp2p/interface'
 import { RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
+import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
 import type { RootDb } from '../store/index.ts'
 
 export type { Config } from './config.ts'
@@ -58,7 +59,11 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
   }
   const db: RootDb = new Level(join(dir, 'index'))
   await db.open()
-  await db.close()
+  try {
+    await recordRepositoryFormat(db)
+  } finally {
+    await db.close()
+  }
   await writeConfig(dir, config)
   return { peerId: peerIdFromPrivateKey(key), config }
 }
@@ -85,6 +90,12 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
       throw new RepositoryLockedError(`repository ${dir} is in use by another drcore process${pid != null ? ` (pid ${pid})` : ''}`)
     }
     throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
+  }
+  try {
+    await checkRepositoryFormat(db, dir)
+  } catch (err) {
+    await db.close()
+    throw err
   }
   return { dir, config, privateKey, peerId: peerIdFromPrivateKey(privateKey), db, packsDir: join(dir, 'packs') }
 }

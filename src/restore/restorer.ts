@@ -8,7 +8,7 @@ import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
 import type { Entry } from '../points/nodes.ts'
 import { isRaw } from '../points/blocks.ts'
-import type { SignedPoint } from '../points/api.ts'
+import type { PointRecord, SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
 import { mapLimit } from '../backup/archiver.ts'
@@ -41,7 +41,7 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
   let targets: Array<{ entry: Entry, path: string }>
   if (opts.path === undefined) {
     const names = opts.volume !== undefined ? [s.volume as string] : Object.keys(s.signed.manifest.volumes)
-    await refuseOrphan(deps, s.signed, names, s.record.complete)
+    await refuseOrphan(deps, s.signed, names, s.record)
     targets = names.map(name => ({ entry: volumeEntry(name, s.signed.manifest.volumes[name]), path: join(opts.dest, name) }))
   } else {
     if (s.entry === undefined) throw new UserError('restore --path needs a path inside a volume')
@@ -51,7 +51,8 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
       const missing = await countMissing(deps.store, [entry.cid], cid => { if (!isRaw(cid)) nodes++ })
       if (missing > 0) {
         throw new OrphanPointError(`cannot restore ${s.volume as string}/${s.parts.join('/')} from point ${point} of ${s.record.machine}: ` +
-          `${blocks(missing, nodes)} of its data ${missing === 1 ? 'is' : 'are'} missing (the point is an orphan whose older data has not arrived)`)
+          `${blocks(missing, nodes)} of its data ${missing === 1 ? 'is' : 'are'} missing ` +
+          (s.record.damaged === true ? `(${DAMAGED_HINT})` : '(the point is an orphan whose older data has not arrived)'))
       }
     }
     targets = [{ entry, path: join(opts.dest, entry.name) }]
@@ -75,14 +76,22 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
   }
 }
 
-async function refuseOrphan (deps: RestoreDeps, signed: SignedPoint, volumes: string[], complete: boolean): Promise<void> {
-  if (complete) return
+/** What to do about a point that lost blocks. */
+const DAMAGED_HINT = 'the point was complete and blocks of it were found damaged since: back the same data up again, ' +
+  'or run "drcore repair" to fetch good copies from a peer that holds a replica'
+
+async function refuseOrphan (deps: RestoreDeps, signed: SignedPoint, volumes: string[], record: PointRecord): Promise<void> {
+  if (record.complete) return
   // The cached status may be stale (blocks may have arrived since): look again.
   const only: SignedPoint = { ...signed, manifest: { ...signed.manifest, volumes: Object.fromEntries(volumes.map(v => [v, signed.manifest.volumes[v]])) } }
   const report = await missingBlocks(deps.store, only, { limit: 3 })
   if (report.count === 0) return
   const m = signed.manifest
   const perVolume = Object.entries(report.byVolume).map(([v, n]) => `${v}: ${n}`).join(', ')
+  if (record.damaged === true) {
+    throw new OrphanPointError(`point ${signed.id} of ${m.machine} is damaged: ${blocks(report.count, report.nodes)} of volume data ` +
+      `${report.count === 1 ? 'is' : 'are'} missing (${perVolume}; e.g. ${report.cids[0]}); ${DAMAGED_HINT}; restore single files with --path`)
+  }
   throw new OrphanPointError(`point ${signed.id} of ${m.machine} is an orphan: ${blocks(report.count, report.nodes)} of volume data ` +
     `${report.count === 1 ? 'is' : 'are'} missing (${perVolume}; e.g. ${report.cids[0]}) (its older data has not arrived; a seed drive or ` +
     'replication of the parent will complete it); restore single files with --path')

@@ -1,8 +1,6 @@
-import type { CID } from 'multiformats/cid'
 import { MalformedError, MissingBlockError, CorruptBlockError } from '../errors.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { missingBlocks } from '../points/closure.ts'
-import type { BlockStore } from '../store/api.ts'
 import type { RestoreDeps } from './index.ts'
 
 export interface VerifyPointsResult {
@@ -10,53 +8,41 @@ export interface VerifyPointsResult {
   checked: number
   /** missing blocks over all points (a missing node hides its subtree and counts once) */
   missing: number
-  /** points whose closure is incomplete (ids) */
+  /** points whose older data was never here (ids) */
   orphans: string[]
-  /** points that were complete and have lost a block since: data loss (ids) */
+  /** points that were complete and have lost blocks: data loss until repaired (ids) */
   lost: string[]
-  /** orphans that turned out complete */
+  /** points that were orphans or damaged and turned out complete */
   completed: string[]
 }
 
 /**
  * Checks every point's closure against the store and updates the cached completeness. Blocks in
- * `corrupt` (CID strings, e.g. from `store.verifyAll`) count as missing.
+ * quarantine (`BlockStore.quarantine`) are absent from the store, so a point that needs one is
+ * incomplete; one that was complete before, or that this Core (`self`) took itself, is damaged
+ * (`lost`).
  */
-export async function verifyPoints (deps: RestoreDeps, corrupt: string[] = []): Promise<VerifyPointsResult> {
-  const store = corrupt.length === 0 ? deps.store : withoutBlocks(deps.store, new Set(corrupt))
+export async function verifyPoints (deps: RestoreDeps, self?: string): Promise<VerifyPointsResult> {
   const result: VerifyPointsResult = { checked: 0, missing: 0, orphans: [], lost: [], completed: [] }
   // Completeness belongs to the blocks: check each point once, whatever tenants hold it.
-  const byId = new Map<string, boolean>()
-  for (const record of await deps.points.all()) byId.set(record.point, (byId.get(record.point) ?? true) && record.complete)
-  for (const [id, wasComplete] of byId) {
+  const ids = new Set((await deps.points.all()).map(record => record.point))
+  for (const id of ids) {
     result.checked++
     let missing: number
     try {
-      missing = (await missingBlocks(store, await loadManifest(store, id), { limit: 0 })).count
+      missing = (await missingBlocks(deps.store, await loadManifest(deps.store, id), { limit: 0 })).count
     } catch (err) {
       if (!(err instanceof MissingBlockError || err instanceof CorruptBlockError || err instanceof MalformedError)) throw err
       missing = 1 // the manifest block itself
     }
+    const before = await deps.points.records(id)
+    // a point this Core took was complete when committed: any block it lacks now was lost
+    const own = self !== undefined && before.some(r => r.tenant === '' && r.origin === self)
+    const [after] = await deps.points.setCompleteness(id, missing === 0, missing, { lost: own })
     result.missing += missing
-    if (missing > 0) {
-      result.orphans.push(id)
-      if (wasComplete) result.lost.push(id)
-    } else if (!wasComplete) {
-      result.completed.push(id)
-    }
-    await deps.points.setCompleteness(id, missing === 0, missing)
+    if (after.damaged === true) result.lost.push(id)
+    else if (!after.complete) result.orphans.push(id)
+    else if (before.some(r => !r.complete)) result.completed.push(id)
   }
   return result
-}
-
-/** A view of a store in which some blocks are absent. */
-function withoutBlocks (store: BlockStore, absent: Set<string>): BlockStore {
-  const view = Object.create(store) as BlockStore
-  view.has = async (cid: CID) => !absent.has(cid.toString()) && await store.has(cid)
-  view.hasMany = async (cids: CID[]) => (await store.hasMany(cids)).map((has, i) => has && !absent.has(cids[i].toString()))
-  view.get = async (cid: CID) => {
-    if (absent.has(cid.toString())) throw new MissingBlockError(cid.toString())
-    return await store.get(cid)
-  }
-  return view
 }

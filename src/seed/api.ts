@@ -175,6 +175,8 @@ export interface SeedConsumeResult {
   blocks: number
   imported: number
   rejected: number
+  /** of the blocks imported, good copies of blocks found damaged here (quarantined) */
+  healed: number
   /** points that became complete in this run (ids) */
   pointsCompleted: string[]
   tenant: string | null

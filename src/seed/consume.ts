@@ -49,7 +49,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   const errors: string[] = []
   const found = await openParts(dir, errors)
   const result: SeedConsumeResult = {
-    seed: null, parts: [], blocks: 0, imported: 0, rejected: 0, pointsCompleted: [], tenant: null, missingParts: [], complete: false, errors, seconds: 0
+    seed: null, parts: [], blocks: 0, imported: 0, rejected: 0, healed: 0, pointsCompleted: [], tenant: null, missingParts: [], complete: false, errors, seconds: 0
   }
   if (found.length === 0) {
     result.seconds = (performance.now() - started) / 1000
@@ -89,7 +89,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
       await reader.close()
       continue
     }
-    const problems = await importPart(deps, tenant, reader, pointIds, part, () => {
+    const problems = await importPart(deps, tenant, reader, pointIds, part, result, () => {
       progress({ phase: 'seed consume', done: read + reader.position, total, unit: 'bytes', detail: `part ${reader.part.part} of ${d.parts}` })
     }, (complete) => {
       if (!complete) return []
@@ -111,6 +111,11 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
 
   // also when every part was in before: a run interrupted after its last part left the points to settle
   if (result.imported > 0 || record.imported.length > 0) result.pointsCompleted = await settlePoints(deps, d, tenant)
+  // good copies of blocks damaged here arrived: points of any tenant that lost them may be whole again
+  if (result.healed > 0) {
+    const repaired = (await deps.points.recheckOrphans(deps.store)).map(r => r.point)
+    result.pointsCompleted = [...new Set([...result.pointsCompleted, ...repaired])]
+  }
   result.missingParts = missingParts(d.parts, record.imported)
   result.complete = result.missingParts.length === 0
   result.seconds = (performance.now() - started) / 1000
@@ -164,7 +169,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
  * `finalOps(complete)` gives the index writes to commit with the last blocks.
  */
 async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartReader, pointIds: Set<string>, part: ConsumedPart,
-  onBlock: () => void, finalOps: (complete: boolean) => IndexOp[]): Promise<string[]> {
+  totals: { healed: number }, onBlock: () => void, finalOps: (complete: boolean) => IndexOp[]): Promise<string[]> {
   const problems: string[] = []
   const writer = deps.store.writer()
   const refs: CID[] = []
@@ -211,7 +216,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
   }
   try {
     // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
-    await writer.commit(finalOps(problems.length === 0))
+    totals.healed += (await writer.commit(finalOps(problems.length === 0))).healed
     await deps.tenants.add(tenant, refs)
   } finally {
     await reader.close()

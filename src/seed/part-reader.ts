@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { readBlockHead, readHeader } from '@ipld/car/decoder'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { BadSignatureError, MalformedError } from '../errors.ts'
 import { isDrcoreCid, DAG_CBOR_CODE } from '../points/blocks.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
@@ -118,7 +118,9 @@ async function readSection (reader: BytesReader, file: string): Promise<{ cid: C
     if (head.blockLength > MAX_BLOCK_SIZE) {
       throw new MalformedError(`${file} is damaged at byte ${offset}: a section claims a block of ${head.blockLength} bytes, past the ${MAX_BLOCK_SIZE}-byte limit`)
     }
-    return { cid: head.cid, bytes: await reader.exactly(head.blockLength, true) }
+    // the decoder's CID keeps its digest as a view of the 4 MiB read buffer: a CID kept for
+    // later (the tenant's references) would pin the whole buffer, so take one of its own
+    return { cid: CID.decode(head.cid.bytes), bytes: await reader.exactly(head.blockLength, true) }
   } catch (err) {
     if (err instanceof MalformedError) throw err
     const message = (err as Error).message

@@ -1,4 +1,7 @@
 import type { CID } from 'multiformats/cid'
+import type { DamagedBlock } from './quarantine.ts'
+
+export type { DamagedBlock } from './quarantine.ts'
 
 /**
  * The block store: content-addressed blocks in append-only, zstd-compressed pack files, indexed
@@ -30,6 +33,20 @@ export interface BlockStore {
    * Reads packs sequentially (not in index order) so it runs at disk speed.
    */
   verifyAll (onProgress?: (done: number, total: number) => void): AsyncIterable<VerifyResult>
+  /**
+   * Takes blocks whose stored copy failed a check out of the index (after reading each once
+   * more: a copy that reads well now stays). From then on `has` answers false for them and `get`
+   * throws `CorruptBlockError` saying they wait for a good copy; the next writer of the same
+   * bytes stores them anew, which heals them. Returns the CIDs quarantined.
+   */
+  quarantine (blocks: Array<{ cid: CID, reason: string }>): Promise<CID[]>
+  /** The blocks in quarantine, with why and when they were found damaged. */
+  damaged (): AsyncIterable<DamagedBlock>
+  /**
+   * Reads every quarantined copy once more and takes back into the index those that now read
+   * well (the damage was a passing read error). Returns their CIDs.
+   */
+  reinstate (): Promise<CID[]>
   close (): Promise<void>
 }
 
@@ -57,6 +74,8 @@ export interface WriterStats {
   newBytes: number
   /** bytes they took in packs after compression (plus record headers) */
   storedBytes: number
+  /** of those blocks, how many were in quarantine: a good copy of a damaged block heals it */
+  healed: number
 }
 
 /** A LevelDB batch operation added to the writer's final index batch (e.g. a manifest record). */

@@ -18,6 +18,9 @@ import type { JsonSublevel, RootDb } from './sublevels.ts'
 import { verifyStore } from './verify.ts'
 import { PackWriter } from './writer.ts'
 import type { IndexedBlock, WritablePack, WriterHost } from './writer.ts'
+import { Quarantine } from './quarantine.ts'
+import type { DamagedBlock } from './quarantine.ts'
+import { SerialQueue } from '../common/serial-queue.ts'
 
 export interface BlockStoreOptions {
   /** the repository's `packs/` directory (created when missing) */
@@ -59,9 +62,16 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #reusable: number[]
   readonly #writers = new Set<PackWriter>()
   readonly #opSublevels = new Map<string, JsonSublevel>()
+  readonly #quarantine: Quarantine
+  /**
+   * Every write of the `blocks` index goes through this queue: quarantining a block compares its
+   * entry with the copy found damaged, and a writer healing it replaces that entry; neither may
+   * interleave with the other.
+   */
+  readonly #indexWrites = new SerialQueue()
   #closed = false
 
-  private constructor (options: Required<BlockStoreOptions>, blocks: BlocksSublevel, packs: JsonSublevel<number>, lengths: Map<number, number>, nextPack: number) {
+  private constructor (options: Required<BlockStoreOptions>, blocks: BlocksSublevel, packs: JsonSublevel<number>, lengths: Map<number, number>, nextPack: number, quarantine: Quarantine) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.#dir = options.dir
     this.#db = options.db
@@ -72,6 +82,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     this.#lengths = lengths
     this.#nextPack = nextPack
     this.#reusable = [...lengths].filter(([, length]) => length < this.limits.packTargetSize).map(([pack]) => pack)
+    this.#quarantine = quarantine
   }
 
   /** Opens the store, first cutting every pack back to its committed length (see recovery.ts). */
@@ -81,7 +92,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     const packs = packsSublevel(full.db)
     await blocks.open() // getSync() does not wait for a sublevel to open
     const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packs, full.openFile)
-    return new PackBlockStore(full, blocks, packs, lengths, nextPack)
+    return new PackBlockStore(full, blocks, packs, lengths, nextPack, await Quarantine.open(full.db))
   }
 
   async has (cid: CID): Promise<boolean> {
@@ -94,7 +105,21 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async get (cid: CID): Promise<Uint8Array> {
-    return await this.readBlock(cid, await this.#locate(cid))
+    const value = this.#blocks.getSync(cid.bytes)
+    if (value === undefined) {
+      const damaged = await this.#quarantine.get(cid)
+      if (damaged !== undefined) {
+        throw new CorruptBlockError(cid.toString(), `its stored copy was found damaged on ${damaged.at} (${damaged.reason}); it waits for a good copy from a backup of the same data, a replication, a seed drive or drcore repair`)
+      }
+      throw new MissingBlockError(cid.toString())
+    }
+    try {
+      return await this.readBlock(cid, decodeLocation(value))
+    } catch (err) {
+      const damage = damageOf(err)
+      if (damage !== undefined) await this.#quarantineIfAt(cid, value, damage)
+      throw err
+    }
   }
 
   async size (cid: CID): Promise<number | undefined> {
@@ -172,10 +197,67 @@ export class PackBlockStore implements BlockStore, WriterHost {
     return await decodeBody(cid, location.flags, body, location.rawLength)
   }
 
-  async #locate (cid: CID): Promise<BlockLocation> {
-    const value = this.#blocks.getSync(cid.bytes)
-    if (value === undefined) throw new MissingBlockError(cid.toString())
-    return decodeLocation(value)
+  damaged (): AsyncIterable<DamagedBlock> {
+    return this.#quarantine.list()
+  }
+
+  async quarantine (blocks: Array<{ cid: CID, reason: string }>): Promise<CID[]> {
+    const quarantined: CID[] = []
+    for (const { cid, reason } of blocks) {
+      const value = this.#blocks.getSync(cid.bytes)
+      if (value === undefined) continue
+      // a copy that reads well now (a transient error, or healed meanwhile) stays
+      let damage: string | undefined
+      try {
+        await this.readBlock(cid, decodeLocation(value))
+      } catch (err) {
+        damage = damageOf(err)
+        if (damage === undefined) throw err
+      }
+      if (damage !== undefined && await this.#quarantineIfAt(cid, value, reason.includes(damage) ? reason : `${reason}; read again: ${damage}`)) quarantined.push(cid)
+    }
+    return quarantined
+  }
+
+  async reinstate (): Promise<CID[]> {
+    const reinstated: CID[] = []
+    for await (const damaged of this.#quarantine.list()) {
+      try {
+        await this.readBlock(damaged.cid, damaged.location)
+      } catch (err) {
+        if (damageOf(err) !== undefined) continue
+        throw err
+      }
+      const taken = await this.#indexWrites.run(async () => {
+        if (!this.#quarantine.has(damaged.cid) || this.#blocks.getSync(damaged.cid.bytes) !== undefined) return false
+        await this.#db.batch([
+          { type: 'put', sublevel: this.#blocks, key: damaged.cid.bytes, value: encodeLocation(damaged.location) },
+          { type: 'del', sublevel: this.#quarantine.sublevel, key: damaged.cid.toString() }
+        ] as any, { sync: true })
+        this.#quarantine.removed([damaged.cid])
+        return true
+      })
+      if (taken) reinstated.push(damaged.cid)
+    }
+    return reinstated
+  }
+
+  /**
+   * Moves a block's index entry into quarantine, unless the entry changed since `value` was read
+   * (a writer stored a good copy meanwhile). Returns whether it did.
+   */
+  async #quarantineIfAt (cid: CID, value: Uint8Array, reason: string): Promise<boolean> {
+    return await this.#indexWrites.run(async () => {
+      const current = this.#blocks.getSync(cid.bytes)
+      if (current === undefined || !Buffer.from(current).equals(value)) return false
+      const record = { reason, at: new Date().toISOString(), location: decodeLocation(value) }
+      await this.#db.batch([
+        { type: 'del', sublevel: this.#blocks, key: cid.bytes },
+        { type: 'put', sublevel: this.#quarantine.sublevel, key: cid.toString(), value: record }
+      ] as any, { sync: true })
+      this.#quarantine.added([cid])
+      return true
+    })
   }
 
   #packPath (pack: number): string {
@@ -257,10 +339,19 @@ export class PackBlockStore implements BlockStore, WriterHost {
     } catch {}
   }
 
-  async writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<void> {
+  async writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<number> {
+    return await this.#indexWrites.run(async () => await this.#writeIndex(blocks, pack, length, ops, durable))
+  }
+
+  async #writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<number> {
     const batch: any[] = []
+    const healed: CID[] = []
     for (const { cid, location } of blocks) {
       batch.push({ type: 'put', sublevel: this.#blocks, key: cid.bytes, value: encodeLocation(location) })
+      if (this.#quarantine.has(cid)) {
+        healed.push(cid)
+        batch.push({ type: 'del', sublevel: this.#quarantine.sublevel, key: cid.toString() })
+      }
     }
     if (pack !== undefined) batch.push({ type: 'put', sublevel: this.#packs, key: packKey(pack.number), value: length })
     for (const op of ops) {
@@ -269,11 +360,14 @@ export class PackBlockStore implements BlockStore, WriterHost {
         ? { type: 'put', sublevel, key: op.key, value: op.value }
         : { type: 'del', sublevel, key: op.key })
     }
-    if (batch.length > 0) await this.#db.batch(batch, { sync: durable })
+    // a batch that heals a block is synced: the quarantine record and the new entry go together
+    if (batch.length > 0) await this.#db.batch(batch, { sync: durable || healed.length > 0 })
+    this.#quarantine.removed(healed)
     if (pack !== undefined) {
       pack.length = length
       this.#lengths.set(pack.number, length)
     }
+    return healed.length
   }
 
   writerClosed (writer: PackWriter): void {
@@ -288,6 +382,17 @@ export class PackBlockStore implements BlockStore, WriterHost {
     }
     return sublevel
   }
+}
+
+/**
+ * Why a failed read means the stored copy is damaged (its bytes are wrong, its pack is gone, or
+ * the disk cannot read it), or undefined for failures that say nothing about the copy.
+ */
+function damageOf (err: unknown): string | undefined {
+  if (err instanceof CorruptBlockError) return err.detail
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'EIO' || code === 'EBADMSG' || code === 'ENXIO') return `unreadable: ${code}`
+  return undefined
 }
 
 export async function openBlockStore (options: BlockStoreOptions): Promise<BlockStore> {

@@ -53,7 +53,8 @@ export async function rebuildBlockIndex (options: { dir: string, db: RootDb, ope
           end = record.end
           let cid: CID
           try {
-            cid = CID.decode(record.cid)
+            // the record's CID is a view of the scan window; the batch outlives the window
+            cid = CID.decode(record.cid.slice())
             const bytes = await decodeBody(cid, record.flags, record.body)
             batch.push({
               type: 'put',

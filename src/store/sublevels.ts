@@ -17,4 +17,4 @@ export function jsonSublevel<V = unknown> (db: RootDb, name: string): JsonSublev
 }
 
 /** The sublevels the block store owns. */
-export const STORE_SUBLEVELS: ReadonlySet<string> = new Set(['blocks', 'packs'])
+export const STORE_SUBLEVELS: ReadonlySet<string> = new Set(['blocks', 'packs', 'damaged'])

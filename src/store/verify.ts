@@ -79,7 +79,8 @@ export async function * verifyStore (ctx: VerifyContext, onProgress?: (done: num
 }
 
 async function checkRecord (record: PackRecord, location: BlockLocation): Promise<VerifyResult> {
-  const cid = CID.decode(record.cid)
+  // the record's CID is a view of the scan window, which is reused: the result keeps a copy
+  const cid = CID.decode(record.cid.slice())
   return await outcome(cid, async () => await decodeBody(cid, location.flags, record.body, location.rawLength))
 }
 

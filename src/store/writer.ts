@@ -38,9 +38,10 @@ export interface WriterHost {
   retirePack (pack: WritablePack): Promise<void>
   /**
    * One LevelDB batch: the blocks' index entries, the pack's new committed length and `ops`;
-   * fsynced when `durable`. Sets `pack.length` once it is written.
+   * fsynced when `durable`. Sets `pack.length` once it is written. Returns how many of the
+   * blocks were in quarantine (their good copy heals them).
    */
-  writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<void>
+  writeIndex (blocks: IndexedBlock[], pack: WritablePack | undefined, length: number, ops: IndexOp[], durable: boolean): Promise<number>
   writerClosed (writer: PackWriter): void
 }
 
@@ -77,7 +78,7 @@ export class PackWriter implements BlockWriter {
   #unsynced = false
   #failure: Error | undefined
   #closed = false
-  readonly #stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0 }
+  readonly #stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0, healed: 0 }
 
   constructor (host: WriterHost) {
     this.#host = host
@@ -90,6 +91,9 @@ export class PackWriter implements BlockWriter {
   async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
     this.#assertUsable()
     assertSha256(cid)
+    // a v1 CID owns its bytes (multiformats re-encodes them); a v0 CID's bytes may be a view of
+    // the caller's buffer, and the writer keeps the CID until its flush
+    if (cid.version !== 1) throw new RangeError(`block ${cid} is a CIDv${cid.version}; the store holds CIDv1 blocks only`)
     const key = cidKey(cid)
     if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) return false
 
@@ -199,7 +203,7 @@ export class PackWriter implements BlockWriter {
       await this.#append(pack, buffers, length)
     }
     try {
-      await this.#host.writeIndex(indexed, pack, length, ops, durable)
+      this.#stats.healed += await this.#host.writeIndex(indexed, pack, length, ops, durable)
       this.#unsynced = !durable
     } catch (err) {
       if (pack !== undefined) await this.#dropPack(pack)

@@ -3,7 +3,7 @@ import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
 import { sha256 } from '../../src/points/blocks.ts'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
-import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
+import type { BlockStore, BlockWriter, DamagedBlock, IndexOp, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
 
 /**
  * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
@@ -12,6 +12,8 @@ import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult, Writer
  */
 export class MemoryBlockStore implements BlockStore {
   readonly blocks = new Map<string, Uint8Array>()
+  /** quarantined blocks: CID string -> why */
+  readonly quarantined = new Map<string, { reason: string, at: string, bytes: Uint8Array }>()
   /** every `get`, in order (CID strings): lets tests prove what was read */
   readonly reads: string[] = []
   readonly #db: RootDb | undefined
@@ -31,6 +33,8 @@ export class MemoryBlockStore implements BlockStore {
   async get (cid: CID): Promise<Uint8Array> {
     this.reads.push(cid.toString())
     const bytes = this.blocks.get(cid.toString())
+    const damaged = this.quarantined.get(cid.toString())
+    if (damaged !== undefined) throw new CorruptBlockError(cid.toString(), `its stored copy was found damaged (${damaged.reason})`)
     if (bytes === undefined) throw new MissingBlockError(cid.toString())
     if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) throw new CorruptBlockError(cid.toString())
     return bytes
@@ -63,6 +67,28 @@ export class MemoryBlockStore implements BlockStore {
     }
   }
 
+  async quarantine (blocks: Array<{ cid: CID, reason: string }>): Promise<CID[]> {
+    const out: CID[] = []
+    for (const { cid, reason } of blocks) {
+      const bytes = this.blocks.get(cid.toString())
+      if (bytes === undefined || Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) continue
+      this.blocks.delete(cid.toString())
+      this.quarantined.set(cid.toString(), { reason, at: new Date().toISOString(), bytes })
+      out.push(cid)
+    }
+    return out
+  }
+
+  async * damaged (): AsyncIterable<DamagedBlock> {
+    for (const [key, { reason, at, bytes }] of this.quarantined) {
+      yield { cid: CID.parse(key), reason, at, location: { flags: 0, pack: 0, offset: 0, storedLength: bytes.length, rawLength: bytes.length } }
+    }
+  }
+
+  async reinstate (): Promise<CID[]> {
+    return []
+  }
+
   /** Test helper: overwrites a block's bytes (they will no longer match the CID). */
   corrupt (cid: CID): void {
     const bytes = this.blocks.get(cid.toString())
@@ -80,7 +106,7 @@ export class MemoryBlockStore implements BlockStore {
 }
 
 class MemoryWriter implements BlockWriter {
-  readonly stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0 }
+  readonly stats: WriterStats = { blocks: 0, newBytes: 0, storedBytes: 0, healed: 0 }
   readonly #store: MemoryBlockStore
   readonly #db: RootDb | undefined
   readonly #pending = new Map<string, Uint8Array>()
@@ -96,6 +122,7 @@ class MemoryWriter implements BlockWriter {
     const key = cid.toString()
     if (this.#store.blocks.has(key) || this.#pending.has(key)) return false
     this.#pending.set(key, bytes.slice())
+    if (this.#store.quarantined.delete(key)) this.stats.healed++
     this.stats.blocks++
     this.stats.newBytes += bytes.length
     this.stats.storedBytes += bytes.length

@@ -110,7 +110,10 @@ describe('an orphan: a point whose parent data has not arrived', () => {
     for await (const cid of walkClosure(b.store, signed)) victim = cid
     b.store.delete(victim!)
     const result = await verifyPoints(target())
-    assert.deepEqual(result, { checked: 1, missing: 1, orphans: [incrementalId], lost: [incrementalId], completed: [] })
-    assert.equal((await b.points.get(incrementalId))?.complete, false)
+    assert.deepEqual(result, { checked: 1, missing: 1, orphans: [], lost: [incrementalId], completed: [] })
+    const record = await b.points.get(incrementalId)
+    assert.equal(record?.complete, false)
+    assert.equal(record?.damaged, true, 'it was complete: a damaged point, not an orphan')
+    assert.deepEqual(await verifyPoints(target()), result, 'still damaged at the next check')
   })
 })

@@ -1,0 +1,13 @@
+/**
+ * Runs async functions one at a time, in the order they were queued. A failure is its caller's
+ * alone: the next function runs as if the previous one had succeeded.
+ */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve()
+
+  run<T> (fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn, fn)
+    this.#tail = result.catch(() => {})
+    return result
+  }
+}
