@@ -8,6 +8,7 @@ import type { BlockLocation } from './location.ts'
 import type { PackRecord } from './pack-format.ts'
 import type { OpenPackFile } from './pack-files.ts'
 import { scanPack } from './pack-scanner.ts'
+import type { ScanItem } from './pack-scanner.ts'
 
 export interface VerifyContext {
   blocks: BlocksSublevel
@@ -50,7 +51,7 @@ export async function * verifyStore (ctx: VerifyContext, onProgress?: (done: num
       continue // pass 2 names every block of a missing pack
     }
     try {
-      for await (const item of scanPack(handle, ctx.pathOf(pack), length)) {
+      for await (const item of tolerateReadErrors(scanPack(handle, ctx.pathOf(pack), length))) {
         if ('problem' in item) break // pass 2 reads whatever the scan could not reach
         for (let i = 0; i < item.records.length; i += LOOKUP_BATCH) {
           const records = item.records.slice(i, i + LOOKUP_BATCH)
@@ -75,6 +76,25 @@ export async function * verifyStore (ctx: VerifyContext, onProgress?: (done: num
     if (contains(verified.get(location.pack), location.offset)) continue
     const cid = CID.decode(key)
     yield report(await outcome(cid, async () => await ctx.readBlock(cid, location)))
+  }
+}
+
+/**
+ * The scan's items until a read fails: a read error (EIO, a disk that gives up) ends the scan of
+ * that pack only. Pass 2 then reads each block the scan did not reach on its own, so the error
+ * is reported for exactly the blocks it affects, and verify goes on with the next pack.
+ */
+async function * tolerateReadErrors (scan: AsyncGenerator<ScanItem>): AsyncGenerator<ScanItem> {
+  for (;;) {
+    let step: IteratorResult<ScanItem>
+    try {
+      step = await scan.next()
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException).code === 'string') return
+      throw err
+    }
+    if (step.done === true) return
+    yield step.value
   }
 }
 
