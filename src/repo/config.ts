@@ -30,6 +30,9 @@ export async function readConfig (dir: string): Promise<Config> {
     throw new MalformedError(`${path} is not valid JSON: ${err.message}`)
   }
   if (raw == null || typeof raw !== 'object') throw new MalformedError(`${path}: expected an object`)
+  if (raw.version !== undefined && raw.version !== 1) {
+    throw new MalformedError(`${path} is config version ${JSON.stringify(raw.version)}; this drcore reads config version 1`)
+  }
   if (typeof raw.name !== 'string') throw new MalformedError(`${path}: "name" must be a string`)
   if (!Array.isArray(raw.listen) || !raw.listen.every((a: unknown) => typeof a === 'string')) {
     throw new MalformedError(`${path}: "listen" must be a list of multiaddr strings`)
