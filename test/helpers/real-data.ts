@@ -5,15 +5,16 @@
  * what comes back. Random test bytes are always incompressible and never repeat; real programs,
  * documents and compressed files take every branch of the store's encoder.
  *
- * Everything here is deterministic for a given machine: subsets are picked in a seeded order,
- * images get a fixed UUID, hash seed and creation time, and block rewrites come from a seeded
- * generator. Building is the slow part: build each fixture once per test file (in `before`).
+ * Everything here repeats on a given machine: subsets are picked in a seeded order, images get a
+ * fixed UUID, hash seed and creation time (so the same files land in the same blocks; only inode
+ * timestamps differ between builds), and block rewrites come from a seeded generator. Building
+ * is the slow part: build each fixture once per test file (in `before`).
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { access, constants, lstat, mkdir, open, readdir, readlink, rm, truncate } from 'node:fs/promises'
+import { access, constants, lstat, mkdir, open, readdir, readlink, rm, truncate, utimes } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 
 /** A system directory to copy: all of it, or a seeded subset of its top-level files. */
 export interface CorpusSource {
@@ -62,6 +63,7 @@ export async function copyCorpus (dest: string, sources: CorpusSource[], seed = 
     } else {
       await mkdir(target)
       await copyAll(await seededSubset(source.path, source.maxBytes, seed), target, true)
+      await copyTimes(source.path, target)
     }
   }
   await dropWhatBackupCannotKeep(dest)
@@ -109,6 +111,16 @@ async function seededSubset (dir: string, maxBytes: number, seed: string): Promi
   return picked
 }
 
+async function copyTimes (from: string, to: string): Promise<void> {
+  const times = await lstat(from, { bigint: true })
+  await utimes(to, seconds(times.atimeNs), seconds(times.mtimeNs))
+}
+
+/** What utimes takes: seconds as a double, exact to well under a microsecond for current dates. */
+function seconds (ns: bigint): number {
+  return Number(ns / 1000n) / 1e6
+}
+
 async function dropWhatBackupCannotKeep (root: string): Promise<void> {
   const doomed: string[] = []
   await walk(root, async (path, st) => {
@@ -118,7 +130,12 @@ async function dropWhatBackupCannotKeep (root: string): Promise<void> {
     if (!readable) doomed.push(path)
     return readable
   })
-  for (const path of doomed) await rm(path, { recursive: true, force: true })
+  for (const path of doomed) {
+    // the parent keeps its mtime: the copy differs from its source only by what was dropped
+    const times = await lstat(dirname(path), { bigint: true })
+    await rm(path, { recursive: true, force: true })
+    await utimes(dirname(path), seconds(times.atimeNs), seconds(times.mtimeNs))
+  }
 }
 
 export interface Ext4Image {
@@ -134,7 +151,7 @@ const MiB = 1024 * 1024
 /**
  * An ext4 file system image holding a copy of `corpus.dir`, built by `mke2fs -q -F -t ext4 -d`
  * (as a user would make one), about a fifth larger than what it holds. A fixed UUID, hash seed
- * and creation time make the same corpus give the same image.
+ * and creation time make the same corpus give the same layout.
  */
 export async function buildExt4Image (corpus: Corpus, path: string): Promise<Ext4Image> {
   let allocated = 0
