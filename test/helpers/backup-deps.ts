@@ -10,6 +10,9 @@ import type { RootDb } from '../../src/store/sublevels.ts'
 import type { BlockStore } from '../../src/store/api.ts'
 import type { TreeShape } from '../../src/points/shape.ts'
 import { MemoryBlockStore } from './memory-store.ts'
+import { createStoreHarness } from './store-harness.ts'
+import type { StoreKind } from './store-harness.ts'
+import type { CID } from 'multiformats/cid'
 
 /** Small chunks and fanouts, so a few hundred KiB make many chunks and several index layers. */
 export const SMALL_CHUNKING = { minSize: 256, avgSize: 1024, maxSize: 4096 }
@@ -42,6 +45,38 @@ export async function testRepo (identity?: { privateKey: PrivateKey }): Promise<
       await db.close()
       await rm(dir, { recursive: true, force: true })
     }
+  }
+}
+
+/** A repository of this Core for tests on either block store, with damage to stored copies. */
+export interface StoreTestRepo extends Omit<TestRepo, 'store'> {
+  kind: StoreKind
+  store: BlockStore
+  /** flips a byte of the block's stored copy */
+  corrupt: (cid: CID) => Promise<void>
+  /** forgets the block */
+  remove: (cid: CID) => Promise<void>
+}
+
+/**
+ * `testRepo` on the pack store or the memory store (see store-harness.ts). Tests of what stores
+ * bytes run on both: the memory store copies at once and never compresses, so it cannot show
+ * what the pack store's encoder does with a buffer its caller reuses.
+ */
+export async function testRepoOn (kind: StoreKind, identity?: { privateKey: PrivateKey }): Promise<StoreTestRepo> {
+  const harness = await createStoreHarness(kind)
+  const privateKey = identity?.privateKey ?? await generateKeyPair('Ed25519')
+  return {
+    kind,
+    dir: harness.dir,
+    db: harness.db,
+    store: harness.store,
+    points: new PointIndex(harness.db),
+    privateKey,
+    peerId: peerIdFromPrivateKey(privateKey),
+    corrupt: harness.corrupt,
+    remove: harness.remove,
+    close: harness.cleanup
   }
 }
 

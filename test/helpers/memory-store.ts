@@ -1,14 +1,16 @@
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
 import { sha256 } from '../../src/points/blocks.ts'
+import { assertSha256 } from '../../src/store/block-codec.ts'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
 import type { BlockStore, BlockWriter, DamagedBlock, IndexOp, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
 
 /**
  * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
- * dedup in writers, ops committed after blocks), no compression, no files. `db`, when given,
- * receives the writers' index ops through `jsonSublevel` as the real store does.
+ * dedup in writers, ops committed after blocks, copies in and out), no compression, no files.
+ * `db`, when given, receives the writers' index ops through `jsonSublevel` as the real store
+ * does. test/store/contract.ts holds both stores to the same contract.
  */
 export class MemoryBlockStore implements BlockStore {
   readonly blocks = new Map<string, Uint8Array>()
@@ -37,7 +39,7 @@ export class MemoryBlockStore implements BlockStore {
     if (damaged !== undefined) throw new CorruptBlockError(cid.toString(), `its stored copy was found damaged (${damaged.reason})`)
     if (bytes === undefined) throw new MissingBlockError(cid.toString())
     if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) throw new CorruptBlockError(cid.toString())
-    return bytes
+    return bytes.slice() // the caller owns what it gets, as from the pack store
   }
 
   async size (cid: CID): Promise<number | undefined> {
@@ -119,6 +121,7 @@ class MemoryWriter implements BlockWriter {
 
   async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
     if (this.#closed) throw new Error('writer is closed')
+    assertSha256(cid)
     const key = cid.toString()
     if (this.#store.blocks.has(key) || this.#pending.has(key)) return false
     this.#pending.set(key, bytes.slice())

@@ -1,0 +1,220 @@
+/**
+ * The `BlockStore` contract (src/store/api.ts) as tests, registered for any store a harness
+ * builds: the pack store and the in-memory stand-in the backup, restore and replication unit
+ * tests run on must behave the same, or those tests prove nothing about the real one.
+ *
+ * Buffer ownership is part of the contract: `put` copies the caller's bytes before its promise is
+ * returned, `get` hands out bytes the caller owns, and `verifyAll` yields CIDs that stay valid.
+ * Each is tested by overwriting the buffer the way a caller reusing it would.
+ */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { CorruptBlockError, MalformedError, MissingBlockError } from '../../src/errors.ts'
+import { jsonSublevel } from '../../src/store/index.ts'
+import type { BlockStore } from '../../src/store/index.ts'
+import type { StoreHarness, StoreKind } from '../helpers/store-harness.ts'
+import { createStoreHarness } from '../helpers/store-harness.ts'
+import { branchOf, encodingCases, seededRandom, text } from './encoding-cases.ts'
+import type { EncodingCase } from './encoding-cases.ts'
+import { block, collect, putAll } from './helpers.ts'
+import type { Block } from './helpers.ts'
+
+/** Every byte changed, so no stored copy can match the original by luck. */
+function poison (bytes: Uint8Array): void {
+  for (let i = 0; i < bytes.length; i++) bytes[i] ^= 0xff
+}
+
+function hex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** What a reader reusing one buffer hands over: a view at an offset into a larger buffer. */
+function viewInReadBuffer (bytes: Uint8Array): { view: Uint8Array, buffer: Uint8Array } {
+  const buffer = new Uint8Array(bytes.length + 64)
+  const view = buffer.subarray(32, 32 + bytes.length)
+  view.set(bytes)
+  return { view, buffer }
+}
+
+/** Reads every block back and rehashes the whole store: both must agree with the originals. */
+async function assertStoredIntact (store: BlockStore, blocks: Block[]): Promise<void> {
+  for (const b of blocks) {
+    let got: Uint8Array
+    try {
+      got = await store.get(b.cid)
+    } catch (err) {
+      assert.fail(`block of ${b.bytes.length} bytes: ${(err as Error).message}`)
+    }
+    assert.ok(Buffer.from(got).equals(b.bytes), `block of ${b.bytes.length} bytes reads back different bytes`)
+  }
+  const failed = (await collect(store.verifyAll())).filter((r) => !r.ok)
+  assert.deepEqual(failed.map((r) => r.error), [], 'verifyAll finds every stored block intact')
+}
+
+export function blockStoreContract (kind: StoreKind): void {
+  describe(`BlockStore contract: ${kind} store`, { timeout: 120_000 }, () => {
+    const cases: EncodingCase[] = encodingCases()
+    let harness: StoreHarness
+    beforeEach(async () => { harness = await createStoreHarness(kind) })
+    afterEach(async () => { await harness.cleanup() })
+
+    it('gives back every block byte for byte after a restart, whichever way it was encoded', async () => {
+      const blocks = cases.map((c) => block(c.bytes))
+      await putAll(harness.store, blocks)
+      const store = await harness.reopen()
+      await assertStoredIntact(store, blocks)
+      for (const b of blocks) assert.equal(await store.size(b.cid), b.bytes.length)
+    })
+
+    it('says whether each put will be stored: once per block, within a writer, across writers, for puts issued together', async () => {
+      const [a, b, c] = ['a', 'b', 'c'].map((s) => block(text(5000 + s.charCodeAt(0))))
+      const first = harness.store.writer()
+      assert.equal(await first.put(a.cid, a.bytes), true)
+      assert.equal(await first.put(a.cid, a.bytes), false, 'pending in this writer')
+      assert.deepEqual((await Promise.all([first.put(b.cid, b.bytes), first.put(b.cid, b.bytes)])).sort(), [false, true])
+      await first.flush()
+      assert.equal(await first.put(a.cid, a.bytes), false, 'flushed')
+      const stats = await first.commit()
+      assert.deepEqual({ blocks: stats.blocks, newBytes: stats.newBytes }, { blocks: 2, newBytes: a.bytes.length + b.bytes.length })
+      const second = harness.store.writer()
+      assert.equal(await second.put(a.cid, a.bytes), false, 'committed by another writer')
+      assert.equal(await second.put(c.cid, c.bytes), true)
+      assert.equal((await second.commit()).blocks, 1)
+    })
+
+    it('makes blocks visible once flushed, and commits index ops with the last of them', async () => {
+      const a = block(seededRandom(1000, 'visible'))
+      const writer = harness.store.writer()
+      await writer.put(a.cid, a.bytes)
+      assert.equal(await harness.store.has(a.cid), false)
+      await writer.flush()
+      assert.equal(await harness.store.has(a.cid), true)
+      const b = block(seededRandom(1000, 'with ops'))
+      await writer.put(b.cid, b.bytes)
+      await writer.commit([{ type: 'put', sublevel: 'points', key: 'p1', value: { root: b.cid.toString() } }])
+      assert.deepEqual(await jsonSublevel(harness.db, 'points').get('p1'), { root: b.cid.toString() })
+      assert.equal(await harness.store.has(b.cid), true)
+      await assert.rejects(writer.put(a.cid, a.bytes), /writer is closed/)
+    })
+
+    it('drops unflushed blocks on abort and keeps flushed ones', async () => {
+      const [kept, dropped] = [block(seededRandom(700, 'kept')), block(seededRandom(700, 'dropped'))]
+      const writer = harness.store.writer()
+      await writer.put(kept.cid, kept.bytes)
+      await writer.flush()
+      await writer.put(dropped.cid, dropped.bytes)
+      await writer.abort()
+      assert.deepEqual(await harness.store.hasMany([kept.cid, dropped.cid]), [true, false])
+      await assert.rejects(writer.put(dropped.cid, dropped.bytes), /writer is closed/)
+    })
+
+    it('answers has, hasMany and size for indexed blocks only, and names a missing block', async () => {
+      const [a, b] = [block(text(300)), block(text(400))]
+      await putAll(harness.store, [a])
+      assert.deepEqual([await harness.store.has(a.cid), await harness.store.has(b.cid)], [true, false])
+      assert.deepEqual(await harness.store.hasMany([b.cid, a.cid, a.cid]), [false, true, true])
+      assert.deepEqual(await harness.store.hasMany([]), [])
+      assert.deepEqual([await harness.store.size(a.cid), await harness.store.size(b.cid)], [300, undefined])
+      await assert.rejects(harness.store.get(b.cid), (err: unknown) => err instanceof MissingBlockError && err.cid === b.cid.toString())
+    })
+
+    it('refuses a block whose CID is not sha2-256, which it could never rehash', async () => {
+      const writer = harness.store.writer()
+      const cid = CID.createV1(0x55, createDigest(0x13, new Uint8Array(64)))
+      await assert.rejects(writer.put(cid, new Uint8Array(1)), MalformedError)
+      await writer.abort()
+    })
+
+    it('lists every block with its size, and counts blocks and raw bytes', async () => {
+      const blocks = [block(text(70_000)), block(seededRandom(5000, 'listed')), block(new Uint8Array(0))]
+      await putAll(harness.store, blocks)
+      const entries = await collect(harness.store.entries())
+      assert.deepEqual(entries.map((e) => [e.cid.toString(), e.size]).sort(), blocks.map((b) => [b.cid.toString(), b.bytes.length]).sort())
+      const stats = await harness.store.stats()
+      assert.deepEqual({ blocks: stats.blocks, rawBytes: stats.rawBytes }, { blocks: 3, rawBytes: 75_000 })
+    })
+
+    it('rehashes on get and in verifyAll: a damaged copy is a CorruptBlockError naming its CID, the others pass', async () => {
+      const blocks = [block(text(40_000)), block(seededRandom(40_000, 'victim')), block(text(9000))]
+      await putAll(harness.store, blocks)
+      for (const victim of blocks.slice(0, 2)) await harness.corrupt(victim.cid)
+      for (const victim of blocks.slice(0, 2)) {
+        await assert.rejects(harness.store.get(victim.cid), (err: unknown) => err instanceof CorruptBlockError && err.cid === victim.cid.toString())
+      }
+      assert.deepEqual(Buffer.from(await harness.store.get(blocks[2].cid)), Buffer.from(blocks[2].bytes))
+      const results = await collect(harness.store.verifyAll())
+      assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.cid.toString()).sort(), blocks.slice(0, 2).map((b) => b.cid.toString()).sort())
+      assert.equal(results.length, 3)
+    })
+
+    it('hands out bytes from get that the caller owns: changing them changes nothing stored', async () => {
+      const a = block(text(3000))
+      await putAll(harness.store, [a])
+      poison(await harness.store.get(a.cid))
+      assert.ok(Buffer.from(await harness.store.get(a.cid)).equals(a.bytes))
+    })
+
+    it('yields CIDs from verifyAll that stay what they were after more blocks are scanned', async () => {
+      // more than three of verifyAll's 8 MiB scan windows, so a reused window is read over
+      const blocks = Array.from({ length: 420 }, (_, i) => block(seededRandom(64 * 1024, `window ${i}`)))
+      for (let i = 0; i < blocks.length; i += 140) await putAll(harness.store, blocks.slice(i, i + 140))
+      const results = await collect(harness.store.verifyAll())
+      assert.ok(results.every((r) => r.ok))
+      // every part of a CID, as a caller keeping the results would use it later (equals and
+      // rehashing read the multihash, toString reads the bytes)
+      const byString = new Map(blocks.map((b) => [b.cid.toString(), b.cid]))
+      const changed = results.filter((r) => {
+        const scanned = byString.get(r.cid.toString())
+        return scanned === undefined || !r.cid.equals(scanned) || hex(r.cid.multihash.digest) !== hex(scanned.multihash.digest)
+      })
+      assert.equal(changed.length, 0, `${changed.length} of ${results.length} CIDs yielded by verifyAll changed after they were yielded`)
+      assert.deepEqual(results.map((r) => r.cid.toString()).sort(), [...byString.keys()].sort())
+    })
+
+    describe('put copies the caller\'s bytes before it returns: the caller may reuse its buffer at once', () => {
+      it('takes every block the way its encoding case says (the cases exercise every branch)', async () => {
+        for (const c of cases) assert.equal(await branchOf(c.bytes), c.branch, c.name)
+      })
+
+      for (const moment of ['as put returns its promise', 'once put resolves'] as const) {
+        for (const c of cases) {
+          it(`${c.name} (${c.branch}), buffer overwritten ${moment}`, async () => {
+            const original = block(c.bytes)
+            const { view, buffer } = viewInReadBuffer(c.bytes)
+            const writer = harness.store.writer()
+            const put = writer.put(original.cid, view)
+            if (moment === 'as put returns its promise') poison(buffer)
+            assert.equal(await put, true)
+            if (moment === 'once put resolves') poison(buffer)
+            await writer.commit()
+            const store = await harness.reopen()
+            await assertStoredIntact(store, [original])
+            if (harness.compresses) {
+              const [entry] = await collect(store.entries())
+              if (c.branch === 'compresses') assert.ok(entry.storedSize < c.bytes.length, `stored in ${entry.storedSize} bytes`)
+              else assert.equal(entry.storedSize, c.bytes.length, 'kept as it is')
+            }
+          })
+        }
+      }
+
+      it('stores a stream of blocks of every kind put through one reused read buffer, as backup does', async () => {
+        const buffer = new Uint8Array(Math.max(...cases.map((c) => c.bytes.length)))
+        const blocks: Block[] = []
+        const writer = harness.store.writer()
+        for (const c of cases) {
+          const view = buffer.subarray(0, c.bytes.length)
+          view.set(c.bytes)
+          const b = block(c.bytes)
+          assert.equal(await writer.put(b.cid, view), true)
+          blocks.push(b)
+          buffer.fill(0xa5) // the next read lands here
+        }
+        await writer.commit()
+        await assertStoredIntact(await harness.reopen(), blocks)
+      })
+    })
+  })
+}
