@@ -47,9 +47,16 @@ export class WireStream {
     await this.#write([encodeMessageFrame(message)], `sending ${message.type}`, options)
   }
 
-  /** Sends a block frame; `bytes` must hash to `cid` (the receiver checks). */
-  async sendBlock (cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
-    await this.#write(encodeBlockFrame(cid, bytes), `sending block ${cid}`, options)
+  /**
+   * Sends a block frame; `owned` must hash to `cid` (the receiver checks).
+   *
+   * Ownership: the frame is queued without a copy and the stream sends it after this resolves,
+   * so the caller gives `owned` away and must never change it afterwards (every caller passes a
+   * buffer of its own, such as a `BlockStore.get` result). A copy here would cost a pass over
+   * every byte sent for no caller that needs it.
+   */
+  async sendBlock (cid: CID, owned: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    await this.#write(encodeBlockFrame(cid, owned), `sending block ${cid}`, options)
   }
 
   /**

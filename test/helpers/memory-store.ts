@@ -38,7 +38,11 @@ export class MemoryBlockStore implements BlockStore {
     const damaged = this.quarantined.get(cid.toString())
     if (damaged !== undefined) throw new CorruptBlockError(cid.toString(), `its stored copy was found damaged (${damaged.reason})`)
     if (bytes === undefined) throw new MissingBlockError(cid.toString())
-    if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) throw new CorruptBlockError(cid.toString())
+    if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) {
+      // as the pack store does: a read that finds a block damaged quarantines it
+      await this.quarantine([{ cid, reason: 'its bytes do not match its hash' }])
+      throw new CorruptBlockError(cid.toString())
+    }
     return bytes.slice() // the caller owns what it gets, as from the pack store
   }
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { MAX_BLOCK_SIZE } from '../../src/points/constants.ts'
 import { rebuildBlockIndex } from '../../src/store/index.ts'
-import { unzstd, zstd } from '../../src/store/compression.ts'
+import { unzstd } from '../../src/store/compression.ts'
 import { seededRandom, text } from './encoding-cases.ts'
-import { block, collect, putAll, TestRepo } from './helpers.ts'
+import { block, collect, putAll, TestRepo, zstd } from './helpers.ts'
 
 /**
  * Store functions other than `BlockStore` (see contract.ts) that take or hand out buffers: each
@@ -12,7 +12,7 @@ import { block, collect, putAll, TestRepo } from './helpers.ts'
  * would.
  */
 describe('buffer ownership in the store', { timeout: 60_000 }, () => {
-  it('zstd copies its input before it returns: a caller may reuse the buffer while the worker compresses', async () => {
+  it('the encoder copies its input before it returns: a caller may reuse the buffer while the worker hashes and compresses', async () => {
     const inputs = [new Uint8Array(64).fill(7), text(8191), text(64 * 1024), text(MAX_BLOCK_SIZE)]
     const reused = new Uint8Array(MAX_BLOCK_SIZE)
     // several calls queue into one batch before it goes to a worker: each lands in the same buffer

@@ -3,21 +3,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { encodeOnWorker, looksIncompressible, unzstd } from '../../src/store/compression.ts'
 import { DigestMismatchError } from '../../src/store/encode-pool.ts'
-import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
-import { compressibleBlock, putAll, TestRepo } from './helpers.ts'
+import { compressibleBlock, putAll, TestRepo, zstd } from './helpers.ts'
 
 const digest = (bytes: Uint8Array): Uint8Array => createHash('sha256').update(bytes).digest()
-
-/** The zstd frame the encoder makes of `bytes`, or undefined when it keeps them as they are. */
-async function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
-  const { flags, body } = await encodeOnWorker(bytes, digest(bytes), true)
-  if (flags === 0) {
-    assert.ok(Buffer.from(body).equals(bytes), 'a body kept as it is holds the block')
-    return undefined
-  }
-  assert.equal(flags, FLAG_ZSTD)
-  return body
-}
 
 describe('block compression', () => {
   it('judges random bytes incompressible and text, zeros and small blocks not', () => {

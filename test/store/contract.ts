@@ -136,17 +136,27 @@ export function blockStoreContract (kind: StoreKind): void {
       assert.deepEqual({ blocks: stats.blocks, rawBytes: stats.rawBytes }, { blocks: 3, rawBytes: 75_000 })
     })
 
-    it('rehashes on get and in verifyAll: a damaged copy is a CorruptBlockError naming its CID, the others pass', async () => {
+    it('rehashes in verifyAll and on get: a damaged copy is a CorruptBlockError naming its CID, is quarantined, the others pass', async () => {
       const blocks = [block(text(40_000)), block(seededRandom(40_000, 'victim')), block(text(9000))]
       await putAll(harness.store, blocks)
       for (const victim of blocks.slice(0, 2)) await harness.corrupt(victim.cid)
-      for (const victim of blocks.slice(0, 2)) {
-        await assert.rejects(harness.store.get(victim.cid), (err: unknown) => err instanceof CorruptBlockError && err.cid === victim.cid.toString())
-      }
-      assert.deepEqual(Buffer.from(await harness.store.get(blocks[2].cid)), Buffer.from(blocks[2].bytes))
       const results = await collect(harness.store.verifyAll())
       assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.cid.toString()).sort(), blocks.slice(0, 2).map((b) => b.cid.toString()).sort())
       assert.equal(results.length, 3)
+      for (const victim of blocks.slice(0, 2)) {
+        await assert.rejects(harness.store.get(victim.cid), (err: unknown) => err instanceof CorruptBlockError && err.cid === victim.cid.toString())
+        assert.equal(await harness.store.has(victim.cid), false, 'a read that finds damage quarantines the block')
+      }
+      assert.deepEqual((await collect(harness.store.damaged())).map((d) => d.cid.toString()).sort(), blocks.slice(0, 2).map((b) => b.cid.toString()).sort())
+      assert.deepEqual(Buffer.from(await harness.store.get(blocks[2].cid)), Buffer.from(blocks[2].bytes))
+      const after = await collect(harness.store.verifyAll())
+      assert.deepEqual(after.map((r) => [r.cid.toString(), r.ok]), [[blocks[2].cid.toString(), true]])
+      // the good bytes heal them
+      const writer = harness.store.writer()
+      for (const b of blocks.slice(0, 2)) assert.equal(await writer.put(b.cid, b.bytes), true)
+      assert.equal((await writer.commit()).healed, 2)
+      assert.deepEqual(await collect(harness.store.damaged()), [])
+      for (const b of blocks) assert.deepEqual(Buffer.from(await harness.store.get(b.cid)), Buffer.from(b.bytes))
     })
 
     it('hands out bytes from get that the caller owns: changing them changes nothing stored', async () => {

@@ -8,7 +8,8 @@
  */
 import { createCipheriv, createHash } from 'node:crypto'
 import { MAX_BLOCK_SIZE } from '../../src/points/constants.ts'
-import { looksIncompressible, zstd } from '../../src/store/compression.ts'
+import { looksIncompressible } from '../../src/store/compression.ts'
+import { zstd } from './helpers.ts'
 import { MIN_COMPRESS_SIZE } from '../../src/store/constants.ts'
 
 export type EncodingBranch = 'tiny' | 'looks incompressible' | 'compresses' | 'zstd not smaller'

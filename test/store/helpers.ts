@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import assert from 'node:assert/strict'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +8,8 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { openBlockStore } from '../../src/store/index.ts'
+import { encodeOnWorker } from '../../src/store/compression.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import type { BlockStore, BlockStoreOptions, RootDb } from '../../src/store/index.ts'
 
 export interface Block {
@@ -94,4 +97,17 @@ export async function flipByte (path: string, position: number): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * The zstd frame the store's encoder makes of `bytes`, or undefined when it keeps them as they
+ * are (zstd did not make them smaller). `bytes` is copied before this returns.
+ */
+export function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  const digest = createHash('sha256').update(bytes).digest()
+  return encodeOnWorker(bytes, digest, true).then(({ flags, body }) => {
+    if (flags === 0) return undefined
+    assert.equal(flags, FLAG_ZSTD)
+    return body
+  })
 }
