@@ -107,17 +107,21 @@ export class ReplicationEngine {
 
   /**
    * How many points of the rule's machines the target lacks, from the cursors and this Core's
-   * points alone (no network): points newer than the machine's cursor, and points waiting for
-   * a seed drive. Points that came from the target are not counted.
+   * points alone (no network): points newer than the machine's cursor, points waiting for a
+   * seed drive, and points the target said it lacks at the last job's status (it lost blocks
+   * of them since they were acknowledged). Points that came from the target are not counted.
    */
   async pointsBehind (rule: RuleRecord): Promise<number> {
     const plan = await planRule(this.#core.points, rule)
     let behind = 0
-    const cursors = new Map<unknown, number>()
-    for (const m of plan.machines) cursors.set(m, (await this.cursors.get(rule.to, m))?.seq ?? 0)
+    const cursors = new Map<unknown, { seq: number, lacking: Set<string> }>()
+    for (const m of plan.machines) {
+      cursors.set(m, { seq: (await this.cursors.get(rule.to, m))?.seq ?? 0, lacking: await this.cursors.lacking(rule.to, m) })
+    }
     for (const p of plan.points) {
       if (p.reason === 'target') continue
-      if (p.reason === 'seed' || p.record.seq > cursors.get(p.machine)!) behind++
+      const cursor = cursors.get(p.machine)!
+      if (p.reason === 'seed' || p.record.seq > cursor.seq || cursor.lacking.has(p.record.point)) behind++
     }
     return behind
   }
