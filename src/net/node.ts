@@ -101,7 +101,8 @@ export class DrcoreNode {
   /**
    * Serves `protocol`. Before `handler` runs, the peer is checked: a denied peer is refused on
    * every protocol, a peer this Core has not approved on every protocol but those registered
-   * with `allowUnknown`. A refused peer receives an `error` message (`not-authorized`).
+   * with `allowUnknown` (or whose `admits` lets it in). A refused peer receives an `error`
+   * message (`not-authorized`).
    */
   async handle (protocol: string, handler: ProtocolHandler, options: HandleOptions = {}): Promise<void> {
     const allowUnknown = options.allowUnknown === true
@@ -109,7 +110,7 @@ export class DrcoreNode {
       const peer = connection.remotePeer
       const id = peer.toString()
       const wire = new WireStream(stream, { peer: id, timeout: options.timeout })
-      const refusal = this.#refusal(id, protocol, allowUnknown)
+      const refusal = this.#refusal(id, protocol, allowUnknown || options.admits?.(id) === true)
       if (refusal != null) {
         this.#refused(id, protocol, refusal)
         await wire.fail(new NotAuthorizedError(refusal))
