@@ -37,14 +37,17 @@ export async function blockCopies (repo: string, cid: CID): Promise<BlockCopy[]>
   return copies
 }
 
-/** Inverts one byte in the middle of a record body. */
+/**
+ * Changes one byte in the middle of a record body (adds 1: damaging a copy twice never restores
+ * it, as inverting would).
+ */
 export async function damageCopy (copy: BlockCopy): Promise<void> {
   const handle = await open(copy.path, 'r+')
   try {
     const at = copy.bodyOffset + Math.floor(copy.bodyLength / 2)
     const byte = Buffer.alloc(1)
     await handle.read(byte, 0, 1, at)
-    byte[0] ^= 0xff
+    byte[0] = (byte[0] + 1) & 0xff
     await handle.write(byte, 0, 1, at)
     await handle.datasync()
   } finally {
