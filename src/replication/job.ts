@@ -180,11 +180,12 @@ class ReplicationJob {
       deps.events.emit('replication.declined', `${this.#to} declined point ${id} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: this.#rule.to, point: id, reason: outcome.reason }, 'warning')
       return
     }
-    if (outcome.kind === 'acked') this.#result.sent.push(id)
     if (outcome.kind === 'acked' && outcome.unreadable > 0) {
       // this Core lost blocks of the point too: record it, so the point waits for a repair here
       this.#damagedHere.add(id)
       await deps.points.checkCompleteness(deps.store, id, signed)
+    } else if (outcome.kind === 'acked') {
+      this.#result.sent.push(id)
     }
     if (outcome.kind === 'present' || outcome.complete) {
       this.#present.add(id)

@@ -100,6 +100,7 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
 
     const result = await a.engine.replicate(rule('db01', b))
     assert.deepEqual(result.blocked, [{ point, why: 'damaged' }])
+    assert.deepEqual(result.sent, [], 'a point the target could not get whole is not reported sent')
     assert.equal(result.pointsBehind, 1)
     const here = await a.core.points.get(point, '')
     assert.equal(here?.damaged, true, 'the source marked its own point damaged')
