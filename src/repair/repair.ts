@@ -191,7 +191,14 @@ async function holders (deps: RepairDeps, ids: string[]): Promise<Map<string, st
   }
   for (const id of ids) for (const record of await deps.points.records(id)) if (record.receivedFrom !== undefined) add(id, record.receivedFrom)
   for (const rule of await deps.rules.list()) {
-    for (const p of (await planRule(deps.points, rule)).points) if (p.reason !== 'target') add(p.record.point, rule.to)
+    let plan
+    try {
+      plan = await planRule(deps.points, rule)
+    } catch (err) {
+      if (err instanceof UserError) continue // an ambiguous machine name: the rule sends nothing
+      throw err
+    }
+    for (const p of plan.points) if (p.reason !== 'target') add(p.record.point, rule.to)
   }
   return out
 }

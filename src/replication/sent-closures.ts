@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { CorruptBlockError, MalformedError, MissingBlockError } from '../errors.ts'
+import { CorruptBlockError, MalformedError, MissingBlockError, UserError } from '../errors.ts'
 import { cidKey, isRaw } from '../points/blocks.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { decodeNode, nodeLinks } from '../points/nodes.ts'
@@ -99,7 +99,14 @@ export class SentClosures {
     const ids = new Set<string>()
     for (const rule of await this.#deps.rules.list()) {
       if (rule.to !== this.#peer) continue
-      for (const p of (await planRule(this.#deps.points, rule)).points) ids.add(p.record.point)
+      let plan
+      try {
+        plan = await planRule(this.#deps.points, rule)
+      } catch (err) {
+        if (err instanceof UserError) continue // an ambiguous machine name: its rule sends nothing either
+        throw err
+      }
+      for (const p of plan.points) ids.add(p.record.point)
     }
     const points: SignedPoint[] = []
     for (const id of ids) {
