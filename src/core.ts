@@ -18,6 +18,8 @@ import { peerHandlers } from './peers/handlers.ts'
 import { seedHandlers } from './seed/handlers.ts'
 import { statusHandlers } from './status/index.ts'
 import { replicationHandlers } from './replication/handlers.ts'
+import { RuleStore } from './replication/rules.ts'
+import { repair } from './repair/index.ts'
 import type { ReplicationEngine } from './replication/engine.ts'
 import type { ReplicationScheduler } from './scheduler/index.ts'
 import type { DrcoreNode } from './net/index.ts'
@@ -186,6 +188,14 @@ export class Core implements CoreParts {
         })
       },
       verify: async (_input, onProgress) => await this.verify(onProgress),
+      repair: async (input, onProgress) => await repair({
+        store: this.store,
+        points: this.points,
+        peers: this.peers,
+        rules: new RuleStore(this.files.db),
+        events: this.events,
+        network: this.replication
+      }, { from: input.from, onProgress }),
       events: async input => await this.events.list({ since: input.since, limit: input.limit })
     }
   }

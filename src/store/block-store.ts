@@ -19,6 +19,7 @@ import { verifyStore } from './verify.ts'
 import { PackWriter } from './writer.ts'
 import type { IndexedBlock, WritablePack, WriterHost } from './writer.ts'
 import { Quarantine } from './quarantine.ts'
+import { salvageBlocks } from './salvage.ts'
 import type { DamagedBlock } from './quarantine.ts'
 import { SerialQueue } from '../common/serial-queue.ts'
 
@@ -240,6 +241,16 @@ export class PackBlockStore implements BlockStore, WriterHost {
       if (taken) reinstated.push(damaged.cid)
     }
     return reinstated
+  }
+
+  async salvage (cids: Iterable<CID>): Promise<CID[]> {
+    this.#assertOpen()
+    return await salvageBlocks({
+      lengths: new Map(this.#lengths),
+      pathOf: (pack) => this.#packPath(pack),
+      openFile: this.#openFile,
+      writer: () => this.writer()
+    }, cids)
   }
 
   /**
