@@ -249,9 +249,14 @@ export class FaultyDisk {
     return { openFile: this.openFile, directory: this.directory }
   }
 
-  /** The seq the next traced call gets: `trace.filter((e) => e.seq >= mark)` is what follows. */
+  /** The seq the next call gets. */
   get nextSeq (): number {
     return this.#seq + 1
+  }
+
+  /** The trace from `seq` (a `nextSeq` taken earlier) on. */
+  since (seq: number): TraceEvent[] {
+    return this.trace.filter((event) => event.seq >= seq)
   }
 
   attach (participant: CrashParticipant): void {
