@@ -54,12 +54,14 @@ export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel
       changed = true
     }
   }
+  // The deletions must be durable before the records go: a crash in between would bring back a
+  // pack file with records that the index no longer knows, and the store would refuse to open.
+  if (changed) await directory.sync(dir)
   const empty = [...committed].filter(([, length]) => length === 0).map(([pack]) => pack)
   if (empty.length > 0) {
     await db.batch(empty.map((pack) => ({ type: 'del' as const, sublevel: packs, key: packKey(pack) })), { sync: true })
     for (const pack of empty) committed.delete(pack)
   }
-  if (changed) await directory.sync(dir)
   const highest = Math.max(0, ...files.keys(), ...committed.keys(), ...empty)
   return { lengths: committed, nextPack: highest + 1 }
 }

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { isUserError } from '../../src/errors.ts'
 import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
 import type { BlockStore } from '../../src/store/index.ts'
+import { PowerCutError } from '../helpers/faulty-disk.ts'
 import type { Fault, FaultCode, TraceEvent } from '../helpers/faulty-disk.ts'
 import { FaultyRepo } from '../helpers/faulty-repo.ts'
 import { realBytes } from '../helpers/real-bytes.ts'
@@ -203,6 +205,60 @@ describe('a writev that returns short', { timeout: 60_000 }, () => {
     }
     await assertIntact(store, [...first, ...second])
     await store.close()
+  })
+})
+
+describe('a crash while the store opens (recovering from an earlier crash)', { timeout: 120_000 }, () => {
+  /**
+   * Leaves what recovery exists for: pack 1 holds point p0 and, past its committed length, the
+   * durable bytes of a flush whose index batch failed; pack 2 holds durable records but its
+   * committed length is 0 (its only flush was never indexed either).
+   */
+  async function leftovers (): Promise<{ faulty: FaultyRepo, first: Block[] }> {
+    const faulty = await FaultyRepo.create()
+    const limits = { ...LIMITS, packTargetSize: 1024 * 1024 }
+    const store = await faulty.open(limits)
+    const first = blocksOf(12, 4)
+    await commitPoint(store, 'p0', first)
+    faulty.disk.inject({ op: 'batch', code: 'EIO' })
+    await assert.rejects(commitPoint(store, 'p1', blocksOf(13, 4)), { code: 'LEVEL_IO_ERROR' })
+    // pack 1 is retired; the next writer creates pack 2 (first batch: its record), then fails to index
+    faulty.disk.inject({ op: 'batch', code: 'EIO', nth: 2 })
+    await assert.rejects(commitPoint(store, 'p2', blocksOf(14, 4)), { code: 'LEVEL_IO_ERROR' })
+    await faulty.crash('drop', undefined, [store])
+    return { faulty, first }
+  }
+
+  it('leaves a store that opens with every committed point, wherever the power fails during recovery', async (t) => {
+    const steps: string[] = []
+    for (let k = 1; ; k++) {
+      const { faulty, first } = await leftovers()
+      try {
+        const mark = faulty.disk.nextSeq
+        faulty.disk.cutPowerAt(k)
+        const opened = await faulty.open(LIMITS).then((store) => store, (err: unknown) => err)
+        const cut = faulty.disk.since(mark).find((e) => e.error === 'power cut')
+        if (cut === undefined) {
+          // recovery needed fewer than k steps: every crash point has been tried
+          assert.ok(!(opened instanceof Error), String(opened))
+          await (opened as BlockStore).close()
+          assert.ok(steps.length >= 5, `recovery took only ${steps.length} steps: ${steps.join(', ')}`)
+          t.diagnostic(`crashed before each of: ${steps.join(', ')}`)
+          return
+        }
+        assert.ok(opened instanceof PowerCutError, `open failed with ${String(opened)}`)
+        steps.push(`${cut.op}${cut.path === undefined ? '' : ` ${basename(cut.path)}`}`)
+        await faulty.crash('drop')
+        const store = await faulty.open(LIMITS).catch((err: Error) => { throw new Error(`power cut before step ${k} (${steps.at(-1)}): the store does not open: ${err.message}`) })
+        assert.deepEqual((await collect(store.verifyAll())).filter((r) => !r.ok), [])
+        await assertIntact(store, first)
+        const notDurable = faulty.disk.since(mark).flatMap((e) => e.batch?.notDurable ?? [])
+        assert.deepEqual(notDurable, [], `power cut before step ${k}: an index batch ran ahead of the disk`)
+        await store.close()
+      } finally {
+        await faulty.cleanup()
+      }
+    }
   })
 })
 
