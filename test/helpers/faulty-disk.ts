@@ -669,6 +669,8 @@ class FaultyHandle implements PackFileHandle {
     const { event, fault } = this.#disk.enter(call)
     const toWrite = fault === undefined ? length : Math.min(length, fault.written ?? 0)
     event.written = toWrite
+    // a "short" return of at least what was asked for is a complete write
+    if (fault !== undefined && fault.code === undefined && toWrite === length) event.error = undefined
     if (toWrite > 0) {
       const bytes = Buffer.concat(buffers, length).subarray(0, toWrite)
       await this.#disk.noteWrite(this.#inode, position, bytes, event, this.#generation)
