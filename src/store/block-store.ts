@@ -206,8 +206,10 @@ export class PackBlockStore implements BlockStore, WriterHost {
     const i = this.#idle.findIndex((pack) => pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize)
     if (i >= 0) return this.#idle.splice(i, 1)[0]
     for (const number of [...this.#reusable]) {
-      if (this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
-      this.#reusable.splice(this.#reusable.indexOf(number), 1)
+      // another writer may have taken it while this one waited for a pack that did not open
+      const i = this.#reusable.indexOf(number)
+      if (i < 0 || this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
+      this.#reusable.splice(i, 1)
       const path = this.#packPath(number)
       try {
         return { number, path, handle: await this.#openFile(path, 'r+'), length: this.#lengths.get(number)! }

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { isUserError } from '../../src/errors.ts'
-import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
+import { jsonSublevel, openBlockStore, PackWriteError } from '../../src/store/index.ts'
 import type { BlockStore } from '../../src/store/index.ts'
 import { PowerCutError } from '../helpers/faulty-disk.ts'
 import type { Fault, FaultCode, TraceEvent } from '../helpers/faulty-disk.ts'
@@ -149,6 +149,46 @@ describe('a flush that hits a failing disk', { timeout: 60_000 }, () => {
     await commitPoint(store, 'p1', second)
     assert.equal(reuse.fired, 1)
     await assertIntact(store, [...first, ...second])
+    await store.close()
+  })
+})
+
+describe('a pack from an earlier run that cannot be reopened', { timeout: 60_000 }, () => {
+  let faulty: FaultyRepo
+  beforeEach(async () => { faulty = await FaultyRepo.create() })
+  afterEach(async () => { await faulty.cleanup() })
+
+  it('never lets two writers append to the same pack when one of them skips it', async () => {
+    const limits = { ...LIMITS, packTargetSize: 1024 * 1024 }
+    let store = await faulty.open(limits)
+    // two packs with room, left for the next run
+    const earlier = [blocksOf(15, 6), blocksOf(16, 6)]
+    await Promise.all(earlier.map(async (blocks, i) => await commitPoint(store, `e${i}`, blocks)))
+    await store.close()
+
+    // The open of pack 1 fails, but only once the other writer has taken pack 2: the writer
+    // that waited for pack 1 then moves on to the next pack it had seen as free.
+    const { openFile, directory } = faulty.disk.storeOptions
+    let tookPack2: () => void = () => {}
+    const pack2Taken = new Promise<void>((resolve) => { tookPack2 = resolve })
+    const slowFailingPack1: typeof openFile = async (path, flags) => {
+      if (flags === 'r+' && path.endsWith('00000001.pack')) {
+        await pack2Taken
+        throw new Error('EIO: i/o error, open')
+      }
+      const handle = await openFile(path, flags)
+      if (flags === 'r+' && path.endsWith('00000002.pack')) tookPack2()
+      return handle
+    }
+    store = await openBlockStore({ dir: faulty.packsDir, db: faulty.repo.db, limits, openFile: slowFailingPack1, directory })
+    const mark = faulty.disk.nextSeq
+    const later = [blocksOf(17, 6), blocksOf(18, 6)]
+    await Promise.all(later.map(async (blocks, i) => await commitPoint(store, `l${i}`, blocks)))
+
+    const opens = faulty.disk.since(mark).filter((e) => e.op === 'open' && e.flags === 'r+' && e.path?.endsWith('00000002.pack') === true)
+    assert.equal(opens.length, 1, 'pack 2 was opened for appending by two writers')
+    assert.deepEqual((await collect(store.verifyAll())).filter((r) => !r.ok).map((r) => r.error), [])
+    await assertIntact(store, [...earlier, ...later].flat())
     await store.close()
   })
 })
