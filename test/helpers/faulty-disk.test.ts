@@ -188,9 +188,10 @@ describe('faulty disk', { timeout: 30_000 }, () => {
     const handle = await disk.openFile(path, 'r+')
     await handle.writev([bytes('two')], 3)
     await disk.crash('drop')
-    const trace = disk.trace.filter((e) => e.seq >= mark && e.op !== 'close')
-    assert.deepEqual(trace.map((e) => e.op), ['open', 'writev', 'datasync', 'syncdir', 'open', 'writev'])
-    const [, first, sync, , , second] = trace
+    const trace = disk.since(mark)
+    assert.deepEqual(trace.map((e) => e.op), ['open', 'writev', 'datasync', 'syncdir', 'open', 'writev', 'power cut', 'crash'])
+    const [, first, sync, , , second, , crash] = trace
+    assert.match(crash.detail!, /^crash \(drop\): a: 1 of 1 unsynced changes lost$/)
     assert.deepEqual([first.position, first.length, first.written, first.syncedAt, first.lost], [0, 3, 3, sync.seq, undefined])
     assert.deepEqual([second.position, second.syncedAt, second.lost], [3, undefined, true])
     assert.equal(trace[0].created, true)

@@ -57,7 +57,9 @@ export interface DiskCall {
   sync?: boolean
 }
 
-export interface TraceEvent extends DiskCall {
+export interface TraceEvent extends Omit<DiskCall, 'op'> {
+  /** a call, or a mark: the power was cut, a crash put the disk back */
+  op: DiskOp | 'power cut' | 'crash'
   seq: number
   /** 0 until the first crash, then one more per crash */
   generation: number
@@ -71,7 +73,7 @@ export interface TraceEvent extends DiskCall {
   error?: string
   /** set by a crash on writes and index batches it did not keep */
   lost?: boolean
-  /** crash: what the crash did */
+  /** crash: what it did */
   detail?: string
   /** batch: what it wrote (faulty-index.ts) */
   batch?: BatchSummary
@@ -281,7 +283,7 @@ export class FaultyDisk {
   cutPower (): void {
     if (this.#powerCut) return
     this.#powerCut = true
-    this.#record({ op: 'close' }, true).detail = 'power cut'
+    this.#record({ op: 'power cut' }, true)
   }
 
   /**
@@ -325,7 +327,7 @@ export class FaultyDisk {
     }
     let real: FileHandle
     try {
-      real = await this.#perform(open(path, flags), generation)
+      real = await this.#perform(open(path, flags), generation, call)
     } catch (err) {
       if (created !== undefined && !this.#powerCut) {
         dir.visible.delete(name)
@@ -398,7 +400,7 @@ export class FaultyDisk {
       const generation = this.#generation
       const dir = await this.#dir(path)
       const changes = dir.pending.length
-      if (this.#realSync) await this.#perform(syncDirectory(path), generation)
+      if (this.#realSync) await this.#perform(syncDirectory(path), generation, call)
       this.#checkPower(call, generation)
       const synced = dir.pending.splice(0, changes)
       for (const change of synced) {
@@ -493,7 +495,7 @@ export class FaultyDisk {
     this.#rules = []
     this.#cut = undefined
     const detail = `crash (${mode})${notes.length > 0 ? `: ${notes.join('; ')}` : ''}`
-    this.#record({ op: 'close' }, true).detail = detail
+    this.#record({ op: 'crash' }, true).detail = detail
     return detail
   }
 
@@ -509,7 +511,7 @@ export class FaultyDisk {
    * power is cut; one that finishes after the cut did happen on disk, but nobody learns that.
    */
   async perform<T> (operation: Promise<T>, generation: number, call: DiskCall): Promise<T> {
-    const result = await this.#perform(operation, generation)
+    const result = await this.#perform(operation, generation, call)
     this.#checkPower(call, generation)
     return result
   }
@@ -574,16 +576,16 @@ export class FaultyDisk {
     return { event }
   }
 
-  #record (call: DiskCall, traced: boolean): TraceEvent {
+  #record (call: DiskCall | { op: 'power cut' | 'crash' }, traced: boolean): TraceEvent {
     const event: TraceEvent = { seq: ++this.#seq, generation: this.#generation, ...call }
     if (traced) this.trace.push(event)
     return event
   }
 
-  async #perform<T> (operation: Promise<T>, generation: number): Promise<T> {
+  async #perform<T> (operation: Promise<T>, generation: number, call: DiskCall): Promise<T> {
     if (this.#powerCut || generation !== this.#generation) {
       operation.catch(() => {})
-      throw new PowerCutError({ op: 'close' })
+      throw new PowerCutError(call)
     }
     this.#inflight.add(operation)
     try {
