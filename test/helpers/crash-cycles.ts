@@ -4,10 +4,10 @@
  *
  * Each cycle: run rounds of concurrent block writers (some commit a point naming their blocks;
  * small limits make them flush in the background and roll packs over), with a power cut at a
- * random call and/or a fault (EIO, ENOSPC, a short or partial writev, a failing index batch) at
- * another; after a fault, a fresh writer must succeed. Then crash (drop, tear, writeback or a
- * killed process), sometimes crash again during the recovery that follows, or fail a recovery
- * call; then reopen and check:
+ * random call and/or a fault (EIO, ENOSPC, a short or partial writev, a failing index batch, a
+ * failing truncate after a failed write) at another; after a fault, a fresh writer must succeed.
+ * Then crash (drop, tear, writeback or a killed process), sometimes crash again during the
+ * recovery that follows, or fail a recovery call; then reopen and check:
  * - the repository opens, and `verifyAll` finds every indexed block intact;
  * - every point whose `commit` resolved, in any cycle so far, is there and has all its blocks
  *   (and this cycle's read back byte for byte); every point record in the index has its blocks;
@@ -27,7 +27,7 @@ import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
 import type { BlockStore, BlockWriter } from '../../src/store/index.ts'
 import type { StoreLimits } from '../../src/store/constants.ts'
 import { PowerCutError } from './faulty-disk.ts'
-import type { ArmedFault, BatchSummary, CrashMode, DiskOp, Fault, TraceEvent } from './faulty-disk.ts'
+import type { BatchSummary, CrashMode, DiskOp, Fault, TraceEvent } from './faulty-disk.ts'
 import { FaultyRepo } from './faulty-repo.ts'
 import { BlockUniverse, planWorkload, Random } from './crash-workload.ts'
 import type { TestBlock, WriterPlan } from './crash-workload.ts'
@@ -148,18 +148,20 @@ function mutatingCalls (plan: WriterPlan[][], limits: StoreLimits): number {
   return calls
 }
 
-function randomFault (random: Random): Fault {
+/** One fault, or two that strike together. */
+function randomFaults (random: Random): Fault[] {
   const code = random.pick(['EIO', 'ENOSPC'] as const)
   const nth = random.int(1, 8)
   const times = random.pick([1, 1, 2])
   switch (random.int(0, 6)) {
-    case 0: return { op: 'writev', code, nth, times, written: random.chance(0.5) ? random.int(1, 20_000) : 0 }
-    case 1: return { op: 'writev', nth, written: random.int(1, 20_000) } // short, without an error
-    case 2: return { op: 'datasync', code, nth, times }
-    case 3: return { op: 'open', code, nth: random.int(1, 3), times, when: (call) => call.flags !== 'r' }
-    case 4: return { op: 'syncdir', code, times }
-    case 5: return { op: 'truncate', code, times: 3 } // strikes only where a failed flush gives its bytes back
-    default: return { op: 'batch', code: 'EIO', nth, times }
+    case 0: return [{ op: 'writev', code, nth, times, written: random.chance(0.5) ? random.int(1, 20_000) : 0 }]
+    case 1: return [{ op: 'writev', nth, written: random.int(1, 20_000) }] // short, without an error
+    case 2: return [{ op: 'datasync', code, nth, times }]
+    case 3: return [{ op: 'open', code, nth: random.int(1, 3), times, when: (call) => call.flags !== 'r' }]
+    case 4: return [{ op: 'syncdir', code, times }]
+    // a truncate happens only where a failed flush gives its bytes back
+    case 5: return [{ op: 'writev', code: 'ENOSPC', nth, written: random.int(1, 20_000) }, { op: 'truncate', code, times: 3 }]
+    default: return [{ op: 'batch', code: 'EIO', nth, times }]
   }
 }
 
@@ -207,28 +209,31 @@ class RepoRun {
 
     const cutAt = random.chance(0.85) ? random.int(1, Math.ceil(0.35 * mutatingCalls(plan, this.limits))) : undefined
     if (cutAt !== undefined) disk.cutPowerAt(cutAt)
-    const fault = random.chance(0.5) ? randomFault(random) : undefined
-    const armed = fault === undefined ? undefined : disk.inject(fault)
-    story.push(`power cut at mutating call ${cutAt ?? 'end'}${fault === undefined ? '' : `, fault: ${describeFault(fault)}`}`)
+    const faults = random.chance(0.6) ? randomFaults(random) : []
+    const armed = faults.map((fault) => disk.inject(fault))
+    const fired = (): number => armed.reduce((sum, a) => sum + a.fired, 0)
+    story.push(`power cut at mutating call ${cutAt ?? 'end'}${faults.length === 0 ? '' : `, faults: ${faults.map(describeFault).join(' and ')}`}`)
 
     // the workload
     const committed: Array<{ key: string, blocks: TestBlock[] }> = []
     for (const round of plan) {
       if (disk.powerCut) break
-      const outcomes = await Promise.all(round.map(async (writer) => await this.#runWriter(writer, armed)))
+      const outcomes = await Promise.all(round.map(async (writer) => await this.#runWriter(writer, fired)))
       for (let i = 0; i < round.length; i++) {
         const outcome = outcomes[i]
         if (outcome === 'committed' && round[i].end === 'commit-point') committed.push({ key: round[i].name, blocks: round[i].blocks })
         if (outcome === 'failed') summary.failedWriters++
       }
     }
-    if (armed !== undefined && armed.fired > 0) {
-      summary.faults[fault!.op] = (summary.faults[fault!.op] ?? 0) + armed.fired
-      story.push(`fault fired ${armed.fired}x`)
-      armed.disarm()
+    if (fired() > 0) {
+      for (let i = 0; i < faults.length; i++) {
+        if (armed[i].fired > 0) summary.faults[faults[i].op] = (summary.faults[faults[i].op] ?? 0) + armed[i].fired
+        armed[i].disarm()
+      }
+      story.push(`faults struck ${fired()}x`)
       if (!disk.powerCut) {
         // a fresh writer after the fault succeeds
-        const outcome = await this.#runWriter(probe, undefined)
+        const outcome = await this.#runWriter(probe, () => 0)
         if (!disk.powerCut) assert.equal(outcome, 'committed', 'a fresh writer after the fault failed')
         if (outcome === 'committed') committed.push({ key: probe.name, blocks: probe.blocks })
       }
@@ -280,7 +285,7 @@ class RepoRun {
   }
 
   /** Runs one writer; an error is fine only after the power cut or as the clear outcome of a fault. */
-  async #runWriter (plan: WriterPlan, fault: ArmedFault | undefined): Promise<'committed' | 'done' | 'failed' | 'crashed'> {
+  async #runWriter (plan: WriterPlan, faultsFired: () => number): Promise<'committed' | 'done' | 'failed' | 'crashed'> {
     const { disk } = this.faulty
     let writer: BlockWriter | undefined
     try {
@@ -306,7 +311,7 @@ class RepoRun {
     } catch (err) {
       await writer?.abort().catch(() => {})
       if (disk.powerCut) return 'crashed'
-      if (fault === undefined || fault.fired === 0) throw new Error(`writer ${plan.name} failed with no fault injected: ${describeError(err)}`)
+      if (faultsFired() === 0) throw new Error(`writer ${plan.name} failed with no fault injected: ${describeError(err)}`)
       assertClearFailure(err)
       return 'failed'
     }
