@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
-import { RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
+import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
 import type { RootDb } from '../store/index.ts'
@@ -84,6 +84,8 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
       const pid = await daemonPid(dir)
       throw new RepositoryLockedError(`repository ${dir} is in use by another drcore process${pid != null ? ` (pid ${pid})` : ''}`)
     }
+    // LevelDB writes while it opens (it turns its log into a table): a full disk stops it
+    if (fileSystemFault(err.cause ?? err) !== undefined) throw new FileSystemError('opening the index of repository', dir, err.cause ?? err)
     throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
   }
   return { dir, config, privateKey, peerId: peerIdFromPrivateKey(privateKey), db, packsDir: join(dir, 'packs') }
