@@ -1,6 +1,6 @@
 import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { MalformedError } from '../errors.ts'
-import { decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
+import { BLOCK_FRAME_MARKER, decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
 
 /**
  * Reads length-prefixed frames (`uvarint | body`) off a libp2p stream, with backpressure: when
@@ -17,6 +17,8 @@ export class FrameReader {
   #buffered = 0
   #pauseScheduled = false
   #closed = false
+  /** leading buffered bytes `scanMessages` has looked at: always whole frames */
+  #scanned = 0
   #error: Error | undefined
   #wake: (() => void) | undefined
   readonly #onMessage: (evt: StreamMessageEvent) => void
@@ -79,6 +81,28 @@ export class FrameReader {
     }
   }
 
+  /**
+   * Calls `visit` with the body of each whole message frame (not block frames) that arrived
+   * since the last call, without consuming it: `next()` still returns every frame in order.
+   * This lets a side that is busy sending learn that its peer gave up (an `error` message).
+   * A bad header ends the scan; `next()` reports it when the frame is read.
+   */
+  scanMessages (visit: (body: Uint8Array) => void): void {
+    while (true) {
+      let header
+      try {
+        header = decodeFrameHeader(this.#peekAt(this.#scanned, 4))
+      } catch {
+        return
+      }
+      if (header == null) return
+      const start = this.#scanned + header.headerLength
+      if (this.#buffered < start + header.length) return
+      if (this.#peekAt(start, 1)[0] !== BLOCK_FRAME_MARKER) visit(this.#peekAt(start, header.length))
+      this.#scanned = start + header.length
+    }
+  }
+
   /** Stops listening to the stream. */
   release (): void {
     this.#stream.removeEventListener('message', this.#onMessage)
@@ -101,23 +125,31 @@ export class FrameReader {
 
   /** Up to `n` leading bytes, without consuming them. */
   #peek (n: number): Uint8Array {
-    const first = this.#chunks[0]
+    return this.#peekAt(0, n)
+  }
+
+  /** Up to `n` buffered bytes from `offset` on, without consuming them (a view when they lie in one chunk). */
+  #peekAt (offset: number, n: number): Uint8Array {
+    let i = 0
+    while (i < this.#chunks.length && offset >= this.#chunks[i].length) offset -= this.#chunks[i++].length
+    const first = this.#chunks[i]
     if (first == null) return new Uint8Array(0)
-    if (first.length >= n || this.#chunks.length === 1) return first.subarray(0, n)
+    if (first.length - offset >= n || i === this.#chunks.length - 1) return first.subarray(offset, offset + n)
     const out = new Uint8Array(Math.min(n, this.#buffered))
     let filled = 0
-    for (const chunk of this.#chunks) {
-      if (filled === out.length) break
-      const part = chunk.subarray(0, out.length - filled)
+    for (; i < this.#chunks.length && filled < out.length; i++) {
+      const part = this.#chunks[i].subarray(offset, offset + out.length - filled)
       out.set(part, filled)
       filled += part.length
+      offset = 0
     }
-    return out
+    return out.subarray(0, filled)
   }
 
   /** Removes and returns the next `n` bytes (a view when they lie in one chunk, else a copy). */
   #consume (n: number): Uint8Array {
     this.#buffered -= n
+    this.#scanned = Math.max(0, this.#scanned - n)
     const first = this.#chunks[0]
     if (first.length > n) {
       this.#chunks[0] = first.subarray(n)
