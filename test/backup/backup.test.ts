@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
-import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat } from 'node:fs/promises'
+import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MissingBlockError, UserError } from '../../src/errors.ts'
 import { backup } from '../../src/backup/index.ts'
@@ -316,9 +316,11 @@ describe('volume images and failure handling', () => {
     repo.store.corrupt(CID.parse(victim))
     const out = join(work, 'fragile-out')
     await assert.rejects(restore(repo, { machine: 'fragile', dest: out, path: 'data.bin' }), new RegExp(`block ${victim} is corrupt`))
-    assert.deepEqual(await snapshotTree(out), {})
+    // not even the destination directory the failed restore created is left
+    await assert.rejects(stat(out), { code: 'ENOENT' })
+    await mkdir(out)
     repo.store.delete(CID.parse(victim))
     await assert.rejects(restore(repo, { machine: 'fragile', dest: out, path: 'data.bin' }), (err: any) => err instanceof MissingBlockError && err.cid === victim)
-    assert.deepEqual(await snapshotTree(out), {})
+    assert.deepEqual(await snapshotTree(out), {}, 'a destination that existed before stays, empty')
   })
 })
