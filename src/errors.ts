@@ -182,6 +182,8 @@ export function fileSystemFault (err: unknown): FileSystemFault | undefined {
 
 /** LevelDB's "IO error: <file>: No space left on device" (classic-level code LEVEL_IO_ERROR), for the faults it names. */
 function levelIoFailure (err: unknown): { file: string, code: string } | undefined {
+  // abstract-level wraps what failed an open: "Database failed to open", its cause the IO error
+  if (err instanceof Error && (err as { code?: unknown }).code === 'LEVEL_DATABASE_NOT_OPEN') return levelIoFailure(err.cause)
   if (!(err instanceof Error) || (err as { code?: unknown }).code !== 'LEVEL_IO_ERROR') return undefined
   const m = /^IO error: (.+): ([^:]+)$/.exec(err.message.trim())
   const code = m === null ? undefined : LEVEL_REASONS[m[2].toLowerCase()]

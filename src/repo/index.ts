@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
+import { mkdir, readFile, writeFile, stat, readdir, chmod, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import { Level } from 'level'
@@ -42,25 +42,35 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
   if (await exists(configPath(dir)) || await exists(join(dir, 'index'))) {
     throw new RepositoryExistsError(`a drcore repository already exists at ${dir}; refusing to overwrite it`)
   }
-  if (await exists(dir)) {
+  const existed = await exists(dir)
+  if (existed) {
     const entries = await readdir(dir).catch(() => { throw new UserError(`${dir} exists and is not a directory`) })
     if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
   }
-  await mkdir(join(dir, 'packs'), { recursive: true })
-  const key = await generateKeyPair('Ed25519')
-  await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
-  await chmod(join(dir, 'identity.key'), 0o600)
-  const config: Config = {
-    version: 1,
-    name: opts.name ?? hostname(),
-    listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
-    api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
+  try {
+    await mkdir(join(dir, 'packs'), { recursive: true })
+    const key = await generateKeyPair('Ed25519')
+    await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
+    await chmod(join(dir, 'identity.key'), 0o600)
+    const config: Config = {
+      version: 1,
+      name: opts.name ?? hostname(),
+      listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
+      api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
+    }
+    const db: RootDb = new Level(join(dir, 'index'))
+    await db.open()
+    await db.close()
+    await writeConfig(dir, config)
+    return { peerId: peerIdFromPrivateKey(key), config }
+  } catch (err) {
+    // half a repository would make the retry refuse ("already exists"): remove what this run made
+    if (existed) await Promise.all((await readdir(dir).catch(() => [])).map(async name => await rm(join(dir, name), { recursive: true, force: true })))
+    else await rm(dir, { recursive: true, force: true }).catch(() => {})
+    // the operator named this directory: a full disk, a read-only mount or a permission is theirs to fix
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError('creating the repository', dir, err)
+    throw err
   }
-  const db: RootDb = new Level(join(dir, 'index'))
-  await db.open()
-  await db.close()
-  await writeConfig(dir, config)
-  return { peerId: peerIdFromPrivateKey(key), config }
 }
 
 /** Opens the repository exclusively (LevelDB's lock). */
@@ -85,7 +95,7 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
       throw new RepositoryLockedError(`repository ${dir} is in use by another drcore process${pid != null ? ` (pid ${pid})` : ''}`)
     }
     // LevelDB writes while it opens (it turns its log into a table): a full disk stops it
-    if (fileSystemFault(err.cause ?? err) !== undefined) throw new FileSystemError('opening the index of repository', dir, err.cause ?? err)
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError('opening the index of repository', dir, err)
     throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
   }
   return { dir, config, privateKey, peerId: peerIdFromPrivateKey(privateKey), db, packsDir: join(dir, 'packs') }

@@ -186,6 +186,22 @@ describe('a full disk during backup, restore, seed create and seed consume', { t
     }
   })
 
+  test('init: one line naming the repository; nothing half-made is left; the same init succeeds once space is freed', { timeout: 60_000 }, async () => {
+    const fs = await mount('init-disk', 4 * MiB)
+    try {
+      await fs.fillLeaving(4096)
+      const repo = join(fs.dir, 'repo')
+      const init = ['init', '--repo', repo, '--name', 'tiny', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0']
+      assert.equal(oneLine(await drcore(init)), `drcore: no space left on device creating the repository ${repo}; free space and run the command again`)
+      assert.deepEqual(await readdir(fs.dir), ['.filler'])
+      await fs.removeFiller()
+      await json(init)
+      await assertVerifies(repo)
+    } finally {
+      await fs.unmount()
+    }
+  })
+
   test('the seed the earlier tests read is whole on the ordinary disk', async () => {
     // guards the fixture: a seed that failed to be written would make the consume test vacuous
     const names = await readdir(seedDir)
