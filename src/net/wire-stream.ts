@@ -36,6 +36,9 @@ export class WireStream {
   readonly #timeout: number
   /** the `error` message the peer sent, noticed while we were sending */
   #peerFailure: UserError | undefined
+  /** aborted with the peer's error when it arrives while a write waits */
+  readonly #peerGaveUp = new AbortController()
+  #writing = false
 
   constructor (stream: Stream, options: WireStreamOptions) {
     this.stream = stream
@@ -43,6 +46,8 @@ export class WireStream {
     this.#timeout = options.timeout ?? DEFAULT_EXCHANGE_TIMEOUT
     this.#reader = new FrameReader(stream)
     this.#writer = new FrameWriter(stream)
+    // after the reader's own listener: it has buffered the bytes by the time this one looks
+    stream.addEventListener('message', this.#onMessage)
   }
 
   async send (message: Message, options: AbortOptions = {}): Promise<void> {
@@ -124,6 +129,7 @@ export class WireStream {
   /** Resets the stream at once, discarding anything unsent. */
   abort (err: Error): void {
     this.stream.abort(err)
+    this.stream.removeEventListener('message', this.#onMessage)
     this.#reader.release()
   }
 
@@ -139,20 +145,19 @@ export class WireStream {
     if (this.stream.writeStatus !== 'writable') {
       throw new StreamEndedError(this.peer, `${what} to peer ${this.peer}: the stream is already ${this.stream.status === 'open' ? 'closed for writing' : this.stream.status}`)
     }
-    const peerGaveUp = new AbortController()
-    const onMessage = (): void => {
-      const err = this.#checkPeerFailure()
-      if (err !== undefined) peerGaveUp.abort(err)
-    }
-    // the frame reader, listening since construction, has buffered the bytes by the time this runs
-    this.stream.addEventListener('message', onMessage)
+    this.#writing = true
     try {
-      await this.#guard(what, options, async (signal) => {
-        await this.#writer.write(parts, { signal: AbortSignal.any([signal, peerGaveUp.signal]) })
-      })
+      await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal, interrupt: this.#peerGaveUp.signal }) })
     } finally {
-      this.stream.removeEventListener('message', onMessage)
+      this.#writing = false
     }
+  }
+
+  /** While a write waits for the peer to read, each arrival is checked for the peer's `error`. */
+  readonly #onMessage = (): void => {
+    if (!this.#writing) return
+    const err = this.#checkPeerFailure()
+    if (err !== undefined) this.#peerGaveUp.abort(err)
   }
 
   /** The error the peer sent, if one is among the frames received and not read yet. */
