@@ -47,6 +47,7 @@ describe('a replication target whose disk is full', { timeout: 240_000, skip: ca
 
   test('the source fails within seconds naming the target and the full disk; retried after space is freed, the point completes', { timeout: 180_000 }, async t => {
     const point = (await hq.json(['backup', 'files', `tree=${tree}`, `disk=${image}`])).point
+    assert.equal((await hq.json(['verify'])).ok, true, 'the source holds the point whole')
     await hq.json(['replicate', 'files', '--to', 'dr', '--schedule', NEVER])
     await disk.fillLeaving(1 * MiB)
 
