@@ -166,7 +166,12 @@ class TreeWriter {
         if (declared >= 0 && bytes.length !== declared) {
           throw new MalformedError(`chunk ${cid} of ${path} holds ${bytes.length} bytes where its file node declares ${declared}`)
         }
-        await atDestination(path, handle.write(bytes, 0, bytes.length, written))
+        // a write that fills the disk returns short: go on from there, and the next write says why
+        for (let done = 0; done < bytes.length;) {
+          const { bytesWritten } = await atDestination(path, handle.write(bytes, done, bytes.length - done, written + done))
+          if (bytesWritten <= 0) throw new FileSystemError('writing', path, new Error(`the file system wrote nothing at byte ${written + done}`))
+          done += bytesWritten
+        }
         written += bytes.length
         this.bytes += bytes.length
         this.progress(false)
