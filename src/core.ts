@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import { operations } from './api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './api/operations.ts'
 import { validateInput } from './api/validate.ts'
-import { UsageError } from './errors.ts'
+import { asUserError, UsageError } from './errors.ts'
 import { EventLog } from './events/log.ts'
 import { openRepositoryFiles } from './repo/index.ts'
 import type { RepositoryFiles } from './repo/index.ts'
@@ -89,7 +89,12 @@ export class Core implements CoreParts {
     const spec: OperationSpec | undefined = operations[name]
     const handler = this.handlers[name]
     if (spec == null || handler == null) throw new UsageError(`unknown operation: ${name}`)
-    return await handler(validateInput(name, spec, input), onProgress)
+    try {
+      return await handler(validateInput(name, spec, input), onProgress)
+    } catch (err) {
+      // a full disk or a failing one is the operator's to fix: one line, not a bug's stack
+      throw asUserError(err) ?? err
+    }
   }
 
   /** Extra handlers registered by the daemon (network operations). */

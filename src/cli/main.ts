@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { isUserError } from '../errors.ts'
+import { asUserError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
@@ -29,12 +29,14 @@ exitOverride(program)
 try {
   await program.parseAsync(process.argv)
 } catch (err: any) {
+  // a file-system failure (disk full, I/O error) is the operator's to fix: one line, like a UserError
+  const user = asUserError(err)
   if (err instanceof CommanderError) {
     // help and version print and exit 0; everything else commander reports is a usage error
     process.exitCode = err.exitCode === 0 ? 0 : 2
-  } else if (isUserError(err)) {
-    process.stderr.write(`drcore: ${err.message}\n`)
-    process.exitCode = err.exitCode
+  } else if (user !== undefined) {
+    process.stderr.write(`drcore: ${user.message}\n`)
+    process.exitCode = user.exitCode
   } else {
     process.stderr.write(`drcore: internal error: ${err?.stack ?? err}\n`)
     process.exitCode = 1

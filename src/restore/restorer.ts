@@ -1,8 +1,8 @@
-import { lstat, lchown, mkdir, open, rename, symlink, unlink, utimes, lutimes, chmod } from 'node:fs/promises'
+import { lstat, lchown, mkdir, open, readdir, rename, rm, rmdir, symlink, unlink, utimes, lutimes, chmod } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { MalformedError, OrphanPointError, UserError } from '../errors.ts'
+import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
@@ -58,13 +58,22 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
     targets = [{ entry, path: join(opts.dest, entry.name) }]
   }
 
-  await mkdir(opts.dest, { recursive: true })
+  const createdDest = await atDestination(opts.dest, mkdir(opts.dest, { recursive: true }))
   for (const t of targets) {
     if (await exists(t.path)) throw new UserError(`restore target already exists: ${t.path} (restore into a directory that does not hold it)`)
   }
   const writer = new TreeWriter(deps.store, targets.reduce((sum, t) => sum + t.entry.size, 0), opts.onProgress)
-  for (const t of targets) await writer.entry(t.entry, t.path, 0)
-  await writer.finishDirectories()
+  try {
+    for (const t of targets) await writer.entry(t.entry, t.path, 0)
+    await writer.finishDirectories()
+  } catch (err) {
+    // A half-restored tree is of no use, holds the space a retry needs, and would make the retry
+    // refuse (nothing that exists is overwritten): remove what this run created.
+    const undone = await undo(targets.map(t => t.path), opts.dest, createdDest)
+    if (!(err instanceof FileSystemError)) throw err
+    const note = undone ? `what this restore had written into ${opts.dest} was removed` : `remove what it left in ${opts.dest} before trying again`
+    throw err.withNote(note)
+  }
   writer.progress(true)
   return {
     point,
@@ -120,7 +129,7 @@ class TreeWriter {
     switch (entry.type) {
       case 'dir':
         // writable while we fill it; its real mode is set in finishDirectories
-        await mkdir(path, { mode: 0o700 })
+        await atDestination(path, mkdir(path, { mode: 0o700 }))
         this.#dirs.push({ path, depth, entry })
         {
           // Small files are latency-bound (open, write, chmod, rename, utimes): restore a few at once.
@@ -141,14 +150,14 @@ class TreeWriter {
         }
         break
       case 'symlink':
-        await symlink(entry.target as string, path)
-        if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
-        await lutimes(path, ...times(entry))
+        await atDestination(path, symlink(entry.target as string, path))
+        if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, lchown(path, entry.uid, entry.gid))
+        await atDestination(path, lutimes(path, ...times(entry)))
         this.files++
         break
       case 'file':
         await this.#file(entry, path)
-        await utimes(path, ...times(entry))
+        await atDestination(path, utimes(path, ...times(entry)))
         this.files++
         break
     }
@@ -157,7 +166,7 @@ class TreeWriter {
 
   async #file (entry: Entry, path: string): Promise<void> {
     const temp = join(dirname(path), `.${basename(path).slice(0, 200)}.drcore-restore-${randomBytes(6).toString('hex')}`)
-    const handle = await open(temp, 'wx', 0o600)
+    const handle = await atDestination(path, open(temp, 'wx', 0o600))
     const inFlight: Array<Promise<{ cid: CID, bytes: Uint8Array, declared: number }>> = []
     try {
       let written = 0
@@ -166,7 +175,12 @@ class TreeWriter {
         if (declared >= 0 && bytes.length !== declared) {
           throw new MalformedError(`chunk ${cid} of ${path} holds ${bytes.length} bytes where its file node declares ${declared}`)
         }
-        await handle.write(bytes, 0, bytes.length, written)
+        // a write that fills the disk returns short: go on from there, and the next write says why
+        for (let done = 0; done < bytes.length;) {
+          const { bytesWritten } = await atDestination(path, handle.write(bytes, done, bytes.length - done, written + done))
+          if (bytesWritten <= 0) throw new FileSystemError('writing', path, new Error(`the file system wrote nothing at byte ${written + done}`))
+          done += bytesWritten
+        }
         written += bytes.length
         this.bytes += bytes.length
         this.progress(false)
@@ -180,10 +194,10 @@ class TreeWriter {
       while (inFlight.length > 0) await drainOne()
       if (written !== entry.size) throw new MalformedError(`file ${path} restored ${written} bytes where its entry declares ${entry.size}`)
       // chown before chmod: changing the owner clears set-user-id and set-group-id bits
-      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await handle.chown(entry.uid, entry.gid)
-      await handle.chmod(entry.mode)
-      await handle.close()
-      await rename(temp, path)
+      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, handle.chown(entry.uid, entry.gid))
+      await atDestination(path, handle.chmod(entry.mode))
+      await atDestination(path, handle.close())
+      await atDestination(path, rename(temp, path))
     } catch (err) {
       await Promise.allSettled(inFlight)
       await handle.close().catch(() => {})
@@ -196,9 +210,9 @@ class TreeWriter {
   async finishDirectories (): Promise<void> {
     const dirs = this.#dirs.sort((a, b) => b.depth - a.depth)
     for (const { path, entry } of dirs) {
-      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
-      await chmod(path, entry.mode)
-      await utimes(path, ...times(entry))
+      if (this.#chown && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, lchown(path, entry.uid, entry.gid))
+      await atDestination(path, chmod(path, entry.mode))
+      await atDestination(path, utimes(path, ...times(entry)))
     }
   }
 
@@ -220,6 +234,59 @@ function times (entry: Entry): [number, number] {
 /** "3 blocks", or "at least 3 blocks" when missing nodes hide what is below them */
 function blocks (count: number, nodes: number): string {
   return `${nodes > 0 ? 'at least ' : ''}${count} block${count === 1 ? '' : 's'}`
+}
+
+/**
+ * A file-system call on the destination. Its failure (a full disk, a permission) becomes a
+ * `FileSystemError` naming `path`; store failures, which also surface while files are written,
+ * pass through as they are.
+ */
+async function atDestination<T> (path: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    throw isSystemError(err) ? new FileSystemError('writing', path, err) : err
+  }
+}
+
+/**
+ * Removes the targets of a failed run (none existed before it) and the directories its
+ * `mkdir -p` of `dest` created, when they are empty again. Returns whether all of it went.
+ */
+async function undo (targets: string[], dest: string, createdDest: string | undefined): Promise<boolean> {
+  let ok = true
+  for (const target of targets) {
+    try {
+      // a directory restored read-only must be writable to be emptied
+      await chmodTree(target)
+      await rm(target, { recursive: true, force: true })
+    } catch {
+      ok = false
+    }
+  }
+  if (createdDest === undefined) return ok
+  for (let dir = dest; dir.length >= createdDest.length; dir = dirname(dir)) {
+    try {
+      await rmdir(dir)
+    } catch {
+      break
+    }
+    if (dir === createdDest) break
+  }
+  return ok
+}
+
+/** Makes every directory under `root` writable by its owner, so it can be removed. */
+async function chmodTree (root: string): Promise<void> {
+  let st
+  try {
+    st = await lstat(root)
+  } catch {
+    return
+  }
+  if (!st.isDirectory()) return
+  await chmod(root, 0o700)
+  for (const name of await readdir(root)) await chmodTree(join(root, name))
 }
 
 async function exists (path: string): Promise<boolean> {

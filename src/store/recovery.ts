@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { debuglog } from 'node:util'
 import { UnindexedPacksError } from './errors.ts'
+import { FileSystemError, fileSystemFault } from '../errors.ts'
 import { packFileName, parsePackFileName } from './pack-format.ts'
 import type { OpenPackFile, PackDirectory } from './pack-files.ts'
 import type { JsonSublevel, RootDb } from './sublevels.ts'
@@ -40,17 +41,19 @@ export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel
     const length = committed.get(pack) ?? 0
     if (length === 0) {
       log('deleting pack %s: it never committed a block', file.path)
-      await directory.unlink(file.path)
+      await recovering('deleting the unused pack', file.path, async () => { await directory.unlink(file.path) })
       changed = true
     } else if (file.size > length) {
       log('truncating pack %s from %d to its committed length %d', file.path, file.size, length)
-      const handle = await openFile(file.path, 'r+')
-      try {
-        await handle.truncate(length)
-        await handle.datasync()
-      } finally {
-        await handle.close()
-      }
+      await recovering('cutting the uncommitted tail of pack', file.path, async () => {
+        const handle = await openFile(file.path, 'r+')
+        try {
+          await handle.truncate(length)
+          await handle.datasync()
+        } finally {
+          await handle.close()
+        }
+      })
       changed = true
     }
   }
@@ -64,6 +67,19 @@ export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel
   }
   const highest = Math.max(0, ...files.keys(), ...committed.keys(), ...empty)
   return { lengths: committed, nextPack: highest + 1 }
+}
+
+/**
+ * Runs one step of recovery on a pack; a file-system failure becomes one line naming the pack
+ * (nothing is lost: the step is done again at the next open).
+ */
+async function recovering (doing: string, path: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step()
+  } catch (err) {
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError(doing, path, err, 'nothing was lost; the next open does it again')
+    throw err
+  }
 }
 
 /** Key of a pack in the `packs` sublevel: its 8-digit number, so keys sort numerically. */
