@@ -181,11 +181,17 @@ describe('a Core takes, stores, verifies and restores recovery points (CLI, end 
     }
     assert.equal(failures.length, 1, 'exactly one of the restores touches the corrupt block')
     assert.ok(failures[0].includes(bad.corrupt[0]), failures[0])
-    // put the byte back so later tests see a healthy repository
+    // verify quarantined the block: the damage stays reported until a good copy is back
+    const still = await drcore(['verify', '--json', '--repo', repo])
+    assert.equal(JSON.parse(still.stdout).ok, false)
+    // the disk "heals" (the byte is put back): repair takes the copy back once it reads well, and
+    // later tests see a healthy repository
     const fix = await open(join(packs, largest), 'r+')
     b[0] ^= 0xff
     await fix.write(b, 0, 1, pos)
     await fix.close()
+    const repaired = await drcoreJson(['repair', '--repo', repo])
+    assert.equal(repaired.reinstated, 1)
     assert.equal((await drcoreJson(['verify', '--repo', repo])).ok, true)
   })
 
