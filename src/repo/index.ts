@@ -14,9 +14,9 @@ import type { RootDb } from '../store/index.ts'
 export type { Config } from './config.ts'
 
 /**
- * A repository on disk:
+ * A repository on disk, readable by its owner only (folders 0700, files 0600):
  *   config.json     name, listen addresses, API address
- *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding, mode 0600)
+ *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding)
  *   index/          LevelDB: block index and every record
  *   packs/          append-only pack files
  *   daemon.json     present while `drcore start` runs: API URL, token, pid (mode 0600)
@@ -47,7 +47,11 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
     const entries = await readdir(dir).catch(() => { throw new UserError(`${dir} exists and is not a directory`) })
     if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
   }
-  await mkdir(join(dir, 'packs'), { recursive: true })
+  // the owner's only: folders 0700, files 0600, whatever the umask (docs/architecture.md)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await chmod(dir, 0o700)
+  await mkdir(join(dir, 'packs'), { mode: 0o700 })
+  await mkdir(join(dir, 'index'), { mode: 0o700 })
   const key = await generateKeyPair('Ed25519')
   await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
   await chmod(join(dir, 'identity.key'), 0o600)

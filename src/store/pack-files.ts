@@ -16,7 +16,8 @@ export interface PackFileHandle {
 /** Opens a pack file; `flags` as for `fs.open` ('r', 'r+', 'wx'). */
 export type OpenPackFile = (path: string, flags: string) => Promise<PackFileHandle>
 
-export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags)
+/** A pack is created readable by its owner only, like every file of a repository. */
+export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags, 0o600)
 
 /**
  * Reads `length` bytes at `position`, looping over short reads. Returns fewer bytes only when the

@@ -22,7 +22,7 @@ export interface RecoveredPacks {
  * directory's: the store refuses to open rather than delete it.
  */
 export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel<number>, openFile: OpenPackFile): Promise<RecoveredPacks> {
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: 0o700 })
   const files = new Map<number, { path: string, size: number }>()
   for (const name of await readdir(dir)) {
     const pack = parsePackFileName(name)
