@@ -24,8 +24,10 @@ import { CID } from 'multiformats/cid'
 /** node:fs with every opened path recorded: proves which files a backup read. */
 function countingFs (): BackupFs & { opened: string[] } {
   const opened: string[] = []
-  return { ...nodeBackupFs, opened, open: async (path, flags) => { opened.push(path); return await nodeBackupFs.open(path, flags) } }
+  return { ...nodeBackupFs, opened, open: async (path, flags) => { opened.push(path.toString()); return await nodeBackupFs.open(path, flags) } }
 }
+
+const byPath = (a: { path: string }, b: { path: string }) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 
 async function makeTree (root: string): Promise<void> {
   await mkdir(join(root, 'etc', 'nginx', 'sites'), { recursive: true })
@@ -251,13 +253,14 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
     const eacces = (path: string) => Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES', syscall: 'open', path })
     const fs: BackupFs = {
       ...nodeBackupFs,
-      open: async (path, flags) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.open(path, flags) },
-      readdir: async (path) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.readdir(path) }
+      open: async (path, flags) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.open(path, flags) },
+      readdir: async (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.readdir(path) }
     }
     await assert.rejects(backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'locked', path: join(tree, 'locked') }] }),
       (err: any) => err instanceof UserError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
     const r = await backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'data', path: tree }] })
-    assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
+    assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+    assert.equal(r.partial, true)
     assert.equal(r.files, 1)
     const out = join(work, 'perm-out')
     await restore(repo, { machine: 'files01', dest: out })
@@ -303,8 +306,8 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
     let stats = 0
     const syncFs: BackupSyncFs = {
       ...nodeBackupSyncFs,
-      open: (path) => { if (denied.has(path)) throw eacces(path); const fd = nodeBackupSyncFs.open(path); fds.set(fd, path); return fd },
-      readdir: (path) => { if (denied.has(path)) throw eacces(path); return nodeBackupSyncFs.readdir(path) },
+      open: (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); const fd = nodeBackupSyncFs.open(path); fds.set(fd, path.toString()); return fd },
+      readdir: (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return nodeBackupSyncFs.readdir(path) },
       fstat: (fd) => {
         const s = nodeBackupSyncFs.fstat(fd)
         if (fds.get(fd)?.endsWith('growing.log') === true) s.mtimeNs += BigInt(++stats)
@@ -313,7 +316,8 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
       close: (fd) => { fds.delete(fd); nodeBackupSyncFs.close(fd) }
     }
     const r = await backup({ ...repo, syncFs, chunking: SMALL_CHUNKING, shape: SMALL_SHAPE }, { machine: 'sync01', volumes: [{ name: 'd', path: tree }] })
-    assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
+    assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+    assert.equal(r.partial, true)
     assert.deepEqual(r.changed, [join(tree, 'growing.log')])
     assert.equal(stats, 4, 'read twice: a stat before and after each attempt')
     assert.equal(fds.size, 0, 'every descriptor closed')
