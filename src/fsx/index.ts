@@ -185,14 +185,14 @@ export function mknod (path: FsPath, kind: SpecialKind, mode: number, rdev: read
 export function makedev (major: number, minor: number): bigint {
   const ma = BigInt(major)
   const mi = BigInt(minor)
-  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n)
+  return ((ma & 0xfffn) << 8n) | ((ma & 0xfffff000n) << 32n) | (mi & 0xffn) | ((mi & 0xffffff00n) << 12n)
 }
 
 /** glibc's `major` and `minor`: the two numbers of a device number (`st_rdev`). */
 export function splitDev (dev: bigint | number): [number, number] {
   const d = BigInt(dev)
-  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)
-  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn)
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n)
+  const minor = (d & 0xffn) | ((d >> 12n) & 0xffffff00n)
   return [Number(major), Number(minor)]
 }
 

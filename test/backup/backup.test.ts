@@ -8,6 +8,7 @@ import { backup } from '../../src/backup/index.ts'
 import type { BackupFs, BackupSyncFs } from '../../src/backup/index.ts'
 import { nodeBackupFs, nodeBackupSyncFs } from '../../src/backup/fs.ts'
 import { restore } from '../../src/restore/index.ts'
+import { lutimesNs } from '../../src/fsx/index.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { decodeFileNode } from '../../src/points/nodes.ts'
 import type { Entry } from '../../src/points/nodes.ts'
@@ -25,6 +26,12 @@ import { CID } from 'multiformats/cid'
 function countingFs (): BackupFs & { opened: string[] } {
   const opened: string[] = []
   return { ...nodeBackupFs, opened, open: async (path, flags) => { opened.push(path.toString()); return await nodeBackupFs.open(path, flags) } }
+}
+
+/** Sets times to the nanosecond, as `touch -d` does. */
+async function utimesNs (path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+  const split = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
+  lutimesNs(path, split(atimeNs), split(mtimeNs))
 }
 
 const byPath = (a: { path: string }, b: { path: string }) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0
@@ -121,12 +128,35 @@ describe(`backup and restore of a directory tree (${kind} store)`, { timeout: 12
     assert.deepEqual(await snapshotTree(join(out2, 'root')), before2)
   })
 
-  test('an unchanged file is read again with rehash, and a mode change alone is recorded without reading', async () => {
+  test('an unchanged file is not read; one whose bytes changed at the same size and mtime is (its ctime moved)', async () => {
+    const path = join(tree, 'etc', 'nginx', 'nginx.conf')
+    const untouched = countingFs()
+    const same = await backup(deps(untouched), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
+    assert.deepEqual(untouched.opened, [], 'size, mtime, ctime and inode unchanged: nothing is opened')
+    assert.equal(same.bytes, 0)
+    // rewrite bytes in place, then put the old mtime back: only the ctime tells
+    const before = await lstat(path, { bigint: true })
+    const text = await readFile(path, 'utf8')
+    const edited = text.replace('worker_processes 4;', 'worker_processes 8;')
+    assert.equal(edited.length, text.length)
+    await writeFile(path, edited)
+    await utimesNs(path, before.atimeNs, before.mtimeNs)
+    const after = await lstat(path, { bigint: true })
+    assert.deepEqual([after.size, after.mtimeNs, after.ino], [before.size, before.mtimeNs, before.ino])
+    const fs = countingFs()
+    const r = await backup(deps(fs), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
+    assert.deepEqual(fs.opened, [path])
+    const out = join(work, 'out-same-mtime')
+    await restore(repo, { machine: 'web01', point: r.point, dest: out, path: '/etc/nginx/nginx.conf' })
+    assert.equal(await readFile(join(out, 'nginx.conf'), 'utf8'), edited)
+  })
+
+  test('an unchanged file is read again with rehash, and a mode change is recorded (read again: it moved the ctime, nothing new stored)', async () => {
     await chmod(join(tree, 'script.sh'), 0o700)
     const fs = countingFs()
     const r = await backup(deps(fs), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
-    assert.deepEqual(fs.opened, [])
-    assert.equal(r.bytes, 0)
+    assert.deepEqual(fs.opened, [join(tree, 'script.sh')])
+    assert.equal(r.newBytes, 0)
     const out = join(work, 'out-mode')
     await restore(repo, { machine: 'web01', dest: out, path: '/script.sh' })
     assert.equal((await snapshotTree(out))['script.sh'].mode, 0o700)
@@ -163,7 +193,7 @@ describe(`backup and restore of a directory tree (${kind} store)`, { timeout: 12
     assert.equal(r.kind, 'base')
     assert.equal(r.parent, null)
     const chain = await repo.points.points({ tenant: '', origin: repo.peerId.toString(), machine: 'web01' })
-    assert.deepEqual(chain.map(p => p.seq), [1, 2, 3, 4, 5])
+    assert.deepEqual(chain.map(p => p.seq), [1, 2, 3, 4, 5, 6, 7])
     assert.ok(chain.every(p => p.complete))
   })
 })
