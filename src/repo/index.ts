@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
+import { access, constants, mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import { Level } from 'level'
@@ -74,6 +74,13 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
 
 /** Opens the repository exclusively (LevelDB's lock). */
 export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles> {
+  try {
+    await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
+  } catch (err: any) {
+    if (err.code === 'EACCES') {
+      throw new UserError(`repository ${dir} is not open to this user: a repository is readable by its owner only; run drcore as the user who owns it`)
+    }
+  }
   if (!await exists(configPath(dir))) {
     throw new RepositoryNotFoundError(`no drcore repository at ${dir} (create one with: drcore init --repo ${dir})`)
   }

@@ -24,14 +24,14 @@ export async function checkRepositoryModes (dir: string): Promise<string[]> {
     }
     return st.isDirectory()
   }
-  await check(dir, 'folders')
+  await check(dir, 'repository folders')
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const path = join(dir, name)
-    const kind = name === 'identity.key' ? 'the identity key' : name === 'packs' || name === 'index' ? 'folders' : 'files'
+    const kind = name === 'identity.key' ? 'the identity key' : name === 'packs' || name === 'index' ? 'repository folders' : 'repository files'
     if (!await check(path, kind)) continue
-    const inner = name === 'packs' ? 'pack files' : name === 'index' ? 'index files' : 'files'
+    const inner = name === 'packs' ? 'pack files' : name === 'index' ? 'index files' : 'repository files'
     for (const child of await readdir(path).catch(() => [] as string[])) await check(join(path, child), inner)
   }
   return [...wide].map(([kind, { count, example }]) =>
-    `repository ${kind} can be read by other users (${count}, e.g. ${example}): run "chmod -R go-rwx ${dir}" to keep them to their owner`)
+    `other users can read ${kind} (${count}, e.g. ${example}): run "chmod -R go-rwx ${dir}" to keep the repository to its owner`)
 }
