@@ -80,6 +80,12 @@ export async function buildFidelityTree (dir: string, chunk = 256 * 1024): Promi
   await mkdir(join(dir, 'acl-folder'))
   await run('setfacl', ['-m', 'u:65534:rwx', '-d', '-m', 'g:65534:r-x', join(dir, 'acl-folder')])
   kinds.push('extended attributes', 'POSIX ACLs')
+  if (IS_ROOT) {
+    // a file capability (cap_net_raw, effective and permitted): a security.* attribute that chown and writes drop
+    await writeFile(join(dir, 'capable'), '#!/bin/sh\n', { mode: 0o755 })
+    await run('setfattr', ['-n', 'security.capability', '-v', '0x0100000200200000000000000000000000000000', join(dir, 'capable')])
+    kinds.push('a file capability')
+  }
   // a sparse file: holes at the start, in the middle and at the end
   const sparse = await open(join(dir, 'sparse'), 'wx')
   await sparse.write(randomBytes(64 * 1024), 0, 64 * 1024, 3 * MiB)
