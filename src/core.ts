@@ -169,7 +169,9 @@ export class Core implements CoreParts {
           rehash: input.rehash,
           onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'backup', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
         })
-        this.events.emit('backup.finished', `recovery point of ${result.machine} taken`, { ...result })
+        this.events.emit('backup.finished', result.partial
+          ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
+          : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
         return result
       },
       machines: async () => await this.points.machineRows(),

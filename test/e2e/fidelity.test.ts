@@ -116,6 +116,8 @@ describe('what comes back is exactly what was there (CLI, two Cores)', { timeout
       assert.deepEqual(result.skipped, [{ path: join(dir, 'control.sock'), reason: 'unsupported type: socket' }])
       assert.equal(result.partial, true)
       assert.equal(result.files, 1)
+      const events = await hq.events('backup.finished')
+      assert.deepEqual([events.at(-1).level, events.at(-1).message], ['warning', 'recovery point of sock taken, partial: 1 entry not stored'])
       const text = await hq.cli(['points', 'sock'])
       assert.match(text.stdout, /complete, partial \(1 skipped\)/)
       const rows = await waitFor('sock on dr', async () => await dr.api('machines').then(async (m: any[]) => m.some(x => x.machine === 'sock') ? await dr.api('points', { machine: 'sock' }) : []),
