@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import { operations } from './api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './api/operations.ts'
 import { validateInput } from './api/validate.ts'
-import { UsageError } from './errors.ts'
+import { asUserError, UsageError } from './errors.ts'
 import { EventLog } from './events/log.ts'
 import { openRepositoryFiles } from './repo/index.ts'
 import type { RepositoryFiles } from './repo/index.ts'
@@ -19,6 +19,8 @@ import { peerHandlers } from './peers/handlers.ts'
 import { seedHandlers } from './seed/handlers.ts'
 import { statusHandlers } from './status/index.ts'
 import { replicationHandlers } from './replication/handlers.ts'
+import { RuleStore } from './replication/rules.ts'
+import { repair } from './repair/index.ts'
 import type { ReplicationEngine } from './replication/engine.ts'
 import type { ReplicationScheduler } from './scheduler/index.ts'
 import type { DrcoreNode } from './net/index.ts'
@@ -88,7 +90,12 @@ export class Core implements CoreParts {
     const spec: OperationSpec | undefined = operations[name]
     const handler = this.handlers[name]
     if (spec == null || handler == null) throw new UsageError(`unknown operation: ${name}`)
-    return await handler(validateInput(name, spec, input), onProgress)
+    try {
+      return await handler(validateInput(name, spec, input), onProgress)
+    } catch (err) {
+      // a full disk or a failing one is the operator's to fix: one line, not a bug's stack
+      throw asUserError(err) ?? err
+    }
   }
 
   /** Extra handlers registered by the daemon (network operations). */
@@ -189,6 +196,14 @@ export class Core implements CoreParts {
         })
       },
       verify: async (_input, onProgress) => await this.verify(onProgress),
+      repair: async (input, onProgress) => await repair({
+        store: this.store,
+        points: this.points,
+        peers: this.peers,
+        rules: new RuleStore(this.files.db),
+        events: this.events,
+        network: this.replication
+      }, { from: input.from, onProgress }),
       events: async input => await this.events.list({ since: input.since, limit: input.limit })
     }
   }

@@ -60,6 +60,13 @@ export const operations = {
     params: { machine: req(), dest: req('absolute destination directory'), point: s(), volume: s(), path: s() }
   },
   verify: { method: 'POST', path: '/verify', summary: "Rehash every block and check every point's closure", progress: true, params: {} },
+  repair: {
+    method: 'POST',
+    path: '/repair',
+    summary: 'Rebuild damaged and missing blocks from other copies here and from peers that hold them (peers only while the Core runs)',
+    progress: true,
+    params: { from: s('ask only this peer') }
+  },
   events: { method: 'GET', path: '/events', summary: 'Recent events', params: { since: i('sequence number'), limit: i() } },
 
   peers: { method: 'GET', path: '/peers', summary: 'Known peers', params: {} },

@@ -35,9 +35,9 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
   if (chunking.maxSize > MAX_BLOCK_SIZE) throw new RangeError(`chunk maxSize ${chunking.maxSize} exceeds the block limit of ${MAX_BLOCK_SIZE} bytes`)
   if (!isMachineName(opts.machine)) throw new UserError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
   if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new UserError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
-  const roots = await statVolumes(fs, opts.volumes)
-
+  // in call order: the backup started first takes the lower seq (a stat must not overtake it)
   return await serialized(deps.points, opts.machine, async () => {
+    const roots = await statVolumes(fs, opts.volumes)
     const origin = deps.peerId.toString()
     const latest = await deps.points.latest({ tenant: '', origin, machine: opts.machine })
     const parent = opts.base === true ? undefined : latest

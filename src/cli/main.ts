@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { isUserError } from '../errors.ts'
+import { asUserError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
@@ -9,6 +9,7 @@ import { register as points } from './commands/points.ts'
 import { register as ls } from './commands/ls.ts'
 import { register as restore } from './commands/restore.ts'
 import { register as verify } from './commands/verify.ts'
+import { register as repair } from './commands/repair.ts'
 import { register as events } from './commands/events.ts'
 import { register as peer } from './commands/peer.ts'
 import { register as seed } from './commands/seed.ts'
@@ -27,19 +28,21 @@ const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, events, peer, seed, replicate, replication, fetch, status]) register(program)
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 
 try {
   await program.parseAsync(process.argv)
 } catch (err: any) {
+  // a file-system failure (disk full, I/O error) is the operator's to fix: one line, like a UserError
+  const user = asUserError(err)
   if (err instanceof CommanderError) {
     // help and version print and exit 0; everything else commander reports is a usage error
     process.exitCode = err.exitCode === 0 ? 0 : 2
-  } else if (isUserError(err)) {
-    process.stderr.write(`drcore: ${err.message}\n`)
-    process.exitCode = err.exitCode
+  } else if (user !== undefined) {
+    process.stderr.write(`drcore: ${user.message}\n`)
+    process.exitCode = user.exitCode
   } else {
     process.stderr.write(`drcore: internal error: ${err?.stack ?? err}\n`)
     process.exitCode = 1

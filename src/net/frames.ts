@@ -1,6 +1,6 @@
 import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { MalformedError } from '../errors.ts'
-import { decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
+import { BLOCK_FRAME_MARKER, decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
 
 /**
  * Reads length-prefixed frames (`uvarint | body`) off a libp2p stream, with backpressure: when
@@ -17,6 +17,8 @@ export class FrameReader {
   #buffered = 0
   #pauseScheduled = false
   #closed = false
+  /** leading buffered bytes `scanMessages` has looked at: always whole frames */
+  #scanned = 0
   #error: Error | undefined
   #wake: (() => void) | undefined
   readonly #onMessage: (evt: StreamMessageEvent) => void
@@ -79,6 +81,28 @@ export class FrameReader {
     }
   }
 
+  /**
+   * Calls `visit` with the body of each whole message frame (not block frames) that arrived
+   * since the last call, without consuming it: `next()` still returns every frame in order.
+   * This lets a side that is busy sending learn that its peer gave up (an `error` message).
+   * A bad header ends the scan; `next()` reports it when the frame is read.
+   */
+  scanMessages (visit: (body: Uint8Array) => void): void {
+    while (true) {
+      let header
+      try {
+        header = decodeFrameHeader(this.#peekAt(this.#scanned, 4))
+      } catch {
+        return
+      }
+      if (header == null) return
+      const start = this.#scanned + header.headerLength
+      if (this.#buffered < start + header.length) return
+      if (this.#peekAt(start, 1)[0] !== BLOCK_FRAME_MARKER) visit(this.#peekAt(start, header.length))
+      this.#scanned = start + header.length
+    }
+  }
+
   /** Stops listening to the stream. */
   release (): void {
     this.#stream.removeEventListener('message', this.#onMessage)
@@ -101,23 +125,31 @@ export class FrameReader {
 
   /** Up to `n` leading bytes, without consuming them. */
   #peek (n: number): Uint8Array {
-    const first = this.#chunks[0]
+    return this.#peekAt(0, n)
+  }
+
+  /** Up to `n` buffered bytes from `offset` on, without consuming them (a view when they lie in one chunk). */
+  #peekAt (offset: number, n: number): Uint8Array {
+    let i = 0
+    while (i < this.#chunks.length && offset >= this.#chunks[i].length) offset -= this.#chunks[i++].length
+    const first = this.#chunks[i]
     if (first == null) return new Uint8Array(0)
-    if (first.length >= n || this.#chunks.length === 1) return first.subarray(0, n)
+    if (first.length - offset >= n || i === this.#chunks.length - 1) return first.subarray(offset, offset + n)
     const out = new Uint8Array(Math.min(n, this.#buffered))
     let filled = 0
-    for (const chunk of this.#chunks) {
-      if (filled === out.length) break
-      const part = chunk.subarray(0, out.length - filled)
+    for (; i < this.#chunks.length && filled < out.length; i++) {
+      const part = this.#chunks[i].subarray(offset, offset + out.length - filled)
       out.set(part, filled)
       filled += part.length
+      offset = 0
     }
-    return out
+    return out.subarray(0, filled)
   }
 
   /** Removes and returns the next `n` bytes (a view when they lie in one chunk, else a copy). */
   #consume (n: number): Uint8Array {
     this.#buffered -= n
+    this.#scanned = Math.max(0, this.#scanned - n)
     const first = this.#chunks[0]
     if (first.length > n) {
       this.#chunks[0] = first.subarray(n)
@@ -201,35 +233,44 @@ export class FrameWriter {
     this.#highWaterMark = options.highWaterMark ?? 1024 * 1024
   }
 
-  /** Sends the parts of one frame (header included), then waits while the send buffer is full. */
-  async write (parts: Uint8Array[], options: AbortOptions = {}): Promise<void> {
+  /**
+   * Sends the parts of one frame (header included), then waits while the send buffer is full.
+   * `interrupt` ends the wait like `signal` (with its reason); it is a second signal so a caller
+   * need not combine the two for every frame, which costs more than the frame.
+   */
+  async write (parts: Uint8Array[], options: AbortOptions & { interrupt?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted()
+    options.interrupt?.throwIfAborted()
     for (const part of parts) {
       if (part.byteLength > 0) this.#stream.send(part)
     }
-    while (this.#stream.writeBufferLength > this.#highWaterMark) await this.#progress(options.signal)
+    while (this.#stream.writeBufferLength > this.#highWaterMark) await this.#progress(options.signal, options.interrupt)
   }
 
   /** Resolves when the stream sent something ('drain': the window reopened; 'idle': all sent). */
-  async #progress (signal?: AbortSignal): Promise<void> {
+  async #progress (signal?: AbortSignal, interrupt?: AbortSignal): Promise<void> {
     const stream = this.#stream
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     const onSent = (): void => { resolve() }
     const onClose = (evt: StreamCloseEvent): void => { reject(evt.error ?? new Error(`stream closed with ${stream.writeBufferLength} bytes unsent`)) }
     const onAbort = (): void => { reject(signal?.reason) }
+    const onInterrupt = (): void => { reject(interrupt?.reason) }
     stream.addEventListener('drain', onSent)
     stream.addEventListener('idle', onSent)
     stream.addEventListener('close', onClose)
     signal?.addEventListener('abort', onAbort)
+    interrupt?.addEventListener('abort', onInterrupt)
     try {
       if (stream.status !== 'open') throw new Error(`stream is ${stream.status} with ${stream.writeBufferLength} bytes unsent`)
       signal?.throwIfAborted()
+      interrupt?.throwIfAborted()
       await promise
     } finally {
       stream.removeEventListener('drain', onSent)
       stream.removeEventListener('idle', onSent)
       stream.removeEventListener('close', onClose)
       signal?.removeEventListener('abort', onAbort)
+      interrupt?.removeEventListener('abort', onInterrupt)
     }
   }
 }

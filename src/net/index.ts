@@ -45,6 +45,11 @@ export type ProtocolHandler = (wire: WireStream, context: HandlerContext) => Pro
 export interface HandleOptions {
   /** let peers this Core has not approved reach the handler (pairing); default false */
   allowUnknown?: boolean
+  /**
+   * let these peers this Core has not approved reach the handler as well (repair admits the
+   * peers this Core sends to); denied peers stay refused
+   */
+  admits?: (peerId: string) => boolean
   /** concurrent inbound streams of this protocol per connection; default 8 */
   maxInboundStreams?: number
   /** deadline in ms of each send and receive on the stream; default 30 s */

@@ -101,7 +101,8 @@ export class DrcoreNode {
   /**
    * Serves `protocol`. Before `handler` runs, the peer is checked: a denied peer is refused on
    * every protocol, a peer this Core has not approved on every protocol but those registered
-   * with `allowUnknown`. A refused peer receives an `error` message (`not-authorized`).
+   * with `allowUnknown` (or whose `admits` lets it in). A refused peer receives an `error`
+   * message (`not-authorized`).
    */
   async handle (protocol: string, handler: ProtocolHandler, options: HandleOptions = {}): Promise<void> {
     const allowUnknown = options.allowUnknown === true
@@ -109,7 +110,7 @@ export class DrcoreNode {
       const peer = connection.remotePeer
       const id = peer.toString()
       const wire = new WireStream(stream, { peer: id, timeout: options.timeout })
-      const refusal = this.#refusal(id, protocol, allowUnknown)
+      const refusal = this.#refusal(id, protocol, allowUnknown || options.admits?.(id) === true, options.admits !== undefined)
       if (refusal != null) {
         this.#refused(id, protocol, refusal)
         await wire.fail(new NotAuthorizedError(refusal))
@@ -153,10 +154,11 @@ export class DrcoreNode {
     return new WireStream(stream, { peer: label, timeout: options.timeout })
   }
 
-  #refusal (peerId: string, protocol: string, allowUnknown: boolean): string | undefined {
+  #refusal (peerId: string, protocol: string, allowUnknown: boolean, admitsOthers = false): string | undefined {
     if (this.#trust.isDenied(peerId)) return `this Core has denied peer ${peerId}`
     if (!allowUnknown && !this.#trust.isAccepted(peerId)) {
-      return `this Core has not approved peer ${peerId}; ${protocol} is for approved peers only (pair first: drcore peer add)`
+      const who = admitsOthers ? 'approved peers and the peers this Core sends to' : 'approved peers'
+      return `this Core has not approved peer ${peerId}; ${protocol} is for ${who} only (pair first: drcore peer add)`
     }
     return undefined
   }

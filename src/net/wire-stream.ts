@@ -1,7 +1,7 @@
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import {
-  BadSignatureError, CorruptBlockError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError, UserError
+  asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError, UserError
 } from '../errors.ts'
 import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../replication/wire.ts'
 import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../replication/wire.ts'
@@ -34,6 +34,11 @@ export class WireStream {
   readonly #reader: FrameReader
   readonly #writer: FrameWriter
   readonly #timeout: number
+  /** the `error` message the peer sent, noticed while we were sending */
+  #peerFailure: UserError | undefined
+  /** aborted with the peer's error when it arrives while a write waits */
+  readonly #peerGaveUp = new AbortController()
+  #writing = false
 
   constructor (stream: Stream, options: WireStreamOptions) {
     this.stream = stream
@@ -41,6 +46,8 @@ export class WireStream {
     this.#timeout = options.timeout ?? DEFAULT_EXCHANGE_TIMEOUT
     this.#reader = new FrameReader(stream)
     this.#writer = new FrameWriter(stream)
+    // after the reader's own listener: it has buffered the bytes by the time this one looks
+    stream.addEventListener('message', this.#onMessage)
   }
 
   async send (message: Message, options: AbortOptions = {}): Promise<void> {
@@ -129,14 +136,51 @@ export class WireStream {
   /** Resets the stream at once, discarding anything unsent. */
   abort (err: Error): void {
     this.stream.abort(err)
+    this.stream.removeEventListener('message', this.#onMessage)
     this.#reader.release()
   }
 
+  /**
+   * Sends one frame. A peer that sent `error` has given up on the session (docs/protocol.md,
+   * Errors): its error is thrown here, also when it arrives while the write waits for the peer
+   * to read, so a side busy sending learns at once why its peer stopped (a target whose disk is
+   * full), not at its next read or after the deadline.
+   */
   async #write (parts: Uint8Array[], what: string, options: AbortOptions): Promise<void> {
+    const failed = this.#checkPeerFailure()
+    if (failed !== undefined) throw failed
     if (this.stream.writeStatus !== 'writable') {
       throw new StreamEndedError(this.peer, `${what} to peer ${this.peer}: the stream is already ${this.stream.status === 'open' ? 'closed for writing' : this.stream.status}`)
     }
-    await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal }) })
+    this.#writing = true
+    try {
+      await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal, interrupt: this.#peerGaveUp.signal }) })
+    } finally {
+      this.#writing = false
+    }
+  }
+
+  /** While a write waits for the peer to read, each arrival is checked for the peer's `error`. */
+  readonly #onMessage = (): void => {
+    if (!this.#writing) return
+    const err = this.#checkPeerFailure()
+    if (err !== undefined) this.#peerGaveUp.abort(err)
+  }
+
+  /** The error the peer sent, if one is among the frames received and not read yet. */
+  #checkPeerFailure (): UserError | undefined {
+    if (this.#peerFailure !== undefined) return this.#peerFailure
+    this.#reader.scanMessages((body) => {
+      if (this.#peerFailure !== undefined) return
+      let frame: Frame
+      try {
+        frame = decodeFrameBody(body)
+      } catch {
+        return // receive() reports it where it belongs
+      }
+      if (frame.type === 'error') this.#peerFailure = errorFromWire(this.peer, frame.code, frame.message)
+    })
+    return this.#peerFailure
   }
 
   /** Applies the default deadline and turns stream-level failures into errors naming the peer. */
@@ -171,8 +215,11 @@ export function errorFromWire (peer: string, code: ErrorCode, message: string): 
 }
 
 /** The `error` message that tells a peer about `err`. */
-export function errorToWire (err: unknown): { code: ErrorCode, message: string } {
-  if (!(err instanceof UserError)) return { code: 'internal', message: 'internal error; see the log of the Core that reported it' }
+export function errorToWire (failure: unknown): { code: ErrorCode, message: string } {
+  const err = asUserError(failure)
+  if (err === undefined) return { code: 'internal', message: 'internal error; see the log of the Core that reported it' }
+  // a full or failing disk: the peer learns what happened and what became of its transfer, not our paths
+  if (err instanceof FileSystemError) return { code: 'refused', message: err.forPeer }
   const message = err.message.slice(0, 1024)
   if (err instanceof RateLimitedError) return { code: 'rate-limited', message }
   if (err instanceof NotAuthorizedError) return { code: 'not-authorized', message }

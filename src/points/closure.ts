@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { MissingBlockError } from '../errors.ts'
+import { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import { cidKey, isRaw } from './blocks.ts'
 import { decodeNode, nodeLinks } from './nodes.ts'
 import type { SignedPoint } from './api.ts'
@@ -41,9 +41,12 @@ export function walkClosure (store: BlockStore, point: SignedPoint): AsyncGenera
  * The old side is expanded only along changed paths, so a block that `old` holds elsewhere (a
  * file copied into a new directory, a subtree moved deeper) may still be yielded: the result is
  * always a superset of the true difference, and receivers answer "have?" for it anyway. Missing
- * old nodes are skipped; a missing new node throws `MissingBlockError`.
+ * old nodes are skipped; a missing new node throws `MissingBlockError` (or `CorruptBlockError`
+ * when its copy here is damaged), unless `onAbsent` is given: then it is reported there, and
+ * neither it nor its subtree is yielded.
  */
-export async function * diffClosure (store: BlockStore, point: SignedPoint, old: SignedPoint | null): AsyncGenerator<CID> {
+export async function * diffClosure (store: BlockStore, point: SignedPoint, old: SignedPoint | null, options: { onAbsent?: (cid: CID) => void } = {}): AsyncGenerator<CID> {
+  const { onAbsent } = options
   if (old != null && old.id.equals(point.id)) return
   yield point.id
   const oldKnown = new Set<string>()
@@ -80,7 +83,11 @@ export async function * diffClosure (store: BlockStore, point: SignedPoint, old:
       changed.push(cid)
     }
     const newNext: CID[] = []
-    for await (const { cid, links } of fetchNodes(store, changed, false)) {
+    for await (const { cid, links, absent } of fetchNodes(store, changed, onAbsent !== undefined)) {
+      if (absent) {
+        onAbsent!(cid)
+        continue
+      }
       yield cid
       for (const child of links) {
         if (!isRaw(child)) {
@@ -190,7 +197,8 @@ interface Fetched {
 
 /**
  * Reads and decodes nodes with bounded concurrency, in order. With `tolerateMissing`, an absent
- * node is reported as `absent` instead of thrown.
+ * node is reported as `absent` instead of thrown; so is one whose stored copy is damaged (the
+ * store has taken it out of its index, see `BlockStore.quarantine`: it is absent from now on).
  */
 async function * fetchNodes (store: BlockSource, cids: CID[], tolerateMissing: boolean): AsyncGenerator<Fetched> {
   for (let i = 0; i < cids.length; i += FETCH_CONCURRENCY) {
@@ -199,7 +207,7 @@ async function * fetchNodes (store: BlockSource, cids: CID[], tolerateMissing: b
       try {
         return { cid, links: nodeLinks(decodeNode(cid, await store.get(cid))), absent: false }
       } catch (err) {
-        if (tolerateMissing && err instanceof MissingBlockError) return { cid, links: [], absent: true }
+        if (tolerateMissing && (err instanceof MissingBlockError || err instanceof CorruptBlockError)) return { cid, links: [], absent: true }
         throw err
       }
     }))

@@ -1,4 +1,4 @@
-import { NotFoundError, UserError } from '../errors.ts'
+import { CorruptBlockError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
 import { jsonSublevel } from '../store/sublevels.ts'
 import type { JsonSublevel, RootDb } from '../store/sublevels.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
@@ -172,7 +172,14 @@ export class PointIndex {
     const completed: PointRecord[] = []
     const ids = new Set((await this.orphans()).map(r => r.point))
     for (const id of ids) {
-      const records = await this.checkCompleteness(store, id)
+      let records: PointRecord[]
+      try {
+        records = await this.checkCompleteness(store, id)
+      } catch (err) {
+        // its manifest is gone or damaged here: it stays incomplete
+        if (err instanceof MissingBlockError || err instanceof CorruptBlockError) continue
+        throw err
+      }
       if (records[0].complete) completed.push(...records)
     }
     return completed

@@ -35,6 +35,12 @@ export interface JobResult {
   lastPoint: string | null
   /** points of the rule's machines the target still lacks (seed-drive points included) */
   pointsBehind: number
+  /**
+   * of those, the points this Core cannot send as they are: `damaged` (it lost blocks of them
+   * too: drcore repair, or a backup of the same data, brings them back) or `incomplete` (an
+   * orphan here, waiting for older data)
+   */
+  blocked: Array<{ point: string, why: 'damaged' | 'incomplete' }>
 }
 
 /** A recovery point from a peer was committed on this Core (new, or completed by a repair). */

@@ -18,12 +18,19 @@ const SEP = '\x00'
  * Merkle diff against the cursor's point, and "points behind" is counted from it without asking
  * the target. A cursor is a hint: if the target lost what it says, the target's `ack` reports
  * the point incomplete and the sender repairs it from the full closure.
+ *
+ * Next to each cursor, what the target said it lacks at the last status a job asked for
+ * (sublevel `cursor-lacking`, same key -> point ids): points the cursor has passed can be lost
+ * on the target since (a damaged disk there), and they count as behind until a job has
+ * repaired them, also when this Core cannot (it lost them too).
  */
 export class ReplicationCursors {
   readonly #cursors: JsonSublevel<ReplicationCursor>
+  readonly #lacking: JsonSublevel<string[]>
 
   constructor (db: RootDb) {
     this.#cursors = jsonSublevel<ReplicationCursor>(db, 'cursors')
+    this.#lacking = jsonSublevel<string[]>(db, 'cursor-lacking')
   }
 
   async get (to: string, ref: MachineRef): Promise<ReplicationCursor | undefined> {
@@ -32,19 +39,38 @@ export class ReplicationCursors {
 
   /** Moves the cursor to `point`, never backwards (an older point acknowledged late keeps the newer). */
   async advance (to: string, ref: MachineRef, point: { point: string, seq: number }): Promise<void> {
+    const lacking = await this.lacking(to, ref)
+    if (lacking.has(point.point)) {
+      lacking.delete(point.point)
+      await this.setLacking(to, ref, lacking)
+    }
     const current = await this.get(to, ref)
     if (current !== undefined && current.seq > point.seq) return
     await this.#cursors.put(key(to, ref), { point: point.point, seq: point.seq, at: new Date().toISOString() })
   }
 
-  /** Forgets the cursors of a machine's name on a target (every tenant and origin). */
+  /** The machine's points the target lacked at the last status (empty when none, or never asked). */
+  async lacking (to: string, ref: MachineRef): Promise<Set<string>> {
+    return new Set(await this.#lacking.get(key(to, ref)) ?? [])
+  }
+
+  /** Records what the target lacks of the machine's points, as its status showed. */
+  async setLacking (to: string, ref: MachineRef, points: Iterable<string>): Promise<void> {
+    const ids = [...points]
+    if (ids.length === 0) await this.#lacking.del(key(to, ref))
+    else await this.#lacking.put(key(to, ref), ids)
+  }
+
+  /** Forgets the cursors of a machine's name on a target (every tenant and origin), and what it lacked. */
   async clear (to: string, machine: string): Promise<void> {
     const prefix = to + SEP
-    const keys: string[] = []
-    for await (const k of this.#cursors.keys({ gte: prefix, lt: prefix + '\uffff' })) {
-      if (k.endsWith(SEP + machine)) keys.push(k)
+    for (const sublevel of [this.#cursors, this.#lacking] as JsonSublevel[]) {
+      const keys: string[] = []
+      for await (const k of sublevel.keys({ gte: prefix, lt: prefix + '\uffff' })) {
+        if (k.endsWith(SEP + machine)) keys.push(k)
+      }
+      if (keys.length > 0) await sublevel.batch(keys.map(k => ({ type: 'del' as const, key: k })))
     }
-    if (keys.length > 0) await this.#cursors.batch(keys.map(k => ({ type: 'del' as const, key: k })))
   }
 }
 

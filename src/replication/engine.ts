@@ -7,6 +7,9 @@ import type { ProgressFn } from '../api/operations.ts'
 import { ReplicationCursors } from './cursors.ts'
 import { fetchPoints } from './fetch.ts'
 import { serveFetch } from './fetch-server.ts'
+import { pullRepair } from './repair-client.ts'
+import type { PeerPull } from './repair-client.ts'
+import { serveRepair } from './repair-server.ts'
 import { runJob } from './job.ts'
 import { planRule } from './plan.ts'
 import { serveReplicate } from './receiver.ts'
@@ -15,7 +18,7 @@ import type { RuleRecord } from './rules.ts'
 import { SeedRegistry } from '../seed/registry.ts'
 import { ReplicationSession } from './sender.ts'
 import { TenantBlocks } from './tenant-blocks.ts'
-import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPLICATE_PROTOCOL } from './wire.ts'
+import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from './wire.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
 
 const DEFAULTS: Required<EngineOptions> = {
@@ -45,17 +48,22 @@ export class ReplicationEngine {
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()
   /** the seed drives this Core wrote (a job notices when the target consumed one) */
   readonly #seeds: SeedRegistry
+  readonly #rules: RuleStore
 
   constructor (core: CoreParts & { node: DrcoreNode }, options: EngineOptions = {}) {
     this.#core = core
     this.#options = { ...DEFAULTS, ...options, batchSize: Math.min(options.batchSize ?? DEFAULTS.batchSize, MAX_CIDS_PER_MESSAGE) }
     this.cursors = new ReplicationCursors(core.files.db)
     this.tenants = new TenantBlocks(core.files.db)
-    this.#seeds = new SeedRegistry(core.files.db, new RuleStore(core.files.db))
+    this.#rules = new RuleStore(core.files.db)
+    this.#seeds = new SeedRegistry(core.files.db, this.#rules)
     this.#received.setMaxListeners(0)
   }
 
-  /** Serves `/drcore/replicate/1` and `/drcore/fetch/1` to approved peers. */
+  /**
+   * Serves `/drcore/replicate/1` and `/drcore/fetch/1` to approved peers, and
+   * `/drcore/repair/1` to approved peers and to the peers this Core sends to.
+   */
   async start (): Promise<void> {
     const { store, points, peers, events } = this.#core
     const deps = {
@@ -72,11 +80,16 @@ export class ReplicationEngine {
     const timeout = this.#options.timeout
     await this.#core.node.handle(REPLICATE_PROTOCOL, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, { timeout })
     await this.#core.node.handle(FETCH_PROTOCOL, async (wire, { peer }) => { await serveFetch(deps, wire, peer.toString()) }, { timeout })
+    await this.#core.node.handle(REPAIR_PROTOCOL, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#rules }, wire, peer.toString()) }, {
+      timeout,
+      admits: (peer) => peers.canSendTo(peer)
+    })
   }
 
   async stop (): Promise<void> {
     await this.#core.node.unhandle(REPLICATE_PROTOCOL)
     await this.#core.node.unhandle(FETCH_PROTOCOL)
+    await this.#core.node.unhandle(REPAIR_PROTOCOL)
   }
 
   /**
@@ -107,17 +120,21 @@ export class ReplicationEngine {
 
   /**
    * How many points of the rule's machines the target lacks, from the cursors and this Core's
-   * points alone (no network): points newer than the machine's cursor, and points waiting for
-   * a seed drive. Points that came from the target are not counted.
+   * points alone (no network): points newer than the machine's cursor, points waiting for a
+   * seed drive, and points the target said it lacks at the last job's status (it lost blocks
+   * of them since they were acknowledged). Points that came from the target are not counted.
    */
   async pointsBehind (rule: RuleRecord): Promise<number> {
     const plan = await planRule(this.#core.points, rule)
     let behind = 0
-    const cursors = new Map<unknown, number>()
-    for (const m of plan.machines) cursors.set(m, (await this.cursors.get(rule.to, m))?.seq ?? 0)
+    const cursors = new Map<unknown, { seq: number, lacking: Set<string> }>()
+    for (const m of plan.machines) {
+      cursors.set(m, { seq: (await this.cursors.get(rule.to, m))?.seq ?? 0, lacking: await this.cursors.lacking(rule.to, m) })
+    }
     for (const p of plan.points) {
       if (p.reason === 'target') continue
-      if (p.reason === 'seed' || p.record.seq > cursors.get(p.machine)!) behind++
+      const cursor = cursors.get(p.machine)!
+      if (p.reason === 'seed' || p.record.seq > cursor.seq || cursor.lacking.has(p.record.point)) behind++
     }
     return behind
   }
@@ -157,6 +174,29 @@ export class ReplicationEngine {
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       batchSize: this.#options.batchSize
     }, wire, { ...options, from: options.from, label: this.#label(options.from) })
+  }
+
+  /**
+   * `drcore repair`: asks `peer` for good copies of what this Core lacks of `points` (blocks gone
+   * or damaged here), over `/drcore/repair/1`. The peer serves them when it approved this Core
+   * (this Core's tenant there) or sends to it (the points it replicates here).
+   */
+  async repairFrom (peer: string, points: string[], onBlock?: (bytes: number) => void): Promise<PeerPull> {
+    const peers = this.#core.peers
+    const record = peers.get(peer)
+    if (record === undefined) throw new NotFoundError(`unknown peer: ${peer}`)
+    if (!peers.canSendTo(peer) && !peers.isAccepted(peer)) {
+      throw new NotAuthorizedError(`peer ${peerLabel(record)} and this Core do not replicate to each other (neither approved the other), so it holds nothing of this Core's to repair from`)
+    }
+    const label = peerLabel(record)
+    const wire = await this.#core.node.open(peer, REPAIR_PROTOCOL, { addresses: record.addresses, label, timeout: this.#options.timeout })
+    return await pullRepair({
+      store: this.#core.store,
+      tenants: this.tenants,
+      metrics: this.metrics,
+      intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
+      batchSize: this.#options.batchSize
+    }, wire, label, peers.tenantOf(peer) ?? '', points, onBlock)
   }
 
   /** Calls `listener` after a point from a peer is committed here (new, or completed). */

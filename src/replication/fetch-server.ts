@@ -46,27 +46,35 @@ export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer:
         await send({ type: 'point', point: frame.point, manifest: bytes })
         break
       }
-      case 'want': {
-        const visible = await scope.blocks.hasMany(frame.cids)
-        const read = async (cid: CID, i: number): Promise<Uint8Array | undefined> => visible[i] ? await readBlock(deps.store, cid) : undefined
-        const missing: number[] = []
-        let i = 0
-        for await (const { cid, bytes } of readAhead(frame.cids, read)) {
-          if (bytes === undefined) missing.push(i)
-          else {
-            await wire.sendBlock(cid, bytes)
-            deps.metrics.blocksSent++
-            deps.metrics.bytesSent += bytes.length
-          }
-          i++
-        }
-        await send({ type: 'want-done', count: frame.cids.length, missing: bitmapOf(frame.cids.length, missing) })
+      case 'want':
+        await answerWant(deps, wire, frame.cids, await scope.blocks.hasMany(frame.cids))
         break
-      }
       default:
         throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type}, which is not a request of the fetch protocol`)
     }
   }
+}
+
+/**
+ * Answers a `want`: one block frame per CID that `allowed` lets out and that reads well here,
+ * in request order, then `want-done` with the others. A CID not allowed is answered exactly
+ * like one that is not here.
+ */
+export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics'>, wire: WireStream, cids: CID[], allowed: boolean[]): Promise<void> {
+  const read = async (cid: CID, i: number): Promise<Uint8Array | undefined> => allowed[i] ? await readBlock(deps.store, cid) : undefined
+  const missing: number[] = []
+  let i = 0
+  for await (const { cid, bytes } of readAhead(cids, read)) {
+    if (bytes === undefined) missing.push(i)
+    else {
+      await wire.sendBlock(cid, bytes)
+      deps.metrics.blocksSent++
+      deps.metrics.bytesSent += bytes.length
+    }
+    i++
+  }
+  await wire.send({ type: 'want-done', count: cids.length, missing: bitmapOf(cids.length, missing) })
+  deps.metrics.messagesSent['want-done'] = (deps.metrics.messagesSent['want-done'] ?? 0) + 1
 }
 
 /** A block's bytes, or undefined when it is gone or corrupt here (never sent as it is). */

@@ -1,21 +1,16 @@
-import type { CID } from 'multiformats/cid'
 import type { ProgressFn } from '../api/operations.ts'
-import { MalformedError, NotFoundError } from '../errors.ts'
+import { NotFoundError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
-import { errorFromWire } from '../net/index.ts'
 import type { WireStream } from '../net/index.ts'
-import { cidKey, isRaw } from '../points/blocks.ts'
 import { decodeManifest } from '../points/manifest.ts'
-import { decodeNode, nodeLinks } from '../points/nodes.ts'
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
-import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
+import { BlockPuller } from './pull.ts'
 import type { IntakeOptions } from './block-intake.ts'
 import type { TenantBlocks } from './tenant-blocks.ts'
 import type { EngineMetrics, FetchResult } from './api.ts'
-import { bitmapIndexes } from './wire.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from './wire.ts'
 
 export interface FetchDeps {
@@ -40,8 +35,6 @@ export interface FetchOptions {
   onProgress?: ProgressFn
 }
 
-/** `want`s in flight before the first is answered. */
-const PIPELINE = 2
 const PROGRESS_INTERVAL_MS = 200
 
 /**
@@ -102,7 +95,15 @@ class FetchSession {
     const signed = await decodeManifest(reply.manifest, summary.point)
     const intake = new BlockIntake(this.#deps.store, this.#deps.tenants, '', this.#deps.intake)
     try {
-      const missing = await this.#pull(signed, intake)
+      const puller = new BlockPuller(this.#wire, {
+        store: this.#deps.store,
+        intake,
+        batchSize: this.#deps.batchSize,
+        label: this.#options.label,
+        send: async m => { await this.#send(m) },
+        onBlock: (_cid, bytes) => { this.#received(bytes.length) }
+      })
+      const missing = await puller.pull(Object.values(signed.manifest.volumes).map(v => v.root))
       const record = pointRecord(signed, { tenant: '', complete: missing === 0, missing, receivedFrom: this.#options.from, receivedAt: new Date().toISOString() })
       await intake.commit([{ cid: signed.id, bytes: signed.bytes }], existing === undefined ? points.recordOps(record) : [])
       if ((await points.records(id)).some(r => r.complete !== (missing === 0))) await points.setCompleteness(id, missing === 0, missing)
@@ -111,89 +112,6 @@ class FetchSession {
     } finally {
       await intake.close()
     }
-  }
-
-  /**
-   * Pulls the point's closure level by level: blocks present here are read locally (their
-   * children may still be missing), absent ones are asked for in batches. Returns how many
-   * blocks the peer could not give (a missing node hides its subtree and counts once).
-   */
-  async #pull (point: SignedPoint, intake: BlockIntake): Promise<number> {
-    const { store, batchSize } = this.#deps
-    let missing = 0
-    const seen = new Set<string>()
-    let level = Object.values(point.manifest.volumes).map(v => v.root)
-    while (level.length > 0) {
-      const next: CID[] = []
-      const expand = (cid: CID, bytes: Uint8Array): void => {
-        if (isRaw(cid)) return
-        for (const child of nodeLinks(decodeNode(cid, bytes))) {
-          const key = cidKey(child)
-          if (seen.has(key)) continue
-          seen.add(key)
-          next.push(child)
-        }
-      }
-      const absent: CID[] = []
-      for (let i = 0; i < level.length; i += batchSize) {
-        const slice = level.slice(i, i + batchSize)
-        const present = await store.hasMany(slice)
-        for (let j = 0; j < slice.length; j++) {
-          if (!present[j]) absent.push(slice[j])
-          else if (!isRaw(slice[j])) expand(slice[j], await store.get(slice[j]))
-        }
-      }
-      missing += await this.#want(absent, intake, expand)
-      level = next
-    }
-    return missing
-  }
-
-  /** Asks for `cids` in pipelined batches; stores what comes; returns how many the peer lacks. */
-  async #want (cids: CID[], intake: BlockIntake, onBlock: (cid: CID, bytes: Uint8Array) => void): Promise<number> {
-    const { batchSize } = this.#deps
-    const batches: CID[][] = []
-    for (let i = 0; i < cids.length; i += batchSize) batches.push(cids.slice(i, i + batchSize))
-    let sent = 0
-    let answered = 0
-    let missing = 0
-    const ask = async (): Promise<void> => {
-      while (sent < batches.length && sent - answered < PIPELINE) await this.#send({ type: 'want', cids: batches[sent++] })
-    }
-    await ask()
-    while (answered < sent) {
-      const batch = batches[answered]
-      const got = new Set<number>()
-      let position = 0
-      while (true) {
-        const frame = await this.#wire.receive()
-        if (frame === undefined) throw new MalformedError(`peer ${this.#options.label} closed the stream inside a want reply`)
-        if (frame.type === 'want-done') {
-          missing += this.#checkDone(frame, batch, got)
-          break
-        }
-        if (frame.type === 'error') throw errorFromWire(this.#options.label, frame.code, frame.message)
-        if (frame.type !== 'block') throw new MalformedError(`peer ${this.#options.label} sent ${frame.type} inside a want reply`)
-        while (position < batch.length && !batch[position].equals(frame.cid)) position++
-        if (position === batch.length) throw new MalformedError(`peer ${this.#options.label} sent block ${frame.cid}, which was not asked for (or out of order)`)
-        got.add(position++)
-        await intake.put(frame.cid, frame.bytes)
-        onBlock(frame.cid, frame.bytes)
-        this.#received(frame.bytes.length)
-      }
-      answered++
-      await ask()
-    }
-    return missing
-  }
-
-  /** Checks a `want-done` against the blocks that came; returns how many were not sent. */
-  #checkDone (done: MessageOf<'want-done'>, batch: CID[], got: Set<number>): number {
-    const notSent = bitmapIndexes(done.missing)
-    if (done.count !== batch.length || notSent.length + got.size !== batch.length || notSent.some(i => got.has(i))) {
-      throw new MalformedError(`peer ${this.#options.label} answered a want of ${batch.length} blocks with a want-done that does not match the ${got.size} blocks it sent`)
-    }
-    return notSent.length
   }
 
   #received (bytes: number): void {

@@ -11,6 +11,7 @@ import type { PlannedPoint, RulePlan } from './plan.ts'
 import type { RuleRecord } from './rules.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
+import { blockedNote } from './blocked-note.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
 import type { PointSummary } from './wire.ts'
 
@@ -66,9 +67,11 @@ class ReplicationJob {
   /** how the target is named in messages */
   readonly #to: string
   readonly #started = performance.now()
-  readonly #result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0 }
+  readonly #result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0, blocked: [] }
   /** points the target holds complete, as far as this job knows */
   readonly #present = new Set<string>()
+  /** points found damaged on this Core while they were sent (blocks it could not read) */
+  readonly #damagedHere = new Set<string>()
   #plan: RulePlan = { machines: [], points: [] }
   #seedMode: boolean
   #wire: WireStream | undefined
@@ -93,14 +96,16 @@ class ReplicationJob {
       const candidates = this.#candidates()
       this.#deps.events.emit('replication.started', `replicating ${rule.machine} to ${this.#to}: ${candidates.length} points to check`, { machine: rule.machine, to: rule.to, points: candidates.length })
       signal?.throwIfAborted()
-      // an outstanding seed is checked even when nothing is to be sent: its points may have arrived
-      if (candidates.length > 0 || seeds.length > 0) await this.#exchange(seeds)
+      // an outstanding seed is checked even when nothing is to be sent: its points may have
+      // arrived; so is a point this Core cannot send (damaged or incomplete here): the target
+      // may lack it, and the job then says so
+      if (this.#covered().length > 0 || seeds.length > 0) await this.#exchange(seeds)
       for (const p of this.#plan.points) if (p.reason !== 'send') result.skipped.push(p.record.point)
       this.#finish()
-      const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind`
+      const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind${blockedNote(result.blocked)}`
       this.#deps.events.emit('replication.finished', `replicated ${rule.machine} to ${this.#to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
-        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind
-      })
+        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind, blocked: result.blocked
+      }, result.blocked.some(b => b.why === 'damaged') ? 'warning' : 'info')
       return result
     } catch (err: any) {
       const cancelled = signal?.aborted === true
@@ -146,6 +151,11 @@ class ReplicationJob {
     for (const m of this.#plan.machines) {
       for (const s of statuses.get(m.machine) ?? []) if (s.origin === m.origin && s.complete) this.#present.add(s.point.toString())
     }
+    // what the target lacks counts as behind until it is repaired, also points the cursor passed
+    for (const m of this.#plan.machines) {
+      const lacking = this.#covered().filter(p => p.machine === m && !this.#present.has(p.record.point)).map(p => p.record.point)
+      await deps.cursors.setLacking(rule.to, m, lacking)
+    }
     const candidates = this.#candidates()
     for (const p of candidates) if (this.#present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
     const toSend = candidates.filter(p => !this.#present.has(p.record.point))
@@ -170,7 +180,13 @@ class ReplicationJob {
       deps.events.emit('replication.declined', `${this.#to} declined point ${id} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: this.#rule.to, point: id, reason: outcome.reason }, 'warning')
       return
     }
-    if (outcome.kind === 'acked') this.#result.sent.push(id)
+    if (outcome.kind === 'acked' && outcome.unreadable > 0) {
+      // this Core lost blocks of the point too: record it, so the point waits for a repair here
+      this.#damagedHere.add(id)
+      await deps.points.checkCompleteness(deps.store, id, signed)
+    } else if (outcome.kind === 'acked') {
+      this.#result.sent.push(id)
+    }
     if (outcome.kind === 'present' || outcome.complete) {
       this.#present.add(id)
       await deps.cursors.advance(this.#rule.to, p.machine, p.record)
@@ -182,11 +198,23 @@ class ReplicationJob {
     return this.#plan.points.filter(p => p.reason === 'send')
   }
 
-  /** Fills in the job's summary: the newest point on the target, and how many it lacks. */
+  /** The points the target should hold: every point of the plan but those that came from it. */
+  #covered (): PlannedPoint[] {
+    return this.#plan.points.filter(p => p.reason !== 'target')
+  }
+
+  /**
+   * Fills in the job's summary: the newest point on the target, how many it lacks, and which of
+   * those this Core cannot send as it is.
+   */
   #finish (): void {
-    const covered = this.#plan.points.filter(p => p.reason !== 'target')
+    const covered = this.#covered()
     this.#result.lastPoint = covered.findLast(p => this.#present.has(p.record.point))?.record.point ?? null
-    this.#result.pointsBehind = covered.filter(p => !this.#present.has(p.record.point)).length
+    const behind = covered.filter(p => !this.#present.has(p.record.point))
+    this.#result.pointsBehind = behind.length
+    this.#result.blocked = behind
+      .filter(p => p.reason === 'incomplete' || this.#damagedHere.has(p.record.point))
+      .map(p => ({ point: p.record.point, why: p.record.damaged === true || this.#damagedHere.has(p.record.point) ? 'damaged' : 'incomplete' }))
     this.#result.seconds = (performance.now() - this.#started) / 1000
   }
 }

@@ -1,4 +1,4 @@
-import { BadSignatureError, CorruptBlockError, MalformedError, NotAuthorizedError } from '../errors.ts'
+import { asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import type { WireStream } from '../net/index.ts'
 import { decodeManifest } from '../points/manifest.ts'
@@ -46,6 +46,8 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
   const between = (type: string): void => {
     if (incoming !== undefined) throw new MalformedError(`peer ${peer} sent ${type} before finishing the offer of point ${incoming.signed.id}`)
   }
+  /** what ended the session, when it failed */
+  let failure: unknown
   try {
     while (true) {
       const frame = await wire.receive()
@@ -97,6 +99,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       }
     }
   } catch (err) {
+    failure = err
     if (err instanceof CorruptBlockError || err instanceof BadSignatureError || (err instanceof MalformedError && offered !== null)) {
       deps.events.emit('replication.rejected', `rejected ${offered === null ? 'a transfer' : `point ${offered}`} from peer ${peer}: ${err.message}`, {
         peerId: peer, tenant, point: offered, reason: err.message
@@ -108,10 +111,20 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       const point = incoming
       const kept = await point.abandon()
       const { blocks, bytes } = point.stats
-      const what = kept ? `the ${blocks} blocks (${bytes} bytes) received are kept` : 'the store failed while keeping what was received'
-      deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} ended before it was complete; ${what}`, {
-        peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept
-      }, 'warning')
+      const storage = asUserError(failure)
+      if (storage instanceof FileSystemError) {
+        // this Core's disk, not the peer, stopped the transfer: the operator here must act
+        const next = storage.outOfSpace ? '; once space is freed here, its next job completes the point' : ''
+        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} stopped: ${storage.summary}; ` +
+          `the blocks made durable before are kept, and the peer was told why${next}`, {
+          peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept, reason: storage.summary, code: storage.code ?? null
+        }, 'error')
+      } else {
+        const what = kept ? `the ${blocks} blocks (${bytes} bytes) received are kept` : 'the store failed while keeping what was received'
+        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} ended before it was complete; ${what}`, {
+          peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept
+        }, 'warning')
+      }
     }
   }
 }

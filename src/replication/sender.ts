@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { MalformedError } from '../errors.ts'
+import { CorruptBlockError, MalformedError, MissingBlockError } from '../errors.ts'
 import type { WireStream } from '../net/index.ts'
 import { diffClosure } from '../points/closure.ts'
 import type { SignedPoint } from '../points/api.ts'
@@ -30,7 +30,11 @@ export interface SessionOptions {
 export type OfferOutcome =
   | { kind: 'present' }
   | { kind: 'declined', reason: string }
-  | { kind: 'acked', complete: boolean, missing: number }
+  /**
+   * `unreadable`: blocks of the point this Core could not send because its own copy is damaged or
+   * gone (the point lost data here too; the target's `ack` then reports it incomplete)
+   */
+  | { kind: 'acked', complete: boolean, missing: number, unreadable: number }
 
 /**
  * The source's side of one `/drcore/replicate/1` session (docs/protocol.md): status questions,
@@ -62,7 +66,9 @@ export class ReplicationSession {
    * Offers a point and sends what the target lacks of its delta against `base` (a point the
    * target holds whole; null: the full closure). When the target still finds the point
    * incomplete and `repair` is set, the full closure is offered once more: the target's copy of
-   * `base` was not what the cursor claimed.
+   * `base` was not what the cursor claimed (it lost blocks since). Blocks this Core cannot read
+   * (damaged or gone here too) are left out and counted, so one damaged point does not stop
+   * the job; the full closure is then not offered again, since it could not complete it.
    */
   async offer (point: SignedPoint, options: { base: SignedPoint | null, seed: boolean, repair: boolean }): Promise<OfferOutcome> {
     const reply = await this.#request({ type: 'offer', point: point.id, manifest: point.bytes, seed: options.seed }, 'offer-reply')
@@ -70,14 +76,15 @@ export class ReplicationSession {
     if (!reply.accepted) return { kind: 'declined', reason: reply.reason ?? 'declined without a reason' }
     // a point the target holds as an orphan is repaired from its full closure
     const base = reply.known && !options.seed ? null : options.base
-    let ack = await this.#transfer(point, base)
-    if (!ack.complete && options.repair && base !== null) {
+    const unreadable = { count: 0 }
+    let ack = await this.#transfer(point, base, unreadable)
+    if (!ack.complete && options.repair && base !== null && unreadable.count === 0) {
       const again = await this.#request({ type: 'offer', point: point.id, manifest: point.bytes, seed: false }, 'offer-reply')
       if (again.known && again.complete) return { kind: 'present' }
       if (!again.accepted) return { kind: 'declined', reason: again.reason ?? 'declined without a reason' }
-      ack = await this.#transfer(point, null)
+      ack = await this.#transfer(point, null, unreadable)
     }
-    return { kind: 'acked', complete: ack.complete, missing: ack.missing }
+    return { kind: 'acked', complete: ack.complete, missing: ack.missing, unreadable: unreadable.count }
   }
 
   /** Deletes the machine's points in this Core's tenant on the target; returns how many. */
@@ -86,9 +93,10 @@ export class ReplicationSession {
     return reply.removed
   }
 
-  async #transfer (point: SignedPoint, base: SignedPoint | null): Promise<MessageOf<'ack'>> {
+  async #transfer (point: SignedPoint, base: SignedPoint | null, unreadable: { count: number }): Promise<MessageOf<'ack'>> {
     const { batchSize, pipeline } = this.#options
-    const candidates = diffClosure(this.#options.store, point, base)
+    // a node this Core cannot read hides its subtree: neither is offered
+    const candidates = diffClosure(this.#options.store, point, base, { onAbsent: () => { unreadable.count++ } })
     let exhausted = false
     let bytesToSend = 0
     const nextBatch = async (): Promise<CID[]> => {
@@ -123,21 +131,28 @@ export class ReplicationSession {
       // the next question goes out before these blocks, so the answer is ready when they are sent
       await ask()
       if (exhausted && asked.length === 0) this.#options.onSent?.({ blocks: 0, bytes: 0, bytesToSend })
-      await this.#sendBlocks(missing)
+      unreadable.count += await this.#sendBlocks(missing)
     }
     return await this.#request({ type: 'done' }, 'ack', { signal: this.#ackSignal() })
   }
 
-  async #sendBlocks (cids: CID[]): Promise<void> {
+  /** Sends the blocks; returns how many could not be read here (damaged or gone), which are left out. */
+  async #sendBlocks (cids: CID[]): Promise<number> {
     const { store, limiter, metrics, signal } = this.#options
-    for await (const { cid, bytes } of readAhead(cids, async cid => await store.get(cid))) {
+    let unreadable = 0
+    for await (const { cid, bytes } of readAhead(cids, async cid => await readable(store, cid))) {
       signal?.throwIfAborted()
+      if (bytes === undefined) {
+        unreadable++
+        continue
+      }
       await limiter?.take(bytes.length + cid.bytes.length + 4, signal)
       await this.wire.sendBlock(cid, bytes)
       metrics.blocksSent++
       metrics.bytesSent += bytes.length
       this.#options.onSent?.({ blocks: 1, bytes: bytes.length })
     }
+    return unreadable
   }
 
   #ackSignal (): AbortSignal {
@@ -160,5 +175,18 @@ export class ReplicationSession {
   async #request<T extends MessageType> (message: Message, reply: T, options: { signal?: AbortSignal } = {}): Promise<MessageOf<T>> {
     await this.#send(message)
     return await this.#expect(reply, options)
+  }
+}
+
+/**
+ * A block's bytes, or undefined when this Core's copy is gone or damaged (a damaged copy is
+ * quarantined by the read, so the next writer of its bytes heals it).
+ */
+async function readable (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
+  try {
+    return await store.get(cid)
+  } catch (err) {
+    if (err instanceof CorruptBlockError || err instanceof MissingBlockError) return undefined
+    throw err
   }
 }

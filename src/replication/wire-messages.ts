@@ -7,6 +7,7 @@ import type { CID } from 'multiformats/cid'
 export const PAIR_PROTOCOL = '/drcore/pair/1'
 export const REPLICATE_PROTOCOL = '/drcore/replicate/1'
 export const FETCH_PROTOCOL = '/drcore/fetch/1'
+export const REPAIR_PROTOCOL = '/drcore/repair/1'
 
 /** Largest frame body on any drcore stream. */
 export const MAX_FRAME_SIZE = 4 * 1024 * 1024
@@ -251,5 +252,6 @@ export type Frame = Message | BlockFrame
 export const REQUESTS: Record<string, readonly MessageType[]> = {
   [PAIR_PROTOCOL]: ['pair-request', 'pair-query', 'pair-decision'],
   [REPLICATE_PROTOCOL]: ['offer', 'have', 'done', 'status', 'remove-machine'],
-  [FETCH_PROTOCOL]: ['list-points', 'get-point', 'want']
+  [FETCH_PROTOCOL]: ['list-points', 'get-point', 'want'],
+  [REPAIR_PROTOCOL]: ['want']
 }

@@ -23,6 +23,9 @@ export * from './wire-messages.ts'
 export { validateMessage, isBlockCid } from './wire-schema.ts'
 export { bitmapOf, bitmapIndexes } from './wire-bitmap.ts'
 
+/** The first byte of a block frame's body (the version of a CIDv1); a message starts with a CBOR map head. */
+export const BLOCK_FRAME_MARKER = 0x01
+
 /** A frame length never needs more than 4 varint bytes (MAX_FRAME_SIZE < 2^28). */
 const MAX_HEADER_BYTES = 4
 
@@ -86,7 +89,7 @@ export function decodeFrameHeader (bytes: Uint8Array, offset = 0): { length: num
 export function decodeFrameBody (body: Uint8Array): Frame {
   if (body.length === 0) throw new MalformedError('empty frame (length 0)')
   const first = body[0]
-  if (first === 0x01) return decodeBlockBody(body)
+  if (first === BLOCK_FRAME_MARKER) return decodeBlockBody(body)
   if (first >= 0xa0 && first <= 0xbb) return decodeMessageBody(body)
   throw new MalformedError(`frame starts with byte 0x${first.toString(16).padStart(2, '0')}: neither a message (a dag-cbor map) nor a block (a CIDv1)`)
 }

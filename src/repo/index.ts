@@ -1,11 +1,11 @@
-import { access, constants, mkdir, readFile, writeFile, stat, readdir, chmod } from 'node:fs/promises'
+import { access, constants, mkdir, readFile, writeFile, stat, readdir, chmod, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import { Level } from 'level'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
-import { RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
+import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
 import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
@@ -43,33 +43,43 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
   if (await exists(configPath(dir)) || await exists(join(dir, 'index'))) {
     throw new RepositoryExistsError(`a drcore repository already exists at ${dir}; refusing to overwrite it`)
   }
-  if (await exists(dir)) {
+  const existed = await exists(dir)
+  if (existed) {
     const entries = await readdir(dir).catch(() => { throw new UserError(`${dir} exists and is not a directory`) })
     if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
   }
-  // the owner's only: folders 0700, files 0600, whatever the umask (docs/architecture.md)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  await chmod(dir, 0o700)
-  await mkdir(join(dir, 'packs'), { mode: 0o700 })
-  await mkdir(join(dir, 'index'), { mode: 0o700 })
-  const key = await generateKeyPair('Ed25519')
-  await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
-  await chmod(join(dir, 'identity.key'), 0o600)
-  const config: Config = {
-    version: 1,
-    name: opts.name ?? hostname(),
-    listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
-    api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
-  }
-  const db: RootDb = new Level(join(dir, 'index'))
-  await db.open()
   try {
-    await recordRepositoryFormat(db)
-  } finally {
-    await db.close()
+    // the owner's only: folders 0700, files 0600, whatever the umask (docs/architecture.md)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await chmod(dir, 0o700)
+    await mkdir(join(dir, 'packs'), { mode: 0o700 })
+    await mkdir(join(dir, 'index'), { mode: 0o700 })
+    const key = await generateKeyPair('Ed25519')
+    await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
+    await chmod(join(dir, 'identity.key'), 0o600)
+    const config: Config = {
+      version: 1,
+      name: opts.name ?? hostname(),
+      listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
+      api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
+    }
+    const db: RootDb = new Level(join(dir, 'index'))
+    await db.open()
+    try {
+      await recordRepositoryFormat(db)
+    } finally {
+      await db.close()
+    }
+    await writeConfig(dir, config)
+    return { peerId: peerIdFromPrivateKey(key), config }
+  } catch (err) {
+    // half a repository would make the retry refuse ("already exists"): remove what this run made
+    if (existed) await Promise.all((await readdir(dir).catch(() => [])).map(async name => await rm(join(dir, name), { recursive: true, force: true })))
+    else await rm(dir, { recursive: true, force: true }).catch(() => {})
+    // the operator named this directory: a full disk, a read-only mount or a permission is theirs to fix
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError('creating the repository', dir, err)
+    throw err
   }
-  await writeConfig(dir, config)
-  return { peerId: peerIdFromPrivateKey(key), config }
 }
 
 /** Opens the repository exclusively (LevelDB's lock). */
@@ -100,6 +110,8 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
       const pid = await daemonPid(dir)
       throw new RepositoryLockedError(`repository ${dir} is in use by another drcore process${pid != null ? ` (pid ${pid})` : ''}`)
     }
+    // LevelDB writes while it opens (it turns its log into a table): a full disk stops it
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError('opening the index of repository', dir, err)
     throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
   }
   try {

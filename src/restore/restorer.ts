@@ -1,9 +1,9 @@
-import { lstat, lchown, link, mkdir, open, rename, symlink, unlink, chmod } from 'node:fs/promises'
+import { lstat, lchown, link, mkdir, open, readdir, rename, rm, rmdir, symlink, unlink, chmod } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { MalformedError, OrphanPointError, UserError } from '../errors.ts'
+import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
@@ -67,16 +67,25 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
     targets = [{ entry, path: childPath(Buffer.from(opts.dest), entry.name) }]
   }
 
-  await mkdir(opts.dest, { recursive: true })
+  const createdDest = await atDestination(opts.dest, mkdir(opts.dest, { recursive: true }))
   for (const t of targets) {
     if (await exists(t.path)) throw new UserError(`restore target already exists: ${showPath(t.path)} (restore into a directory that does not hold it)`)
   }
   const writer = new TreeWriter(deps.store, targets.reduce((sum, t) => sum + t.entry.size, 0), opts.onProgress)
-  for (const t of targets) {
-    writer.newTarget()
-    await writer.entry(t.entry, t.path, 0)
+  try {
+    for (const t of targets) {
+      writer.newTarget()
+      await writer.entry(t.entry, t.path, 0)
+    }
+    await writer.finishDirectories()
+  } catch (err) {
+    // A half-restored tree is of no use, holds the space a retry needs, and would make the retry
+    // refuse (nothing that exists is overwritten): remove what this run created.
+    const undone = await undo(targets.map(t => t.path), opts.dest, createdDest)
+    if (!(err instanceof FileSystemError)) throw err
+    const note = undone ? `what this restore had written into ${opts.dest} was removed` : `remove what it left in ${opts.dest} before trying again`
+    throw err.withNote(note)
   }
-  await writer.finishDirectories()
   writer.progress(true)
   return {
     point,
@@ -161,7 +170,7 @@ class TreeWriter {
     switch (entry.type) {
       case 'dir':
         // writable while we fill it; its real mode is set in finishDirectories
-        await mkdir(path, { mode: 0o700 })
+        await atDestination(path, mkdir(path, { mode: 0o700 }))
         this.#dirs.push({ path, depth, entry })
         {
           // Small files are latency-bound (open, write, chmod, rename, utimes): restore a few at once.
@@ -182,10 +191,10 @@ class TreeWriter {
         }
         break
       case 'symlink':
-        await symlink(nameBytes(entry.target as Name), path)
-        if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
+        await atDestination(path, symlink(nameBytes(entry.target as Name), path))
+        if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, lchown(path, entry.uid, entry.gid))
         this.#setXattrs(path, entry)
-        lutimesNs(path, entry.mtime, entry.mtime)
+        setTimes(path, entry)
         this.files++
         break
       case 'file':
@@ -220,7 +229,7 @@ class TreeWriter {
   async #file (entry: Entry, path: Buffer): Promise<void> {
     const slash = path.lastIndexOf(0x2f) + 1
     const temp = Buffer.concat([path.subarray(0, slash), DOT, path.subarray(slash, slash + 200), Buffer.from(`.drcore-restore-${randomBytes(6).toString('hex')}`)])
-    const handle = await open(temp, 'wx', 0o600)
+    const handle = await atDestination(path, open(temp, 'wx', 0o600))
     const inFlight: Array<Promise<{ cid: CID, bytes: Uint8Array, declared: number }>> = []
     try {
       let written = 0
@@ -229,7 +238,7 @@ class TreeWriter {
         if (declared >= 0 && bytes.length !== declared) {
           throw new MalformedError(`chunk ${cid} of ${showPath(path)} holds ${bytes.length} bytes where its file node declares ${declared}`)
         }
-        await writeSparse(handle, bytes, written)
+        await atDestination(path, writeSparse(handle, bytes, written))
         written += bytes.length
         this.bytes += bytes.length
         this.progress(false)
@@ -243,15 +252,15 @@ class TreeWriter {
       while (inFlight.length > 0) await drainOne()
       if (written !== entry.size) throw new MalformedError(`file ${showPath(path)} restored ${written} bytes where its entry declares ${entry.size}`)
       // zero runs were not written: the length makes the holes they left, at the end too
-      await handle.truncate(written)
+      await atDestination(path, handle.truncate(written))
       // chown before chmod: changing the owner clears set-user-id and set-group-id bits
-      if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await handle.chown(entry.uid, entry.gid)
-      await handle.chmod(entry.mode)
+      if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, handle.chown(entry.uid, entry.gid))
+      await atDestination(path, handle.chmod(entry.mode))
       // after chown and the last write, either of which drops a file capability (security.capability)
       this.#setXattrs(temp, entry)
-      await handle.close()
-      await rename(temp, path)
-      lutimesNs(path, entry.mtime, entry.mtime)
+      await atDestination(path, handle.close())
+      await atDestination(path, rename(temp, path))
+      setTimes(path, entry)
     } catch (err) {
       await Promise.allSettled(inFlight)
       await handle.close().catch(() => {})
@@ -270,12 +279,12 @@ class TreeWriter {
         this.#warnings.add('device nodes', 'can only be made by root: not restored')
         return false
       }
-      throw err
+      throw isSystemError(err) ? new FileSystemError('writing', showPath(path), err) : err
     }
-    if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
-    await chmod(path, entry.mode)
+    if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, lchown(path, entry.uid, entry.gid))
+    await atDestination(path, chmod(path, entry.mode))
     this.#setXattrs(path, entry)
-    lutimesNs(path, entry.mtime, entry.mtime)
+    setTimes(path, entry)
     return true
   }
 
@@ -298,10 +307,10 @@ class TreeWriter {
   async finishDirectories (): Promise<void> {
     const dirs = this.#dirs.sort((a, b) => b.depth - a.depth)
     for (const { path, entry } of dirs) {
-      if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await lchown(path, entry.uid, entry.gid)
-      await chmod(path, entry.mode)
+      if (this.#root && entry.uid !== undefined && entry.gid !== undefined) await atDestination(path, lchown(path, entry.uid, entry.gid))
+      await atDestination(path, chmod(path, entry.mode))
       this.#setXattrs(path, entry)
-      lutimesNs(path, entry.mtime, entry.mtime)
+      setTimes(path, entry)
     }
   }
 
@@ -379,12 +388,76 @@ export async function writeSparse (handle: Pick<FileHandle, 'write'>, bytes: Uin
   if (runStart >= 0) await writeAll(handle, data, runStart, data.length, position)
 }
 
+/** A write that fills the disk returns short: go on from there, and the next write says why. */
 async function writeAll (handle: Pick<FileHandle, 'write'>, data: Buffer, start: number, end: number, position: number): Promise<void> {
   let at = start
   while (at < end) {
     const { bytesWritten } = await handle.write(data, at, end - at, position + at)
+    if (bytesWritten <= 0) throw Object.assign(new Error(`the file system wrote nothing at byte ${position + at}`), { code: 'EIO', errno: -5, syscall: 'write' })
     at += bytesWritten
   }
+}
+
+/** Sets an entry's mtime (and atime) to the nanosecond, not following a symlink. */
+function setTimes (path: Buffer, entry: Entry): void {
+  try {
+    lutimesNs(path, entry.mtime, entry.mtime)
+  } catch (err) {
+    throw isSystemError(err) ? new FileSystemError('writing', showPath(path), err) : err
+  }
+}
+
+/**
+ * A file-system call on the destination. Its failure (a full disk, a permission) becomes a
+ * `FileSystemError` naming `path`; store failures, which also surface while files are written,
+ * pass through as they are.
+ */
+async function atDestination<T> (path: Buffer | string, call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    throw isSystemError(err) ? new FileSystemError('writing', showPath(path), err) : err
+  }
+}
+
+/**
+ * Removes the targets of a failed run (none existed before it) and the directories its
+ * `mkdir -p` of `dest` created, when they are empty again. Returns whether all of it went.
+ */
+async function undo (targets: Buffer[], dest: string, createdDest: string | undefined): Promise<boolean> {
+  let ok = true
+  for (const target of targets) {
+    try {
+      // a directory restored read-only must be writable to be emptied
+      await chmodTree(target)
+      await rm(target, { recursive: true, force: true })
+    } catch {
+      ok = false
+    }
+  }
+  if (createdDest === undefined) return ok
+  for (let dir = dest; dir.length >= createdDest.length; dir = dirname(dir)) {
+    try {
+      await rmdir(dir)
+    } catch {
+      break
+    }
+    if (dir === createdDest) break
+  }
+  return ok
+}
+
+/** Makes every directory under `root` writable by its owner, so it can be removed. */
+async function chmodTree (root: Buffer): Promise<void> {
+  let st
+  try {
+    st = await lstat(root)
+  } catch {
+    return
+  }
+  if (!st.isDirectory()) return
+  await chmod(root, 0o700)
+  for (const name of await readdir(root, { encoding: 'buffer' })) await chmodTree(childPath(root, name))
 }
 
 /** "3 blocks", or "at least 3 blocks" when missing nodes hide what is below them */

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { UserError } from '../errors.ts'
+import { asUserError, FileSystemError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -89,14 +89,25 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
       await reader.close()
       continue
     }
-    const problems = await importPart(deps, tenant, reader, pointIds, part, result, () => {
-      progress({ phase: 'seed consume', done: read + reader.position, total, unit: 'bytes', detail: `part ${reader.part.part} of ${d.parts}` })
-    }, (complete) => {
-      if (!complete) return []
-      const imported = [...record.imported, reader.part.part].sort((a, b) => a - b)
-      record = { ...record, imported, lastImportAt: new Date().toISOString() }
-      return [deps.imports.putOp(record)]
-    })
+    let problems: string[]
+    const importedBefore = record.imported
+    try {
+      problems = await importPart(deps, tenant, reader, pointIds, part, result, () => {
+        progress({ phase: 'seed consume', done: read + reader.position, total, unit: 'bytes', detail: `part ${reader.part.part} of ${d.parts}` })
+      }, (complete) => {
+        if (!complete) return []
+        const imported = [...record.imported, reader.part.part].sort((a, b) => a - b)
+        record = { ...record, imported, lastImportAt: new Date().toISOString() }
+        return [deps.imports.putOp(record)]
+      })
+    } catch (err) {
+      await Promise.allSettled(found.map(async r => await r.close()))
+      // this Core's disk, not the seed, failed (full, or failing): say so, and what became of the import
+      const storage = asUserError(err)
+      if (!(storage instanceof FileSystemError)) throw err
+      const kept = importedBefore.length > 0 ? `part${importedBefore.length > 1 ? 's' : ''} ${importedBefore.join(', ')} and the blocks` : 'the blocks'
+      throw storage.withNote(`${kept} of seed ${id} stored before are kept; part ${reader.part.part} is not imported yet`)
+    }
     read += reader.size
     result.blocks += part.blocks
     result.imported += part.imported

@@ -2,7 +2,7 @@ import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { UserError } from '../errors.ts'
+import { FileSystemError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
@@ -81,7 +81,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const seed = await signSeed({ ...draft, parts: layout.parts.length, blocks: layout.blocks, bytes: layout.bytes }, deps.privateKey)
   const id = seed.id.toString()
-  await mkdir(options.dir, { recursive: true }).catch((err: Error) => { throw new UserError(`cannot create the seed directory ${options.dir}: ${err.message}`) })
+  await mkdir(options.dir, { recursive: true }).catch((err: unknown) => { throw new FileSystemError('creating the seed directory', options.dir, err) })
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
@@ -113,12 +113,14 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
       parts.push({ part: i + 1, file: path, size, blocks: plan.blocks })
     }
     if ((await iterator.next()).done !== true) throw changed()
-    await syncDirectory(options.dir)
+    await syncDirectory(options.dir).catch((err: unknown) => { throw new FileSystemError('syncing the seed directory', options.dir, err) })
   } catch (err) {
     await iterator.return?.(undefined)
-    for (const file of written) await file.discard()
-    if (err instanceof UserError || (err as NodeJS.ErrnoException).code === undefined) throw err
-    throw new UserError(`cannot write the seed to ${options.dir}: ${(err as Error).message}`, { cause: err })
+    // a later consume must not meet half a seed: every file of this one goes, whole parts too
+    // (a retry signs a new seed, whose parts would not match them)
+    for (const file of written) await file.discard().catch(() => {})
+    if (err instanceof FileSystemError) throw err.withNote(`removed the ${written.length === 1 ? 'part' : `${written.length} parts`} of seed ${id} written so far`)
+    throw err
   }
   progress({ phase: 'seed write', done, total: layout.bytes, unit: 'bytes' }, true)
 

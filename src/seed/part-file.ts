@@ -1,10 +1,12 @@
 import { open, rename, rm } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
+import { FileSystemError } from '../errors.ts'
 import { PARTIAL_SUFFIX, WRITE_BATCH, WRITE_BUFFERS } from './constants.ts'
 
 /**
  * One part file being written: appended in large batches under a `.partial` name, synced, then
- * renamed to its final name, so a file with the final name is always a whole part.
+ * renamed to its final name, so a file with the final name is always a whole part. A failing
+ * call (a full drive) is a `FileSystemError` naming the part.
  */
 export class PartFile {
   readonly path: string
@@ -20,7 +22,7 @@ export class PartFile {
 
   /** Creates `<path>.partial`; fails when it exists. */
   static async create (path: string): Promise<PartFile> {
-    return new PartFile(path, await open(path + PARTIAL_SUFFIX, 'wx'))
+    return new PartFile(path, await writing(path, open(path + PARTIAL_SUFFIX, 'wx')))
   }
 
   get size (): number {
@@ -36,9 +38,9 @@ export class PartFile {
   /** Writes what is buffered, syncs, closes and renames the file to its final name. */
   async finish (): Promise<number> {
     await this.#flush()
-    await this.#handle.datasync()
-    await this.#handle.close()
-    await rename(this.path + PARTIAL_SUFFIX, this.path)
+    await writing(this.path, this.#handle.datasync())
+    await writing(this.path, this.#handle.close())
+    await writing(this.path, rename(this.path + PARTIAL_SUFFIX, this.path))
     return this.#size
   }
 
@@ -57,10 +59,19 @@ export class PartFile {
     this.#pendingBytes = 0
     // one vectored write per batch, no copy; a short write goes on from where it stopped
     while (remaining > 0) {
-      const { bytesWritten } = await this.#handle.writev(buffers, this.#size)
+      const { bytesWritten } = await writing(this.path, this.#handle.writev(buffers, this.#size))
+      if (bytesWritten <= 0) throw new FileSystemError('writing seed part', this.path, new Error(`the file system wrote nothing at byte ${this.#size}`))
       this.#size += bytesWritten
       remaining -= bytesWritten
       if (remaining > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]
     }
+  }
+}
+
+async function writing<T> (path: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    throw new FileSystemError('writing seed part', path, err)
   }
 }

@@ -47,6 +47,12 @@ export interface BlockStore {
    * well (the damage was a passing read error). Returns their CIDs.
    */
   reinstate (): Promise<CID[]>
+  /**
+   * Looks through every pack for another copy of each of `cids` that verifies (a block can be
+   * in the packs twice), and stores the first good one found through a writer: a quarantined
+   * block is healed, a block missing from the index is indexed again. Returns their CIDs.
+   */
+  salvage (cids: Iterable<CID>): Promise<CID[]>
   close (): Promise<void>
 }
 

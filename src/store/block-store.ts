@@ -10,15 +10,16 @@ import type { StoreLimits } from './constants.ts'
 import { decodeLocation, encodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'
 import { packFileName, parsePackFileName } from './pack-format.ts'
-import { openPackFile, ReadHandles } from './pack-files.ts'
-import type { OpenPackFile, PackFileHandle } from './pack-files.ts'
-import { packKey, recoverPacks, syncDirectory } from './recovery.ts'
+import { openPackFile, packDirectory, ReadHandles } from './pack-files.ts'
+import type { OpenPackFile, PackDirectory, PackFileHandle } from './pack-files.ts'
+import { packKey, recoverPacks } from './recovery.ts'
 import { jsonSublevel } from './sublevels.ts'
 import type { JsonSublevel, RootDb } from './sublevels.ts'
 import { verifyStore } from './verify.ts'
 import { PackWriter } from './writer.ts'
 import type { IndexedBlock, WritablePack, WriterHost } from './writer.ts'
 import { Quarantine } from './quarantine.ts'
+import { salvageBlocks } from './salvage.ts'
 import type { DamagedBlock } from './quarantine.ts'
 import { SerialQueue } from '../common/serial-queue.ts'
 
@@ -29,6 +30,8 @@ export interface BlockStoreOptions {
   db: RootDb
   /** opens pack files; tests inject handles that fail like a full or broken disk */
   openFile?: OpenPackFile
+  /** creates, lists, deletes pack files and syncs their directory; tests inject a disk that crashes */
+  directory?: PackDirectory
   /** pack and flush sizes (defaults in constants.ts) */
   limits?: Partial<StoreLimits>
 }
@@ -52,6 +55,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #blocks: BlocksSublevel
   readonly #packs: JsonSublevel<number>
   readonly #openFile: OpenPackFile
+  readonly #directory: PackDirectory
   readonly #reads: ReadHandles
   /** committed length of every pack */
   readonly #lengths: Map<number, number>
@@ -76,6 +80,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     this.#dir = options.dir
     this.#db = options.db
     this.#openFile = options.openFile
+    this.#directory = options.directory
     this.#blocks = blocks
     this.#packs = packs
     this.#reads = new ReadHandles(options.openFile, (pack) => this.#packPath(pack))
@@ -87,11 +92,11 @@ export class PackBlockStore implements BlockStore, WriterHost {
 
   /** Opens the store, first cutting every pack back to its committed length (see recovery.ts). */
   static async open (options: BlockStoreOptions): Promise<PackBlockStore> {
-    const full = { openFile: openPackFile, limits: {}, ...options }
+    const full = { openFile: openPackFile, directory: packDirectory, limits: {}, ...options }
     const blocks = blocksSublevel(full.db)
     const packs = packsSublevel(full.db)
     await blocks.open() // getSync() does not wait for a sublevel to open
-    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packs, full.openFile)
+    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packs, full.openFile, full.directory)
     return new PackBlockStore(full, blocks, packs, lengths, nextPack, await Quarantine.open(full.db))
   }
 
@@ -242,6 +247,16 @@ export class PackBlockStore implements BlockStore, WriterHost {
     return reinstated
   }
 
+  async salvage (cids: Iterable<CID>): Promise<CID[]> {
+    this.#assertOpen()
+    return await salvageBlocks({
+      lengths: new Map(this.#lengths),
+      pathOf: (pack) => this.#packPath(pack),
+      openFile: this.#openFile,
+      writer: () => this.writer()
+    }, cids)
+  }
+
   /**
    * Moves a block's index entry into quarantine, unless the entry changed since `value` was read
    * (a writer stored a good copy meanwhile). Returns whether it did.
@@ -284,8 +299,10 @@ export class PackBlockStore implements BlockStore, WriterHost {
     const i = this.#idle.findIndex((pack) => pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize)
     if (i >= 0) return this.#idle.splice(i, 1)[0]
     for (const number of [...this.#reusable]) {
-      if (this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
-      this.#reusable.splice(this.#reusable.indexOf(number), 1)
+      // another writer may have taken it while this one waited for a pack that did not open
+      const i = this.#reusable.indexOf(number)
+      if (i < 0 || this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
+      this.#reusable.splice(i, 1)
       const path = this.#packPath(number)
       try {
         return { number, path, handle: await this.#openFile(path, 'r+'), length: this.#lengths.get(number)! }
@@ -311,7 +328,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
       throw new PackWriteError(path, err)
     }
     try {
-      await syncDirectory(this.#dir)
+      await this.#directory.sync(this.#dir)
       await this.#db.batch([{ type: 'put', sublevel: this.#packs, key: packKey(number), value: 0 }], { sync: true })
     } catch (err) {
       await handle.close()

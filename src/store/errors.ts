@@ -1,16 +1,14 @@
-import { UserError } from '../errors.ts'
-import { getSystemErrorMessage } from 'node:util'
+import { FileSystemError, UserError } from '../errors.ts'
 
 /**
  * Appending to or syncing a pack failed (disk full, I/O error). The flush that hit it indexed
- * nothing; the writer is unusable afterwards.
+ * nothing; the writer is unusable afterwards. One line, e.g. `no space left on device writing
+ * pack /repo/packs/00000003.pack; free space and run the command again`.
  */
-export class PackWriteError extends UserError {
+export class PackWriteError extends FileSystemError {
   override name = 'PackWriteError'
-  readonly path: string
   constructor (path: string, cause: unknown) {
-    super(`cannot write pack ${path}: ${systemMessage(cause)}`, { cause })
-    this.path = path
+    super('writing pack', path, cause)
   }
 }
 
@@ -41,15 +39,4 @@ export class UnindexedPacksError extends UserError {
     const list = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ')
     super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs (rebuildBlockIndex) before opening the store`)
   }
-}
-
-/** "no space left on device" for ENOSPC, else the error's own message. */
-export function systemMessage (err: unknown): string {
-  const errno = (err as NodeJS.ErrnoException | undefined)?.errno
-  if (typeof errno === 'number' && errno < 0) {
-    try {
-      return getSystemErrorMessage(errno).toLowerCase()
-    } catch {}
-  }
-  return err instanceof Error ? err.message : String(err)
 }

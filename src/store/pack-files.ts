@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises'
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
 import { READ_HANDLE_CACHE } from './constants.ts'
 
 /**
@@ -18,6 +18,41 @@ export type OpenPackFile = (path: string, flags: string) => Promise<PackFileHand
 
 /** A pack is created readable by its owner only, like every file of a repository. */
 export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags, 0o600)
+
+/**
+ * The directory operations the store performs on its packs directory. A file's creation or
+ * deletion is durable only once its directory is synced; tests inject a disk that models that,
+ * and fails these calls.
+ */
+export interface PackDirectory {
+  /** creates `dir` and its parents when missing */
+  mkdir (dir: string): Promise<void>
+  readdir (dir: string): Promise<string[]>
+  /** the size of the file at `path` in bytes */
+  size (path: string): Promise<number>
+  unlink (path: string): Promise<void>
+  /** makes file creations and deletions in `dir` durable */
+  sync (dir: string): Promise<void>
+}
+
+export const packDirectory: PackDirectory = {
+  // owner-only, like every folder of a repository
+  mkdir: async (dir) => { await mkdir(dir, { recursive: true, mode: 0o700 }) },
+  readdir: async (dir) => await readdir(dir),
+  size: async (path) => (await stat(path)).size,
+  unlink: async (path) => await unlink(path),
+  sync: syncDirectory
+}
+
+/** Makes file creations and deletions in `dir` durable. */
+export async function syncDirectory (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
 
 /**
  * Reads `length` bytes at `position`, looping over short reads. Returns fewer bytes only when the

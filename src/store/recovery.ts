@@ -1,9 +1,9 @@
-import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { debuglog } from 'node:util'
 import { UnindexedPacksError } from './errors.ts'
+import { FileSystemError, fileSystemFault } from '../errors.ts'
 import { packFileName, parsePackFileName } from './pack-format.ts'
-import type { OpenPackFile } from './pack-files.ts'
+import type { OpenPackFile, PackDirectory } from './pack-files.ts'
 import type { JsonSublevel, RootDb } from './sublevels.ts'
 
 const log = debuglog('drcore:store')
@@ -21,14 +21,14 @@ export interface RecoveredPacks {
  * byte is deleted. A non-empty pack file the index has never heard of means the index is not this
  * directory's: the store refuses to open rather than delete it.
  */
-export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel<number>, openFile: OpenPackFile): Promise<RecoveredPacks> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel<number>, openFile: OpenPackFile, directory: PackDirectory): Promise<RecoveredPacks> {
+  await directory.mkdir(dir)
   const files = new Map<number, { path: string, size: number }>()
-  for (const name of await readdir(dir)) {
+  for (const name of await directory.readdir(dir)) {
     const pack = parsePackFileName(name)
     if (pack === undefined) continue
     const path = join(dir, name)
-    files.set(pack, { path, size: (await stat(path)).size })
+    files.set(pack, { path, size: await directory.size(path) })
   }
   const committed = new Map<number, number>()
   for await (const [key, length] of packs.iterator()) committed.set(Number(key), length)
@@ -41,41 +41,48 @@ export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel
     const length = committed.get(pack) ?? 0
     if (length === 0) {
       log('deleting pack %s: it never committed a block', file.path)
-      await unlink(file.path)
+      await recovering('deleting the unused pack', file.path, async () => { await directory.unlink(file.path) })
       changed = true
     } else if (file.size > length) {
       log('truncating pack %s from %d to its committed length %d', file.path, file.size, length)
-      const handle = await openFile(file.path, 'r+')
-      try {
-        await handle.truncate(length)
-        await handle.datasync()
-      } finally {
-        await handle.close()
-      }
+      await recovering('cutting the uncommitted tail of pack', file.path, async () => {
+        const handle = await openFile(file.path, 'r+')
+        try {
+          await handle.truncate(length)
+          await handle.datasync()
+        } finally {
+          await handle.close()
+        }
+      })
       changed = true
     }
   }
+  // The deletions must be durable before the records go: a crash in between would bring back a
+  // pack file with records that the index no longer knows, and the store would refuse to open.
+  if (changed) await directory.sync(dir)
   const empty = [...committed].filter(([, length]) => length === 0).map(([pack]) => pack)
   if (empty.length > 0) {
     await db.batch(empty.map((pack) => ({ type: 'del' as const, sublevel: packs, key: packKey(pack) })), { sync: true })
     for (const pack of empty) committed.delete(pack)
   }
-  if (changed) await syncDirectory(dir)
   const highest = Math.max(0, ...files.keys(), ...committed.keys(), ...empty)
   return { lengths: committed, nextPack: highest + 1 }
+}
+
+/**
+ * Runs one step of recovery on a pack; a file-system failure becomes one line naming the pack
+ * (nothing is lost: the step is done again at the next open).
+ */
+async function recovering (doing: string, path: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step()
+  } catch (err) {
+    if (fileSystemFault(err) !== undefined) throw new FileSystemError(doing, path, err, 'nothing was lost; the next open does it again')
+    throw err
+  }
 }
 
 /** Key of a pack in the `packs` sublevel: its 8-digit number, so keys sort numerically. */
 export function packKey (pack: number): string {
   return String(pack).padStart(8, '0')
-}
-
-/** Makes file creations and deletions in `dir` durable. */
-export async function syncDirectory (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }

@@ -217,12 +217,25 @@ export class PackWriter implements BlockWriter {
     this.#stats.storedBytes += recordBytes
   }
 
-  /** One vectored write at the committed length, then fsync. Nothing is indexed if either fails. */
+  /**
+   * Vectored writes at the committed length until every byte is written, then fsync. Nothing is
+   * indexed if either fails. A write that fills the disk returns short; the next one reports
+   * why (ENOSPC), which is what the operator must read.
+   */
   async #append (pack: WritablePack, buffers: Uint8Array[], length: number): Promise<void> {
     try {
-      const { bytesWritten } = await pack.handle.writev(buffers, pack.length)
-      if (bytesWritten !== length - pack.length) {
-        throw new Error(`short write: ${bytesWritten} of ${length - pack.length} bytes`)
+      let position = pack.length
+      let rest = buffers
+      while (position < length) {
+        const { bytesWritten } = await pack.handle.writev(rest, position)
+        if (bytesWritten <= 0) throw new Error(`the file system wrote nothing at byte ${position} of ${length}`)
+        position += bytesWritten
+        if (position === length) break
+        // go on after what was written: skip whole buffers, then the written head of the next
+        let skip = bytesWritten
+        let i = 0
+        while (skip >= rest[i].length) skip -= rest[i++].length
+        rest = [rest[i].subarray(skip), ...rest.slice(i + 1)]
       }
       await pack.handle.datasync()
     } catch (err) {

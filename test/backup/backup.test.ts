@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
-import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat } from 'node:fs/promises'
+import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MissingBlockError, UserError } from '../../src/errors.ts'
 import { backup } from '../../src/backup/index.ts'
@@ -371,14 +371,16 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
     await repo.corrupt(CID.parse(victim))
     const out = join(work, 'fragile-out')
     await assert.rejects(restore(repo, { machine: 'fragile', dest: out, path: 'data.bin' }), new RegExp(`block ${victim} is corrupt`))
-    assert.deepEqual(await snapshotTree(out), {})
+    // not even the destination directory the failed restore created is left
+    await assert.rejects(stat(out), { code: 'ENOENT' })
+    await mkdir(out)
     // the read that found it damaged quarantined it; now a block that is simply gone
     // (the file's first chunk: a restore writes in order and meets it before the damaged one)
     const gone = chunks[0]
     assert.notEqual(gone, victim)
     await repo.remove(CID.parse(gone))
     await assert.rejects(restore(repo, { machine: 'fragile', dest: out, path: 'data.bin' }), (err: any) => err instanceof MissingBlockError && err.cid === gone)
-    assert.deepEqual(await snapshotTree(out), {})
+    assert.deepEqual(await snapshotTree(out), {}, 'a destination that existed before stays, empty')
   })
 })
 }

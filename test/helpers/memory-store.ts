@@ -95,6 +95,11 @@ export class MemoryBlockStore implements BlockStore {
     return []
   }
 
+  /** No packs, no second copies. */
+  async salvage (): Promise<CID[]> {
+    return []
+  }
+
   /** Test helper: overwrites a block's bytes (they will no longer match the CID). */
   corrupt (cid: CID): void {
     const bytes = this.blocks.get(cid.toString())

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -37,4 +38,12 @@ export async function snapshotTree (root: string): Promise<Record<string, TreeEn
 
 export async function sha256File (path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex')
+}
+
+/** Asserts two snapshots are equal, naming the first path that differs (a large tree's diff is unreadable). */
+export function assertSameTree (actual: Record<string, TreeEntry>, expected: Record<string, TreeEntry>): void {
+  const paths = [...new Set([...Object.keys(actual), ...Object.keys(expected)])].sort()
+  for (const path of paths) {
+    assert.deepEqual(actual[path], expected[path], `the restored tree differs at ${path}`)
+  }
 }

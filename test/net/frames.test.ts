@@ -4,7 +4,7 @@ import type { Stream } from '@libp2p/interface'
 import { FrameReader } from '../../src/net/frames.ts'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { encodeBlockFrame, MAX_FRAME_SIZE } from '../../src/replication/wire.ts'
+import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, MAX_FRAME_SIZE } from '../../src/replication/wire.ts'
 
 /**
  * The part of a libp2p 3 stream a FrameReader uses, with the order of `resume()` that matters:
@@ -63,5 +63,41 @@ describe('frame reader backpressure', () => {
     await new Promise(resolve => setImmediate(resolve))
     assert.equal(stream.readStatus, 'paused')
     assert.equal(stream.windowOpen, false, 'the muxer must not be left granting window to a paused stream')
+  })
+})
+
+describe('frame reader: looking for messages among unread frames', { timeout: 10_000 }, () => {
+  it('visits each whole message frame once, skips blocks, and consumes nothing', async () => {
+    const stream = new PausableStream()
+    const reader = new FrameReader(stream as unknown as Stream)
+    const bytes = new Uint8Array(100_000).fill(3)
+    const blockFrame = Buffer.concat(encodeBlockFrame(CID.createV1(0x55, await sha256.digest(bytes)), bytes))
+    const reply = encodeMessageFrame({ type: 'have-reply', count: 1, missing: new Uint8Array([1]) })
+    const error = encodeMessageFrame({ type: 'error', code: 'refused', message: 'no space left on device on its disk' })
+    const seen: string[] = []
+    const scan = (): void => { reader.scanMessages(body => { seen.push(decodeFrameBody(body).type) }) }
+
+    stream.deliver(reply)
+    stream.deliver(blockFrame.subarray(0, 1000))
+    scan()
+    assert.deepEqual(seen, ['have-reply'], 'a frame not whole yet is left for later')
+    // the rest of the block, then the error split across two chunks
+    stream.deliver(Buffer.concat([blockFrame.subarray(1000), error.subarray(0, 10)]))
+    scan()
+    assert.deepEqual(seen, ['have-reply'])
+    stream.deliver(error.subarray(10))
+    scan()
+    scan()
+    assert.deepEqual(seen, ['have-reply', 'error'], 'each message once, blocks skipped')
+
+    // next() still returns every frame in order; scanning after reads starts where it left off
+    assert.equal(decodeFrameBody((await reader.next())!).type, 'have-reply')
+    assert.equal(decodeFrameBody((await reader.next())!).type, 'block')
+    scan()
+    assert.deepEqual(seen, ['have-reply', 'error'])
+    assert.equal(decodeFrameBody((await reader.next())!).type, 'error')
+    stream.deliver(reply)
+    scan()
+    assert.deepEqual(seen, ['have-reply', 'error', 'have-reply'])
   })
 })

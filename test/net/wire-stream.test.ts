@@ -105,6 +105,32 @@ describe('wire streams over libp2p', () => {
     await until(() => count === total, 10_000)
   })
 
+  it("stops a sender at once when its peer gives up with an error, even while the send waits for the peer to read", { timeout: 30_000 }, async () => {
+    // the receiver reads nothing (as a target whose disk filled stops reading), then says why
+    const wire = await connect(async (wire) => {
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      await wire.send({ type: 'error', code: 'refused', message: 'no space left on device on its disk' })
+    })
+    let sent = 0
+    const started = Date.now()
+    const sending = (async () => {
+      for (let i = 0; i < 200; i++) {
+        const b = block(i, MiB)
+        await wire.sendBlock(b.cid, b.bytes) // the default deadline is 30 s: only the error ends this early
+        sent++
+      }
+    })()
+    await assert.rejects(sending, (err: Error) => err instanceof RemoteError && err.code === 'refused' &&
+      err.message === `peer ${server.peerId}: no space left on device on its disk`)
+    const seconds = (Date.now() - started) / 1000
+    assert.ok(sent > 0 && sent < 40, `the sender was stalled by backpressure when the error came: ${sent} MiB sent`)
+    assert.ok(seconds < 5, `stopped ${seconds.toFixed(1)} s after it started, not at the deadline`)
+    // every later send fails the same way, and a read still returns the error frame in order
+    const b = block(999, 10)
+    await assert.rejects(wire.sendBlock(b.cid, b.bytes), RemoteError)
+    await assert.rejects(wire.expect('ack'), (err: Error) => err instanceof RemoteError && err.code === 'refused')
+  })
+
   it('refuses a stream that ends inside a frame, naming the peer', async () => {
     const wire = await connect(async (wire) => {
       const frame = encodeMessageFrame({ type: 'status', machine: 'web01' })

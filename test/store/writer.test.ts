@@ -15,18 +15,25 @@ function systemError (code: 'ENOSPC' | 'EIO', syscall: string): NodeJS.ErrnoExce
 }
 
 /**
- * Opens real pack files whose `writev` (after writing half its bytes, as a disk that fills up
- * does) or `datasync` fails once `failing.armed` is set.
+ * Opens real pack files that fail the way a disk does once `failing.armed` is set: on `writev`,
+ * as a file system that fills up (the kernel writes what fits and returns short; the next write
+ * fails with ENOSPC), or on `datasync` with EIO. `maxWrite` makes every `writev` write at most
+ * that many bytes, as a kernel may.
  */
-function failingDisk (failing: { armed: boolean, on: 'writev' | 'datasync' }): OpenPackFile {
+function failingDisk (failing: { armed: boolean, on: 'writev' | 'datasync', maxWrite?: number }): OpenPackFile {
   return async (path, flags) => {
     const real = await openPackFile(path, flags)
+    let full = false
     const handle: PackFileHandle = {
       writev: async (buffers, position) => {
-        if (!failing.armed || failing.on !== 'writev') return await real.writev(buffers, position)
         const all = Buffer.concat(buffers)
-        await real.writev([all.subarray(0, all.length >> 1)], position)
-        throw systemError('ENOSPC', 'write')
+        if (failing.armed && failing.on === 'writev') {
+          if (full) throw systemError('ENOSPC', 'write')
+          full = true
+          return await real.writev([all.subarray(0, all.length >> 1)], position)
+        }
+        if (failing.maxWrite !== undefined) return await real.writev([all.subarray(0, failing.maxWrite)], position)
+        return await real.writev(buffers, position)
       },
       datasync: async () => {
         if (failing.armed && failing.on === 'datasync') throw systemError('EIO', 'fsync')
@@ -40,7 +47,7 @@ function failingDisk (failing: { armed: boolean, on: 'writev' | 'datasync' }): O
   }
 }
 
-describe('block writer', () => {
+describe('block writer', { timeout: 60_000 }, () => {
   let repo: TestRepo
   beforeEach(async () => { repo = await TestRepo.create() })
   afterEach(async () => { await repo.cleanup() })
@@ -209,6 +216,17 @@ describe('block writer', () => {
     await store.close()
   })
 
+  it('goes on after short writes until every byte of a flush is written', async () => {
+    const store = await repo.open({ openFile: failingDisk({ armed: false, on: 'writev', maxWrite: 777 }) })
+    const blocks = [randomBlock(5000), compressibleBlock(20_000), randomBlock(1), randomBlock(3000)]
+    await putAll(store, blocks)
+    await store.close()
+    const reopened = await repo.open()
+    for (const b of blocks) assert.deepEqual(new Uint8Array(await reopened.get(b.cid)), b.bytes)
+    for await (const r of reopened.verifyAll()) assert.ok(r.ok, `block ${r.cid} verifies`)
+    await reopened.close()
+  })
+
   for (const on of ['writev', 'datasync'] as const) {
     it(`turns a failing ${on} into one clear UserError and indexes nothing of that flush`, async () => {
       const failing = { armed: false, on }
@@ -222,10 +240,12 @@ describe('block writer', () => {
       const writer = store.writer()
       for (const b of lost) await writer.put(b.cid, b.bytes)
       failing.armed = true
-      const expected = on === 'writev' ? 'no space left on device' : 'i/o error'
+      const expected = on === 'writev'
+        ? `no space left on device writing pack ${packPath}; free space and run the command again`
+        : `i/o error writing pack ${packPath}; the disk may be failing: check it (dmesg) before trying again`
       await assert.rejects(writer.commit([{ type: 'put', sublevel: 'points', key: 'p', value: 1 }]), (err: unknown) => {
         assert.ok(err instanceof PackWriteError && isUserError(err))
-        assert.equal(err.message, `cannot write pack ${packPath}: ${expected}`)
+        assert.equal(err.message, expected)
         assert.ok(!err.message.includes('\n'))
         return true
       })

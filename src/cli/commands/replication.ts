@@ -6,6 +6,7 @@ import { formatBytes, printJson, printTable, shortId } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import type { RuleRow } from '../../replication/handlers.ts'
 import { describeRule } from './replicate.ts'
+import { blockedNote } from '../../replication/blocked-note.ts'
 
 type RuleOptions = CommonOptions & { to: string }
 
@@ -56,7 +57,7 @@ export function register (program: Command): void {
         return
       }
       process.stdout.write(`replicated ${r.machine} to ${to}: ${r.sent.length} point${r.sent.length === 1 ? '' : 's'} sent, ` +
-        `${formatBytes(r.bytesSent)} in ${r.seconds.toFixed(1)} s; ${r.pointsBehind} behind\n`)
+        `${formatBytes(r.bytesSent)} in ${r.seconds.toFixed(1)} s; ${r.pointsBehind} behind${blockedNote(r.blocked ?? [])}\n`)
     })
 
   ruleCommand(replication, 'remove', "remove the rule; the target keeps the points it holds unless --delete-remote")
