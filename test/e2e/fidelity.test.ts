@@ -2,9 +2,9 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
-import { lstat, mkdir, open, readdir, readFile, truncate } from 'node:fs/promises'
+import { chmod, lstat, mkdir, open, readdir, readFile, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
 import { TestCore, waitFor } from '../helpers/cores.ts'
 import { compareFiles } from '../helpers/real-data.ts'
 import { CAFE_E9, CAFE_FF, IS_ROOT, allocated, buildFidelityTree, lstatDifferences, p, rsyncDifferences, run, xattrDump } from '../helpers/fidelity.ts'
@@ -165,6 +165,30 @@ describe('what comes back is exactly what was there (CLI, two Cores)', { timeout
     } finally {
       await run('umount', [mnt])
     }
+  })
+
+  test('as a user who is not root: device nodes are one warning, FIFOs and the rest come back', { skip: IS_ROOT ? false : 'needs root to make the device node and to become nobody' }, async () => {
+    const nobody = { uid: 65534, gid: 65534 }
+    await chmod(work, 0o755) // nobody must reach its folder
+    const home = join(work, 'nobody-home')
+    await mkdir(join(home, 'tree'), { recursive: true })
+    await run('mknod', [join(home, 'tree', 'null-a'), 'c', '1', '3'])
+    await run('mknod', [join(home, 'tree', 'null-b'), 'c', '1', '3'])
+    await run('mkfifo', [join(home, 'tree', 'pipe')])
+    await run('sh', ['-c', `echo data > '${home}/tree/file' && chmod -R a+rX '${home}' && chown -R 65534:65534 '${home}'`])
+    const as = async (args: string[]): Promise<any> => {
+      const r = await drcore([...args, '--json', '--repo', join(home, 'repo')], nobody)
+      assert.equal(r.code, 0, `drcore ${args[0]} as nobody: ${r.stderr}`)
+      return JSON.parse(r.stdout)
+    }
+    await as(['init', '--api-port', '0'])
+    const b = await as(['backup', 'devs', join(home, 'tree')])
+    assert.deepEqual(b.skipped, [])
+    const r = await as(['restore', 'devs', join(home, 'out')])
+    assert.deepEqual(r.warnings, ['device nodes can only be made by root: not restored on 2 entries'])
+    assert.ok((await lstat(join(home, 'out', 'tree', 'pipe'))).isFIFO())
+    assert.equal(await readFile(join(home, 'out', 'tree', 'file'), 'utf8'), 'data\n')
+    await assert.rejects(lstat(join(home, 'out', 'tree', 'null-a')), { code: 'ENOENT' })
   })
 
   test('a 300 MB ext4 image using about 60 MB restores bit-identical, using about the same', async (t) => {
