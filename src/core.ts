@@ -7,6 +7,7 @@ import { asUserError, UsageError } from './errors.ts'
 import { EventLog } from './events/log.ts'
 import { openRepositoryFiles } from './repo/index.ts'
 import type { RepositoryFiles } from './repo/index.ts'
+import { checkRepositoryModes } from './repo/modes.ts'
 import { openBlockStore } from './store/index.ts'
 import type { BlockStore } from './store/index.ts'
 import { PointIndex } from './points/index.ts'
@@ -175,7 +176,9 @@ export class Core implements CoreParts {
           rehash: input.rehash,
           onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'backup', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
         })
-        this.events.emit('backup.finished', `recovery point of ${result.machine} taken`, { ...result })
+        this.events.emit('backup.finished', result.partial
+          ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
+          : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
         return result
       },
       machines: async () => await this.points.machineRows(),
@@ -222,11 +225,12 @@ export class Core implements CoreParts {
     for await (const d of this.store.damaged()) damaged.push({ cid: d.cid.toString(), reason: d.reason, at: d.at })
     const points = await verifyPoints(this.deps(), this.peerId)
     const ok = damaged.length === 0 && points.lost.length === 0
+    const warnings = await checkRepositoryModes(this.files.dir)
     const summary = ok
       ? 'repository verified'
       : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
     this.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
-    return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost }
+    return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost, warnings }
   }
 }
 
@@ -245,4 +249,6 @@ export interface VerifyReport {
   orphans: string[]
   /** points that were complete and lost blocks: data loss until repaired */
   lost: string[]
+  /** not failures: repository files or folders other users can read, one line per kind */
+  warnings: string[]
 }

@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs'
 import { DEFAULT_CHUNKING } from '../chunker/index.ts'
 import { UserError } from '../errors.ts'
-import { isSafeName } from '../points/nodes.ts'
+import { isSafeName, showPath } from '../points/names.ts'
 import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
@@ -77,7 +77,8 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
         kind: parent === undefined ? 'base' : 'incremental',
         parent: parent === undefined ? null : parsePointId(parent.point),
         createdAt: new Date().toISOString(),
-        volumes
+        volumes,
+        skipped: archiver.skipped.length
       }
       const signed = await signManifest(manifest, deps.privateKey)
       await writer.put(signed.id, signed.bytes)
@@ -96,6 +97,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
         newBytes,
         storedBytes: stats.storedBytes,
         skipped: archiver.skipped,
+        partial: archiver.skipped.length > 0,
         healed: stats.healed,
         repaired: [...new Set(repaired)],
         changed: archiver.changed,
@@ -163,7 +165,7 @@ class ProgressThrottle {
   #processed = 0
   readonly #onProgress: ((p: BackupProgress) => void) | undefined
   readonly #totalBytes: number | undefined
-  #path = ''
+  #path: Buffer | string = ''
   #last = 0
 
   constructor (onProgress: ((p: BackupProgress) => void) | undefined, totalBytes: number | undefined) {
@@ -171,7 +173,7 @@ class ProgressThrottle {
     this.#totalBytes = totalBytes
   }
 
-  file (path: string): void {
+  file (path: Buffer): void {
     this.files++
     this.#path = path
     this.#maybe()
@@ -201,7 +203,7 @@ class ProgressThrottle {
   }
 
   #emit (): void {
-    const p: BackupProgress = { files: this.files, bytes: this.#processed, path: this.#path }
+    const p: BackupProgress = { files: this.files, bytes: this.#processed, path: showPath(this.#path) }
     if (this.#totalBytes !== undefined) p.totalBytes = this.#totalBytes
     this.#onProgress?.(p)
   }

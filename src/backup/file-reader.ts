@@ -57,7 +57,7 @@ export class SmallFileReader {
    * One attempt: the file's chunks, its stat before reading and whether it changed while read;
    * undefined when it is (or has grown) larger than a small file.
    */
-  read (path: string): { chunks: Uint8Array[], size: number, stat: BigIntStats, changed: boolean } | undefined {
+  read (path: Buffer): { chunks: Uint8Array[], size: number, stat: BigIntStats, changed: boolean } | undefined {
     const fd = this.fs.open(path)
     let size = 0
     let before: BigIntStats
@@ -80,19 +80,19 @@ export class SmallFileReader {
     const chunks: Uint8Array[] = []
     for (const chunk of this.#chunker.push(this.#buffer.subarray(0, size))) chunks.push(chunk.slice())
     for (const chunk of this.#chunker.finish()) chunks.push(chunk)
-    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(size) !== before.size
     return { chunks, size, stat: before, changed }
   }
 }
 
 /**
- * Reads a regular file into chunks and file nodes. The file is read twice at most: when its size
- * or mtime differ after reading from before (or the bytes read differ from the size), it is read
+ * Reads a regular file into chunks and file nodes. The file is read twice at most: when its size,
+ * mtime or ctime differ after reading from before (or the bytes read differ from the size), it is read
  * again; if it changes again, what was read the second time is kept and reported as `changed`.
  * The stored content is always exactly the bytes read, so a file node never disagrees with its
- * chunks; the entry keeps the pre-read mtime, so the next incremental reads the file again.
+ * chunks; the entry keeps the pre-read times, so the next incremental reads the file again.
  */
-export async function readFileContent (ctx: ReadContext, path: string, sizeHint?: number): Promise<FileContent> {
+export async function readFileContent (ctx: ReadContext, path: Buffer, sizeHint?: number): Promise<FileContent> {
   let content: FileContent | undefined
   let small = ctx.small !== undefined && sizeHint !== undefined && sizeHint <= SMALL_FILE_MAX
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -106,7 +106,7 @@ export async function readFileContent (ctx: ReadContext, path: string, sizeHint?
   return content as FileContent
 }
 
-async function readSmall (ctx: ReadContext, path: string): Promise<FileContent | undefined> {
+async function readSmall (ctx: ReadContext, path: Buffer): Promise<FileContent | undefined> {
   const read = (ctx.small as SmallFileReader).read(path)
   if (read === undefined) return undefined
   ctx.onRead(read.size)
@@ -120,7 +120,7 @@ async function readSmall (ctx: ReadContext, path: string): Promise<FileContent |
   return { root: cid, size: read.size, stat: read.stat, changed: read.changed }
 }
 
-async function readOnce (ctx: ReadContext, path: string): Promise<FileContent> {
+async function readOnce (ctx: ReadContext, path: Buffer): Promise<FileContent> {
   const handle = await ctx.fs.open(path, 'r')
   let pending: Promise<Uint8Array> | undefined
   try {
@@ -160,7 +160,7 @@ async function readOnce (ctx: ReadContext, path: string): Promise<FileContent> {
     for (const chunk of chunker.finish()) await addChunk(chunk)
     const { cid } = await tree.finish()
     const after = await handle.stat({ bigint: true })
-    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(size) !== before.size
     return { root: cid, size, stat: before, changed }
   } finally {
     // never close under a read still in flight (after an error in the store, say)

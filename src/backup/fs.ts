@@ -1,6 +1,7 @@
 import * as nodeFs from 'node:fs/promises'
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
+import { getXattr, listXattrs } from '../fsx/index.ts'
 
 /** A readable file as backup uses it (a subset of `FileHandle`). */
 export interface BackupFileHandle {
@@ -9,21 +10,42 @@ export interface BackupFileHandle {
   close (): Promise<void>
 }
 
-/** The file system calls backup makes (a subset of `node:fs/promises`). */
+/**
+ * The file system calls backup makes (a subset of `node:fs/promises`). Paths below a volume's
+ * root are Buffers: a name is whatever bytes the file system holds, not necessarily UTF-8.
+ */
 export interface BackupFs {
-  lstat (path: string, opts: { bigint: true }): Promise<BigIntStats>
+  lstat (path: Buffer, opts: { bigint: true }): Promise<BigIntStats>
+  /** a volume's root, as given (followed if a symlink) */
   stat (path: string, opts: { bigint: true }): Promise<BigIntStats>
-  readdir (path: string): Promise<string[]>
-  readlink (path: string): Promise<string>
-  open (path: string, flags: 'r'): Promise<BackupFileHandle>
+  readdir (path: Buffer): Promise<Buffer[]>
+  readlink (path: Buffer): Promise<Buffer>
+  open (path: Buffer, flags: 'r'): Promise<BackupFileHandle>
+  /**
+   * A path's extended attributes (not following a symlink) as [name, value] bytes, in any order;
+   * empty when there are none or the file system has none. Synchronous: each is a short system
+   * call (src/fsx).
+   */
+  xattrs (path: Buffer): Array<[Buffer, Buffer]>
+}
+
+/** Every extended attribute of a path, read with `llistxattr` and `lgetxattr`. */
+export function readXattrs (path: Buffer): Array<[Buffer, Buffer]> {
+  const out: Array<[Buffer, Buffer]> = []
+  for (const name of listXattrs(path)) {
+    const value = getXattr(path, name)
+    if (value !== undefined) out.push([name, value])
+  }
+  return out
 }
 
 export const nodeBackupFs: BackupFs = {
   lstat: async (path, opts) => await nodeFs.lstat(path, opts),
   stat: async (path, opts) => await nodeFs.stat(path, opts),
-  readdir: async (path) => await nodeFs.readdir(path),
-  readlink: async (path) => await nodeFs.readlink(path),
-  open: async (path, flags) => await nodeFs.open(path, flags)
+  readdir: async (path) => await nodeFs.readdir(path, { encoding: 'buffer' }),
+  readlink: async (path) => await nodeFs.readlink(path, { encoding: 'buffer' }),
+  open: async (path, flags) => await nodeFs.open(path, flags),
+  xattrs: readXattrs
 }
 
 /**
@@ -34,10 +56,10 @@ export const nodeBackupFs: BackupFs = {
  * 2 s synchronously. Backup uses these with the default file system only.
  */
 export interface BackupSyncFs {
-  lstat (path: string): BigIntStats
-  readdir (path: string): string[]
-  readlink (path: string): string
-  open (path: string): number
+  lstat (path: Buffer): BigIntStats
+  readdir (path: Buffer): Buffer[]
+  readlink (path: Buffer): Buffer
+  open (path: Buffer): number
   fstat (fd: number): BigIntStats
   read (fd: number, buffer: Uint8Array, offset: number, length: number): number
   close (fd: number): void
@@ -45,8 +67,8 @@ export interface BackupSyncFs {
 
 export const nodeBackupSyncFs: BackupSyncFs = {
   lstat: (path) => lstatSync(path, { bigint: true }),
-  readdir: (path) => readdirSync(path),
-  readlink: (path) => readlinkSync(path),
+  readdir: (path) => readdirSync(path, { encoding: 'buffer' }),
+  readlink: (path) => readlinkSync(path, { encoding: 'buffer' }),
   open: (path) => openSync(path, 'r'),
   fstat: (fd) => fstatSync(fd, { bigint: true }),
   read: (fd, buffer, offset, length) => readSync(fd, buffer, offset, length, null),
@@ -58,13 +80,23 @@ export function isFsError (err: unknown): err is NodeJS.ErrnoException {
   return typeof (err as any)?.code === 'string' && typeof (err as any)?.syscall === 'string'
 }
 
-/** [seconds, nanoseconds] from a bigint stat. */
-export function mtimeOf (st: BigIntStats): [number, number] {
-  let seconds = st.mtimeNs / 1_000_000_000n
-  let nanos = st.mtimeNs % 1_000_000_000n
+/** [seconds, nanoseconds] of a bigint time in nanoseconds. */
+export function timeOf (ns: bigint): [number, number] {
+  let seconds = ns / 1_000_000_000n
+  let nanos = ns % 1_000_000_000n
   if (nanos < 0n) {
     nanos += 1_000_000_000n
     seconds -= 1n
   }
   return [Number(seconds), Number(nanos)]
+}
+
+/** [seconds, nanoseconds] of a bigint stat's mtime. */
+export function mtimeOf (st: BigIntStats): [number, number] {
+  return timeOf(st.mtimeNs)
+}
+
+/** [seconds, nanoseconds] of a bigint stat's ctime. */
+export function ctimeOf (st: BigIntStats): [number, number] {
+  return timeOf(st.ctimeNs)
 }

@@ -7,6 +7,8 @@ import type { BackupFs, BackupSyncFs } from './fs.ts'
 
 export { backup } from './backup.ts'
 export type { BackupFs, BackupSyncFs } from './fs.ts'
+export type { Skipped } from './archiver.ts'
+import type { Skipped } from './archiver.ts'
 
 export interface BackupDeps {
   store: BlockStore
@@ -35,14 +37,14 @@ export interface BackupOptions {
   base?: boolean
   /** the machine's cluster; defaults to the cluster of its latest point */
   cluster?: string
-  /** re-read files even when size, mtime and inode are unchanged since the parent */
+  /** re-read files even when size, mtime, ctime and inode are unchanged since the parent */
   rehash?: boolean
   /** called at most every 100 ms, and once at the end */
   onProgress?: (p: BackupProgress) => void
 }
 
 export interface BackupProgress {
-  /** files and symlinks done */
+  /** entries other than directories done */
   files: number
   /** file bytes done: read, or unchanged and taken from the parent without reading */
   bytes: number
@@ -61,7 +63,7 @@ export interface BackupResult {
   kind: 'base' | 'incremental'
   parent: string | null
   seq: number
-  /** files and symlinks in the point (read or reused from the parent) */
+  /** entries other than directories in the point: files (read or reused from the parent), symlinks, special files */
   files: number
   /** bytes read from disk */
   bytes: number
@@ -69,8 +71,13 @@ export interface BackupResult {
   newBytes: number
   /** bytes written to pack files (after compression, nodes included) */
   storedBytes: number
-  /** unreadable files and directories, left out of the point (the CLI exits 3) */
-  skipped: string[]
+  /**
+   * what the point does not hold, with the reason: unreadable entries (the errno code), sockets
+   * (`unsupported type: socket`), attributes that could not be read. The CLI exits 3.
+   */
+  skipped: Skipped[]
+  /** `skipped` is not empty: the point is not all of what was there (recorded in its manifest) */
+  partial: boolean
   /**
    * files that kept changing while read, twice: stored as read (the chunks match the node), with
    * the mtime seen before reading, so the next incremental reads them again

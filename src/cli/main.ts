@@ -18,6 +18,12 @@ import { register as replication } from './commands/replication.ts'
 import { register as fetch } from './commands/fetch.ts'
 import { register as status } from './commands/status.ts'
 
+// Everything this process creates is its owner's only: LevelDB's files (which it creates with the
+// default mode), seed parts, restore temporaries. The repository's own files and folders are also
+// created 0600/0700 explicitly; modes a restore applies are set with chmod, which the umask does
+// not touch.
+process.umask(0o077)
+
 const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')

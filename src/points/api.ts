@@ -1,8 +1,10 @@
 import type { CID } from 'multiformats/cid'
+import type { Xattr } from './nodes.ts'
 
 /** The signed part of a recovery-point manifest (dag-cbor). See docs/formats.md. */
 export interface Manifest {
-  version: 1
+  /** 2 is written; 1 (no `skipped`, no v2 fields) is still read */
+  version: 1 | 2
   /** peer id (base58btc string) of the Core that took the point */
   origin: string
   machine: string
@@ -14,6 +16,11 @@ export interface Manifest {
   parent: CID | null
   createdAt: string
   volumes: Record<string, VolumeRef>
+  /**
+   * v2 (required there): entries the backup could not store (unreadable, unsupported type,
+   * unreadable attributes); the point is partial when it is not 0
+   */
+  skipped?: number
 }
 
 export type PointKind = 'base' | 'incremental'
@@ -32,6 +39,13 @@ export interface VolumeRef {
   mtime: [number, number]
   /** inode of a file volume at backup time (unchanged-file check of volume images) */
   ino?: number
+  /** v2: change time of the root, [seconds, nanoseconds] (unchanged-file check of volume images) */
+  ctime?: [number, number]
+  /** v2: owner and group of the root */
+  uid?: number
+  gid?: number
+  /** v2: extended attributes of the root, sorted by name */
+  xattrs?: Xattr[]
 }
 
 /** A manifest as stored and sent: the manifest and its origin's signature (see manifest.ts). */
@@ -71,6 +85,11 @@ export interface PointRecord {
   complete: boolean
   /** blocks known missing at the last check (0 when complete) */
   missing: number
+  /**
+   * entries its backup could not store (the manifest's `skipped`): the point is partial. Absent
+   * when 0 (and in records written before it was kept)
+   */
+  skipped?: number
   /**
    * the point was complete here and has lost blocks since (verify found them damaged or gone):
    * data loss until a good copy of those blocks arrives. Absent or false otherwise.

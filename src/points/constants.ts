@@ -4,5 +4,11 @@ export const MAX_BLOCK_SIZE = 1024 * 1024
 /** Target ceiling for a dag-cbor node: file index nodes and directory nodes stay below it. */
 export const MAX_NODE_SIZE = 256 * 1024
 
-/** Current manifest version. */
-export const MANIFEST_VERSION = 1
+/**
+ * The manifest version this drcore writes. Version 2 added byte names, special files, hard links,
+ * ctime, extended attributes and the `skipped` count (docs/formats.md); every version 1 manifest
+ * and node is also valid in version 2, so both are read.
+ */
+export const MANIFEST_VERSION = 2
+/** the manifest versions this drcore reads */
+export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2]

@@ -1,6 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { cborBlock, sha256 } from './blocks.ts'
-import { compareNames, decodeDirNode } from './nodes.ts'
+import { decodeDirNode } from './nodes.ts'
+import { compareNames, nameBytes, nameLength, sameName } from './names.ts'
+import type { Name } from './names.ts'
 import type { DirIndex, DirLeaf, DirPart, Entry } from './nodes.ts'
 import { SplitTree } from './shape.ts'
 import type { TreeShape } from './shape.ts'
@@ -40,7 +42,7 @@ export class DirTreeBuilder {
         return [block.cid, count, firstName(links[0])]
       },
       boundaryKey: (link, level) => level === 0 ? nameKey((link as Entry).name) : boundaryKey((link as DirPart)[0]),
-      encodedSize: (link, level) => level === 0 ? entrySizeBound(link as Entry) : 56 + Buffer.byteLength((link as DirPart)[2])
+      encodedSize: (link, level) => level === 0 ? entrySizeBound(link as Entry) : 56 + nameLength((link as DirPart)[2])
     })
   }
 
@@ -60,18 +62,22 @@ export class DirTreeBuilder {
 
 /**
  * An upper bound of an entry's dag-cbor size without encoding it: field names and the largest
- * encodings of the numbers (150 bytes with the CID), plus the name and target.
+ * encodings of the numbers (about 230 bytes with the CID), plus the name, the target and the
+ * extended attributes.
  */
 function entrySizeBound (entry: Entry): number {
-  return 160 + Buffer.byteLength(entry.name) + (entry.target === undefined ? 0 : Buffer.byteLength(entry.target))
+  let size = 240 + nameLength(entry.name) + (entry.target === undefined ? 0 : nameLength(entry.target))
+  for (const [name, value] of entry.xattrs ?? []) size += 16 + nameLength(name) + value.length
+  return size
 }
 
-function firstName (link: Link): string {
+function firstName (link: Link): Name {
   return Array.isArray(link) ? link[2] : link.name
 }
 
-function nameKey (name: string): number {
-  const d = sha256(Buffer.from(name, 'utf8'))
+/** The boundary key of a directory entry: sha2-256 of the name's bytes (UTF-8 for a text name, as in version 1). */
+function nameKey (name: Name): number {
+  const d = sha256(nameBytes(name))
   return (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0
 }
 
@@ -86,9 +92,9 @@ export async function * dirEntries (get: GetBlock, root: CID): AsyncGenerator<En
 }
 
 /** Finds one name in a directory, following only the index parts whose range can hold it. */
-export async function lookupEntry (get: GetBlock, root: CID, name: string): Promise<Entry | undefined> {
+export async function lookupEntry (get: GetBlock, root: CID, name: Name): Promise<Entry | undefined> {
   const node = decodeDirNode(root, await get(root))
-  if ('entries' in node) return node.entries.find(e => e.name === name)
+  if ('entries' in node) return node.entries.find(e => sameName(e.name, name))
   let candidate: DirPart | undefined
   for (const part of node.parts) {
     if (compareNames(part[2], name) > 0) break

@@ -4,8 +4,8 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError, MalformedError } from '../errors.ts'
 import { cborBlock, cborCid, decodeCbor, isDrcoreCid, DAG_CBOR_CODE } from './blocks.ts'
-import { MANIFEST_VERSION } from './constants.ts'
-import { isMtime, isRecord, isSafeName, isSize } from './nodes.ts'
+import { READABLE_MANIFEST_VERSIONS } from './constants.ts'
+import { isMtime, isRecord, isSafeName, isSize, validateXattrs } from './nodes.ts'
 import type { Manifest, SignedPoint, VolumeRef } from './api.ts'
 import type { BlockStore } from '../store/api.ts'
 
@@ -73,14 +73,22 @@ export function isMachineName (name: unknown): name is string {
   return typeof name === 'string' && /^[\p{L}\p{N}._-][\p{L}\p{N}._@+-]{0,127}$/u.test(name)
 }
 
-const MANIFEST_KEYS = ['version', 'origin', 'machine', 'cluster', 'seq', 'kind', 'parent', 'createdAt', 'volumes']
+const MANIFEST_KEYS_V1 = ['version', 'origin', 'machine', 'cluster', 'seq', 'kind', 'parent', 'createdAt', 'volumes']
+const MANIFEST_KEYS_V2 = [...MANIFEST_KEYS_V1, 'skipped']
+const VOLUME_KEYS_V1 = ['root', 'type', 'files', 'bytes', 'mode', 'mtime', 'ino']
+const VOLUME_KEYS_V2 = [...VOLUME_KEYS_V1, 'ctime', 'uid', 'gid', 'xattrs']
 
 /** Strict shape check; `what` names the manifest in the error. */
 export function validateManifest (value: unknown, what: string): asserts value is Manifest {
   const fail = (why: string): never => { throw new MalformedError(`${what} is malformed: ${why}`) }
   if (!isRecord(value)) return fail('not a map')
-  if (!sameKeys(value, MANIFEST_KEYS)) fail(`expected fields ${MANIFEST_KEYS.join(', ')}`)
-  if (value.version !== MANIFEST_VERSION) fail(`unsupported version ${String(value.version)}`)
+  if (typeof value.version !== 'number' || !READABLE_MANIFEST_VERSIONS.includes(value.version)) {
+    fail(`unsupported version ${String(value.version)} (this drcore reads versions ${READABLE_MANIFEST_VERSIONS.join(' and ')})`)
+  }
+  const v1 = value.version === 1
+  const keys = v1 ? MANIFEST_KEYS_V1 : MANIFEST_KEYS_V2
+  if (!sameKeys(value, keys)) fail(`expected fields ${keys.join(', ')}`)
+  if (!v1 && !isSize(value.skipped)) fail('skipped is not a non-negative integer')
   if (typeof value.origin !== 'string') fail('origin is not a string')
   try {
     const peer = peerIdFromString(value.origin as string)
@@ -103,21 +111,25 @@ export function validateManifest (value: unknown, what: string): asserts value i
   if (!isRecord(value.volumes) || Object.keys(value.volumes).length === 0) fail('volumes is not a non-empty map')
   for (const [name, volume] of Object.entries(value.volumes as Record<string, unknown>)) {
     if (!isSafeName(name)) fail(`invalid volume name ${JSON.stringify(name)}`)
-    validateVolume(volume, (why) => fail(`volume ${name}: ${why}`))
+    validateVolume(volume, v1 ? VOLUME_KEYS_V1 : VOLUME_KEYS_V2, (why) => fail(`volume ${name}: ${why}`))
   }
 }
 
-function validateVolume (value: unknown, fail: (why: string) => never): asserts value is VolumeRef {
+function validateVolume (value: unknown, fields: string[], fail: (why: string) => never): asserts value is VolumeRef {
   if (!isRecord(value)) return fail('not a map')
   const keys = Object.keys(value)
-  const allowed = new Set(['root', 'type', 'files', 'bytes', 'mode', 'mtime', 'ino'])
+  const allowed = new Set(fields)
   for (const key of keys) if (!allowed.has(key)) fail(`unexpected field ${JSON.stringify(key)}`)
   if (value.type !== 'dir' && value.type !== 'file') fail(`unknown type ${JSON.stringify(value.type)}`)
   if (!isDrcoreCid(value.root) || (value.type === 'dir' && value.root.code !== DAG_CBOR_CODE)) fail('root is not a node CID')
   if (!isSize(value.files) || !isSize(value.bytes)) fail('files and bytes must be non-negative integers')
   if (!isSize(value.mode) || value.mode > 0o7777) fail('mode is not permission bits')
   if (!isMtime(value.mtime)) fail('mtime is not [seconds, nanoseconds]')
-  if (value.ino !== undefined && !isSize(value.ino)) fail('ino is not a non-negative integer')
+  for (const key of ['ino', 'uid', 'gid']) {
+    if (value[key] !== undefined && !isSize(value[key])) fail(`${key} is not a non-negative integer`)
+  }
+  if (value.ctime !== undefined && !isMtime(value.ctime)) fail('ctime is not [seconds, nanoseconds]')
+  if (value.xattrs !== undefined) validateXattrs(value.xattrs, fail)
 }
 
 function sameKeys (value: Record<string, unknown>, keys: string[]): boolean {

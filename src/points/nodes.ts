@@ -1,6 +1,11 @@
 import type { CID } from 'multiformats/cid'
 import { MalformedError } from '../errors.ts'
 import { decodeCbor, isDrcoreCid, isRaw, DAG_CBOR_CODE } from './blocks.ts'
+import { compareNames, isCanonicalName, isSafeName, nameBytes, nameLength, showName } from './names.ts'
+import type { Name } from './names.ts'
+
+export { compareNames, isSafeName } from './names.ts'
+export type { Name } from './names.ts'
 
 /**
  * The dag-cbor nodes of a volume tree (docs/formats.md, "Nodes").
@@ -21,37 +26,52 @@ export interface FileNode {
   parts: FilePart[]
 }
 
-export type EntryType = 'file' | 'dir' | 'symlink'
+export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block'
 
-/** One name in a directory. */
+/** An extended attribute: its name and its value's bytes. */
+export type Xattr = [Name, Uint8Array]
+
+/** One name in a directory (docs/formats.md, "Directories": the v2 entry table). */
 export interface Entry {
-  name: string
+  /** one path component: a string when its bytes are valid UTF-8, else the bytes (names.ts) */
+  name: Name
   type: EntryType
   /** permission bits (`mode & 0o7777`) */
   mode: number
   /** modification time as [seconds, nanoseconds] since the epoch */
   mtime: [number, number]
-  /** file: content bytes; dir: content bytes of every file below it; symlink: target length */
+  /** file: content bytes; dir: content bytes of every file below it; symlink: target length; special files: 0 */
   size: number
   /** file: content root; dir: directory node */
   cid?: CID
-  /** symlink only */
-  target?: string
-  /** inode number at backup time: part of the unchanged-file check (size, mtime, inode) */
+  /** symlink only: the target's bytes, as a name is kept */
+  target?: Name
+  /** inode number at backup time: part of the unchanged-file check */
   ino?: number
   /** numeric owner and group (restored when the restore runs as root) */
   uid?: number
   gid?: number
+  /** v2: inode change time, [seconds, nanoseconds]: part of the unchanged-file check */
+  ctime?: [number, number]
+  /** v2, char and block devices: [major, minor] */
+  rdev?: [number, number]
+  /**
+   * v2, files with more than one link: an id shared by every entry of the volume that is the
+   * same inode (assigned in walk order), so a restore links them together again
+   */
+  hardlink?: number
+  /** v2: extended attributes (POSIX ACLs included), sorted by name; absent when there are none */
+  xattrs?: Xattr[]
 }
 
 export interface DirLeaf {
   type: 'dir'
-  /** sorted by the UTF-8 bytes of their names, names unique */
+  /** sorted by the bytes of their names, names unique */
   entries: Entry[]
 }
 
 /** `[child dir node, entries under it, name of its first entry]` */
-export type DirPart = [CID, number, string]
+export type DirPart = [CID, number, Name]
 
 export interface DirIndex {
   type: 'dir'
@@ -62,17 +82,6 @@ export interface DirIndex {
 
 export type DirNode = DirLeaf | DirIndex
 export type TreeNode = FileNode | DirNode
-
-/** Compares names by their UTF-8 bytes (code point order), the order of directory entries. */
-export function compareNames (a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
-}
-
-/** A name that is safe to create under a restore directory. */
-export function isSafeName (name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && name !== '.' && name !== '..' &&
-    !name.includes('/') && !name.includes('\0') && Buffer.byteLength(name) <= 4096
-}
 
 /** Decodes and validates a node block; `MalformedError` names the CID on any deviation. */
 export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
@@ -107,7 +116,7 @@ export function nodeLinks (node: TreeNode): CID[] {
   return node.parts.map(p => p[0])
 }
 
-type Fail = (why: string) => never
+export type Fail = (why: string) => never
 
 function validateFileNode (value: Record<string, unknown>, fail: Fail): FileNode {
   exactKeys(value, ['type', 'size', 'parts'], fail)
@@ -128,11 +137,11 @@ function validateFileNode (value: Record<string, unknown>, fail: Fail): FileNode
 function validateDirLeaf (value: Record<string, unknown>, fail: Fail): DirLeaf {
   exactKeys(value, ['type', 'entries'], fail)
   if (!Array.isArray(value.entries)) return fail('entries is not an array')
-  let previous: string | undefined
+  let previous: Name | undefined
   for (const [i, entry] of value.entries.entries()) {
     validateEntry(entry, (why) => fail(`entry ${i}: ${why}`))
     if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
-      fail(`entry ${i} (${JSON.stringify(entry.name)}) is not sorted after ${JSON.stringify(previous)}`)
+      fail(`entry ${i} (${JSON.stringify(showName(entry.name))}) is not sorted after ${JSON.stringify(showName(previous))}`)
     }
     previous = entry.name
   }
@@ -144,7 +153,7 @@ function validateDirIndex (value: Record<string, unknown>, fail: Fail): DirIndex
   if (!isSize(value.count)) fail('count is not a non-negative integer')
   if (!Array.isArray(value.parts) || value.parts.length === 0) return fail('parts is not a non-empty array')
   let sum = 0
-  let previous: string | undefined
+  let previous: Name | undefined
   for (const [i, part] of value.parts.entries()) {
     if (!Array.isArray(part) || part.length !== 3 || !isDrcoreCid(part[0]) || part[0].code !== DAG_CBOR_CODE ||
       !isSize(part[1]) || !isSafeName(part[2])) {
@@ -158,17 +167,31 @@ function validateDirIndex (value: Record<string, unknown>, fail: Fail): DirIndex
   return value as unknown as DirIndex
 }
 
-const ENTRY_KEYS = new Set(['name', 'type', 'mode', 'mtime', 'size', 'cid', 'target', 'ino', 'uid', 'gid'])
+const ENTRY_KEYS = new Set(['name', 'type', 'mode', 'mtime', 'size', 'cid', 'target', 'ino', 'uid', 'gid', 'ctime', 'rdev', 'hardlink', 'xattrs'])
+
+/** PATH_MAX: the longest symlink target Linux stores */
+const TARGET_MAX = 4096
+/** XATTR_SIZE_MAX: the largest value of one extended attribute */
+const XATTR_VALUE_MAX = 64 * 1024
 
 function validateEntry (entry: any, fail: Fail): asserts entry is Entry {
   if (!isRecord(entry)) fail('not a map')
   for (const key of Object.keys(entry)) if (!ENTRY_KEYS.has(key)) fail(`unexpected field ${JSON.stringify(key)}`)
-  if (!isSafeName(entry.name)) fail(`unsafe or invalid name ${JSON.stringify(entry.name)}`)
+  if (!isSafeName(entry.name)) fail(`unsafe or invalid name ${JSON.stringify(isCanonicalName(entry.name) ? showName(entry.name) : String(entry.name))}`)
   if (!isSize(entry.mode) || entry.mode > 0o7777) fail('mode is not permission bits')
   if (!isMtime(entry.mtime)) fail('mtime is not [seconds, nanoseconds]')
   if (!isSize(entry.size)) fail('size is not a non-negative integer')
-  for (const key of ['ino', 'uid', 'gid']) {
+  for (const key of ['ino', 'uid', 'gid', 'hardlink']) {
     if (entry[key] !== undefined && !isSize(entry[key])) fail(`${key} is not a non-negative integer`)
+  }
+  if (entry.ctime !== undefined && !isMtime(entry.ctime)) fail('ctime is not [seconds, nanoseconds]')
+  if (entry.xattrs !== undefined) validateXattrs(entry.xattrs, fail)
+  if (entry.hardlink !== undefined && entry.type !== 'file') fail('only a file has a hardlink id')
+  const device = entry.type === 'char' || entry.type === 'block'
+  if (device) {
+    if (!Array.isArray(entry.rdev) || entry.rdev.length !== 2 || !isSize(entry.rdev[0]) || !isSize(entry.rdev[1])) fail('a device needs rdev [major, minor]')
+  } else if (entry.rdev !== undefined) {
+    fail('only a device has rdev')
   }
   switch (entry.type) {
     case 'file':
@@ -180,11 +203,33 @@ function validateEntry (entry: any, fail: Fail): asserts entry is Entry {
       if (entry.target !== undefined) fail('a directory has no target')
       break
     case 'symlink':
-      if (typeof entry.target !== 'string' || entry.target.length === 0 || entry.target.includes('\0')) fail('a symlink needs a target')
+      if (!isCanonicalName(entry.target) || nameLength(entry.target) === 0 || nameLength(entry.target) > TARGET_MAX ||
+        nameBytes(entry.target).includes(0)) fail('a symlink needs a target')
       if (entry.cid !== undefined) fail('a symlink has no CID')
+      break
+    case 'fifo':
+    case 'char':
+    case 'block':
+      if (entry.cid !== undefined || entry.target !== undefined) fail(`a ${entry.type as string} has no CID and no target`)
+      if (entry.size !== 0) fail(`a ${entry.type as string} has size 0`)
       break
     default:
       fail(`unknown type ${JSON.stringify(entry.type)}`)
+  }
+}
+
+/** Extended attributes: a non-empty list of [name, bytes], sorted strictly by name. */
+export function validateXattrs (xattrs: unknown, fail: Fail): asserts xattrs is Xattr[] {
+  if (!Array.isArray(xattrs) || xattrs.length === 0) fail('xattrs is not a non-empty list (omit it when there are none)')
+  let previous: Name | undefined
+  for (const [i, x] of (xattrs as unknown[]).entries()) {
+    if (!Array.isArray(x) || x.length !== 2 || !isCanonicalName(x[0]) || !(x[1] instanceof Uint8Array)) fail(`xattr ${i} is not [name, bytes]`)
+    const [name, value] = x as Xattr
+    const bytes = nameBytes(name)
+    if (bytes.length === 0 || bytes.length > 255 || bytes.includes(0)) fail(`xattr ${i} has an invalid name`)
+    if (value.length > XATTR_VALUE_MAX) fail(`xattr ${i} is larger than 64 KiB`)
+    if (previous !== undefined && compareNames(previous, name) >= 0) fail(`xattr ${i} is not sorted after the one before`)
+    previous = name
   }
 }
 

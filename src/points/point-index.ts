@@ -233,6 +233,7 @@ export function pointRecord (signed: SignedPoint, status: { tenant: string, comp
     missing: status.complete ? 0 : status.missing ?? 0,
     volumes
   }
+  if (m.skipped !== undefined && m.skipped > 0) record.skipped = m.skipped
   if (status.receivedFrom !== undefined) record.receivedFrom = status.receivedFrom
   if (status.receivedAt !== undefined) record.receivedAt = status.receivedAt
   return record

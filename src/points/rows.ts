@@ -26,6 +26,9 @@ export interface PointRow {
   damaged: boolean
   /** blocks known missing at the last check */
   missing: number
+  /** its backup could not store some entries (`skipped` of them): it is not all of what was there */
+  partial: boolean
+  skipped: number
   origin: string
   volumes: Record<string, { type: 'dir' | 'file', files: number, bytes: number }>
 }
@@ -49,6 +52,8 @@ export function pointRow (r: PointRecord): PointRow {
     orphan: !r.complete && r.damaged !== true,
     damaged: r.damaged === true,
     missing: r.missing,
+    partial: (r.skipped ?? 0) > 0,
+    skipped: r.skipped ?? 0,
     origin: r.origin,
     volumes
   }

@@ -46,6 +46,6 @@ export async function readConfig (dir: string): Promise<Config> {
 
 export async function writeConfig (dir: string, config: Config): Promise<void> {
   const path = configPath(dir)
-  await writeFile(path + '.tmp', JSON.stringify(config, null, 2) + '\n')
+  await writeFile(path + '.tmp', JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
   await rename(path + '.tmp', path)
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, stat, readdir, chmod, rm } from 'node:fs/promises'
+import { access, constants, mkdir, readFile, writeFile, stat, readdir, chmod, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hostname } from 'node:os'
 import { Level } from 'level'
@@ -14,9 +14,9 @@ import type { RootDb } from '../store/index.ts'
 export type { Config } from './config.ts'
 
 /**
- * A repository on disk:
+ * A repository on disk, readable by its owner only (folders 0700, files 0600):
  *   config.json     name, listen addresses, API address
- *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding, mode 0600)
+ *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding)
  *   index/          LevelDB: block index and every record
  *   packs/          append-only pack files
  *   daemon.json     present while `drcore start` runs: API URL, token, pid (mode 0600)
@@ -49,7 +49,11 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
     if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
   }
   try {
-    await mkdir(join(dir, 'packs'), { recursive: true })
+    // the owner's only: folders 0700, files 0600, whatever the umask (docs/architecture.md)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await chmod(dir, 0o700)
+    await mkdir(join(dir, 'packs'), { mode: 0o700 })
+    await mkdir(join(dir, 'index'), { mode: 0o700 })
     const key = await generateKeyPair('Ed25519')
     await writeFile(join(dir, 'identity.key'), privateKeyToProtobuf(key), { mode: 0o600 })
     await chmod(join(dir, 'identity.key'), 0o600)
@@ -80,6 +84,13 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
 
 /** Opens the repository exclusively (LevelDB's lock). */
 export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles> {
+  try {
+    await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
+  } catch (err: any) {
+    if (err.code === 'EACCES') {
+      throw new UserError(`repository ${dir} is not open to this user: a repository is readable by its owner only; run drcore as the user who owns it`)
+    }
+  }
   if (!await exists(configPath(dir))) {
     throw new RepositoryNotFoundError(`no drcore repository at ${dir} (create one with: drcore init --repo ${dir})`)
   }

@@ -25,13 +25,31 @@ export interface PointSelector {
 }
 
 export interface ListEntry {
+  /**
+   * the name as text: as it is when its bytes are valid UTF-8, else escaped (`\xHH` for each
+   * byte that is not part of valid UTF-8, `\\` for a backslash) with `escaped` set. `--path`
+   * takes the escaped form.
+   */
   name: string
+  /** present (true) when `name` is the escaped form */
+  escaped?: true
   type: EntryType
   size: number
   mode: number
   /** [seconds, nanoseconds] */
   mtime: [number, number]
+  /** symlinks: the target, escaped like a name when it is not valid UTF-8 (`targetEscaped`) */
   target?: string
+  targetEscaped?: true
+  /** owner and group, when recorded */
+  uid?: number
+  gid?: number
+  /** devices: [major, minor] */
+  rdev?: [number, number]
+  /** files with several links in the volume: their shared id */
+  hardlink?: number
+  /** names of the entry's extended attributes (ACLs included), escaped like names */
+  xattrs?: string[]
   /** every block of its data is in the repository (false only in orphans) */
   present: boolean
 }
@@ -63,8 +81,13 @@ export interface RestoreResult {
   machine: string
   /** the paths created directly under `dest` */
   restored: string[]
-  /** files and symlinks restored */
+  /** entries other than directories restored */
   files: number
   bytes: number
+  /**
+   * what the destination could not take, one line per kind with how many entries it concerns:
+   * extended attributes or ACLs it does not support, device nodes as non-root, ...
+   */
+  warnings: string[]
   seconds: number
 }

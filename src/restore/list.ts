@@ -1,6 +1,7 @@
 import { dirEntries } from '../points/dir-tree.ts'
 import { countMissing } from '../points/closure.ts'
 import type { Entry } from '../points/nodes.ts'
+import { displayName, showName } from '../points/names.ts'
 import type { CID } from 'multiformats/cid'
 import { select, volumeEntry } from './select.ts'
 import type { ListEntry, ListResult, PointSelector, RestoreDeps } from './index.ts'
@@ -25,8 +26,19 @@ export async function listPath (deps: RestoreDeps, sel: PointSelector): Promise<
   const list: ListEntry[] = []
   for (const e of entries) {
     const present = s.record.complete || e.cid === undefined || await countMissing(deps.store, [e.cid]) === 0
-    const item: ListEntry = { name: e.name, type: e.type, size: e.size, mode: e.mode, mtime: e.mtime, present }
-    if (e.target !== undefined) item.target = e.target
+    const name = displayName(e.name)
+    const item: ListEntry = { name: name.text, type: e.type, size: e.size, mode: e.mode, mtime: e.mtime, present }
+    if (name.escaped) item.escaped = true
+    if (e.target !== undefined) {
+      const target = displayName(e.target)
+      item.target = target.text
+      if (target.escaped) item.targetEscaped = true
+    }
+    if (e.uid !== undefined) item.uid = e.uid
+    if (e.gid !== undefined) item.gid = e.gid
+    if (e.rdev !== undefined) item.rdev = e.rdev
+    if (e.hardlink !== undefined) item.hardlink = e.hardlink
+    if (e.xattrs !== undefined) item.xattrs = e.xattrs.map(([n]) => showName(n))
     list.push(item)
   }
   return { ...result, entries: list }

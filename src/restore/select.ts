@@ -3,6 +3,7 @@ import { NotFoundError, UserError } from '../errors.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { lookupEntry } from '../points/dir-tree.ts'
 import type { Entry } from '../points/nodes.ts'
+import { parseEscapedName } from '../points/names.ts'
 import type { PointRecord, SignedPoint, VolumeRef } from '../points/api.ts'
 import type { PointSelector, RestoreDeps } from './index.ts'
 
@@ -39,15 +40,24 @@ export async function select (deps: RestoreDeps, sel: PointSelector): Promise<Se
   for (const [i, name] of parts.entries()) {
     const where = `${volume}/${parts.slice(0, i + 1).join('/')}`
     if (entry.type !== 'dir') throw new NotFoundError(`not a directory in point ${record.point}: ${volume}/${parts.slice(0, i).join('/')}`)
-    const next = await lookupEntry(async cid => await deps.store.get(cid), entry.cid as CID, name)
+    const get = async (cid: CID): Promise<Uint8Array> => await deps.store.get(cid)
+    let next = await lookupEntry(get, entry.cid as CID, name)
+    // a name shown escaped in a listing (bytes that are not UTF-8) is looked up by its bytes
+    const escaped = next === undefined ? parseEscapedName(name) : undefined
+    if (escaped !== undefined) next = await lookupEntry(get, entry.cid as CID, escaped)
     if (next === undefined) throw new NotFoundError(`no such file or directory in point ${record.point} of ${record.machine}: ${where}`)
     entry = next
   }
   return { record, signed, volume, parts, entry }
 }
 
+/** A volume's root as an entry named after the volume, with the root's metadata. */
 export function volumeEntry (name: string, ref: VolumeRef): Entry {
-  return { name, type: ref.type, mode: ref.mode, mtime: ref.mtime, size: ref.bytes, cid: ref.root }
+  const entry: Entry = { name, type: ref.type, mode: ref.mode, mtime: ref.mtime, size: ref.bytes, cid: ref.root }
+  if (ref.uid !== undefined) entry.uid = ref.uid
+  if (ref.gid !== undefined) entry.gid = ref.gid
+  if (ref.xattrs !== undefined) entry.xattrs = ref.xattrs
+  return entry
 }
 
 function splitPath (path: string | undefined): string[] {

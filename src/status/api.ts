@@ -76,6 +76,8 @@ export interface PointOverview {
   complete: boolean
   /** blocks known missing at the last check */
   missing: number
+  /** entries its backup could not store: the point is partial when not 0 */
+  skipped: number
   createdAt: string
   origin: string
   tenant: string

@@ -110,6 +110,7 @@ function pointOverview (r: PointRecord): PointOverview {
     parent: r.parent,
     complete: r.complete,
     missing: r.missing,
+    skipped: r.skipped ?? 0,
     createdAt: r.createdAt,
     origin: r.origin,
     tenant: r.tenant,

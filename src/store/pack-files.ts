@@ -16,7 +16,8 @@ export interface PackFileHandle {
 /** Opens a pack file; `flags` as for `fs.open` ('r', 'r+', 'wx'). */
 export type OpenPackFile = (path: string, flags: string) => Promise<PackFileHandle>
 
-export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags)
+/** A pack is created readable by its owner only, like every file of a repository. */
+export const openPackFile: OpenPackFile = async (path, flags) => await open(path, flags, 0o600)
 
 /**
  * The directory operations the store performs on its packs directory. A file's creation or
@@ -35,7 +36,8 @@ export interface PackDirectory {
 }
 
 export const packDirectory: PackDirectory = {
-  mkdir: async (dir) => { await mkdir(dir, { recursive: true }) },
+  // owner-only, like every folder of a repository
+  mkdir: async (dir) => { await mkdir(dir, { recursive: true, mode: 0o700 }) },
   readdir: async (dir) => await readdir(dir),
   size: async (path) => (await stat(path)).size,
   unlink: async (path) => await unlink(path),

@@ -8,6 +8,7 @@ import { backup } from '../../src/backup/index.ts'
 import type { BackupFs, BackupSyncFs } from '../../src/backup/index.ts'
 import { nodeBackupFs, nodeBackupSyncFs } from '../../src/backup/fs.ts'
 import { restore } from '../../src/restore/index.ts'
+import { lutimesNs } from '../../src/fsx/index.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { decodeFileNode } from '../../src/points/nodes.ts'
 import type { Entry } from '../../src/points/nodes.ts'
@@ -24,8 +25,16 @@ import { CID } from 'multiformats/cid'
 /** node:fs with every opened path recorded: proves which files a backup read. */
 function countingFs (): BackupFs & { opened: string[] } {
   const opened: string[] = []
-  return { ...nodeBackupFs, opened, open: async (path, flags) => { opened.push(path); return await nodeBackupFs.open(path, flags) } }
+  return { ...nodeBackupFs, opened, open: async (path, flags) => { opened.push(path.toString()); return await nodeBackupFs.open(path, flags) } }
 }
+
+/** Sets times to the nanosecond, as `touch -d` does. */
+async function utimesNs (path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+  const split = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
+  lutimesNs(path, split(atimeNs), split(mtimeNs))
+}
+
+const byPath = (a: { path: string }, b: { path: string }) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 
 async function makeTree (root: string): Promise<void> {
   await mkdir(join(root, 'etc', 'nginx', 'sites'), { recursive: true })
@@ -119,12 +128,35 @@ describe(`backup and restore of a directory tree (${kind} store)`, { timeout: 12
     assert.deepEqual(await snapshotTree(join(out2, 'root')), before2)
   })
 
-  test('an unchanged file is read again with rehash, and a mode change alone is recorded without reading', async () => {
+  test('an unchanged file is not read; one whose bytes changed at the same size and mtime is (its ctime moved)', async () => {
+    const path = join(tree, 'etc', 'nginx', 'nginx.conf')
+    const untouched = countingFs()
+    const same = await backup(deps(untouched), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
+    assert.deepEqual(untouched.opened, [], 'size, mtime, ctime and inode unchanged: nothing is opened')
+    assert.equal(same.bytes, 0)
+    // rewrite bytes in place, then put the old mtime back: only the ctime tells
+    const before = await lstat(path, { bigint: true })
+    const text = await readFile(path, 'utf8')
+    const edited = text.replace('worker_processes 4;', 'worker_processes 8;')
+    assert.equal(edited.length, text.length)
+    await writeFile(path, edited)
+    await utimesNs(path, before.atimeNs, before.mtimeNs)
+    const after = await lstat(path, { bigint: true })
+    assert.deepEqual([after.size, after.mtimeNs, after.ino], [before.size, before.mtimeNs, before.ino])
+    const fs = countingFs()
+    const r = await backup(deps(fs), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
+    assert.deepEqual(fs.opened, [path])
+    const out = join(work, 'out-same-mtime')
+    await restore(repo, { machine: 'web01', point: r.point, dest: out, path: '/etc/nginx/nginx.conf' })
+    assert.equal(await readFile(join(out, 'nginx.conf'), 'utf8'), edited)
+  })
+
+  test('an unchanged file is read again with rehash, and a mode change is recorded (read again: it moved the ctime, nothing new stored)', async () => {
     await chmod(join(tree, 'script.sh'), 0o700)
     const fs = countingFs()
     const r = await backup(deps(fs), { machine: 'web01', volumes: [{ name: 'root', path: tree }] })
-    assert.deepEqual(fs.opened, [])
-    assert.equal(r.bytes, 0)
+    assert.deepEqual(fs.opened, [join(tree, 'script.sh')])
+    assert.equal(r.newBytes, 0)
     const out = join(work, 'out-mode')
     await restore(repo, { machine: 'web01', dest: out, path: '/script.sh' })
     assert.equal((await snapshotTree(out))['script.sh'].mode, 0o700)
@@ -161,7 +193,7 @@ describe(`backup and restore of a directory tree (${kind} store)`, { timeout: 12
     assert.equal(r.kind, 'base')
     assert.equal(r.parent, null)
     const chain = await repo.points.points({ tenant: '', origin: repo.peerId.toString(), machine: 'web01' })
-    assert.deepEqual(chain.map(p => p.seq), [1, 2, 3, 4, 5])
+    assert.deepEqual(chain.map(p => p.seq), [1, 2, 3, 4, 5, 6, 7])
     assert.ok(chain.every(p => p.complete))
   })
 })
@@ -251,13 +283,14 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
     const eacces = (path: string) => Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES', syscall: 'open', path })
     const fs: BackupFs = {
       ...nodeBackupFs,
-      open: async (path, flags) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.open(path, flags) },
-      readdir: async (path) => { if (denied.has(path)) throw eacces(path); return await nodeBackupFs.readdir(path) }
+      open: async (path, flags) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.open(path, flags) },
+      readdir: async (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.readdir(path) }
     }
     await assert.rejects(backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'locked', path: join(tree, 'locked') }] }),
       (err: any) => err instanceof UserError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
     const r = await backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'data', path: tree }] })
-    assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
+    assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+    assert.equal(r.partial, true)
     assert.equal(r.files, 1)
     const out = join(work, 'perm-out')
     await restore(repo, { machine: 'files01', dest: out })
@@ -303,8 +336,8 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
     let stats = 0
     const syncFs: BackupSyncFs = {
       ...nodeBackupSyncFs,
-      open: (path) => { if (denied.has(path)) throw eacces(path); const fd = nodeBackupSyncFs.open(path); fds.set(fd, path); return fd },
-      readdir: (path) => { if (denied.has(path)) throw eacces(path); return nodeBackupSyncFs.readdir(path) },
+      open: (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); const fd = nodeBackupSyncFs.open(path); fds.set(fd, path.toString()); return fd },
+      readdir: (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return nodeBackupSyncFs.readdir(path) },
       fstat: (fd) => {
         const s = nodeBackupSyncFs.fstat(fd)
         if (fds.get(fd)?.endsWith('growing.log') === true) s.mtimeNs += BigInt(++stats)
@@ -313,7 +346,8 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
       close: (fd) => { fds.delete(fd); nodeBackupSyncFs.close(fd) }
     }
     const r = await backup({ ...repo, syncFs, chunking: SMALL_CHUNKING, shape: SMALL_SHAPE }, { machine: 'sync01', volumes: [{ name: 'd', path: tree }] })
-    assert.deepEqual(r.skipped.sort(), [join(tree, 'locked'), join(tree, 'unreadable.txt')])
+    assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+    assert.equal(r.partial, true)
     assert.deepEqual(r.changed, [join(tree, 'growing.log')])
     assert.equal(stats, 4, 'read twice: a stat before and after each attempt')
     assert.equal(fds.size, 0, 'every descriptor closed')

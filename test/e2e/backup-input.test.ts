@@ -19,7 +19,7 @@ describe('backup input handling and terminal output', () => {
   })
   after(async () => { await removeDir(work) })
 
-  test('an unreadable file is skipped, listed, and the backup exits 3 with a point taken', async () => {
+  test('an unreadable file is skipped, listed with its reason, and the backup exits 3 with a partial point taken', async () => {
     const tree = join(work, 'tree')
     await mkdir(join(tree, 'locked-dir'), { recursive: true })
     await writeFile(join(tree, 'readable.txt'), 'fine\n')
@@ -38,9 +38,10 @@ describe('backup input handling and terminal output', () => {
     assert.equal(r.code, 3, r.stderr)
     const out = JSON.parse(r.stdout)
     assert.ok(out.point)
-    const skipped = out.skipped.join('\n')
-    assert.match(skipped, /unreadable\.txt/)
-    assert.match(skipped, /locked-dir/)
+    assert.deepEqual(out.skipped.map((s: any) => [s.path, s.reason]).sort(), [[join(tree, 'locked-dir'), 'EACCES'], [join(tree, 'unreadable.txt'), 'EACCES']])
+    assert.equal(out.partial, true, 'the point says it is not all of what was there')
+    const points = JSON.parse((await drcore(['points', 'files01', '--json', '--repo', repo], asUser)).stdout)
+    assert.deepEqual([points[0].partial, points[0].skipped], [true, 2])
     const ls = await drcore(['ls', 'files01', '--json', '--repo', repo], asUser)
     const names = JSON.parse(ls.stdout)
     const entries = Array.isArray(names) ? names : names.entries

@@ -7,6 +7,7 @@ import { BadSignatureError, MalformedError, MissingBlockError } from '../../src/
 import { cborBlock, rawCid } from '../../src/points/blocks.ts'
 import { decodeManifest, loadManifest, signManifest } from '../../src/points/manifest.ts'
 import type { Manifest } from '../../src/points/api.ts'
+import { MANIFEST_VERSION } from '../../src/points/constants.ts'
 import { MemoryBlockStore } from '../helpers/memory-store.ts'
 
 async function identity () {
@@ -87,6 +88,26 @@ test('malformed manifest bytes and shapes are MalformedError, naming the problem
   await assert.rejects(decodeManifest(tamper(signed.bytes, w => { w.manifest.kind = 'incremental' })), /needs a parent point id/)
   await assert.rejects(decodeManifest(tamper(signed.bytes, w => { w.signature = new Uint8Array(3) })), /signature is not 64 bytes/)
   await assert.rejects(decodeManifest(signed.bytes, rawCid(signed.bytes)), /does not hash to its id/)
+})
+
+test('version 1 manifests are still read; version 2 adds the skipped count (required there) and root metadata; other versions are refused', async () => {
+  const { privateKey, origin } = await identity()
+  const v1 = await signManifest(manifestOf(origin), privateKey)
+  assert.equal((await decodeManifest(v1.bytes, v1.id)).manifest.version, 1)
+  const v2 = manifestOf(origin, { version: 2, skipped: 3 })
+  v2.volumes.root = { ...v2.volumes.root, ctime: [1_700_000_000, 7], uid: 0, gid: 0, xattrs: [['user.a', new Uint8Array([1])]] }
+  const signed = await signManifest(v2, privateKey)
+  const decoded = await decodeManifest(signed.bytes, signed.id)
+  assert.equal(decoded.manifest.skipped, 3)
+  assert.deepEqual(decoded.manifest.volumes.root.ctime, [1_700_000_000, 7])
+  assert.equal(MANIFEST_VERSION, 2, 'this drcore writes version 2')
+  await assert.rejects(signManifest(manifestOf(origin, { version: 2 }), privateKey), /expected fields .*skipped/)
+  await assert.rejects(signManifest(manifestOf(origin, { skipped: 0 }), privateKey), /expected fields/, 'version 1 has no skipped count')
+  const v1WithV2Field = manifestOf(origin)
+  v1WithV2Field.volumes.root = { ...v1WithV2Field.volumes.root, ctime: [1, 1] }
+  await assert.rejects(signManifest(v1WithV2Field, privateKey), /unexpected field "ctime"/)
+  await assert.rejects(signManifest(manifestOf(origin, { version: 2, skipped: -1 }), privateKey), /skipped is not a non-negative integer/)
+  await assert.rejects(signManifest(manifestOf(origin, { version: 3 as any, skipped: 0 }), privateKey), /unsupported version 3 \(this drcore reads versions 1 and 2\)/)
 })
 
 test('loadManifest reads through the store, which names a missing manifest', async () => {

@@ -4,7 +4,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { MalformedError } from '../../src/errors.ts'
 import { cborBlock, rawCid } from '../../src/points/blocks.ts'
 import { decodeNode, compareNames } from '../../src/points/nodes.ts'
-import type { Entry } from '../../src/points/nodes.ts'
+import type { Entry, Name } from '../../src/points/nodes.ts'
 import { DirTreeBuilder, dirEntries, lookupEntry } from '../../src/points/dir-tree.ts'
 import { FileTreeBuilder, fileChunks } from '../../src/points/file-tree.ts'
 import { DEFAULT_SHAPE } from '../../src/points/shape.ts'
@@ -32,7 +32,7 @@ test('a big directory is split into index and leaf nodes, each under the node bu
   for (const bytes of m.blocks.values()) assert.ok(bytes.length <= DEFAULT_SHAPE.maxNodeBytes)
   const root = decodeNode(cid, m.blocks.get(cid.toString())!)
   assert.ok('parts' in root)
-  const back: string[] = []
+  const back: Name[] = []
   for await (const e of dirEntries(m.get, cid)) back.push(e.name)
   assert.deepEqual(back, names)
   for (const i of [0, 1234, 4999]) assert.equal((await lookupEntry(m.get, cid, names[i]))?.size, i)

@@ -75,8 +75,9 @@ describe('the point index', () => {
 
   test('point rows carry the --json contract; orphan is !complete', async () => {
     const [row] = await repo.points.pointRows('acme/web01')
-    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missing', 'origin', 'orphan', 'parent', 'point', 'seq', 'tenant', 'volumes'])
+    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missing', 'origin', 'orphan', 'parent', 'partial', 'point', 'seq', 'skipped', 'tenant', 'volumes'])
     assert.equal(row.orphan, true)
+    assert.deepEqual([row.partial, row.skipped], [false, 0], 'a point whose backup stored everything is not partial')
     assert.equal(row.damaged, false, 'never complete here: an orphan, not a damaged point')
     assert.equal(row.missing, 12)
     assert.deepEqual(row.volumes, { root: { type: 'dir', files: 0, bytes: 70 } })

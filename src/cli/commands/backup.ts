@@ -14,7 +14,7 @@ export function register (program: Command): void {
     .argument('<path...>', 'directory trees or single files (volume images)')
     .option('--base', 'start a new chain with a base image')
     .option('--cluster <name>', 'the cluster this machine belongs to')
-    .option('--rehash', 're-read files even when size, mtime and inode are unchanged')
+    .option('--rehash', 're-read files even when size, mtime, ctime and inode are unchanged')
     .action(async (machine: string, paths: string[], opts: CommonOptions & { base?: boolean, cluster?: string, rehash?: boolean }) => {
       const volumes = paths.map(volumeArg)
       const names = new Set<string>()
@@ -31,7 +31,8 @@ export function register (program: Command): void {
         process.stdout.write(`${result.kind} recovery point ${result.point} of ${result.machine}\n` +
           `${result.files} files, ${formatBytes(result.bytes)} read, ${formatBytes(result.newBytes)} new, ` +
           `${formatBytes(result.storedBytes)} stored, ${result.seconds.toFixed(1)} s\n`)
-        for (const s of result.skipped) process.stderr.write(`skipped: ${s}\n`)
+        for (const s of result.skipped) process.stderr.write(`skipped: ${s.path}: ${s.reason}\n`)
+        if (result.partial === true) process.stderr.write(`the point is partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry was' : 'entries were'} not stored\n`)
       }
       if (result.skipped.length > 0) process.exitCode = 3
     })

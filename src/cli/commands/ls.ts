@@ -4,6 +4,13 @@ import { pointOption, withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes, printJson, printTable } from '../output.ts'
 
+/** What a special file is, after its name. */
+function special (r: { type: string, rdev?: [number, number] }): string {
+  if (r.type === 'fifo') return ' (fifo)'
+  if (r.type === 'char' || r.type === 'block') return ` (${r.type} device ${r.rdev?.join(',') ?? ''})`
+  return ''
+}
+
 export function register (program: Command): void {
   withCommonOptions(program.command('ls'))
     .description('browse a recovery point')
@@ -15,12 +22,16 @@ export function register (program: Command): void {
       const result = await withCore(opts.repo, async core => await core.call('ls', { machine, path, point: pointOption(opts.point), volume: opts.volume }))
       if (opts.json === true) return printJson(result)
       const entries: any[] = Array.isArray(result) ? result : result.entries
+      const shown = (name: string, escaped: boolean | undefined): string => escaped === true ? `${name} (escaped)` : name
       printTable<any>(entries, [
         { header: 'mode', value: r => r.mode != null ? (r.mode & 0o7777).toString(8).padStart(4, '0') : '' },
         { header: 'size', value: r => r.type === 'dir' ? '' : formatBytes(r.size ?? 0) },
         { header: 'modified', value: r => r.mtime != null ? new Date(Array.isArray(r.mtime) ? r.mtime[0] * 1000 : r.mtime).toISOString().slice(0, 19).replace('T', ' ') : '' },
         { header: 'present', value: r => r.present === false ? 'missing' : '' },
-        { header: 'name', value: r => r.type === 'dir' ? `${r.name}/` : r.type === 'symlink' ? `${r.name} -> ${r.target}` : r.name }
+        { header: 'name', value: r => r.type === 'dir' ? shown(`${r.name}/`, r.escaped) : r.type === 'symlink' ? `${shown(r.name, r.escaped)} -> ${shown(r.target, r.targetEscaped)}` : shown(r.name + special(r), r.escaped) }
       ], '(empty)')
+      if (entries.some(r => r.escaped === true || r.targetEscaped === true)) {
+        process.stdout.write('(escaped): the name is not valid UTF-8; \\xHH stands for a byte, \\\\ for a backslash; --path takes this form\n')
+      }
     })
 }

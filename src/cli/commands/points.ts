@@ -16,7 +16,7 @@ export function register (program: Command): void {
         { header: 'point', value: r => r.point },
         { header: 'kind', value: r => r.kind },
         { header: 'created', value: r => r.createdAt },
-        { header: 'state', value: r => r.complete ? 'complete' : 'orphan' },
+        { header: 'state', value: r => (r.complete ? 'complete' : r.damaged ? 'damaged' : 'orphan') + (r.partial ? `, partial (${r.skipped} skipped)` : '') },
         { header: 'volumes', value: r => Object.keys(r.volumes).join(',') }
       ])
     })

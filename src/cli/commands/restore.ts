@@ -21,5 +21,6 @@ export function register (program: Command): void {
       }, bar.onProgress)).finally(() => bar.stop())
       if (opts.json === true) return printJson(result)
       process.stdout.write(`restored ${result.files} files, ${formatBytes(result.bytes)} into ${resolve(dest)}\n`)
+      for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
     })
 }

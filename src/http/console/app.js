@@ -517,7 +517,8 @@ function showPoint (m, p) {
     row('Point', h('code', { class: 'copyable' }, p.point)),
     row('Machine', `${m.machine} #${p.seq} (${p.kind === 'base' ? 'base image' : 'incremental'})`),
     row('Taken', `${when(p.createdAt)} (${ago(p.createdAt)})`),
-    row('State', p.complete ? 'complete: volume- and file-level restore' : `orphan: ${p.missing} blocks missing; file-level restore only until they arrive`),
+    row('State', (p.complete ? 'complete: volume- and file-level restore' : `orphan: ${p.missing} blocks missing; file-level restore only until they arrive`) +
+      (p.skipped > 0 ? `; partial: ${p.skipped} entries were not stored (see the backup's skipped list)` : '')),
     row('Data', `${p.files} files, ${bytes(p.bytes)}`),
     row('Parent', p.parent ? h('code', {}, short(p.parent)) : '– (starts a chain)'),
     row('Restore', h('code', { class: 'copyable' }, `drcore restore ${m.machine} <dest> --point ${p.point}`))))

@@ -7,7 +7,7 @@ import type { Overview, PointOverview } from '../../../src/status/index.ts'
 import { drcore, drcoreJson, tempDir, removeDir } from '../../helpers/cli.ts'
 
 function pt (seq: number, kind: 'base' | 'incremental', complete = true): PointOverview {
-  return { point: `p${seq}`, seq, kind, parent: null, complete, missing: complete ? 0 : 3, createdAt: '2026-01-01T00:00:00.000Z', origin: 'o', tenant: '', files: 1, bytes: 1 }
+  return { point: `p${seq}`, seq, kind, parent: null, complete, missing: complete ? 0 : 3, skipped: 0, createdAt: '2026-01-01T00:00:00.000Z', origin: 'o', tenant: '', files: 1, bytes: 1 }
 }
 
 test('a chain prints as glyphs: B base image, i incremental, o orphan, | before a new chain, … for older points', () => {
