@@ -12,6 +12,7 @@ import type { BlockStore, IndexOp } from '../store/api.ts'
 import type { TenantBlocks } from '../replication/tenant-blocks.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
+import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
 import { SeedPartReader } from './part-reader.ts'
 import type { ConsumedPart, SeedConsumeResult, SeedDescriptor, SeedImportRecord, VerifiedSeed } from './api.ts'
@@ -159,6 +160,12 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
     if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
     throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
+  }
+  // an unfinished part means seed create was interrupted: the seed here was never finished (its
+  // source did not record it either), so nothing of it is imported
+  const unfinished = unfinishedParts(names)
+  if (unfinished.length > 0) {
+    throw new UserError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
   }
   const cars = names.filter(n => n.endsWith('.car')).sort()
   if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no .car file in it`)
