@@ -9,7 +9,7 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
-import type { TenantBlocks } from '../replication/tenant-blocks.ts'
+import { TenantBlocks } from '../replication/tenant-blocks.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
@@ -233,9 +233,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
     }
   }
   try {
-    // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
-    totals.healed += (await writer.commit(finalOps(problems.length === 0))).healed
-    await deps.tenants.add(tenant, refs)
+    // Verified blocks are kept even when the part is not whole; the part is recorded only when it
+    // is, in the same batch as its last blocks' tenant references: a recorded part is never read
+    // again, so a crash after the record must not lose them
+    totals.healed += (await writer.commit([...TenantBlocks.ops(tenant, refs), ...finalOps(problems.length === 0)])).healed
   } finally {
     await reader.close()
   }
