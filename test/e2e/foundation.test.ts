@@ -180,11 +180,15 @@ describe('a Core takes, stores, verifies and restores recovery points (CLI, end 
     }
     assert.equal(failures.length, 1, 'exactly one of the restores touches the corrupt block')
     assert.ok(failures[0].includes(bad.corrupt[0]), failures[0])
-    // put the byte back so later tests see a healthy repository
+    // put the byte back (a passing fault): verify quarantined the block, so it stays damaged
+    // until repair finds that its copy reads well again and takes it back
     const fix = await open(join(packs, largest), 'r+')
     b[0] ^= 0xff
     await fix.write(b, 0, 1, pos)
     await fix.close()
+    assert.equal((await drcoreJson(['verify', '--repo', repo], 1)).ok, false)
+    const repaired = await drcoreJson(['repair', '--repo', repo])
+    assert.equal(repaired.reinstated, 1)
     assert.equal((await drcoreJson(['verify', '--repo', repo])).ok, true)
   })
 
