@@ -106,19 +106,22 @@ export class Core implements CoreParts {
   /**
    * Starts libp2p, the pairing service, the replication engine and the scheduler (the daemon
    * does this; CLI-only Cores stay offline). `DRCORE_RETRY_DELAYS` (e.g. `5s,1m`) overrides the
-   * waits before retrying a failed replication job.
+   * waits before retrying a failed replication job, `DRCORE_REPLICATION_TUNING` the engine's
+   * tunables (src/replication/tuning.ts).
    */
   async startNetwork (): Promise<void> {
     const { createNode } = await import('./net/index.ts')
     const { PairingService } = await import('./peers/index.ts')
     const { ReplicationEngine } = await import('./replication/engine.ts')
+    const { REPLICATION_TUNING_ENV, parseReplicationTuning } = await import('./replication/tuning.ts')
+    const tuning = parseReplicationTuning(process.env[REPLICATION_TUNING_ENV])
     const { RuleStore } = await import('./replication/rules.ts')
     const { ReplicationScheduler, RETRY_DELAYS_ENV, parseDelays } = await import('./scheduler/index.ts')
     const node = await createNode({ privateKey: this.files.privateKey, listen: this.files.config.listen, trust: this.peers, events: this.events })
     this.node = node
     this.pairing = new PairingService({ node, registry: this.peers, name: this.files.config.name })
     await this.pairing.start()
-    this.replication = new ReplicationEngine({ ...this.parts(), node })
+    this.replication = new ReplicationEngine({ ...this.parts(), node }, tuning)
     await this.replication.start()
     this.scheduler = new ReplicationScheduler({
       rules: new RuleStore(this.files.db),

@@ -26,10 +26,10 @@ export interface IntakeStats {
  * Every block is rehashed here, at the store boundary, whatever checked it before (the wire
  * stream does too): nothing reaches a pack that does not match its CID. What arrived is flushed
  * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
- * next blocks arrive (the writer holds at most its own flush size meanwhile, then makes `put`
- * wait), and the tenant's references follow each flush. So a transfer cut off at
- * any moment, even by kill -9, keeps everything but the last unflushed stretch, and the retry's
- * "have?" skips what was kept.
+ * next blocks arrive (at most `flushBytes` more, then `put` waits for the flush), and the tenant's
+ * references follow each flush. So a transfer cut off at any moment, even by kill -9, keeps
+ * everything but the flush in progress and what queued behind it (under 2 × (`flushBytes` + one
+ * block)), and the retry's "have?" skips what was kept.
  */
 export class BlockIntake {
   readonly #store: BlockStore
@@ -64,8 +64,13 @@ export class BlockIntake {
     this.stats.bytes += bytes.length
     if (added) this.stats.newBlocks++
     this.#unflushed += bytes.length
-    // while a flush runs, blocks keep arriving (the writer bounds its own queue); the next flush
-    // starts when this one is done
+    // while a flush runs, blocks keep arriving until a flush's worth is queued behind it; then
+    // this put waits for it (the receiver stops reading, the network stops the source), so
+    // what is not durable yet never exceeds two flushes: what a kill -9 makes the source re-send
+    if (this.#flushing !== undefined && this.#unflushed >= this.#options.flushBytes) {
+      await this.#flushing
+      this.#assertUsable()
+    }
     if (this.#flushing === undefined && (this.#unflushed >= this.#options.flushBytes || performance.now() - this.#lastFlush >= this.#options.flushIntervalMs)) {
       this.#startFlush()
     }

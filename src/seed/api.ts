@@ -151,6 +151,8 @@ export interface SeedCreateResult {
   target: string | null
   /** points left out because they are orphans here (a seed carries complete points only) */
   skipped: Array<{ point: string, machine: string, reason: string }>
+  /** files an interrupted `seed create` of this Core had left in the folder, removed first */
+  removed: string[]
   seconds: number
 }
 

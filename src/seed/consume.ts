@@ -9,9 +9,10 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
-import type { TenantBlocks } from '../replication/tenant-blocks.ts'
+import { TenantBlocks } from '../replication/tenant-blocks.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
+import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
 import { SeedPartReader } from './part-reader.ts'
 import type { ConsumedPart, SeedConsumeResult, SeedDescriptor, SeedImportRecord, VerifiedSeed } from './api.ts'
@@ -160,6 +161,12 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
     throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
   }
+  // an unfinished part means seed create was interrupted: the seed here was never finished (its
+  // source did not record it either), so nothing of it is imported
+  const unfinished = unfinishedParts(names)
+  if (unfinished.length > 0) {
+    throw new UserError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
+  }
   const cars = names.filter(n => n.endsWith('.car')).sort()
   if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no .car file in it`)
   const readers: SeedPartReader[] = []
@@ -226,9 +233,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
     }
   }
   try {
-    // Verified blocks are kept even when the part is not whole; the part is recorded only when it is.
-    totals.healed += (await writer.commit(finalOps(problems.length === 0))).healed
-    await deps.tenants.add(tenant, refs)
+    // Verified blocks are kept even when the part is not whole; the part is recorded only when it
+    // is, in the same batch as its last blocks' tenant references: a recorded part is never read
+    // again, so a crash after the record must not lose them
+    totals.healed += (await writer.commit([...TenantBlocks.ops(tenant, refs), ...finalOps(problems.length === 0)])).healed
   } finally {
     await reader.close()
   }

@@ -152,6 +152,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
     bytes: layout.bytes,
     target: selection.target,
     skipped: selection.skipped,
+    removed: [], // the caller cleans the folder first (leftovers.ts)
     seconds: (performance.now() - started) / 1000
   }
   return { result, record }

@@ -12,6 +12,7 @@ import type { BlockStore } from '../store/api.ts'
 import { consumeSeed } from './consume.ts'
 import { writeSeed } from './create.ts'
 import { missingParts, SeedImports } from './imports.ts'
+import { removeUnfinishedSeeds } from './leftovers.ts'
 import { SeedRegistry } from './registry.ts'
 import { selectPoints } from './selection.ts'
 import type { SeedConsumeResult, SeedCreateResult, SeedRow } from './api.ts'
@@ -54,6 +55,8 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
       const maxSize = input.maxSize === undefined ? undefined : parseByteSize(input.maxSize)
       const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
       const selection = await selectPoints(core.points, rules, { machines: input.machines, all: input.all, to })
+      const recorded = new Set((await registry.list()).map(r => r.seed))
+      const removed = await removeUnfinishedSeeds(input.out, self, async seed => recorded.has(seed))
       const { result, record } = await writeSeed(
         { store: core.store, privateKey: core.files.privateKey, peerId: self, name: core.files.config.name },
         selection,
@@ -62,7 +65,7 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
       core.events.emit('seed.created',
         `seed ${record.seed} written to ${record.dir}: ${record.points.length} points of ${record.machines.map(m => m.machine).join(', ')} in ${record.parts} part${record.parts > 1 ? 's' : ''}`,
         { seed: record.seed, target: record.target, dir: record.dir, parts: record.parts, points: record.points.length, blocks: record.blocks, bytes: record.bytes, rules: record.rules })
-      return result
+      return { ...result, removed }
     }),
 
     seeds: async (): Promise<SeedRow[]> => {

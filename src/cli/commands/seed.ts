@@ -23,6 +23,7 @@ export function register (program: Command): void {
         out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize
       }, bar.onProgress)).finally(() => bar.stop())
       for (const s of result.skipped) process.stderr.write(`left out point ${s.point} of ${s.machine}: ${s.reason}\n`)
+      if (result.removed.length > 0) process.stderr.write(`removed ${result.removed.length} files an interrupted seed create had left in ${resolve(opts.out)}\n`)
       if (opts.json === true) return printJson(result)
       process.stdout.write(`seed ${result.seed}${result.target != null ? ` for ${result.target}` : ''}: ${result.points} points, ` +
         `${result.blocks} blocks, ${formatBytes(result.bytes)} in ${result.parts.length} part${result.parts.length > 1 ? 's' : ''} (${result.seconds.toFixed(1)} s)\n`)
