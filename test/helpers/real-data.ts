@@ -12,7 +12,8 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { access, constants, lstat, mkdir, open, readdir, readlink, rm, truncate, utimes } from 'node:fs/promises'
+import { access, constants, lstat, mkdir, open, readdir, readlink, rm, truncate } from 'node:fs/promises'
+import { lutimesNs } from '../../src/fsx/index.ts'
 import type { BigIntStats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
@@ -114,12 +115,13 @@ async function seededSubset (dir: string, maxBytes: number, seed: string): Promi
 
 async function copyTimes (from: string, to: string): Promise<void> {
   const times = await lstat(from, { bigint: true })
-  await utimes(to, seconds(times.atimeNs), seconds(times.mtimeNs))
+  setTimesNs(to, times.atimeNs, times.mtimeNs)
 }
 
-/** What utimes takes: seconds as a double, exact to well under a microsecond for current dates. */
-function seconds (ns: bigint): number {
-  return Number(ns / 1000n) / 1e6
+/** Sets both times to the nanosecond (node's utimes goes through a double and loses them). */
+function setTimesNs (path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const split = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)]
+  lutimesNs(path, split(atimeNs), split(mtimeNs))
 }
 
 async function dropWhatBackupCannotKeep (root: string): Promise<void> {
@@ -135,7 +137,7 @@ async function dropWhatBackupCannotKeep (root: string): Promise<void> {
     // the parent keeps its mtime: the copy differs from its source only by what was dropped
     const times = await lstat(dirname(path), { bigint: true })
     await rm(path, { recursive: true, force: true })
-    await utimes(dirname(path), seconds(times.atimeNs), seconds(times.mtimeNs))
+    setTimesNs(dirname(path), times.atimeNs, times.mtimeNs)
   }
 }
 
