@@ -2,7 +2,7 @@ import type { BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import { createChunker } from '../chunker/index.ts'
 import type { ChunkerOptions } from '../chunker/api.ts'
-import { rawCid } from '../points/blocks.ts'
+import { RAW_CODE } from '../points/blocks.ts'
 import { FileTreeBuilder } from '../points/file-tree.ts'
 import type { TreeShape } from '../points/shape.ts'
 import type { BlockWriter } from '../store/api.ts'
@@ -112,8 +112,8 @@ async function readSmall (ctx: ReadContext, path: Buffer): Promise<FileContent |
   ctx.onRead(read.size)
   const tree = new FileTreeBuilder((cid, bytes) => ctx.writer.put(cid, bytes), ctx.shape)
   for (const chunk of read.chunks) {
-    const cid = rawCid(chunk)
-    if (await ctx.writer.put(cid, chunk)) ctx.onNewChunk(chunk.length)
+    const { cid, added } = await ctx.writer.add(RAW_CODE, chunk)
+    if (added) ctx.onNewChunk(chunk.length)
     await tree.addChunk(cid, chunk.length)
   }
   const { cid } = await tree.finish()
@@ -128,8 +128,8 @@ async function readOnce (ctx: ReadContext, path: Buffer): Promise<FileContent> {
     const chunker = createChunker(ctx.chunking)
     const tree = new FileTreeBuilder((cid, bytes) => ctx.writer.put(cid, bytes), ctx.shape)
     const addChunk = async (chunk: Uint8Array): Promise<void> => {
-      const cid = rawCid(chunk)
-      if (await ctx.writer.put(cid, chunk)) ctx.onNewChunk(chunk.length)
+      const { cid, added } = await ctx.writer.add(RAW_CODE, chunk)
+      if (added) ctx.onNewChunk(chunk.length)
       await tree.addChunk(cid, chunk.length)
     }
     const bufferSize = Math.min(READ_SIZE, Math.max(MIN_READ_SIZE, Number(before.size) + 1))

@@ -1,7 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
 import { TenantBlocks } from './tenant-blocks.ts'
-import { verifyBlock } from './wire.ts'
 
 export interface IntakeOptions {
   /** make what arrived durable after this many bytes ... */
@@ -23,8 +22,9 @@ export interface IntakeStats {
 /**
  * Blocks arriving from a peer, on their way into the store and into the sending tenant's view.
  *
- * Every block is rehashed here, at the store boundary, whatever checked it before (the wire
- * stream does too): nothing reaches a pack that does not match its CID. What arrived is flushed
+ * Every block was rehashed by the wire stream on arrival, and the block writer hashes its own copy
+ * again (a mismatch there is `BlockIntegrityError`): nothing reaches a pack that does not match
+ * its CID. What arrived is flushed
  * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
  * next blocks arrive (at most `flushBytes` more, then `put` waits for the flush), and the tenant's
  * references follow each flush. So a transfer cut off at any moment, even by kill -9, keeps
@@ -55,7 +55,6 @@ export class BlockIntake {
   /** Verifies and queues one block; returns whether the store did not hold it yet. */
   async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
     this.#assertUsable()
-    verifyBlock({ cid, bytes })
     this.#writer ??= this.#store.writer()
     const added = await this.#writer.put(cid, bytes)
     // a CID decoded from a frame keeps its digest as a view of the network chunk: keep a copy
@@ -97,7 +96,6 @@ export class BlockIntake {
     const writer = this.#writer ?? this.#store.writer()
     this.#writer = undefined
     for (const block of final) {
-      verifyBlock(block)
       await writer.put(block.cid, block.bytes)
     }
     this.stats.healed = (await writer.commit([...TenantBlocks.ops(this.#tenant, final.map(b => b.cid)), ...ops])).healed

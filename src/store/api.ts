@@ -91,15 +91,22 @@ export type IndexOp =
 
 export interface BlockWriter {
   /**
-   * Queues a block. Deduplicates against the index and against this writer's pending blocks.
-   * Returns whether it will be stored. May await a flush when the pending buffer is full
-   * (backpressure).
+   * Stores `bytes` as a block of `codec` (raw 0x55 or dag-cbor 0x71) and returns its CID,
+   * computed from the writer's own copy of the bytes: what is stored is, by construction, what
+   * the CID names. Deduplicates against the index and this writer's pending blocks (`added`
+   * false). May await a flush when the pending buffer is full (backpressure).
    *
    * Ownership: `bytes` is borrowed for the synchronous part of the call only. It is copied before
-   * `put` returns its promise, so the caller may overwrite its buffer as soon as `put` returns
-   * (without awaiting it). Every stored body is rehashed from that copy against `cid` on the way
-   * to the pack: bytes that do not match make the flush, and so `commit`, fail with
-   * `BlockIntegrityError`, and nothing of that flush is indexed.
+   * `add` returns its promise, so the caller may overwrite its buffer as soon as `add` returns
+   * (without awaiting it).
+   */
+  add (codec: number, bytes: Uint8Array): Promise<{ cid: CID, added: boolean }>
+  /**
+   * Queues a block whose CID the caller knows (a node it built, a block from a peer or a seed
+   * drive). The writer hashes its own copy and refuses bytes that do not match `cid` with
+   * `BlockIntegrityError`; the writer then refuses every further call (nothing it holds is
+   * committed). Returns whether it will be stored (false: already here or pending). Same
+   * ownership as `add`.
    */
   put (cid: CID, bytes: Uint8Array): Promise<boolean>
   /** Makes every queued block durable and indexed (pack fsync, then index batch). */

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
-import { encodeOnWorker, looksIncompressible, unzstd } from './compression.ts'
-import { DigestMismatchError } from './encode-pool.ts'
+import { looksIncompressible, reserveEncoding, unzstd } from './compression.ts'
 import type { EncodedBody } from './encode-pool.ts'
 import { MIN_COMPRESS_SIZE } from './constants.ts'
 import { FLAG_ZSTD } from './pack-format.ts'
@@ -11,27 +10,52 @@ import { FLAG_ZSTD } from './pack-format.ts'
 export type { EncodedBody } from './encode-pool.ts'
 
 /**
- * The pack body of a block: rehashed against `cid` and compressed when that pays (see
- * encode-pool.ts). A block is kept as it is when it is tiny, looks incompressible, or zstd does
- * not make it smaller.
+ * A block's bytes as the store owns them: copied, and hashed from the copy. Whatever is stored
+ * for the block is this copy or a zstd frame of it, so the digest is, by construction, the hash
+ * of what is stored: no later reuse of the caller's buffer, and no bug between hashing and
+ * storing, can put bytes under a CID they do not match.
  *
- * Ownership: `bytes` is borrowed only for the duration of this call. It is copied before
- * `encodeBody` returns (this is deliberately not an async function: nothing of it runs after the
- * caller has moved on), so the caller may overwrite its buffer as soon as the call returns. The
- * body that resolves was hashed from that copy, never from the caller's buffer. A block whose
- * bytes do not match `cid` rejects with `DigestMismatchError` and must never be stored.
+ * `commit` (queue it for its pack) or `release` (a duplicate: drop it) must be called before the
+ * caller yields to the event loop: the copy may sit in the encoder's next batch.
  */
-export function encodeBody (cid: CID, bytes: Uint8Array): Promise<EncodedBody> {
-  const digest = cid.multihash.digest
+export interface OwnedBlock {
+  readonly length: number
+  /** sha2-256 of the copy */
+  readonly digest: Buffer
+  /** the body to store: the copy, or a zstd frame of it when that is smaller (on a worker) */
+  commit (): Promise<EncodedBody>
+  release (): void
+}
+
+/**
+ * Takes ownership of a block's bytes (see `OwnedBlock`). `bytes` is borrowed only for the
+ * duration of this call: it is copied before `ownBlock` returns, so the caller may overwrite its
+ * buffer as soon as the call returns.
+ */
+export function ownBlock (bytes: Uint8Array): OwnedBlock {
   if (bytes.length < MIN_COMPRESS_SIZE) {
-    // a few bytes: hashing the copy here costs less than a trip to the worker
+    // a few bytes: zstd's frame would eat any gain; no trip to the worker
     const copy = bytes.slice()
-    if (!createHash('sha256').update(copy).digest().equals(digest)) {
-      return Promise.reject(new DigestMismatchError(`the ${copy.length} bytes given for block ${cid} do not hash to its CID`))
+    return {
+      length: copy.length,
+      digest: sha256Of(copy),
+      commit: () => Promise.resolve({ flags: 0, body: copy }),
+      release: () => {}
     }
-    return Promise.resolve({ flags: 0, body: copy })
   }
-  return encodeOnWorker(bytes, digest, !looksIncompressible(bytes))
+  const reservation = reserveEncoding(bytes)
+  const copy = reservation.bytes
+  const compress = !looksIncompressible(copy)
+  return {
+    length: copy.length,
+    digest: sha256Of(copy),
+    commit: () => reservation.commit(compress),
+    release: () => { reservation.release() }
+  }
+}
+
+function sha256Of (bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest()
 }
 
 /** Decompression stops here when the block's length is not known (rebuilding the index). */

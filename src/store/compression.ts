@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import { zstdDecompress } from 'node:zlib'
 import { ZSTD_LEVEL } from './constants.ts'
 import { EncodePool, POOL_SIZE } from './encode-pool.ts'
-import type { EncodedBody } from './encode-pool.ts'
+import type { Reservation } from './encode-pool.ts'
 
 const decompress = promisify(zstdDecompress)
 
@@ -35,12 +35,9 @@ export function encodeBackpressure (): Promise<void> | undefined {
   return pool.ready()
 }
 
-/**
- * The pack body for `bytes` (see encode-pool.ts): rehashed against `digest` on a worker thread,
- * compressed when `compress` and zstd makes it smaller. Copies `bytes` before it returns.
- */
-export function encodeOnWorker (bytes: Uint8Array, digest: Uint8Array, compress: boolean): Promise<EncodedBody> {
-  return pool.encode(bytes, digest, compress)
+/** Copies `bytes` into the encoder's next batch (see `EncodePool.reserve`). */
+export function reserveEncoding (bytes: Uint8Array): Reservation {
+  return pool.reserve(bytes)
 }
 
 /** The content of a zstd frame, at most `maxLength` bytes (longer content is an error). */

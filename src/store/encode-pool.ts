@@ -7,7 +7,6 @@ const BATCH_BYTES = 1024 * 1024
 const BATCH_BLOCKS = 512
 /** Bytes handed to the pool and not encoded yet, above which writers wait (see `ready`). */
 const MAX_OUTSTANDING = 8 * 1024 * 1024
-const DIGEST = 32
 
 /** The body of a pack record: the block, or a zstd frame of it when `flags` says so. */
 export interface EncodedBody {
@@ -15,9 +14,18 @@ export interface EncodedBody {
   body: Uint8Array
 }
 
-/** The bytes given for a block do not hash to the digest its CID names: it is never stored. */
-export class DigestMismatchError extends Error {
-  override name = 'DigestMismatchError'
+/**
+ * A block copied into the batch that goes to a worker next, not yet handed over. `bytes` is the
+ * copy: the caller hashes it (what is stored is then exactly what was hashed), then either
+ * `commit`s it or `release`s it (a duplicate). Both must happen before anything else uses the
+ * pool: the batch may be sent, and its buffer given to a worker, as soon as they return.
+ */
+export interface Reservation {
+  readonly bytes: Uint8Array
+  /** hands the copy to a worker: compressed when `compress` and zstd makes it smaller */
+  commit (compress: boolean): Promise<EncodedBody>
+  /** gives the room back (the block was not needed) */
+  release (): void
 }
 
 interface Job {
@@ -33,15 +41,15 @@ interface PoolWorker {
 }
 
 /**
- * Encodes block bodies on worker threads, in batches: each block is rehashed against its CID's
- * digest and, when asked, compressed (see encode-worker.ts). Measured on 4 KiB blocks, a one-shot
- * `zstdCompress` on the libuv pool costs about 175 µs of CPU per block and `zstdCompressSync`
- * about 50 µs; a batch of synchronous calls in a worker keeps that per-call cost, and the
- * write-path hash, off the main thread (which chunks and hashes) and on another core.
+ * Encodes block bodies on worker threads, in batches (see encode-worker.ts). Measured on 4 KiB
+ * blocks, a one-shot `zstdCompress` on the libuv pool costs about 175 µs of CPU per block and
+ * `zstdCompressSync` about 50 µs; a batch of synchronous calls in a worker keeps that per-call
+ * cost off the main thread (which chunks and hashes) and on another core.
  *
- * Ownership: `encode` copies the caller's bytes into the batch buffer before it returns, so the
- * caller may reuse its buffer at once; the batch buffer is transferred to the worker, and the
- * bodies that come back are views of a buffer only the caller of `encode` holds.
+ * Ownership: `reserve` copies the caller's bytes into the batch buffer before it returns, so the
+ * caller may reuse its buffer at once. The copy is the caller's to hash until it commits; from
+ * then on only the worker reads it (the batch buffer is transferred), and the bodies that come
+ * back are views of a buffer only the caller holds.
  *
  * Workers start on first use and are unreferenced while idle, so they never keep a process alive.
  */
@@ -51,8 +59,9 @@ export class EncodePool {
   readonly #workers: PoolWorker[] = []
   #batch: Job[] = []
   #input: Uint8Array<ArrayBuffer> | undefined
-  #digests: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_BLOCKS * DIGEST)
   #compress: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_BLOCKS)
+  /** a reservation not committed or released yet */
+  #open = false
   #batchBytes = 0
   #scheduled = false
   #nextId = 0
@@ -75,22 +84,41 @@ export class EncodePool {
   }
 
   /**
-   * The body to store for `bytes`, checked against `digest` (sha2-256) by the worker that reads
-   * it, compressed when `compress` and zstd makes it smaller. Rejects with `DigestMismatchError`
-   * when the bytes do not match. `bytes` is copied before this returns.
+   * Copies `bytes` into the batch that goes to a worker next (see `Reservation`). One reservation
+   * at a time: commit or release it before the next.
    */
-  encode (bytes: Uint8Array, digest: Uint8Array, compress: boolean): Promise<EncodedBody> {
-    if (digest.length !== DIGEST) throw new RangeError(`a sha2-256 digest is ${DIGEST} bytes, not ${digest.length}`)
+  reserve (bytes: Uint8Array): Reservation {
+    if (this.#open) throw new Error('the previous reservation was neither committed nor released')
     if (this.#input !== undefined && this.#batchBytes + bytes.length > this.#input.length) this.#send()
     this.#input ??= new Uint8Array(Math.max(BATCH_BYTES, bytes.length))
-    const index = this.#batch.length
-    this.#input.set(bytes, this.#batchBytes)
-    this.#digests.set(digest, index * DIGEST)
-    this.#compress[index] = compress ? 1 : 0
-    this.#batchBytes += bytes.length
-    this.#outstanding += bytes.length
+    const at = this.#batchBytes
+    const copy = this.#input.subarray(at, at + bytes.length)
+    copy.set(bytes)
+    this.#open = true
+    let done = false
+    const settle = (): void => {
+      if (done) throw new Error('a reservation is committed or released once')
+      done = true
+      this.#open = false
+    }
+    return {
+      bytes: copy,
+      commit: (compress: boolean): Promise<EncodedBody> => {
+        settle()
+        return this.#commit(bytes.length, compress)
+      },
+      release: (): void => {
+        settle()
+      }
+    }
+  }
+
+  #commit (length: number, compress: boolean): Promise<EncodedBody> {
+    this.#compress[this.#batch.length] = compress ? 1 : 0
+    this.#batchBytes += length
+    this.#outstanding += length
     const promise = new Promise<EncodedBody>((resolve, reject) => {
-      this.#batch.push({ length: bytes.length, resolve, reject })
+      this.#batch.push({ length, resolve, reject })
     })
     if (this.#batchBytes >= BATCH_BYTES || this.#batch.length >= BATCH_BLOCKS) {
       this.#send()
@@ -113,7 +141,7 @@ export class EncodePool {
     const jobs = this.#batch
     const input = this.#input
     if (jobs.length === 0 || input === undefined) return
-    const digests = this.#digests.slice(0, jobs.length * DIGEST)
+    if (this.#open) throw new Error('a batch was sent with a reservation open')
     const compress = this.#compress.slice(0, jobs.length)
     this.#batch = []
     this.#input = undefined
@@ -130,8 +158,8 @@ export class EncodePool {
     const id = this.#nextId++
     if (target.inflight.size === 0) target.worker.ref()
     target.inflight.set(id, jobs)
-    const request: EncodeRequest = { id, input: input.buffer, lengths, digests: digests.buffer, compress, level: this.#level }
-    target.worker.postMessage(request, [input.buffer, digests.buffer])
+    const request: EncodeRequest = { id, input: input.buffer, lengths, compress, level: this.#level }
+    target.worker.postMessage(request, [input.buffer])
   }
 
   /** The least busy worker, starting a new one while there are fewer than `size`. */
@@ -162,13 +190,8 @@ export class EncodePool {
       const output = reply.output as ArrayBuffer
       const sizes = reply.sizes as number[]
       const flags = reply.flags as number[]
-      const mismatched = new Set(reply.mismatched)
       let offset = 0
       for (let i = 0; i < jobs.length; i++) {
-        if (mismatched.has(i)) {
-          jobs[i].reject(new DigestMismatchError(`the ${jobs[i].length} bytes given for a block do not hash to its CID`))
-          continue
-        }
         jobs[i].resolve({ flags: flags[i], body: new Uint8Array(output, offset, sizes[i]) })
         offset += sizes[i]
       }

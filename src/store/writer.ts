@@ -1,10 +1,11 @@
-import type { CID } from 'multiformats/cid'
 import type { BlockWriter, IndexOp, WriterStats } from './api.ts'
-import { assertSha256, encodeBody } from './block-codec.ts'
-import { encodeBackpressure } from './compression.ts'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { assertSha256, ownBlock } from './block-codec.ts'
 import type { EncodedBody } from './block-codec.ts'
+import { encodeBackpressure } from './compression.ts'
 import type { StoreLimits } from './constants.ts'
-import { DigestMismatchError } from './encode-pool.ts'
 import { BlockIntegrityError, PackWriteError } from './errors.ts'
 import type { BlockLocation } from './location.ts'
 import { encodeRecordHeader, PACK_HEADER, PACK_HEADER_SIZE, recordHeaderLength } from './pack-format.ts'
@@ -49,7 +50,7 @@ interface PendingBlock {
   cid: CID
   key: string
   rawLength: number
-  /** the body to write, from the writer's own copy of the bytes, rehashed against `cid` */
+  /** the body to write: the writer's own copy of the bytes (hashed to `cid`), or its zstd frame */
   encoded: Promise<EncodedBody>
 }
 
@@ -88,6 +89,20 @@ export class PackWriter implements BlockWriter {
     return { ...this.#stats }
   }
 
+  async add (codec: number, bytes: Uint8Array): Promise<{ cid: CID, added: boolean }> {
+    this.#assertUsable()
+    // copies `bytes` before it returns: from here on the caller's buffer is never read again
+    const owned = ownBlock(bytes)
+    const cid = CID.createV1(codec, Digest.create(sha256.code, owned.digest))
+    const key = cidKey(cid)
+    if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) {
+      owned.release()
+      return { cid, added: false }
+    }
+    await this.#enqueue(cid, key, owned.length, owned.commit())
+    return { cid, added: true }
+  }
+
   async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
     this.#assertUsable()
     assertSha256(cid)
@@ -96,19 +111,27 @@ export class PackWriter implements BlockWriter {
     if (cid.version !== 1) throw new RangeError(`block ${cid} is a CIDv${cid.version}; the store holds CIDv1 blocks only`)
     const key = cidKey(cid)
     if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) return false
+    const owned = ownBlock(bytes)
+    if (!owned.digest.equals(cid.multihash.digest)) {
+      owned.release()
+      // nothing this writer holds may be committed now: the caller's data is not what it says
+      this.#failure ??= new BlockIntegrityError(cid.toString(), bytes.length)
+      throw this.#failure
+    }
+    await this.#enqueue(cid, key, owned.length, owned.commit())
+    return true
+  }
 
-    // copies `bytes` before it returns: from here on the caller's buffer is never read again
-    const encoded = encodeBody(cid, bytes)
+  async #enqueue (cid: CID, key: string, rawLength: number, encoded: Promise<EncodedBody>): Promise<void> {
     encoded.catch(() => {}) // awaited by the flush; a rejection surfaces there
-    const block = { cid, key, rawLength: bytes.length, encoded }
+    const block = { cid, key, rawLength, encoded }
     this.#queue.push(block)
     this.#unindexed.set(key, block)
-    this.#queuedBytes += bytes.length
+    this.#queuedBytes += rawLength
     const { flushBytes, flushBlocks } = this.#host.limits
     if (this.#queuedBytes >= flushBytes || this.#queue.length >= flushBlocks) await this.#startFlush([], false)
     const behind = encodeBackpressure()
     if (behind !== undefined) await behind
-    return true
   }
 
   async flush (): Promise<void> {
@@ -164,10 +187,7 @@ export class PackWriter implements BlockWriter {
   }
 
   async #flushBatch (blocks: PendingBlock[], ops: IndexOp[], durable: boolean): Promise<void> {
-    const bodies = await Promise.all(blocks.map(async (b) => await b.encoded.catch((err: unknown) => {
-      // nothing of this batch is written: a block that does not match its CID is never stored
-      throw err instanceof DigestMismatchError ? new BlockIntegrityError(b.cid.toString(), b.rawLength) : err
-    })))
+    const bodies = await Promise.all(blocks.map(async (b) => await b.encoded))
     // with no blocks, rewriting the pack's committed length gives a sync batch something to carry
     let pack = this.#pack
     let length = pack?.length ?? 0

@@ -1,4 +1,6 @@
 import { CID } from 'multiformats/cid'
+import { BlockIntegrityError } from '../../src/store/errors.ts'
+import { create as createDigest } from 'multiformats/hashes/digest'
 import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
 import { sha256 } from '../../src/points/blocks.ts'
 import { assertSha256 } from '../../src/store/block-codec.ts'
@@ -128,12 +130,24 @@ class MemoryWriter implements BlockWriter {
     this.#db = db
   }
 
+  async add (codec: number, bytes: Uint8Array): Promise<{ cid: CID, added: boolean }> {
+    const copy = bytes.slice()
+    const cid = CID.createV1(codec, createDigest(0x12, sha256(copy)))
+    return { cid, added: await this.put(cid, copy) }
+  }
+
   async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
     if (this.#closed) throw new Error('writer is closed')
     assertSha256(cid)
     const key = cid.toString()
     if (this.#store.blocks.has(key) || this.#pending.has(key)) return false
-    this.#pending.set(key, bytes.slice())
+    const copy = bytes.slice()
+    // as the pack store does: bytes that do not match their CID are refused, and nothing after
+    if (!Buffer.from(sha256(copy)).equals(cid.multihash.digest)) {
+      this.#closed = true
+      throw new BlockIntegrityError(key, copy.length)
+    }
+    this.#pending.set(key, copy)
     if (this.#store.quarantined.delete(key)) this.stats.healed++
     this.stats.blocks++
     this.stats.newBytes += bytes.length

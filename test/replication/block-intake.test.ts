@@ -24,6 +24,7 @@ class GatedStore extends MemoryBlockStore {
   override writer (): BlockWriter {
     const inner = super.writer()
     return {
+      add: async (codec, bytes) => await inner.add(codec, bytes),
       put: async (cid, bytes) => await inner.put(cid, bytes),
       flush: async () => {
         this.flushes++

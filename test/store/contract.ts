@@ -8,6 +8,7 @@
  * Each is tested by overwriting the buffer the way a caller reusing it would.
  */
 import assert from 'node:assert/strict'
+import * as raw from 'multiformats/codecs/raw'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
@@ -208,6 +209,22 @@ export function blockStoreContract (kind: StoreKind): void {
             }
           })
         }
+      }
+
+      for (const c of cases) {
+        it(`add names ${c.name} (${c.branch}) by the bytes it was given, though the buffer is overwritten as it returns`, async () => {
+          const original = block(c.bytes)
+          const { view, buffer } = viewInReadBuffer(c.bytes)
+          const writer = harness.store.writer()
+          const added = writer.add(raw.code, view)
+          poison(buffer)
+          const { cid, added: isNew } = await added
+          assert.equal(cid.toString(), original.cid.toString())
+          assert.equal(isNew, true)
+          assert.deepEqual(await writer.add(raw.code, c.bytes), { cid, added: false }, 'the same bytes again: a duplicate')
+          await writer.commit()
+          await assertStoredIntact(await harness.reopen(), [original])
+        })
       }
 
       it('stores a stream of blocks of every kind put through one reused read buffer, as backup does', async () => {

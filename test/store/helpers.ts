@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { openBlockStore } from '../../src/store/index.ts'
-import { encodeOnWorker } from '../../src/store/compression.ts'
+import { reserveEncoding } from '../../src/store/compression.ts'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import type { BlockStore, BlockStoreOptions, RootDb } from '../../src/store/index.ts'
 
@@ -104,8 +104,7 @@ export async function flipByte (path: string, position: number): Promise<void> {
  * are (zstd did not make them smaller). `bytes` is copied before this returns.
  */
 export function zstd (bytes: Uint8Array): Promise<Uint8Array | undefined> {
-  const digest = createHash('sha256').update(bytes).digest()
-  return encodeOnWorker(bytes, digest, true).then(({ flags, body }) => {
+  return reserveEncoding(bytes).commit(true).then(({ flags, body }) => {
     if (flags === 0) return undefined
     assert.equal(flags, FLAG_ZSTD)
     return body
