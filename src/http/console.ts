@@ -1,13 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 
-/** The console's files, served as they are (plain JS and CSS: no build step). */
+/**
+ * The console's files, served as they are (plain CSS and JavaScript modules: no build step): the
+ * page, its stylesheet, and every module at its path under console/ (/app.js, /lib/…, /pages/…).
+ */
 const ASSETS: Record<string, string> = {
   '/': 'index.html',
-  '/app.js': 'app.js',
-  '/app.css': 'app.css'
+  '/app.css': 'app.css',
+  ...Object.fromEntries(readdirSync(new URL('./console/', import.meta.url), { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.js')).map(f => [`/${f}`, f]))
 }
 
 const TYPES: Record<string, string> = {
