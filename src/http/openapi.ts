@@ -39,6 +39,8 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
     info: {
       title: 'drcore Core API',
       version: options.version ?? '1',
+      // the project's licence (package.json), as an SPDX identifier
+      license: { name: 'Apache License 2.0', identifier: 'Apache-2.0' },
       description: 'The JSON API of a running drcore Core, used by the CLI and the web console. Every request needs the ' +
         'token from `<repo>/api-token`: as `Authorization: Bearer <token>`, or the `drcore_token` cookie set by `/login?token=…`. ' +
         'Errors are `{"error": {"name", "message", "exitCode"}}` and never carry a stack trace. Prometheus metrics are served ' +
