@@ -16,9 +16,13 @@ export interface CliResult {
 
 /** Runs the real CLI in a child process (the same Node that runs the tests). */
 export async function drcore (args: string[], opts: { env?: Record<string, string>, input?: string, timeoutMs?: number, uid?: number, gid?: number } = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env }
+  // under npm run coverage, another user could not write to the run's coverage folder (and would say so on
+  // stderr); empty, not deleted: spawn puts a missing NODE_V8_COVERAGE back
+  if (opts.uid != null && opts.uid !== process.getuid?.() && env.NODE_V8_COVERAGE != null) env.NODE_V8_COVERAGE = ''
   return await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...opts.env },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
       uid: opts.uid,
       gid: opts.gid
