@@ -18,7 +18,7 @@ import type { RuleRecord } from './rules.ts'
 import { SeedRegistry } from '../seed/registry.ts'
 import { ReplicationSession } from './sender.ts'
 import { TenantBlocks } from './tenant-blocks.ts'
-import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from './wire.ts'
+import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from '../protocol/index.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
 
 const DEFAULTS: Required<EngineOptions> = {

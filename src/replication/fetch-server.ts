@@ -7,8 +7,8 @@ import { readAhead } from './read-ahead.ts'
 import { TenantScope } from './tenant-scope.ts'
 import type { TenantBlocks } from './tenant-blocks.ts'
 import type { EngineMetrics } from './api.ts'
-import { bitmapOf } from './wire.ts'
-import type { Message } from './wire.ts'
+import { bitmapOf } from '../protocol/index.ts'
+import type { Message } from '../protocol/index.ts'
 
 export interface FetchServerDeps {
   store: BlockStore

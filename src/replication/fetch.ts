@@ -11,7 +11,7 @@ import { BlockPuller } from './pull.ts'
 import type { IntakeOptions } from './block-intake.ts'
 import type { TenantBlocks } from './tenant-blocks.ts'
 import type { EngineMetrics, FetchResult } from './api.ts'
-import type { Message, MessageOf, MessageType, PointSummary } from './wire.ts'
+import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface FetchDeps {
   store: BlockStore

@@ -13,7 +13,7 @@ import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
-import type { PointSummary } from './wire.ts'
+import type { PointSummary } from '../protocol/index.ts'
 
 export interface JobDeps {
   store: BlockStore

@@ -7,7 +7,7 @@ import { IncomingPoint } from './incoming-point.ts'
 import type { IncomingDeps } from './incoming-point.ts'
 import { TenantScope } from './tenant-scope.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
-import type { Message, MessageOf } from './wire.ts'
+import type { Message, MessageOf } from '../protocol/index.ts'
 
 export interface ReceiverDeps extends IncomingDeps {
   peers: PeerTrust & { tenantOf: (peerId: string) => string | undefined }

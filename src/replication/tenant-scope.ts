@@ -5,7 +5,7 @@ import type { MachineRecord, PointRecord, SignedPoint } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockSource } from '../points/closure.ts'
 import type { BlockStore } from '../store/api.ts'
-import type { PointSummary } from './wire.ts'
+import type { PointSummary } from '../protocol/index.ts'
 import type { TenantBlocks } from './tenant-blocks.ts'
 
 export interface ScopeDeps {

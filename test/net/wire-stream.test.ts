@@ -6,8 +6,8 @@ import * as Digest from 'multiformats/hashes/digest'
 import { CorruptBlockError, MalformedError, NotFoundError, UserError } from '../../src/errors.ts'
 import { errorToWire, RemoteError, StreamEndedError } from '../../src/net/index.ts'
 import type { DrcoreNode, ProtocolHandler, WireStream } from '../../src/net/index.ts'
-import { encodeBlockFrame, encodeMessageFrame } from '../../src/replication/wire.ts'
-import type { Frame } from '../../src/replication/wire.ts'
+import { encodeBlockFrame, encodeMessageFrame } from '../../src/protocol/index.ts'
+import type { Frame } from '../../src/protocol/index.ts'
 import { startNode, until } from './nodes.ts'
 
 const MiB = 1024 * 1024

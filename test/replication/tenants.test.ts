@@ -10,7 +10,7 @@ import { isRaw } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest, parsePointId, signManifest } from '../../src/points/manifest.ts'
 import type { SignedPoint } from '../../src/points/api.ts'
-import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/replication/wire.ts'
+import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/protocol/index.ts'
 import { tempDir, removeDir } from '../helpers/cli.ts'
 import { ReplCore, pair, rule } from './cores.ts'
 

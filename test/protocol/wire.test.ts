@@ -13,8 +13,8 @@ import { CorruptBlockError, MalformedError } from '../../src/errors.ts'
 import {
   bitmapIndexes, bitmapOf, decodeFrameBody, decodeFrameHeader, decodeFrames, encodeBlockFrame,
   encodeMessageFrame, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_FRAME_SIZE, verifyBlock
-} from '../../src/replication/wire.ts'
-import type { Frame, Message, PointSummary } from '../../src/replication/wire.ts'
+} from '../../src/protocol/index.ts'
+import type { Frame, Message, PointSummary } from '../../src/protocol/index.ts'
 
 const RAW = 0x55
 const DAG_CBOR = 0x71

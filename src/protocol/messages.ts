@@ -1,24 +1,9 @@
 /**
- * The catalogue of drcore messages: protocol ids, limits, and one type per message.
- * docs/protocol.md describes the exchanges; wire-schema.ts validates every field.
+ * The catalogue of drcore messages: one type per message (protocol ids and limits are in
+ * constants.ts). docs/protocol.md describes the exchanges; schema.ts validates every field.
  */
 import type { CID } from 'multiformats/cid'
-
-export const PAIR_PROTOCOL = '/drcore/pair/1'
-export const REPLICATE_PROTOCOL = '/drcore/replicate/1'
-export const FETCH_PROTOCOL = '/drcore/fetch/1'
-export const REPAIR_PROTOCOL = '/drcore/repair/1'
-
-/** Largest frame body on any drcore stream. */
-export const MAX_FRAME_SIZE = 4 * 1024 * 1024
-/** Largest block a block frame may carry (drcore cuts every block below this). */
-export const MAX_BLOCK_SIZE = 1024 * 1024
-/** Most CIDs in one `have` or `want`. */
-export const MAX_CIDS_PER_MESSAGE = 16_384
-/** Most addresses a peer may announce. */
-export const MAX_ADDRESSES = 16
-/** Longest name, tenant or machine (in UTF-16 code units, as JavaScript counts). */
-export const MAX_NAME_LENGTH = 128
+import { FETCH_PROTOCOL, PAIR_PROTOCOL, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from './constants.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Shared

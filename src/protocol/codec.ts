@@ -1,9 +1,10 @@
 /**
- * The wire format shared by every drcore protocol (docs/protocol.md).
+ * Encoding and decoding of frames, the wire format shared by every drcore protocol
+ * (docs/protocol.md).
  *
  * A stream carries frames: `uvarint(length) | body`, 1 <= length <= MAX_FRAME_SIZE. A body is
  *   - a message: a dag-cbor map with a string `type` (first byte 0xa0–0xbb, a CBOR map head),
- *     checked field by field against the catalogue in wire-messages.ts; or
+ *     checked field by field against the catalogue in messages.ts; or
  *   - a block: `CID | bytes`, exactly the body of a CAR section (first byte 0x01, the version of
  *     a CIDv1).
  * The first byte tells the two apart, so a reader decodes any frame without context, and a run
@@ -15,13 +16,9 @@ import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
-import { MAX_BLOCK_SIZE, MAX_FRAME_SIZE } from './wire-messages.ts'
-import type { BlockFrame, Frame, Message } from './wire-messages.ts'
-import { isBlockCid, validateMessage } from './wire-schema.ts'
-
-export * from './wire-messages.ts'
-export { validateMessage, isBlockCid } from './wire-schema.ts'
-export { bitmapOf, bitmapIndexes } from './wire-bitmap.ts'
+import { MAX_BLOCK_SIZE, MAX_FRAME_SIZE } from './constants.ts'
+import type { BlockFrame, Frame, Message } from './messages.ts'
+import { isBlockCid, validateMessage } from './schema.ts'
 
 /** The first byte of a block frame's body (the version of a CIDv1); a message starts with a CBOR map head. */
 export const BLOCK_FRAME_MARKER = 0x01

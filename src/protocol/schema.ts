@@ -7,10 +7,9 @@ import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedError } from '../errors.ts'
-import {
-  ERROR_CODES, MAX_ADDRESSES, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_NAME_LENGTH, PAIR_STATES
-} from './wire-messages.ts'
-import type { Message, MessageOf, MessageType, PointSummary } from './wire-messages.ts'
+import { MAX_ADDRESSES, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_NAME_LENGTH } from './constants.ts'
+import { ERROR_CODES, PAIR_STATES } from './messages.ts'
+import type { Message, MessageOf, MessageType, PointSummary } from './messages.ts'
 
 const RAW_CODE = 0x55
 const DAG_CBOR_CODE = 0x71
