@@ -23,7 +23,7 @@ import type { DrcoreNode } from '../src/net/index.ts'
 import { PairingService } from '../src/peers/index.ts'
 import { initRepository } from '../src/repo/index.ts'
 import { ReplicationEngine } from '../src/replication/engine.ts'
-import type { RuleRecord } from '../src/replication/rules.ts'
+import type { RuleRecord } from '../src/rules/index.ts'
 
 const { values } = parseArgs({
   options: {

@@ -19,7 +19,7 @@ import { peerHandlers } from './peers/handlers.ts'
 import { seedHandlers } from './seed/handlers.ts'
 import { statusHandlers } from './status/index.ts'
 import { replicationHandlers } from './replication/handlers.ts'
-import { RuleStore } from './replication/rules.ts'
+import { RuleStore } from './rules/index.ts'
 import { repair } from './repair/index.ts'
 import type { ReplicationEngine } from './replication/engine.ts'
 import type { ReplicationScheduler } from './scheduler/index.ts'
@@ -115,7 +115,7 @@ export class Core implements CoreParts {
     const { ReplicationEngine } = await import('./replication/engine.ts')
     const { REPLICATION_TUNING_ENV, parseReplicationTuning } = await import('./replication/tuning.ts')
     const tuning = parseReplicationTuning(process.env[REPLICATION_TUNING_ENV])
-    const { RuleStore } = await import('./replication/rules.ts')
+    const { RuleStore } = await import('./rules/index.ts')
     const { ReplicationScheduler, RETRY_DELAYS_ENV, parseDelays } = await import('./scheduler/index.ts')
     const node = await createNode({ privateKey: this.files.privateKey, listen: this.files.config.listen, trust: this.peers, events: this.events })
     this.node = node

@@ -4,12 +4,11 @@ import type { PeerRegistry } from '../peers/index.ts'
 import { isPeerId } from '../peers/record.ts'
 import type { PointIndex } from '../points/index.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
-import { checkSchedule, checkWindow, whyCannotSend } from '../scheduler/index.ts'
+import { whyCannotSend } from '../scheduler/index.ts'
 import type { JobProgress, ReplicationScheduler, RuleActivity } from '../scheduler/index.ts'
 import type { FetchResult, JobResult } from './api.ts'
-import { checkRuleMachine, parseRate } from './rule-input.ts'
-import { RuleStore } from './rules.ts'
-import type { RuleRecord } from './rules.ts'
+import { checkRuleMachine, checkSchedule, checkWindow, parseRate, RuleStore } from '../rules/index.ts'
+import type { RuleRecord } from '../rules/index.ts'
 
 /** What the operations need of the replication engine (`ReplicationEngine`, when the Core runs). */
 export interface ReplicationService {

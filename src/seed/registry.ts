@@ -1,5 +1,5 @@
 import { NotFoundError, UserError } from '../errors.ts'
-import type { RuleRecord, RuleStore } from '../replication/rules.ts'
+import type { RuleRecord, RuleStore } from '../rules/index.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import { SEEDS_SUBLEVEL } from './constants.ts'

@@ -6,7 +6,7 @@
 import type { CoreParts, Handlers } from '../core.ts'
 import type { OperationName } from '../api/operations.ts'
 import { UsageError } from '../errors.ts'
-import { RuleStore } from '../replication/rules.ts'
+import { RuleStore } from '../rules/index.ts'
 import type { SeedRow } from '../seed/api.ts'
 import type { StoreStats } from '../store/index.ts'
 import type { RuleOverview } from './api.ts'

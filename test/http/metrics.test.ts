@@ -6,7 +6,7 @@ import { Core } from '../../src/core.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
-import { RuleStore } from '../../src/replication/rules.ts'
+import { RuleStore } from '../../src/rules/index.ts'
 import { tempDir, removeDir } from '../helpers/cli.ts'
 
 const TOKEN = 'm'.repeat(32)

@@ -13,7 +13,7 @@ import { PairingService } from '../../src/peers/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { ReplicationEngine } from '../../src/replication/engine.ts'
 import type { EngineOptions } from '../../src/replication/api.ts'
-import type { RuleRecord } from '../../src/replication/rules.ts'
+import type { RuleRecord } from '../../src/rules/index.ts'
 import type { CoreEvent } from '../../src/events/api.ts'
 import type { BackupResult } from '../../src/backup/index.ts'
 

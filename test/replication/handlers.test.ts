@@ -77,7 +77,7 @@ describe('replication rules without the daemon', () => {
     assert.equal(row.seedDrive, true)
     assert.equal(row.seedState, 'outstanding')
     const points = (await core.run('points', { machine: 'web01' }) as any[]).map(p => p.point)
-    const { RuleStore } = await import('../../src/replication/rules.ts')
+    const { RuleStore } = await import('../../src/rules/index.ts')
     assert.deepEqual((await new RuleStore(core.files.db).get('web01', stranger)).seedPoints, points)
     await assert.rejects(core.run('ruleAdd', { machine: 'mail01', to: stranger, seedDrive: true }), /--seed-drive: mail01 has no recovery points on this Core yet/)
   })

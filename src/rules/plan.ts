@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
-import type { RuleRecord } from './rules.ts'
+import type { RuleRecord } from './record.ts'
 
 /**
  * Why a point of a rule's machines is or is not offered:

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { UsageError } from '../../src/errors.ts'
-import { checkRuleMachine, parseRate } from '../../src/replication/rule-input.ts'
+import { checkRuleMachine, parseRate } from '../../src/rules/index.ts'
 
 describe('replication rule input', () => {
   it('--limit is bytes per second with binary K, M, G multiples', () => {

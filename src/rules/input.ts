@@ -1,5 +1,40 @@
+/**
+ * The checks of a rule's options as an operator gives them (`drcore replication add`), each a
+ * one-line `UsageError` naming the option.
+ */
+import type { Cron } from 'croner'
 import { UsageError } from '../errors.ts'
 import { isMachineName } from '../points/manifest.ts'
+import { AFTER_BACKUP, parseCron, parseWindow } from './calendar.ts'
+
+/**
+ * Checks `--schedule`: `after-backup`, or a cron expression of 5 fields (minute precision) or 6
+ * (seconds first), in local time, that fires at least once. Returns it with single spaces.
+ */
+export function checkSchedule (text: string): string {
+  const schedule = text.trim().split(/\s+/).join(' ')
+  if (schedule === AFTER_BACKUP) return schedule
+  let cron: Cron
+  try {
+    cron = parseCron(schedule)
+  } catch (err: any) {
+    throw new UsageError(`--schedule: "${text}" is neither after-backup nor a cron expression of 5 or 6 fields (${String(err.message).replace(/^CronPattern: /, '')})`)
+  }
+  if (cron.nextRun() == null) throw new UsageError(`--schedule: the cron expression "${text}" never fires`)
+  return schedule
+}
+
+/** Checks `--window HH:MM-HH:MM` (local time, may wrap midnight, start and end differ). */
+export function checkWindow (text: string): string {
+  let window: { start: number, end: number }
+  try {
+    window = parseWindow(text)
+  } catch (err: any) {
+    throw new UsageError(`--window: ${err.message}`)
+  }
+  if (window.start === window.end) throw new UsageError(`--window: "${text}" starts and ends at the same minute; leave --window out to replicate at any time`)
+  return text
+}
 
 /** The slowest `--limit` accepted: below it a single 1 MiB block would take over 15 minutes. */
 export const MIN_RATE = 1024

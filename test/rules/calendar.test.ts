@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { UsageError } from '../../src/errors.ts'
-import { checkSchedule, checkWindow, lastCronRun, nextCronRun, nextWindowStart, parseDelays, namesMachine } from '../../src/scheduler/index.ts'
-import { inWindow } from '../../src/replication/rules.ts'
-import { at } from './harness.ts'
+import { checkSchedule, checkWindow, inWindow, lastCronRun, nextCronRun, nextWindowStart } from '../../src/rules/index.ts'
+import { at } from '../scheduler/harness.ts'
 
-describe('schedules, windows and retry delays', () => {
+describe('schedules and windows', { timeout: 10_000 }, () => {
   it('a schedule is after-backup or a cron expression of 5 or 6 fields that fires', () => {
     assert.equal(checkSchedule('after-backup'), 'after-backup')
     assert.equal(checkSchedule(' 0  2 * * * '), '0 2 * * *')
@@ -38,22 +37,5 @@ describe('schedules, windows and retry delays', () => {
     assert.deepEqual(nextWindowStart('22:00-06:00', at(12)), at(22))
     assert.deepEqual(nextWindowStart('22:00-06:00', at(22)), at(22, 0, 0, 26))
     assert.deepEqual(nextWindowStart('01:30-02:00', at(23)), at(1, 30, 0, 26))
-  })
-
-  it('retry delays parse from a list of durations', () => {
-    assert.deepEqual(parseDelays('500ms,2s,1.5m,1h'), [500, 2000, 90_000, 3_600_000])
-    assert.equal(parseDelays(''), undefined)
-    assert.equal(parseDelays('5 minutes'), undefined)
-  })
-
-  it('a rule\'s machine name names machines as findMachine does', () => {
-    const m = { machine: 'web01', tenant: 'siteA', origin: '12D3KooWorigin' }
-    assert.equal(namesMachine('web01', m), true)
-    assert.equal(namesMachine('siteA/web01', m), true)
-    assert.equal(namesMachine('12D3KooWorigin/web01', m), true)
-    assert.equal(namesMachine('/web01', m), false)
-    assert.equal(namesMachine('/web01', { ...m, tenant: '' }), true)
-    assert.equal(namesMachine('siteB/web01', m), false)
-    assert.equal(namesMachine('web02', m), false)
   })
 })
