@@ -16,7 +16,7 @@ import { serveReplicate } from './receiver.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import { SeedRegistry } from '../seed/registry.ts'
 import { ReplicationSession } from './sender.ts'
-import { TenantBlocks } from './tenant-blocks.ts'
+import { TenantBlocks } from '../tenants/index.ts'
 import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from '../protocol/index.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
 
@@ -35,7 +35,7 @@ const DEFAULTS: Required<EngineOptions> = {
  *
  * The engine moves points; when to move them is the scheduler's business (src/scheduler/). It
  * keeps the replication cursors (per target and machine, the last point acknowledged) and each
- * tenant's block references (tenant-blocks.ts), and tells listeners about points that arrive so
+ * tenant's block references (src/tenants/), and tells listeners about points that arrive so
  * rules can forward them (multi-hop).
  */
 export class ReplicationEngine {

@@ -4,7 +4,7 @@ import type { WireStream, PeerTrust } from '../net/index.ts'
 import { decodeManifest } from '../points/manifest.ts'
 import { IncomingPoint } from './incoming-point.ts'
 import type { IncomingDeps } from './incoming-point.ts'
-import { TenantScope } from './tenant-scope.ts'
+import { TenantScope } from '../tenants/index.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
 import type { Message, MessageOf } from '../protocol/index.ts'
 

@@ -6,7 +6,7 @@ import type { PointIndex } from '../points/point-index.ts'
 import type { BlockSource } from '../points/closure.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { PointSummary } from '../protocol/index.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
+import type { TenantBlocks } from './blocks.ts'
 
 export interface ScopeDeps {
   store: BlockStore
