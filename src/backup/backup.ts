@@ -12,7 +12,7 @@ import { Archiver } from './archiver.ts'
 import { SmallFileReader } from './file-reader.ts'
 import { isFsError, nodeBackupFs, nodeBackupSyncFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
-import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './index.ts'
+import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './api.ts'
 
 const PROGRESS_INTERVAL_MS = 100
 
