@@ -6,6 +6,7 @@ import { MAX_ADDRESSES, PAIR_PROTOCOL } from '../protocol/index.ts'
 import type { PairState } from '../protocol/index.ts'
 import { peerLabel, splitAddress, toPeerInfo } from './record.ts'
 import type { PeerInfo, PeerRecord } from './record.ts'
+import type { PairingOperations } from './operations.ts'
 import type { PeerRegistry } from './registry.ts'
 
 export interface RateLimit {
@@ -41,7 +42,7 @@ const DEFAULT_PER_ADDRESS: RateLimit = { limit: 10, intervalMs: 60_000 }
  * The operator's actions are here (rather than only on the registry) when they involve the
  * network: telling the peer, or closing its connections.
  */
-export class PairingService {
+export class PairingService implements PairingOperations {
   readonly #node: DrcoreNode
   readonly #registry: PeerRegistry
   readonly #name: string

@@ -1,7 +1,9 @@
 /**
- * The replication engine's public types (docs/protocol.md describes the exchanges behind them).
- * What a job reports is in rules/jobs.ts, shared with the scheduler; the CLI prints these.
+ * The replication engine's public types (docs/protocol.md describes the exchanges behind them),
+ * and a rule as `replication list` shows it. What a job reports is in rules/jobs.ts, shared
+ * with the scheduler; the CLI prints these.
  */
+import type { JobProgress, RuleRecord } from '../rules/index.ts'
 export type { JobProgress, JobResult, PointReceived } from '../rules/index.ts'
 
 /** What `drcore fetch` did. */
@@ -42,4 +44,37 @@ export interface EngineOptions {
   timeout?: number
   /** deadline in ms of the target's `ack` (it checks the point's closure first; default 10 min) */
   ackTimeout?: number
+}
+
+/** One line of `drcore replication list --json` (the first eight fields are the contract). */
+export interface RuleRow {
+  machine: string
+  /** target peer id */
+  to: string
+  /** `idle`, `running`, `paused` or `error` */
+  state: 'idle' | 'running' | 'paused' | 'error'
+  schedule: string
+  /** newest point of the rule's machines the target holds complete, as of the last job */
+  lastPoint: string | null
+  /** points the target lacks; null while the Core is not running */
+  pointsBehind: number | null
+  /** block bytes sent by every job of the rule */
+  bytesSent: number
+  error: string | null
+  toName: string | null
+  window: string | null
+  paused: boolean
+  seedDrive: boolean
+  seedState: RuleRecord['seedState']
+  /** bytes per second, or null */
+  limit: number | null
+  createdAt: string
+  lastRunAt: string | null
+  lastSuccessAt: string | null
+  /** the running job's progress, with its start and its rate so far (bytes per second) */
+  job: (JobProgress & { machine: string, to: string, startedAt: string, rate: number }) | null
+  /** a trigger waits for the window to open at this time */
+  waitingForWindow: string | null
+  retryAt: string | null
+  nextRunAt: string | null
 }

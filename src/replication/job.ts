@@ -28,10 +28,15 @@ export interface JobDeps {
   pipeline: number
   ackTimeout: number
   /** the seeds this Core wrote: a job learns from the target's status when one was consumed */
-  seeds?: {
-    outstanding: (rule: RuleRecord) => Promise<OutstandingSeed[]>
-    markConsumed: (seed: string) => Promise<void>
-  }
+  seeds?: SeedDrives
+}
+
+/** What a job needs of the seed drives this Core wrote (the seed registry provides it). */
+export interface SeedDrives {
+  /** the outstanding seeds written for the rule */
+  outstanding: (rule: RuleRecord) => Promise<OutstandingSeed[]>
+  /** records that the target holds the seed */
+  markConsumed: (seed: string) => Promise<unknown>
 }
 
 /** A seed drive written for a rule's target and not known to be consumed there yet. */

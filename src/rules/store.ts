@@ -1,26 +1,23 @@
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
+import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { NotFoundError, UserError } from '../errors.ts'
 import { parseWindow } from './calendar.ts'
 import type { NewRule, RuleRecord } from './record.ts'
 
 /**
- * Writes to one rule, per repository, in the order they were asked for. Several services hold a
- * RuleStore on the same database (the scheduler records job outcomes while an operator pauses the
- * rule or a seed changes its seed state), and `update` is a read-modify-write.
+ * Rules in the `rules` sublevel, keyed `<peer id>\0<machine>`. A Core opens one RuleStore
+ * (src/core/services.ts) and hands it to every service that reads or writes rules: the
+ * operations, the scheduler (job outcomes), seeds (seed state) and repair. Writes to one rule run
+ * in the order they were asked for, since `update` is a read-modify-write and those services
+ * write the same rule at once (an operator pauses it while a job records its outcome).
  */
-const writeQueues = new WeakMap<RootDb, Map<string, Promise<unknown>>>()
-
-/** Rules in the `rules` sublevel, keyed `<peer id>\0<machine>`. */
 export class RuleStore {
   private readonly rules: JsonSublevel<RuleRecord>
-  private readonly queues: Map<string, Promise<unknown>>
+  private readonly writes = new KeyedSerialQueue()
 
   constructor (db: RootDb) {
     this.rules = jsonSublevel<RuleRecord>(db, 'rules')
-    let queues = writeQueues.get(db)
-    if (queues === undefined) writeQueues.set(db, queues = new Map())
-    this.queues = queues
   }
 
   static key (machine: string, to: string): string {
@@ -87,11 +84,6 @@ export class RuleStore {
   }
 
   private async serial<T> (key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve()
-    const next = previous.then(fn, fn)
-    const settled = next.then(() => {}, () => {})
-    this.queues.set(key, settled)
-    void settled.then(() => { if (this.queues.get(key) === settled) this.queues.delete(key) })
-    return await next
+    return await this.writes.run(key, fn)
   }
 }

@@ -38,6 +38,16 @@ export class SeedRegistry {
   }
 
   /**
+   * The outstanding seeds written for a rule, oldest first: its seed points wait for them. The
+   * replication engine asks before a job, to learn from the target's answers which arrived.
+   */
+  async outstanding (rule: Pick<RuleRecord, 'machine' | 'to'>): Promise<Array<{ seed: string, machines: string[], points: string[] }>> {
+    return (await this.list())
+      .filter(seed => seed.state === 'outstanding' && seed.rules.some(w => w.machine === rule.machine && w.to === rule.to))
+      .map(seed => ({ seed: seed.seed, machines: seed.machines.map(m => m.machine), points: seed.points }))
+  }
+
+  /**
    * Gives up on a seed: its rules' points go over the network with the next replication job.
    * Abandoning an abandoned seed changes nothing; a consumed seed cannot be abandoned.
    */

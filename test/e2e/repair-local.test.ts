@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { blocksSublevel } from '../../src/store/sublevels.ts'
 import { decodeLocation } from '../../src/store/location.ts'
@@ -44,7 +44,7 @@ describe('drcore repair from the copies in this repository, with the Core stoppe
     twice = await oneChunkFile(tree)
     once = await oneChunkFile(tree, (await readFile(twice.path)).length + 1)
     await initRepository(repo, { name: 'solo', listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0 })
-    const core = await Core.open(repo)
+    const core = await OfflineCore.open(repo)
     try {
       // two writers store the same bytes at once: both copies land in the packs
       const bytes = await readFile(twice.path)

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { removeDir, tempDir } from '../helpers/cli.ts'
@@ -58,7 +58,7 @@ interface PointSize {
 
 /** Read from the source repository itself (its daemon not running). */
 async function pointSize (repo: string, point: string): Promise<PointSize> {
-  const core = await Core.open(repo)
+  const core = await OfflineCore.open(repo)
   try {
     const signed = await loadManifest(core.store, point)
     const seen = new Set<string>()

@@ -6,12 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
-import { createNode } from '../../src/net/index.ts'
+import { OnlineCore, closeServices, openServices } from '../../src/core/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
-import { PairingService } from '../../src/peers/index.ts'
+import type { PairingService } from '../../src/peers/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import { ReplicationEngine } from '../../src/replication/engine.ts'
+import type { ReplicationEngine } from '../../src/replication/engine.ts'
 import type { EngineOptions } from '../../src/replication/api.ts'
 import type { RuleRecord } from '../../src/rules/index.ts'
 import type { CoreEvent } from '../../src/events/api.ts'
@@ -24,7 +23,7 @@ export class ReplCore {
   readonly dir: string
   readonly options: EngineOptions
   readonly events: CoreEvent[] = []
-  core!: Core
+  core!: OnlineCore
   node!: DrcoreNode
   pairing!: PairingService
   engine!: ReplicationEngine
@@ -58,22 +57,23 @@ export class ReplCore {
     return this.node.addresses()[0]
   }
 
-  /** Opens the repository and starts the node, pairing and the engine (again, after `stop`). */
+  /** Opens the repository and starts the network on it, as the daemon does (again, after `stop`). */
   async start (): Promise<void> {
-    this.core = await Core.open(this.repo)
+    const services = await openServices(this.repo)
+    try {
+      this.core = await OnlineCore.start(services, { listen: [`/ip4/127.0.0.1/tcp/${this.#port}`], engine: this.options, pairing: { perPeer: RELAXED, perAddress: RELAXED } })
+    } catch (err) {
+      await closeServices(services)
+      throw err
+    }
     this.#unsubscribe = this.core.events.subscribe(e => { this.events.push(e) })
-    this.node = await createNode({ privateKey: this.core.files.privateKey, listen: [`/ip4/127.0.0.1/tcp/${this.#port}`], trust: this.core.peers, events: this.core.events })
+    this.node = this.core.node
+    this.pairing = this.core.pairing
+    this.engine = this.core.engine
     this.#port = Number(this.address.split('/')[4])
-    this.pairing = new PairingService({ node: this.node, registry: this.core.peers, name: this.name, perPeer: RELAXED, perAddress: RELAXED })
-    await this.pairing.start()
-    this.engine = new ReplicationEngine({ ...partsOf(this.core), node: this.node }, this.options)
-    await this.engine.start()
   }
 
   async stop (): Promise<void> {
-    await this.engine.stop()
-    await this.pairing.stop()
-    await this.node.stop()
     this.#unsubscribe?.()
     await this.core.close()
   }
@@ -96,10 +96,6 @@ export class ReplCore {
     const stats = await this.core.store.stats()
     return { blocks: stats.blocks, rawBytes: stats.rawBytes }
   }
-}
-
-function partsOf (core: Core) {
-  return { files: core.files, store: core.store, points: core.points, events: core.events, peers: core.peers }
 }
 
 /** `target` allows `source` (into `tenant`), and `source` pairs with it: source may send to target. */

@@ -13,6 +13,7 @@ import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
 import { assertSameTree, snapshotTree } from '../helpers/tree.ts'
 import { ReplCore, pair, rule } from './cores.ts'
+import type { VerifyReport } from '../../src/core/index.ts'
 
 /**
  * Damage on either side of a replication link, on real data: a target that lost blocks of a
@@ -49,7 +50,7 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
   test('an incremental that shares a block the target lost is acknowledged incomplete, and its full closure repairs it', async () => {
     const victim = await oneChunkFile(tree)
     await damageBlock(b.repo, victim.cid)
-    assert.deepEqual((await b.core.verify()).lost, [points[0]])
+    assert.deepEqual((await b.core.run('verify', {}) as VerifyReport).lost, [points[0]])
     await appendFile((await oneChunkFile(tree, 16 * 1024 + 1, 64 * 1024)).path, '\n# changed\n')
     points.push((await a.backup('web01', tree)).point)
 
@@ -66,7 +67,7 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     assert.equal(a.engine.metrics.blocksSent - sentBefore, 1, 'the repair sends the lost block only')
     await wire.close()
 
-    const verify = await b.core.verify()
+    const verify = await b.core.run('verify', {}) as VerifyReport
     assert.equal(verify.ok, true)
     for (const id of points) assert.equal((await b.core.points.get(id, 'a'))?.complete, true, `${id} is whole again on the target`)
   })
@@ -85,7 +86,7 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     assert.deepEqual(result.sent, [points[2]])
     assert.equal(result.pointsBehind, 0)
     assert.deepEqual(b.ofType('replication.rejected'), [])
-    assert.equal((await b.core.verify()).ok, true)
+    assert.equal((await b.core.run('verify', {}) as VerifyReport).ok, true)
     const dest = join(work, 'restored-node')
     await b.core.run('restore', { machine: 'web01', dest })
     assertSameTree(await snapshotTree(join(dest, 'data')), await snapshotTree(tree))

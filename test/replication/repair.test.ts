@@ -9,12 +9,12 @@ import { isRaw, rawCid } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { repair } from '../../src/repair/index.ts'
-import { RuleStore } from '../../src/rules/index.ts'
 import { bitmapIndexes, REPAIR_PROTOCOL } from '../../src/protocol/index.ts'
 import { tempDir, removeDir } from '../helpers/cli.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
 import { ReplCore, pair, rule } from './cores.ts'
+import type { VerifyReport } from '../../src/core/index.ts'
 
 /** Sends one `want` and returns the CIDs that came back as blocks and those answered missing. */
 async function want (wire: WireStream, cids: CID[]): Promise<{ sent: string[], missing: string[] }> {
@@ -113,15 +113,15 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
     for await (const cid of walkClosure(a.core.store, await loadManifest(a.core.store, id))) closure.push(cid)
     const node = closure.find(cid => !isRaw(cid) && cid.toString() !== id)!
     for (const cid of [CID.parse(id), node, blocks.a]) await damageBlock(a.repo, cid)
-    const verify = await a.core.verify()
+    const verify = await a.core.run('verify', {}) as VerifyReport
     assert.equal(verify.corrupt.length, 3)
     assert.deepEqual(verify.lost, [id])
 
-    const report = await repair({ store: a.core.store, points: a.core.points, peers: a.core.peers, rules: new RuleStore(a.core.files.db), events: a.core.events, network: a.engine }, { from: 'b' })
+    const report = await repair({ store: a.core.store, points: a.core.points, peers: a.core.peers, rules: a.core.rules, events: a.core.events, network: a.engine }, { from: 'b' })
     assert.deepEqual(report.points.map(p => [p.point, p.state, p.from]), [[id, 'whole', ['b']]])
     assert.ok(report.fetched >= 3, `the manifest, the node and the block came back (${report.fetched} blocks)`)
     assert.equal(report.quarantined, 0)
-    assert.equal((await a.core.verify()).ok, true)
+    assert.equal((await a.core.run('verify', {}) as VerifyReport).ok, true)
   })
 
   test('a peer of an older version, which does not serve repair, is named in one line', async () => {

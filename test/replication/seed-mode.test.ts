@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RuleStore } from '../../src/rules/index.ts'
 import type { RuleRecord } from '../../src/rules/index.ts'
 import { tempDir, removeDir } from '../helpers/cli.ts'
 import { snapshotTree } from '../helpers/tree.ts'
@@ -46,7 +45,7 @@ describe('seed-drive rules send only what the seed does not carry', () => {
 
   /** A seed-drive rule to `target` made when only the base existed, as `replicate --seed-drive` records it. */
   async function seedRule (target: ReplCore): Promise<RuleRecord> {
-    return await new RuleStore(a.core.files.db).add({ machine: 'web01', to: target.peerId, seedDrive: true, seedPoints: [base] })
+    return await a.core.rules.add({ machine: 'web01', to: target.peerId, seedDrive: true, seedPoints: [base] })
   }
 
   test('newer points arrive as orphans; once the seed is consumed they are complete and nothing more is sent', async () => {
@@ -56,7 +55,7 @@ describe('seed-drive rules send only what the seed does not carry', () => {
       let rule = await seedRule(b)
       const seedDir = join(work, 'seed')
       await a.core.run('seedCreate', { out: seedDir, to: b.peerId })
-      rule = await new RuleStore(a.core.files.db).get('web01', b.peerId)
+      rule = await a.core.rules.get('web01', b.peerId)
       assert.equal(rule.seedState, 'outstanding')
 
       const first = await a.engine.replicate(rule)
@@ -75,7 +74,7 @@ describe('seed-drive rules send only what the seed does not carry', () => {
       assert.deepEqual(second.sent, [])
       assert.equal(second.pointsBehind, 0)
       assert.equal(second.lastPoint, incremental)
-      assert.equal((await new RuleStore(a.core.files.db).get('web01', b.peerId)).seedState, 'consumed')
+      assert.equal((await a.core.rules.get('web01', b.peerId)).seedState, 'consumed')
       assert.equal(a.ofType('replication.seed-consumed').length, 1)
 
       const dest = join(work, 'restore-consumed')

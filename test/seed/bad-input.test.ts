@@ -11,7 +11,7 @@ import { CarWriter } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore, VerifyReport } from '../../src/core/index.ts'
 import { UserError } from '../../src/errors.ts'
 import { cborBlock, rawCid } from '../../src/points/blocks.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
@@ -59,8 +59,8 @@ async function flipByte (file: string, position: number): Promise<void> {
  */
 describe('seed consume: bad input', () => {
   let work: string
-  let hq: Core
-  let dr: Core
+  let hq: OfflineCore
+  let dr: OfflineCore
   let web: Machine
   let seed: SeedCreateResult
   const consume = async (dir: string): Promise<SeedConsumeResult> => await dr.run('seedConsume', { dir }) as SeedConsumeResult
@@ -258,7 +258,7 @@ describe('seed consume: bad input', () => {
 
   test('after all of it the target repository is consistent', async () => {
     assert.deepEqual(await corruptBlocks(dr), [])
-    const verify = await dr.verify()
+    const verify = await dr.run('verify', {}) as VerifyReport
     assert.equal(verify.ok, true)
     assert.deepEqual(verify.corrupt, [])
     assert.deepEqual(verify.lost, [])

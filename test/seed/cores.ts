@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { diffClosure, walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
@@ -21,10 +21,10 @@ export async function tempDir (prefix = 'drcore-seed-'): Promise<string> {
 }
 
 /** A new repository opened as a Core (offline: no daemon, no network). */
-export async function openCore (name: string, parent: string): Promise<Core> {
+export async function openCore (name: string, parent: string): Promise<OfflineCore> {
   const dir = join(parent, name)
   await initRepository(dir, { name, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'] })
-  return await Core.open(dir)
+  return await OfflineCore.open(dir)
 }
 
 export interface Point {
@@ -66,7 +66,7 @@ export class Machine {
   }
 
   /** Takes a recovery point of the tree on `core`. */
-  async backup (core: Core): Promise<Point> {
+  async backup (core: OfflineCore): Promise<Point> {
     const snapshot = await snapshotTree(this.tree)
     const result = await core.run('backup', { machine: this.name, volumes: [{ name: 'data', path: this.tree }] }) as { point: string, seq: number }
     const point = { id: result.point, seq: result.seq, snapshot }
@@ -80,7 +80,7 @@ export class Machine {
  * delta against its parent, recorded in `tenant` as received from the source. The point is an
  * orphan until the older blocks arrive.
  */
-export async function receiveDelta (source: Core, target: Core, point: string, parent: string, tenant: string): Promise<void> {
+export async function receiveDelta (source: OfflineCore, target: OfflineCore, point: string, parent: string, tenant: string): Promise<void> {
   const signed = await loadManifest(source.store, point)
   const writer = target.store.writer()
   for await (const cid of diffClosure(source.store, signed, await loadManifest(source.store, parent))) {
@@ -92,21 +92,21 @@ export async function receiveDelta (source: Core, target: Core, point: string, p
 }
 
 /** Every block of a point's closure (CID strings). */
-export async function closureOf (core: Core, point: string): Promise<Set<string>> {
+export async function closureOf (core: OfflineCore, point: string): Promise<Set<string>> {
   const cids = new Set<string>()
   for await (const cid of walkClosure(core.store, await loadManifest(core.store, point))) cids.add(cid.toString())
   return cids
 }
 
 /** CID strings of every block in a Core's store. */
-export async function storedBlocks (core: Core): Promise<Set<string>> {
+export async function storedBlocks (core: OfflineCore): Promise<Set<string>> {
   const cids = new Set<string>()
   for await (const { cid } of core.store.entries()) cids.add(cid.toString())
   return cids
 }
 
 /** Rehashes every block of a Core's store; returns the CIDs that failed. */
-export async function corruptBlocks (core: Core): Promise<string[]> {
+export async function corruptBlocks (core: OfflineCore): Promise<string[]> {
   const bad: string[] = []
   for await (const r of core.store.verifyAll()) if (!r.ok) bad.push(r.cid.toString())
   return bad

@@ -8,7 +8,7 @@ import { CarBlockIterator, CarIndexer, CarReader } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
 import { Machine, openCore, tempDir } from './cores.ts'
 
@@ -32,7 +32,7 @@ function publicKeyOf (peerId: string) {
  */
 describe('seed parts are standard CARv1 files', () => {
   let work: string
-  let hq: Core
+  let hq: OfflineCore
   let seed: SeedCreateResult
 
   before(async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import { removeUnfinishedSeeds, unfinishedParts } from '../../src/seed/leftovers.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
 import { Machine, openCore, tempDir } from './cores.ts'
@@ -14,8 +14,8 @@ import { Machine, openCore, tempDir } from './cores.ts'
  */
 describe('seed create removes only what an interrupted seed create of this Core left', { timeout: 60_000 }, () => {
   let work: string
-  let hq: Core
-  let other: Core
+  let hq: OfflineCore
+  let other: OfflineCore
   const seeds: Record<string, SeedCreateResult> = {}
 
   before(async () => {

@@ -1,65 +1,80 @@
-import type { Progress, ProgressFn } from '../api/operations.ts'
-import { NotFoundError, UsageError, UserError } from '../errors.ts'
-import type { PeerRegistry } from '../peers/index.ts'
-import { isPeerId } from '../peers/record.ts'
-import type { PointIndex } from '../points/index.ts'
-import type { RepositoryFiles } from '../repo/index.ts'
-import { whyCannotSend } from '../scheduler/index.ts'
-import type { JobProgress, ReplicationScheduler, RuleActivity } from '../scheduler/index.ts'
-import type { FetchResult, JobResult } from './api.ts'
-import { checkRuleMachine, checkSchedule, checkWindow, parseRate, RuleStore } from '../rules/index.ts'
-import type { RuleRecord } from '../rules/index.ts'
+import type { Handlers } from '../../api/handler.ts'
+import type { Progress, ProgressFn } from '../../api/operations.ts'
+import { NotFoundError, UsageError, UserError } from '../../errors.ts'
+import type { PeerRegistry } from '../../peers/index.ts'
+import { isPeerId } from '../../peers/record.ts'
+import type { PointIndex } from '../../points/index.ts'
+import type { FetchResult, RuleRow } from '../../replication/api.ts'
+import type { ReplicationEngine } from '../../replication/engine.ts'
+import type { RepositoryFiles } from '../../repo/index.ts'
+import { checkRuleMachine, checkSchedule, checkWindow, parseRate } from '../../rules/index.ts'
+import type { JobProgress, JobResult, RuleRecord, RuleStore } from '../../rules/index.ts'
+import { whyCannotSend } from '../../scheduler/index.ts'
+import type { ReplicationScheduler, RuleActivity } from '../../scheduler/index.ts'
 
-/** What the operations need of the replication engine (`ReplicationEngine`, when the Core runs). */
-export interface ReplicationService {
-  pointsBehind (rule: RuleRecord): Promise<number>
-  deleteRemote (machine: string, to: string): Promise<void>
+/** The parts of a Core the replication operations use. */
+export interface ReplicationParts {
+  readonly files: Pick<RepositoryFiles, 'peerId'>
+  readonly points: PointIndex
+  readonly peers: PeerRegistry
+  readonly rules: RuleStore
+}
+
+/**
+ * What the rule operations need of the running Core: its scheduler (what a rule is doing, jobs
+ * now) and its engine (points behind, telling the target, fetch). `runningJobs` provides it on a
+ * running Core; without the network, `OFFLINE_JOBS` shows no activity and refuses what needs a
+ * peer, while rules stay records that the daemon picks up when it starts.
+ */
+export interface RuleJobs {
+  activity (machine: string, to: string): RuleActivity | undefined
+  /** points the target lacks; null while the Core is not running */
+  pointsBehind (rule: RuleRecord): Promise<number | null>
+  added (rule: RuleRecord): void
+  paused (machine: string, to: string): Promise<void>
+  resumed (rule: RuleRecord): void
+  /** a job now; `outcome` settles when it ends */
+  now (rule: RuleRecord, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }>
+  /** stops the rule's jobs before it is removed; with `deleteRemote`, the target deletes its points first */
+  remove (rule: RuleRecord, deleteRemote: boolean): Promise<void>
   fetch (options: { machine: string, from: string, point?: string, onProgress?: ProgressFn }): Promise<FetchResult>
 }
 
-/** The parts of a Core the replication operations use; the network ones exist while it runs. */
-export interface ReplicationCoreParts {
-  readonly files: Pick<RepositoryFiles, 'db' | 'peerId'>
-  readonly points: PointIndex
-  readonly peers: PeerRegistry
-  readonly replication?: ReplicationService
-  readonly scheduler?: ReplicationScheduler
+export const OFFLINE_JOBS: RuleJobs = {
+  activity: () => undefined,
+  pointsBehind: async () => null,
+  added: () => {},
+  paused: async () => {},
+  resumed: () => {},
+  now: async () => { throw new UserError('replication now needs the running Core (drcore start)') },
+  remove: async (_rule, deleteRemote) => {
+    if (deleteRemote) throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
+  },
+  fetch: async () => { throw new UserError('fetch needs the running Core (drcore start)') }
 }
 
-/** One line of `drcore replication list --json` (the first eight fields are the contract). */
-export interface RuleRow {
-  machine: string
-  /** target peer id */
-  to: string
-  /** `idle`, `running`, `paused` or `error` */
-  state: 'idle' | 'running' | 'paused' | 'error'
-  schedule: string
-  /** newest point of the rule's machines the target holds complete, as of the last job */
-  lastPoint: string | null
-  /** points the target lacks; null while the Core is not running */
-  pointsBehind: number | null
-  /** block bytes sent by every job of the rule */
-  bytesSent: number
-  error: string | null
-  toName: string | null
-  window: string | null
-  paused: boolean
-  seedDrive: boolean
-  seedState: RuleRecord['seedState']
-  /** bytes per second, or null */
-  limit: number | null
-  createdAt: string
-  lastRunAt: string | null
-  lastSuccessAt: string | null
-  /** the running job's progress, with its start and its rate so far (bytes per second) */
-  job: (JobProgress & { machine: string, to: string, startedAt: string, rate: number }) | null
-  /** a trigger waits for the window to open at this time */
-  waitingForWindow: string | null
-  retryAt: string | null
-  nextRunAt: string | null
+/** The rule operations' view of a running Core. */
+export function runningJobs (scheduler: ReplicationScheduler, engine: ReplicationEngine): RuleJobs {
+  return {
+    activity: (machine, to) => scheduler.activity(machine, to),
+    pointsBehind: async rule => await engine.pointsBehind(rule),
+    added: rule => { scheduler.added(rule) },
+    paused: async (machine, to) => { await scheduler.paused(machine, to) },
+    resumed: rule => { scheduler.resumed(rule) },
+    now: async (rule, onProgress) => await scheduler.now(rule.machine, rule.to, onProgress),
+    remove: async (rule, deleteRemote) => {
+      await scheduler.removed(rule.machine, rule.to)
+      if (!deleteRemote) return
+      try {
+        await engine.deleteRemote(rule.machine, rule.to)
+      } catch (err) {
+        scheduler.added(rule) // the rule stays: try again, or remove it without --delete-remote
+        throw err
+      }
+    },
+    fetch: async options => await engine.fetch(options)
+  }
 }
-
-type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
 
 /**
  * The replication operations (ruleAdd, rules, rulePause, ruleResume, ruleNow, ruleRemove, fetch
@@ -67,8 +82,8 @@ type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
  * daemon (they are records; jobs run when it starts); `now`, `fetch` and `--delete-remote` need
  * the running Core.
  */
-export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleNow' | 'ruleRemove' | 'fetch', Handler> {
-  const rules = new RuleStore(core.files.db)
+export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
+  const { rules } = core
   const self = core.files.peerId.toString()
   const label = (peerId: string): string => core.peers.get(peerId)?.name ?? peerId
 
@@ -97,7 +112,7 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
   }
 
   const row = async (rule: RuleRecord): Promise<RuleRow> => {
-    const activity: RuleActivity | undefined = core.scheduler?.activity(rule.machine, rule.to)
+    const activity = jobs.activity(rule.machine, rule.to)
     const blocked = whyCannotSend(core.peers, rule.to)
     const state: RuleRow['state'] = rule.paused
       ? 'paused'
@@ -108,7 +123,7 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       state,
       schedule: rule.schedule,
       lastPoint: rule.lastPoint,
-      pointsBehind: core.replication != null ? await core.replication.pointsBehind(rule) : null,
+      pointsBehind: await jobs.pointsBehind(rule),
       bytesSent: rule.bytesSent + (activity?.progress?.bytesSent ?? 0),
       error: state === 'error' ? blocked ?? rule.error : null,
       toName: core.peers.get(rule.to)?.name ?? null,
@@ -154,7 +169,7 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       const seedDrive = input.seedDrive === true
       const seedPoints = seedDrive ? await seedPointsOf(machine) : []
       const rule = await rules.add({ machine, to, schedule, window, paused: input.paused === true, seedDrive, seedPoints, limit })
-      core.scheduler?.added(rule)
+      jobs.added(rule)
       return await row(rule)
     },
 
@@ -164,7 +179,7 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       const to = peerOf(input.to, '--to')
       await ruleOf(input.machine, to)
       const rule = await rules.update(input.machine, to, r => { r.paused = true })
-      await core.scheduler?.paused(rule.machine, rule.to)
+      await jobs.paused(rule.machine, rule.to)
       return await row(await rules.get(rule.machine, rule.to))
     },
 
@@ -172,15 +187,14 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       const to = peerOf(input.to, '--to')
       await ruleOf(input.machine, to)
       const rule = await rules.update(input.machine, to, r => { r.paused = false })
-      core.scheduler?.resumed(rule)
+      jobs.resumed(rule)
       return await row(rule)
     },
 
     ruleNow: async (input, onProgress) => {
       const to = peerOf(input.to, '--to')
       const rule = await ruleOf(input.machine, to)
-      if (core.scheduler == null) throw new UserError('replication now needs the running Core (drcore start)')
-      const { outcome } = await core.scheduler.now(rule.machine, rule.to, onProgress == null ? undefined : jobProgress(onProgress))
+      const { outcome } = await jobs.now(rule, onProgress == null ? undefined : jobProgress(onProgress))
       if (input.wait === false) {
         outcome.catch(() => {}) // the job's end is recorded on the rule and in the event log
         return { machine: rule.machine, to: rule.to, toName: label(rule.to), started: true }
@@ -193,28 +207,16 @@ export function replicationHandlers (core: ReplicationCoreParts): Record<'ruleAd
       const to = peerOf(input.to, '--to')
       const rule = await ruleOf(input.machine, to)
       const deleteRemote = input.deleteRemote === true
-      if (deleteRemote && core.replication == null) {
-        throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
-      }
-      await core.scheduler?.removed(rule.machine, rule.to)
-      if (deleteRemote) {
-        try {
-          await core.replication!.deleteRemote(rule.machine, rule.to)
-        } catch (err) {
-          core.scheduler?.added(rule) // the rule stays: try again, or remove it without --delete-remote
-          throw err
-        }
-      }
+      await jobs.remove(rule, deleteRemote)
       await rules.remove(rule.machine, rule.to)
       return { machine: rule.machine, to: rule.to, toName: label(rule.to), removed: true, deletedRemote: deleteRemote }
     },
 
     fetch: async (input, onProgress) => {
       const from = peerOf(input.from, '--from')
-      if (core.replication == null) throw new UserError('fetch needs the running Core (drcore start)')
-      return await core.replication.fetch({ machine: input.machine, from, point: input.point, onProgress })
+      return await jobs.fetch({ machine: input.machine, from, point: input.point, onProgress })
     }
-  }
+  } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleNow' | 'ruleRemove' | 'fetch'>
 }
 
 function jobRow (rule: RuleRecord, progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {

@@ -1,60 +1,54 @@
 import { isAbsolute } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
-import type { ProgressFn } from '../api/operations.ts'
-import { NotFoundError, UsageError } from '../errors.ts'
-import type { EventSink } from '../events/api.ts'
-import type { PeerRegistry } from '../peers/index.ts'
-import type { PointIndex } from '../points/point-index.ts'
-import { RuleStore } from '../rules/index.ts'
-import { TenantBlocks } from '../tenants/index.ts'
-import type { RepositoryFiles } from '../repo/index.ts'
-import type { BlockStore } from '../store/api.ts'
-import { consumeSeed } from './consume.ts'
-import { writeSeed } from './create.ts'
-import { missingParts, SeedImports } from './imports.ts'
-import { removeUnfinishedSeeds } from './leftovers.ts'
-import { SeedRegistry } from './registry.ts'
-import { selectPoints } from './selection.ts'
-import type { SeedConsumeResult, SeedCreateResult, SeedRow } from './api.ts'
+import type { Handlers } from '../../api/handler.ts'
+import { SerialQueue } from '../../common/serial-queue.ts'
+import { NotFoundError, UsageError } from '../../errors.ts'
+import type { EventSink } from '../../events/api.ts'
+import type { PeerRegistry } from '../../peers/index.ts'
+import { isPeerId } from '../../peers/record.ts'
+import type { PointIndex } from '../../points/point-index.ts'
+import type { RepositoryFiles } from '../../repo/index.ts'
+import type { RuleStore } from '../../rules/index.ts'
+import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSeed } from '../../seed/index.ts'
+import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow } from '../../seed/index.ts'
+import type { BlockStore } from '../../store/api.ts'
+import type { TenantBlocks } from '../../tenants/index.ts'
 
 /** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
 export type SeedPeers = Pick<PeerRegistry, 'resolve' | 'tenantOf'>
 
 /** The parts of a Core the seed operations use. */
-export interface SeedCoreParts {
-  files: Pick<RepositoryFiles, 'db' | 'privateKey' | 'peerId' | 'config'>
-  store: BlockStore
-  points: PointIndex
-  events: EventSink
-  /** the Core's peer registry */
-  peers: SeedPeers
+export interface SeedParts {
+  readonly files: Pick<RepositoryFiles, 'privateKey' | 'peerId' | 'config'>
+  readonly store: BlockStore
+  readonly points: PointIndex
+  readonly events: EventSink
+  readonly peers: SeedPeers
+  /** the seed-drive rules a seed serves */
+  readonly rules: RuleStore
+  /** the seeds this Core wrote */
+  readonly seeds: SeedRegistry
+  /** the seeds this Core consumes */
+  readonly seedImports: SeedImports
+  /** a consumed seed's blocks become its source's tenant's */
+  readonly tenants: TenantBlocks
 }
 
-type Handler = (input: any, onProgress?: ProgressFn) => Promise<unknown>
-
 /**
- * The handlers of the seed operations (`seedCreate`, `seeds`, `seedAbandon`, `seedConsume` in
- * api/operations.ts), for the Core to merge into its table. Operations that write run one at a
- * time.
+ * The seed operations (`seedCreate`, `seeds`, `seedAbandon`, `seedConsume` in
+ * api/operations.ts). Operations that write run one at a time.
  */
-export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds: Handler, seedAbandon: Handler, seedConsume: Handler } {
+export function seedHandlers (core: SeedParts) {
   const self = core.files.peerId.toString()
-  const rules = new RuleStore(core.files.db)
-  const registry = new SeedRegistry(core.files.db, rules)
-  const imports = new SeedImports(core.files.db)
-  let running: Promise<unknown> = Promise.resolve()
-  const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = running.then(fn, fn)
-    running = next.catch(() => {})
-    return await next
-  }
+  const registry = core.seeds
+  const imports = core.seedImports
+  const writes = new SerialQueue()
 
   return {
-    seedCreate: async (input, onProgress) => await serial(async (): Promise<SeedCreateResult> => {
+    seedCreate: async (input, onProgress) => await writes.run(async (): Promise<SeedCreateResult> => {
       if (!isAbsolute(input.out)) throw new UsageError('seed create: "out" must be an absolute path')
       const maxSize = input.maxSize === undefined ? undefined : parseByteSize(input.maxSize)
       const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
-      const selection = await selectPoints(core.points, rules, { machines: input.machines, all: input.all, to })
+      const selection = await selectPoints(core.points, core.rules, { machines: input.machines, all: input.all, to })
       const recorded = new Set((await registry.list()).map(r => r.seed))
       const removed = await removeUnfinishedSeeds(input.out, self, async seed => recorded.has(seed))
       const { result, record } = await writeSeed(
@@ -88,7 +82,7 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
       return rows
     },
 
-    seedAbandon: async (input) => await serial(async () => {
+    seedAbandon: async (input) => await writes.run(async () => {
       const { record, rules: changed } = await registry.abandon(input.seed)
       core.events.emit('seed.abandoned',
         `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
@@ -96,7 +90,7 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
       return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
     }),
 
-    seedConsume: async (input, onProgress) => await serial(async (): Promise<SeedConsumeResult> => {
+    seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
       if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
       return await consumeSeed({
         store: core.store,
@@ -104,11 +98,11 @@ export function seedHandlers (core: SeedCoreParts): { seedCreate: Handler, seeds
         imports,
         self,
         tenantOf: (peerId) => core.peers.tenantOf(peerId),
-        tenants: new TenantBlocks(core.files.db),
+        tenants: core.tenants,
         events: core.events
       }, input.dir, onProgress)
     })
-  }
+  } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
 }
 
 /** `--to`: a known peer by id or name, or the id of a Core not paired yet. */
@@ -124,17 +118,8 @@ function resolveTarget (peers: SeedPeers, to: string, self: string): string {
   return peerId
 }
 
-function isPeerId (value: string): boolean {
-  try {
-    peerIdFromString(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** "4G", "700M", "1.5g", "512KiB", "1048576" -> bytes (binary multiples). */
-export function parseByteSize (text: string): number {
+function parseByteSize (text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
   if (m == null) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
