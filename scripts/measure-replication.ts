@@ -17,10 +17,9 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { OnlineCore, openServices } from '../src/core/index.ts'
 import type { DrcoreNode } from '../src/net/index.ts'
 import { initRepository } from '../src/repo/index.ts'
-import type { RuleRecord } from '../src/rules/index.ts'
+import { TestCore, rule } from '../test/support/core.ts'
 
 const { values } = parseArgs({
   options: {
@@ -36,14 +35,15 @@ const BASELINE_PROTOCOL = '/drcore/measure-baseline/1'
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const cpuSeconds = (): number => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6 }
 
-async function startCore (repo: string): Promise<OnlineCore> {
-  return await OnlineCore.start(await openServices(repo), { listen: ['/ip4/127.0.0.1/tcp/0'] })
+/** The Core on `repo`, running the network as the daemon does (test/support/core.ts). */
+async function startCore (repo: string, name: string): Promise<TestCore> {
+  return await TestCore.open(repo, name)
 }
 
 if (values.target !== undefined) {
   // the target, in the child: allow the source named on the command line, report the address
   const [repo, source] = values.target.split(',')
-  const target = await startCore(repo)
+  const target = await startCore(repo, 'target')
   await target.pairing.allow(source, { name: 'source', tenant: 'source' })
   await target.node.handle(BASELINE_PROTOCOL, async (wire) => {
     while (await wire.receive() !== undefined);
@@ -53,7 +53,7 @@ if (values.target !== undefined) {
   process.on('message', (message) => {
     if (message !== 'stop') return
     void (async () => {
-      await target.close()
+      await target.stop()
       process.exit(0)
     })()
   })
@@ -67,7 +67,7 @@ async function main (): Promise<void> {
   try {
     await initRepository(join(root, 'source'), { name: 'source', listen: ['/ip4/127.0.0.1/tcp/0'] })
     await initRepository(join(root, 'target'), { name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'] })
-    const source = await startCore(join(root, 'source'))
+    const source = await startCore(join(root, 'source'), 'source')
     child = fork(new URL(import.meta.url).pathname, ['--target', `${join(root, 'target')},${source.peerId}`], { stdio: 'inherit', execArgv: [...process.execArgv, ...(process.env.PROF_DIR != null ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF_DIR] : [])] })
     const { address } = await new Promise<{ address: string }>(resolve => child!.once('message', m => resolve(m as { address: string })))
     await source.pairing.request(address, { name: 'target' })
@@ -96,7 +96,7 @@ async function main (): Promise<void> {
       const baseline = await measureBaseline(source.node, to, address, result.blocksSent, Math.round(result.bytesSent / result.blocksSent))
       log(`  bare transport, same frames: ${(baseline.bytes / 1e6 / baseline.seconds).toFixed(1)} MB/s, ${Math.round(baseline.frames / baseline.seconds)} frames/s`)
     }
-    await source.close()
+    await source.stop()
   } finally {
     if (child !== undefined) {
       child.send('stop')
@@ -119,11 +119,4 @@ async function measureBaseline (node: DrcoreNode, to: string, address: string, c
   await wire.close()
   await wire.expect('done')
   return { frames: count, bytes: count * size, seconds: (performance.now() - started) / 1000 }
-}
-
-function rule (machine: string, to: string): RuleRecord {
-  return {
-    machine, to, schedule: 'after-backup', window: null, paused: false, seedDrive: false, seedPoints: [], seedState: null, limit: null,
-    createdAt: new Date().toISOString(), state: 'idle', lastPoint: null, bytesSent: 0, error: null, lastRunAt: null, lastSuccessAt: null
-  }
 }

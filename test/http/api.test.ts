@@ -8,7 +8,7 @@ import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
 import { loadOrCreateToken, tokenPath } from '../../src/http/token.ts'
 import { operations } from '../../src/api/operations.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 /** The API answered in-process (Hono's `request`): the same routes the daemon serves, no socket. */
 describe('the HTTP API refuses what it must and explains every error in JSON', () => {

@@ -6,7 +6,7 @@ import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 const TOKEN = 'm'.repeat(32)
 

@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test'
 import { OfflineCore } from '../../src/core/index.ts'
 import { NotFoundError, UsageError, UserError } from '../../src/errors.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 import { newPeerId } from '../scheduler/harness.ts'
 
 /** The rule operations on a Core that is not running (no daemon): rules are records. */

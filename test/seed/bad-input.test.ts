@@ -18,7 +18,9 @@ import { loadManifest } from '../../src/points/manifest.ts'
 import { partBlock, signSeed } from '../../src/seed/descriptor.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import type { SeedConsumeResult, SeedCreateResult } from '../../src/seed/api.ts'
-import { corruptBlocks, driveWith, Machine, openCore, storedBlocks, tempDir } from './cores.ts'
+import { corruptBlocks, driveWith, Machine, storedBlocks } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 interface Section { cid: string, offset: number, end: number, bytes: Uint8Array, blockOffset: number }
 
@@ -67,8 +69,8 @@ describe('seed consume: bad input', () => {
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
-    dr = await openCore('dr', work)
+    hq = await openOfflineCore('hq', work)
+    dr = await openOfflineCore('dr', work)
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     web = new Machine('web01', join(work, 'web01'))
     await web.create()
@@ -195,7 +197,7 @@ describe('seed consume: bad input', () => {
   })
 
   test('a seed from a Core this one has not approved is refused, saying how to allow it', async () => {
-    const stranger = await openCore('stranger', work)
+    const stranger = await openOfflineCore('stranger', work)
     try {
       const machine = new Machine('db01', join(work, 'db01'))
       await machine.create()

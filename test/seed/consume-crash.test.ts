@@ -8,7 +8,9 @@ import { TenantBlocks } from '../../src/tenants/index.ts'
 import { consumeSeed } from '../../src/seed/consume.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /** Tenant references that cannot be written: the process dies at the first attempt. */
 class DyingTenantBlocks extends TenantBlocks {
@@ -32,7 +34,7 @@ describe('seed consume killed after a part is recorded: the part\'s blocks are v
 
   before(async () => {
     work = await tempDir()
-    ;[hq, dr] = [await openCore('hq', work), await openCore('dr', work)]
+    ;[hq, dr] = [await openOfflineCore('hq', work), await openOfflineCore('dr', work)]
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     const web = new Machine('web01', join(work, 'web01'))
     await web.create()

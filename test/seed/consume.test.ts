@@ -7,7 +7,9 @@ import type { VerifyReport } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import type { SeedConsumeResult, SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
 import { snapshotTree } from '../helpers/tree.ts'
-import { corruptBlocks, driveWith, Machine, openCore, receiveDelta, tempDir } from './cores.ts'
+import { corruptBlocks, driveWith, Machine, receiveDelta } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /**
  * Source hq protects web01 (seven points). Target dr received points 6 and 7 by seed-mode
@@ -25,8 +27,8 @@ describe('seed consume: parts in any order complete the orphans', () => {
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
-    dr = await openCore('dr', work)
+    hq = await openOfflineCore('hq', work)
+    dr = await openOfflineCore('dr', work)
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     web = new Machine('web01', join(work, 'web01'))
     await web.create()
@@ -125,7 +127,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
 describe('seed consume by the Core that wrote it', () => {
   test('a repository rebuilt with the same identity takes its own seed back into its own tenant', async () => {
     const work = await tempDir()
-    const hq = await openCore('hq', work)
+    const hq = await openOfflineCore('hq', work)
     const machine = new Machine('web01', join(work, 'web01'))
     await machine.create()
     const point = await machine.backup(hq)

@@ -10,7 +10,9 @@ import { NotFoundError, UsageError, UserError } from '../../src/errors.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import { RecentBlocks } from '../../src/seed/blocks.ts'
 import type { SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
-import { closureOf, Machine, openCore, tempDir } from './cores.ts'
+import { closureOf, Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 const MAX = 512 * 1024
 
@@ -41,7 +43,7 @@ describe('seed create: recovery points written as CAR parts', () => {
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
+    hq = await openOfflineCore('hq', work)
     const shared = randomBytes(300 * 1024)
     machines.push(new Machine('db01', join(work, 'db01')), new Machine('web01', join(work, 'web01')))
     for (const machine of machines) await machine.create(shared)

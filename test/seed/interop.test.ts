@@ -10,7 +10,9 @@ import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import type { OfflineCore } from '../../src/core/index.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 const RAW = 0x55
 const DAG_CBOR = 0x71
@@ -37,7 +39,7 @@ describe('seed parts are standard CARv1 files', () => {
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
+    hq = await openOfflineCore('hq', work)
     const machine = new Machine('web01', join(work, 'web01'))
     await machine.create()
     await machine.backup(hq)

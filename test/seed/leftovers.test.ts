@@ -5,7 +5,9 @@ import { basename, join } from 'node:path'
 import type { OfflineCore } from '../../src/core/index.ts'
 import { removeUnfinishedSeeds, unfinishedParts } from '../../src/seed/leftovers.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /**
  * What `seed create` clears from its folder before writing: only what an interrupted run of
@@ -20,7 +22,7 @@ describe('seed create removes only what an interrupted seed create of this Core 
 
   before(async () => {
     work = await tempDir()
-    ;[hq, other] = [await openCore('hq', work), await openCore('other', work)]
+    ;[hq, other] = [await openOfflineCore('hq', work), await openOfflineCore('other', work)]
     for (const [core, name] of [[hq, 'web01'], [other, 'db01']] as const) {
       const machine = new Machine(name, join(work, name))
       await machine.create()

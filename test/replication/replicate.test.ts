@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { snapshotTree } from '../helpers/tree.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { TestCore, pair, rule } from '../support/core.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -19,19 +19,21 @@ async function makeTree (root: string): Promise<void> {
   await writeFile(join(root, 'var', 'lib', 'log.bin'), randomBytes(2 * MiB))
 }
 
-describe('a point replicates from a source Core to a target Core', () => {
+/** Through the operations a user runs: `replication add`, `replication now`, `replication list`, `remove`. */
+describe('a point replicates from a source Core to a target Core', { timeout: 120_000 }, () => {
   let work: string
   let src: string
-  let a: ReplCore
-  let b: ReplCore
+  let a: TestCore
+  let b: TestCore
   const points: string[] = []
 
   before(async () => {
     work = await tempDir('drcore-engine-')
     src = join(work, 'src')
     await makeTree(src)
-    ;[a, b] = await Promise.all([ReplCore.create('hq'), ReplCore.create('dr')])
+    ;[a, b] = await Promise.all([TestCore.create('hq'), TestCore.create('dr')])
     await pair(a, b, { tenant: 'acme' })
+    await a.addRule('web01', b)
   })
   after(async () => {
     await Promise.all([a?.destroy(), b?.destroy()])
@@ -40,7 +42,7 @@ describe('a point replicates from a source Core to a target Core', () => {
 
   test('the first point arrives whole, lands in the source tenant, and restores byte-identical', async () => {
     points.push((await a.backup('web01', src)).point)
-    const result = await a.engine.replicate(rule('web01', b))
+    const result = await a.replicateNow('web01', b)
     assert.deepEqual(result.sent, points)
     assert.equal(result.lastPoint, points[0])
     assert.equal(result.pointsBehind, 0)
@@ -57,11 +59,11 @@ describe('a point replicates from a source Core to a target Core', () => {
     await b.core.run('restore', { machine: 'web01', dest })
     assert.deepEqual(await snapshotTree(join(dest, 'data')), await snapshotTree(src))
 
-    assert.equal(a.ofType('replication.started').length, 1)
-    const [finished] = a.ofType('replication.finished')
+    assert.equal(a.events.ofType('replication.started').length, 1)
+    const [finished] = a.events.ofType('replication.finished')
     assert.equal(finished.data.bytes, result.bytesSent)
     assert.equal(finished.data.points, 1)
-    const [received] = b.ofType('replication.received')
+    const [received] = b.events.ofType('replication.received')
     assert.equal(received.data.point, points[0])
     assert.equal(received.data.tenant, 'acme')
   })
@@ -74,7 +76,7 @@ describe('a point replicates from a source Core to a target Core', () => {
     await writeFile(join(src, 'etc', 'new.txt'), randomBytes(3000))
     points.push((await a.backup('web01', src)).point)
 
-    const result = await a.engine.replicate(rule('web01', b))
+    const result = await a.replicateNow('web01', b)
     assert.deepEqual(result.sent, [points[1]])
     // the changed chunks (a 64 KiB rewrite touches one to three chunks of 64 KiB on average, at
     // most 256 KiB each), the new file and the nodes on the changed paths
@@ -86,51 +88,60 @@ describe('a point replicates from a source Core to a target Core', () => {
 
   test('a point the target already holds costs one round trip: one status question', async () => {
     const before = { ...a.engine.metrics.messagesSent }
-    const result = await a.engine.replicate(rule('web01', b))
+    const result = await a.replicateNow('web01', b)
     const sent = Object.fromEntries(Object.entries(a.engine.metrics.messagesSent).map(([type, n]) => [type, n - (before[type] ?? 0)]).filter(([, n]) => n !== 0))
     assert.deepEqual(sent, { status: 1 })
     assert.deepEqual(result.sent, [])
     assert.equal(result.bytesSent, 0)
     assert.equal(result.lastPoint, points[1])
     assert.equal(result.pointsBehind, 0)
-    assert.equal(await a.engine.pointsBehind(rule('web01', b)), 0)
+    const listed = await a.rule('web01', b)
+    assert.deepEqual({ lastPoint: listed.lastPoint, pointsBehind: listed.pointsBehind, state: listed.state }, { lastPoint: points[1], pointsBehind: 0, state: 'idle' })
   })
 
-  test('points behind are counted from the cursor without asking the target', async () => {
+  test('replication list counts the points behind from the cursor, without asking the target', async () => {
     await writeFile(join(src, 'etc', 'later.txt'), randomBytes(500))
     points.push((await a.backup('web01', src)).point)
     const before = { ...a.engine.metrics.messagesSent }
-    assert.equal(await a.engine.pointsBehind(rule('web01', b)), 1)
+    assert.equal((await a.rule('web01', b)).pointsBehind, 1)
     assert.deepEqual(a.engine.metrics.messagesSent, before)
-    const result = await a.engine.replicate(rule('web01', b))
+    const result = await a.replicateNow('web01', b)
     assert.deepEqual(result.sent, [points[2]])
-    assert.equal(await a.engine.pointsBehind(rule('web01', b)), 0)
+    assert.equal((await a.rule('web01', b)).pointsBehind, 0)
   })
 
-  test('deleting the remote copy removes the tenant\'s records; blocks stay, so sending again costs no block', async () => {
-    await a.engine.deleteRemote('web01', b.peerId)
+  test('removing the rule with --delete-remote removes the tenant\'s records; blocks stay, so sending again costs no block', async () => {
+    const removal = await a.run('ruleRemove', { machine: 'web01', to: b.peerId, deleteRemote: true })
+    assert.deepEqual({ removed: removal.removed, deletedRemote: removal.deletedRemote }, { removed: true, deletedRemote: true })
     assert.deepEqual(await b.core.points.machines(), [])
-    const [removed] = b.ofType('replication.removed')
+    const [removed] = b.events.ofType('replication.removed')
     assert.deepEqual({ tenant: removed.data.tenant, removed: removed.data.removed }, { tenant: 'acme', removed: points.length })
-    assert.equal(await a.engine.pointsBehind(rule('web01', b)), points.length, 'the cursor went with them')
+    await a.addRule('web01', b)
+    assert.equal((await a.rule('web01', b)).pointsBehind, points.length, 'the cursor went with them')
 
-    const again = await a.engine.replicate(rule('web01', b))
+    const again = await a.replicateNow('web01', b)
     assert.deepEqual(again.sent, points)
     assert.equal(again.bytesSent, 0)
     assert.equal((await b.core.points.get(points[points.length - 1], 'acme'))?.complete, true)
   })
 
   test('a rule for a machine that has not arrived yet runs and sends nothing', async () => {
-    const result = await a.engine.replicate(rule('db01', b))
+    await a.addRule('db01', b)
+    const result = await a.replicateNow('db01', b)
     assert.deepEqual(result, { ...result, sent: [], skipped: [], bytesSent: 0, lastPoint: null, pointsBehind: 0 })
   })
 
-  test('a Core the target has not approved is refused before anything is sent', async () => {
-    const c = await ReplCore.create('stranger')
+  test('a Core the target has not approved is refused before anything is sent, by the scheduler and by the engine', async () => {
+    const c = await TestCore.create('stranger')
     try {
       await c.backup('web01', src)
-      await c.core.peers.allow(b.peerId, { name: 'dr' })
+      await c.run('peerAllow', { peerId: b.peerId, name: 'dr' })
+      await c.addRule('web01', b)
+      assert.equal((await c.rule('web01', b)).state, 'error')
+      await assert.rejects(c.replicateNow('web01', b), /^UserError: cannot replicate web01 to dr: dr has not approved this Core/)
+      // the engine checks again, whoever asks it for a job (its internals: a rule record by hand)
       await assert.rejects(c.engine.replicate(rule('web01', b)), /has not approved this Core/)
+      assert.equal(c.engine.metrics.bytesSent, 0)
     } finally {
       await c.destroy()
     }

@@ -5,10 +5,10 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { snapshotTree } from '../helpers/tree.ts'
-import { until } from '../net/nodes.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { until } from '../support/wait.ts'
+import { TestCore, pair, rule } from '../support/core.ts'
 
 const MiB = 1024 * 1024
 /** The target makes what arrived durable every 2 MiB. */
@@ -17,7 +17,7 @@ const FLUSH = 2 * MiB
 const LIMIT = 12 * MiB
 
 /** Bytes of the blocks of a point's closure, the manifest aside (what a full transfer sends). */
-async function closureBytes (core: ReplCore, point: string): Promise<number> {
+async function closureBytes (core: TestCore, point: string): Promise<number> {
   const signed = await loadManifest(core.core.store, point)
   let bytes = 0
   for await (const cid of walkClosure(core.core.store, signed)) {
@@ -27,7 +27,7 @@ async function closureBytes (core: ReplCore, point: string): Promise<number> {
 }
 
 /** Replicates until `bytesSent` passes `at`, then runs `interrupt`; resolves with the bytes the job sent. */
-async function interruptedJob (source: ReplCore, target: ReplCore, at: number, interrupt: (controller: AbortController) => void): Promise<number> {
+async function interruptedJob (source: TestCore, target: TestCore, at: number, interrupt: (controller: AbortController) => void): Promise<number> {
   const controller = new AbortController()
   let fired = false
   const job = source.engine.replicate(rule('web01', target, { limit: LIMIT }), {
@@ -41,14 +41,20 @@ async function interruptedJob (source: ReplCore, target: ReplCore, at: number, i
   })
   await assert.rejects(job)
   assert.ok(fired, 'the job was interrupted before it finished')
-  const [failed] = source.ofType('replication.failed').slice(-1)
+  const [failed] = source.events.ofType('replication.failed').slice(-1)
   return failed.data.bytes as number
 }
 
-describe('an interrupted transfer resumes and re-sends only what the target had not stored', () => {
+/**
+ * The engine's internals, driven directly (a rule record by hand, an AbortSignal, progress by the
+ * byte): the byte accounting of a job cut at a chosen point and of its retry. What an operator
+ * does (pause, kill, restart) is tested end to end in test/e2e/replication-resume.test.ts and
+ * replication-control.test.ts.
+ */
+describe('engine internals: an interrupted transfer resumes and re-sends only what the target had not stored', { timeout: 120_000 }, () => {
   let work: string
   let src: string
-  let a: ReplCore
+  let a: TestCore
   let total: number
   let point: string
 
@@ -57,7 +63,7 @@ describe('an interrupted transfer resumes and re-sends only what the target had 
     src = join(work, 'src')
     await mkdir(src)
     await writeFile(join(src, 'image.bin'), randomBytes(24 * MiB))
-    a = await ReplCore.create('hq')
+    a = await TestCore.create('hq')
     point = (await a.backup('web01', src)).point
     total = await closureBytes(a, point)
   })
@@ -67,12 +73,12 @@ describe('an interrupted transfer resumes and re-sends only what the target had 
   })
 
   test('the source cancels the job: the target keeps every block that arrived', async (t) => {
-    const b = await ReplCore.create('dr', { flushBytes: FLUSH })
+    const b = await TestCore.create('dr', { engine: { flushBytes: FLUSH } })
     try {
       await pair(a, b)
       const sentBefore = await interruptedJob(a, b, 8 * MiB, controller => { controller.abort() })
-      await until(() => b.ofType('replication.interrupted').length === 1, 10_000)
-      const [interrupted] = b.ofType('replication.interrupted')
+      await until(() => b.events.ofType('replication.interrupted').length === 1, 10_000)
+      const [interrupted] = b.events.ofType('replication.interrupted')
       assert.equal(interrupted.data.kept, true)
       const stored = (await b.storedBlocks()).rawBytes
       assert.equal(await b.core.points.get(point), undefined, 'no point is committed before its blocks')
@@ -93,7 +99,7 @@ describe('an interrupted transfer resumes and re-sends only what the target had 
   })
 
   test('the target stops mid-transfer: after its restart the point arrives complete, re-sending at most what was unflushed or in flight', async (t) => {
-    const b = await ReplCore.create('dr2', { flushBytes: FLUSH })
+    const b = await TestCore.create('dr2', { engine: { flushBytes: FLUSH } })
     try {
       await pair(a, b)
       let stopping: Promise<void> | undefined

@@ -1,31 +1,18 @@
 /**
- * Test support for seed drives: real repositories (pack files, LevelDB) in temp dirs opened as
- * Cores, a machine whose tree changes between backups, and a way to give a target Core points
- * as seed-mode replication would (each point's delta against its parent only: an orphan).
+ * Fixtures for the seed-drive tests: a machine whose tree changes between backups, and a way to
+ * give a target Core points as seed-mode replication would (each point's delta against its
+ * parent only: an orphan). The Cores are test/support/core.ts's, opened without the network.
  */
 import { randomBytes } from 'node:crypto'
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { copyFile, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { OfflineCore } from '../../src/core/index.ts'
-import { initRepository } from '../../src/repo/index.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import { diffClosure, walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { pointRecord } from '../../src/points/point-index.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 import type { TreeEntry } from '../helpers/tree.ts'
-
-export async function tempDir (prefix = 'drcore-seed-'): Promise<string> {
-  return await mkdtemp(join(tmpdir(), prefix))
-}
-
-/** A new repository opened as a Core (offline: no daemon, no network). */
-export async function openCore (name: string, parent: string): Promise<OfflineCore> {
-  const dir = join(parent, name)
-  await initRepository(dir, { name, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'] })
-  return await OfflineCore.open(dir)
-}
 
 export interface Point {
   id: string
