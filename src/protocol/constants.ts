@@ -18,3 +18,11 @@ export const MAX_CIDS_PER_MESSAGE = 16_384
 export const MAX_ADDRESSES = 16
 /** Longest name, tenant or machine (in UTF-16 code units, as JavaScript counts). */
 export const MAX_NAME_LENGTH = 128
+
+/**
+ * The CIDs of drcore blocks, the only ones it makes and accepts: version 1, sha2-256, codec raw
+ * (chunks) or dag-cbor (nodes and manifests). points/blocks.ts makes blocks with these.
+ */
+export const RAW_CODE = 0x55
+export const DAG_CBOR_CODE = 0x71
+export const SHA2_256_CODE = 0x12

@@ -7,13 +7,10 @@ import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedError } from '../errors.ts'
-import { MAX_ADDRESSES, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_NAME_LENGTH } from './constants.ts'
+import { DAG_CBOR_CODE, MAX_ADDRESSES, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_NAME_LENGTH, RAW_CODE, SHA2_256_CODE } from './constants.ts'
 import { ERROR_CODES, PAIR_STATES } from './messages.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from './messages.ts'
 
-const RAW_CODE = 0x55
-const DAG_CBOR_CODE = 0x71
-const SHA2_256_CODE = 0x12
 /** No sentence on the wire needs more. */
 const MAX_TEXT_LENGTH = 1024
 /** A multiaddr string longer than this is not one a Core listens on. */
