@@ -43,6 +43,6 @@ export async function waitFor<T> (what: string, probe: () => Promise<T>, done: (
 }
 
 /** Polls `condition` every 10 ms until it holds; fails after `ms`. */
-export async function until (condition: () => boolean, ms = 3000): Promise<void> {
+export async function until (condition: () => boolean, ms = 5000): Promise<void> {
   await waitFor(`${condition.toString()} (within ${ms} ms)`, async () => condition(), holds => holds, ms, 10)
 }
