@@ -19,6 +19,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { HttpCoreClient } from '../src/api/client.ts'
 import type { OperationName } from '../src/api/operations.ts'
 import { initRepository } from '../src/repo/index.ts'
+import { freePort, waitFor } from '../test/support/wait.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = join(ROOT, 'bin', 'drcore.js')
@@ -39,16 +40,6 @@ interface DemoCore {
 
 function log (line: string): void {
   process.stdout.write(line + '\n')
-}
-
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return await new Promise(resolve => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function core (name: string): Promise<DemoCore> {
@@ -76,16 +67,6 @@ async function core (name: string): Promise<DemoCore> {
     api: async (op, input = {}) => await client.call(op, input),
     loginUrl: /console (\S+)/.exec(out)![1],
     stop: async () => { child.kill('SIGTERM'); await exited }
-  }
-}
-
-async function waitFor<T> (what: string, probe: () => Promise<T>, ok: (v: T) => boolean, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (ok(v)) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 250))
   }
 }
 
@@ -120,7 +101,7 @@ async function main (): Promise<void> {
   await hq.api('peerAllow', { peerId: branch.peerId, name: 'branch', tenant: 'branch' })
   await branch.api('peerAdd', { address: hq.address, name: 'hq' })
   await waitFor('pairing', async () => [await hq.api('peers'), await branch.api('peers')],
-    ([a, b]) => a.some((p: any) => p.name === 'dr-site' && p.canSendTo) && b.some((p: any) => p.name === 'hq' && p.canSendTo))
+    ([a, b]) => a.some((p: any) => p.name === 'dr-site' && p.canSendTo) && b.some((p: any) => p.name === 'hq' && p.canSendTo), 120_000)
   // a Core that hq allowed but that is not running: offline
   const offline = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
   await hq.api('peerAllow', { peerId: offline, name: 'old-site', tenant: 'old-site', address: '/ip4/127.0.0.1/tcp/9' })
@@ -145,14 +126,14 @@ async function main (): Promise<void> {
   await branch.api('ruleAdd', { machine: 'pos01', to: 'hq', seedDrive: true })
   await branch.api('seedCreate', { out: join(work, 'seed-branch'), to: 'hq' }, )
   await pos.change(2); await backup(branch, 'pos01', pos.path)
-  await waitFor('the orphan on hq', async () => await hq.api('status'), o => o.machines.some((m: any) => m.machine === 'pos01' && m.orphans > 0))
+  await waitFor('the orphan on hq', async () => await hq.api('status'), o => o.machines.some((m: any) => m.machine === 'pos01' && m.orphans > 0), 120_000)
   log('orphan on hq')
 
   // rules on hq
   await hq.api('ruleAdd', { machine: 'web01', to: 'dr-site' })
   await hq.api('ruleAdd', { machine: 'db01', to: 'dr-site', paused: true })
   await hq.api('ruleAdd', { machine: 'fs01', to: 'dr-site', limit: '1M', paused: true })
-  await waitFor('web01 on dr-site', async () => await hq.api('rules'), rules => rules.some((r: any) => r.machine === 'web01' && r.lastPoint != null && r.state === 'idle'))
+  await waitFor('web01 on dr-site', async () => await hq.api('rules'), rules => rules.some((r: any) => r.machine === 'web01' && r.lastPoint != null && r.state === 'idle'), 120_000)
   await hq.api('seedCreate', { out: join(work, 'seed-hq'), machines: ['db01'], to: 'dr-site' })
 
   // a pending request and a denied peer
@@ -165,7 +146,7 @@ async function main (): Promise<void> {
   log('peers in every state')
 
   await hq.api('ruleResume', { machine: 'fs01', to: 'dr-site' })
-  await waitFor('fs01 running', async () => await hq.api('rules'), rules => rules.some((r: any) => r.machine === 'fs01' && r.state === 'running' && (r.job?.bytesSent ?? 0) > 0))
+  await waitFor('fs01 running', async () => await hq.api('rules'), rules => rules.some((r: any) => r.machine === 'fs01' && r.state === 'running' && (r.job?.bytesSent ?? 0) > 0), 120_000)
 
   if (screenshots) await takeScreenshots(hq.loginUrl)
   if (keep) {

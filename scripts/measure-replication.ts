@@ -17,13 +17,9 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { Core } from '../src/core.ts'
-import { createNode } from '../src/net/index.ts'
 import type { DrcoreNode } from '../src/net/index.ts'
-import { PairingService } from '../src/peers/index.ts'
 import { initRepository } from '../src/repo/index.ts'
-import { ReplicationEngine } from '../src/replication/engine.ts'
-import type { RuleRecord } from '../src/replication/rules.ts'
+import { TestCore, rule } from '../test/support/core.ts'
 
 const { values } = parseArgs({
   options: {
@@ -39,16 +35,9 @@ const BASELINE_PROTOCOL = '/drcore/measure-baseline/1'
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const cpuSeconds = (): number => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6 }
 
-interface Running { core: Core, node: DrcoreNode, pairing: PairingService, engine: ReplicationEngine }
-
-async function startCore (repo: string, name: string): Promise<Running> {
-  const core = await Core.open(repo)
-  const node = await createNode({ privateKey: core.files.privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], trust: core.peers, events: core.events })
-  const pairing = new PairingService({ node, registry: core.peers, name })
-  await pairing.start()
-  const engine = new ReplicationEngine({ files: core.files, store: core.store, points: core.points, events: core.events, peers: core.peers, node })
-  await engine.start()
-  return { core, node, pairing, engine }
+/** The Core on `repo`, running the network as the daemon does (test/support/core.ts). */
+async function startCore (repo: string, name: string): Promise<TestCore> {
+  return await TestCore.open(repo, name)
 }
 
 if (values.target !== undefined) {
@@ -64,10 +53,7 @@ if (values.target !== undefined) {
   process.on('message', (message) => {
     if (message !== 'stop') return
     void (async () => {
-      await target.engine.stop()
-      await target.pairing.stop()
-      await target.node.stop()
-      await target.core.close()
+      await target.stop()
       process.exit(0)
     })()
   })
@@ -82,7 +68,7 @@ async function main (): Promise<void> {
     await initRepository(join(root, 'source'), { name: 'source', listen: ['/ip4/127.0.0.1/tcp/0'] })
     await initRepository(join(root, 'target'), { name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'] })
     const source = await startCore(join(root, 'source'), 'source')
-    child = fork(new URL(import.meta.url).pathname, ['--target', `${join(root, 'target')},${source.core.peerId}`], { stdio: 'inherit', execArgv: [...process.execArgv, ...(process.env.PROF_DIR != null ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF_DIR] : [])] })
+    child = fork(new URL(import.meta.url).pathname, ['--target', `${join(root, 'target')},${source.peerId}`], { stdio: 'inherit', execArgv: [...process.execArgv, ...(process.env.PROF_DIR != null ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF_DIR] : [])] })
     const { address } = await new Promise<{ address: string }>(resolve => child!.once('message', m => resolve(m as { address: string })))
     await source.pairing.request(address, { name: 'target' })
     const to = address.slice(address.lastIndexOf('/') + 1)
@@ -98,8 +84,8 @@ async function main (): Promise<void> {
       if (i % 1000 === 0) await mkdir(join(root, 'small', `d${i / 1000}`))
       await writeFile(join(root, 'small', `d${Math.floor(i / 1000)}`, `f${i}`), randomFillSync(Buffer.alloc(1024 + (i * 7919) % 3072)))
     }
-    await source.core.run('backup', { machine: 'big', volumes: [{ name: 'data', path: join(root, 'big') }] })
-    await source.core.run('backup', { machine: 'small', volumes: [{ name: 'data', path: join(root, 'small') }] })
+    await source.run('backup', { machine: 'big', volumes: [{ name: 'data', path: join(root, 'big') }] })
+    await source.run('backup', { machine: 'small', volumes: [{ name: 'data', path: join(root, 'small') }] })
 
     for (const machine of ['big', 'small']) {
       const cpu = cpuSeconds()
@@ -110,10 +96,7 @@ async function main (): Promise<void> {
       const baseline = await measureBaseline(source.node, to, address, result.blocksSent, Math.round(result.bytesSent / result.blocksSent))
       log(`  bare transport, same frames: ${(baseline.bytes / 1e6 / baseline.seconds).toFixed(1)} MB/s, ${Math.round(baseline.frames / baseline.seconds)} frames/s`)
     }
-    await source.engine.stop()
-    await source.pairing.stop()
-    await source.node.stop()
-    await source.core.close()
+    await source.stop()
   } finally {
     if (child !== undefined) {
       child.send('stop')
@@ -136,11 +119,4 @@ async function measureBaseline (node: DrcoreNode, to: string, address: string, c
   await wire.close()
   await wire.expect('done')
   return { frames: count, bytes: count * size, seconds: (performance.now() - started) / 1000 }
-}
-
-function rule (machine: string, to: string): RuleRecord {
-  return {
-    machine, to, schedule: 'after-backup', window: null, paused: false, seedDrive: false, seedPoints: [], seedState: null, limit: null,
-    createdAt: new Date().toISOString(), state: 'idle', lastPoint: null, bytesSent: 0, error: null, lastRunAt: null, lastSuccessAt: null
-  }
 }

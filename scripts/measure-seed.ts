@@ -13,7 +13,8 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { Core } from '../src/core.ts'
+import { OfflineCore } from '../src/core/index.ts'
+import type { VerifyReport } from '../src/core/index.ts'
 import { initRepository } from '../src/repo/index.ts'
 import type { SeedConsumeResult, SeedCreateResult } from '../src/seed/api.ts'
 
@@ -84,8 +85,8 @@ await makeTree(db, perMachine - sharedFiles.length, sharedFiles)
 
 await initRepository(join(root, 'src'), { name: 'src', apiPort: 0 })
 await initRepository(join(root, 'dst'), { name: 'dst', apiPort: 0 })
-const src = await Core.open(join(root, 'src'))
-const dst = await Core.open(join(root, 'dst'))
+const src = await OfflineCore.open(join(root, 'src'))
+const dst = await OfflineCore.open(join(root, 'dst'))
 await dst.peers.allow(src.peerId, { name: 'src' })
 for (const [machine, dir] of [['web01', web], ['db01', db]]) {
   for (let step = 0; step < 4; step++) {
@@ -134,7 +135,7 @@ const writeFiles = await timed(async () => {
 })
 
 const consume = await timed(async () => await dst.run('seedConsume', { dir: seedDir }) as SeedConsumeResult)
-const verify = await dst.verify()
+const verify = await dst.run('verify', {}) as VerifyReport
 await src.close()
 await dst.close()
 

@@ -2,17 +2,35 @@ import { writeFile, rm, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { Core } from './core.ts'
+import { closeServices, OnlineCore, openServices } from './core/index.ts'
+import type { NetworkOptions } from './core/index.ts'
 import { httpApp } from './http/server.ts'
 import { loadOrCreateToken } from './http/token.ts'
 import type { DaemonInfo } from './api/client.ts'
 import { UserError } from './errors.ts'
+import type { Config } from './repo/index.ts'
+import { parseReplicationTuning, REPLICATION_TUNING_ENV } from './replication/tuning.ts'
+import { parseDelays, RETRY_DELAYS_ENV } from './scheduler/index.ts'
 
 export interface Daemon {
-  core: Core
+  core: OnlineCore
   url: string
   token: string
   stop (): Promise<void>
+}
+
+/**
+ * The daemon's network options: where to listen from the repository's config; from the
+ * environment, `DRCORE_RETRY_DELAYS` (e.g. `5s,1m`: the waits before retrying a failed
+ * replication job) and `DRCORE_REPLICATION_TUNING` (the engine's tunables,
+ * src/replication/tuning.ts). The only place that reads them.
+ */
+export function daemonNetworkOptions (config: Config, env: NodeJS.ProcessEnv): NetworkOptions {
+  return {
+    listen: config.listen,
+    retryDelays: parseDelays(env[RETRY_DELAYS_ENV]),
+    engine: parseReplicationTuning(env[REPLICATION_TUNING_ENV])
+  }
 }
 
 /**
@@ -21,12 +39,13 @@ export interface Daemon {
  * CLI sends every other command through the API.
  */
 export async function startDaemon (dir: string): Promise<Daemon> {
-  const core = await Core.open(dir)
+  const services = await openServices(dir)
+  let core: OnlineCore
   try {
-    await core.startNetwork()
+    core = await OnlineCore.start(services, daemonNetworkOptions(services.files.config, process.env))
   } catch (err: any) {
-    await core.close()
-    throw new UserError(`cannot start the network on ${core.files.config.listen.join(', ')}: ${err.message}`)
+    await closeServices(services)
+    throw new UserError(`cannot start the network on ${services.files.config.listen.join(', ')}: ${err.message}`)
   }
   let token: string
   try {

@@ -4,7 +4,7 @@ import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { asUserError, FileSystemError } from '../src/errors.ts'
-import { removeDir, tempDir } from './helpers/cli.ts'
+import { removeDir, tempDir } from './support/dirs.ts'
 import { canMount, Tmpfs } from './helpers/tmpfs.ts'
 
 const MiB = 1024 * 1024

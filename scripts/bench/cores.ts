@@ -1,7 +1,8 @@
 /**
  * Benchmark support for the replication and seed sections: drcore Cores as real `drcore start`
- * daemons (on 127.0.0.1, or inside a network namespace), two network namespaces joined by a veth
- * pair whose interface byte counters count traffic outside the processes, and an rsync daemon.
+ * daemons (on 127.0.0.1, or inside a network namespace: the tests' `DaemonCore`,
+ * test/support/daemon.ts), two network namespaces joined by a veth pair whose interface byte
+ * counters count traffic outside the processes, and an rsync daemon.
  *
  * Everything started here is tracked and stopped by its pid, and every namespace made here is
  * deleted, also when the harness exits on an error or a signal (`Cleanup`).
@@ -10,17 +11,17 @@ import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import path from 'node:path'
-import { HttpCoreClient } from '../../src/api/client.ts'
-import type { OperationName } from '../../src/api/operations.ts'
-import { DRCORE_JS, NODE_BIN, lastJson, resetDir, run } from './lib.ts'
-import type { RunOptions, RunResult } from './lib.ts'
+import { DaemonCore, inNamespace } from '../../test/support/daemon.ts'
+import type { CliResult, ProcessTracker } from '../../test/support/daemon.ts'
+import { waitFor } from '../../test/support/wait.ts'
+import { resetDir, run } from './lib.ts'
+import type { RunResult } from './lib.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: processes by pid, namespaces by name
 
-export class Cleanup {
+export class Cleanup implements ProcessTracker {
   readonly #pids = new Set<number>()
   readonly #namespaces = new Set<string>()
   readonly #onExit = (): void => { this.now() }
@@ -29,8 +30,8 @@ export class Cleanup {
     process.on('exit', this.#onExit)
   }
 
-  pid (pid: number | undefined): void { if (pid !== undefined) this.#pids.add(pid) }
-  forget (pid: number | undefined): void { if (pid !== undefined) this.#pids.delete(pid) }
+  started (pid: number | undefined): void { if (pid !== undefined) this.#pids.add(pid) }
+  ended (pid: number | undefined): void { if (pid !== undefined) this.#pids.delete(pid) }
   namespace (name: string): void { this.#namespaces.add(name) }
 
   /** Synchronous, so that it also runs from a process 'exit' handler. */
@@ -51,50 +52,14 @@ export class Cleanup {
   }
 }
 
-/** A port nobody listens on right now (127.0.0.1). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-export const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-
-/** Polls `probe` every `everyMs` until `done` holds; returns that value. */
-export async function waitFor<T> (what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 120_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + ms
-  let last: T | undefined
-  let lastError: unknown
-  for (;;) {
-    try {
-      last = await probe()
-      if (done(last)) return last
-    } catch (err) { lastError = err }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}${lastError != null ? `; error: ${String(lastError)}` : ''}`)
-    }
-    await sleep(everyMs)
-  }
-}
-
-/** Runs `cmd` in network namespace `ns` (null: here). */
-export function inNs (ns: string | null, cmd: string, args: string[]): [string, string[]] {
-  return ns === null ? [cmd, args] : ['ip', ['netns', 'exec', ns, cmd, ...args]]
-}
-
 /** Spawns a long-running process, collects its output, and tracks it for cleanup. */
 function daemon (cleanup: Cleanup, cmd: string, args: string[]): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  cleanup.pid(child.pid)
+  cleanup.started(child.pid)
   let out = ''
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.length > 200_000) out = out.slice(-100_000) })
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); if (out.length > 200_000) out = out.slice(-100_000) })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => { cleanup.forget(child.pid); resolve(code) }))
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => { cleanup.ended(child.pid); resolve(code) }))
   return { child, output: () => out, exited }
 }
 
@@ -141,7 +106,7 @@ export class NetPair {
     await run('ip', ['-n', this.src, 'link', 'set', this.ifSrc, 'up'])
     await run('ip', ['-n', this.dst, 'link', 'set', this.ifDst, 'up'])
     const holder = spawn('ip', ['netns', 'exec', this.src, 'sleep', 'infinity'], { stdio: 'ignore' })
-    this.#cleanup.pid(holder.pid)
+    this.#cleanup.started(holder.pid)
     this.#holder = holder
     await waitFor('the counter holder in the namespace', async () => readFileSync(`/proc/${holder.pid}/net/dev`, 'utf8'),
       text => text.includes(`${this.ifSrc}:`), 10_000, 20)
@@ -172,7 +137,7 @@ export class NetPair {
   destroy (): void {
     if (this.#holder?.pid !== undefined) {
       try { process.kill(this.#holder.pid, 'SIGKILL') } catch {}
-      this.#cleanup.forget(this.#holder.pid)
+      this.#cleanup.ended(this.#holder.pid)
     }
     for (const ns of [this.src, this.dst]) {
       try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
@@ -215,107 +180,28 @@ export function bulk (samples: Counters[], slack = 256 * 1024): { bytes: number,
 // ---------------------------------------------------------------------------------------------
 // drcore Cores
 
-export class BenchCore {
-  readonly name: string
-  readonly repo: string
-  readonly ns: string | null
-  readonly peerId: string
-  readonly address: string
-  readonly #cleanup: Cleanup
-  #proc: ReturnType<typeof daemon> | undefined
-  #client: HttpCoreClient | undefined
+/**
+ * `drcore init` of a fresh repository `dir/name` listening on `ip:port` (127.0.0.1 and a free
+ * port when `ns` is null), as a daemon the harness kills if it dies (`cleanup`).
+ */
+export async function benchCore (cleanup: Cleanup, dir: string, name: string, ns: string | null = null, ip = '127.0.0.1', port?: number): Promise<DaemonCore> {
+  resetDir(path.join(dir, name))
+  await mkdir(dir, { recursive: true })
+  return await DaemonCore.init(dir, name, { ns, ip, port, track: cleanup })
+}
 
-  private constructor (cleanup: Cleanup, name: string, repo: string, ns: string | null, peerId: string, address: string) {
-    this.#cleanup = cleanup
-    this.name = name
-    this.repo = repo
-    this.ns = ns
-    this.peerId = peerId
-    this.address = address
+/** `drcore start` of a benchmark Core: a loaded machine may take long to start one. */
+export async function startBenchCore (core: DaemonCore): Promise<void> {
+  await core.start({}, 120_000)
+}
+
+/** The real CLI on a benchmark Core; fails unless it exits 0 or with one of `okCodes`. */
+export async function cli (core: DaemonCore, args: string[], okCodes: number[] = []): Promise<CliResult> {
+  const r = await core.cli(args)
+  if (r.code !== 0 && !okCodes.includes(r.code)) {
+    throw new Error(`${core.name}: drcore ${args.join(' ')} exited ${r.code}\n${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-15).join('\n')}`)
   }
-
-  /** `drcore init`: listening on `ip:port` (127.0.0.1 and a free port when `ns` is null). */
-  static async init (cleanup: Cleanup, dir: string, name: string, ns: string | null = null, ip = '127.0.0.1', port?: number): Promise<BenchCore> {
-    const repo = path.join(dir, name)
-    resetDir(repo)
-    await mkdir(dir, { recursive: true })
-    const p = port ?? await freePort()
-    const listen = `/ip4/${ip}/tcp/${p}`
-    const res = await run(NODE_BIN, [DRCORE_JS, 'init', '--repo', repo, '--name', name, '--listen', listen, '--api-port', '0', '--json'])
-    const { peerId } = lastJson<{ peerId: string }>(res.stdout)
-    return new BenchCore(cleanup, name, repo, ns, peerId, `${listen}/p2p/${peerId}`)
-  }
-
-  /** `drcore start` (in its namespace), until its API answers. */
-  async start (): Promise<void> {
-    const [cmd, args] = inNs(this.ns, NODE_BIN, [DRCORE_JS, 'start', '--repo', this.repo])
-    const proc = daemon(this.#cleanup, cmd, args)
-    this.#proc = proc
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: drcore start did not come up in 120 s: ${proc.output().slice(-2000)}`)), 120_000)
-      const check = (): void => { if (proc.output().includes('API http')) { clearTimeout(timer); resolve() } }
-      proc.child.stdout!.on('data', check)
-      void proc.exited.then(code => { clearTimeout(timer); reject(new Error(`${this.name}: drcore start exited ${code}: ${proc.output().slice(-2000)}`)) })
-    })
-    if (this.ns === null) {
-      const info = JSON.parse(readFileSync(path.join(this.repo, 'daemon.json'), 'utf8')) as { url: string, token: string }
-      this.#client = new HttpCoreClient(info)
-    }
-  }
-
-  get pid (): number | undefined { return this.#proc?.child.pid }
-  get output (): string { return this.#proc?.output() ?? '' }
-
-  async stop (): Promise<void> {
-    const proc = this.#proc
-    if (proc === undefined) return
-    this.#proc = undefined
-    this.#client = undefined
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM')
-    const timer = setTimeout(() => { try { proc.child.kill('SIGKILL') } catch {} }, 30_000)
-    await proc.exited
-    clearTimeout(timer)
-  }
-
-  /** The real CLI on this repository, in the Core's namespace (so it reaches the daemon's API). */
-  async cli (args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const [cmd, a] = inNs(this.ns, NODE_BIN, [DRCORE_JS, ...args, '--repo', this.repo])
-    return await run(cmd, a, opts)
-  }
-
-  async json<T = any> (args: string[], opts: RunOptions = {}): Promise<T> {
-    return lastJson<T>((await this.cli([...args, '--json'], opts)).stdout)
-  }
-
-  /** An operation through the daemon's HTTP API (Cores on 127.0.0.1 only: no process start). */
-  async api (name: OperationName, input: Record<string, unknown> = {}): Promise<any> {
-    if (this.#client === undefined) throw new Error(`${this.name}: no API client (not running, or in a namespace)`)
-    return await this.#client.call(name, input)
-  }
-
-  /** The Core's points of `machine` (empty when it has none). */
-  async points (machine: string): Promise<Array<{ point: string, complete: boolean }>> {
-    if (this.#client !== undefined) {
-      const machines = await this.api('machines') as Array<{ machine: string }>
-      return machines.some(m => m.machine === machine) ? await this.api('points', { machine }) : []
-    }
-    const machines = await this.json<Array<{ machine: string }>>(['machines'])
-    return machines.some(m => m.machine === machine) ? await this.json(['points', machine]) : []
-  }
-
-  /**
-   * Pairs this Core (the source) with `target`: the target pre-approves it (`peer allow`), this
-   * Core sends the request (`peer add`), and we wait until it heard the approval.
-   */
-  async pairWith (target: BenchCore): Promise<void> {
-    if (target.#client !== undefined) await target.api('peerAllow', { peerId: this.peerId, name: this.name })
-    else await target.cli(['peer', 'allow', this.peerId, '--name', this.name])
-    if (this.#client !== undefined) await this.api('peerAdd', { address: target.address, name: target.name })
-    else await this.cli(['peer', 'add', target.address, '--name', target.name])
-    await waitFor(`${target.name} to approve ${this.name}`,
-      async () => this.#client !== undefined ? await this.api('peers') : await this.json(['peer', 'list']),
-      (peers: Array<{ peerId: string, canSendTo: boolean }>) => peers.some(p => p.peerId === target.peerId && p.canSendTo), 120_000, 500)
-  }
+  return r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +240,7 @@ export class RsyncDaemon {
     ].join('\n'))
     resetDir(path.join(dir, 'rsyncd.pid'))
     const d = new RsyncDaemon(ns, `rsync://${address}:${port}/m`)
-    const [cmd, args] = inNs(ns, 'rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, `--address=${address}`])
+    const [cmd, args] = inNamespace(ns, 'rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, `--address=${address}`])
     d.#proc = daemon(cleanup, cmd, args)
     await waitFor('the rsync daemon', async () => await d.rsync(['--list-only', `${d.url}/`]), () => true, 30_000, 100)
     return d
@@ -362,7 +248,7 @@ export class RsyncDaemon {
 
   /** An rsync client in the daemon's namespace (the other side of the veth when `ns` is the src one). */
   async rsync (args: string[], ns: string | null = this.#ns): Promise<RunResult> {
-    const [cmd, a] = inNs(ns, 'rsync', args)
+    const [cmd, a] = inNamespace(ns, 'rsync', args)
     return await run(cmd, a)
   }
 

@@ -25,7 +25,9 @@ import path from 'node:path'
 import { IMAGE_MUTATION_SEED, Prng, formatBytes, mutateImage, randomStream, resetDir, run, sha256File, warmCache } from './lib.ts'
 import type { BenchContext, BenchSection, Row, RunResult, SectionResult } from './lib.ts'
 import { imageCorpus, treeCorpus } from './corpora.ts'
-import { BenchCore, Cleanup, NetPair, RsyncDaemon, Sampler, bulk, freePort, sleep } from './cores.ts'
+import type { DaemonCore } from '../../test/support/daemon.ts'
+import { freePort, sleep } from '../../test/support/wait.ts'
+import { Cleanup, NetPair, RsyncDaemon, Sampler, benchCore, bulk, cli, startBenchCore } from './cores.ts'
 import type { Counters } from './cores.ts'
 
 const GiB = 2 ** 30
@@ -168,7 +170,7 @@ const jobOf = (r: RunResult): JobJson => {
 }
 
 /** Replication jobs that failed on these Cores during the run (a retry comes 30 s later: timings suffer). */
-async function failedJobs (cores: BenchCore[]): Promise<string[]> {
+async function failedJobs (cores: DaemonCore[]): Promise<string[]> {
   const out: string[] = []
   for (const c of cores) {
     const events = await c.json<Array<{ type: string, at: string, message: string }>>(['events', '--limit', '10000']).catch(() => [])
@@ -204,7 +206,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
   await run('cp', ['--sparse=always', image.path, disk])
 
   const cleanup = new Cleanup()
-  const cores: BenchCore[] = []
+  const cores: DaemonCore[] = []
   const rsyncds: RsyncDaemon[] = []
   const net = new NetPair(cleanup, String(process.pid))
   try {
@@ -219,17 +221,17 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     // One target Core per data set, so that a point never finds blocks of another corpus on its
     // target (the tree and the images hold some of the same files): each transfer starts from an
     // empty target, as rsync's does.
-    let src: BenchCore | undefined
-    const dsts: Record<string, BenchCore> = {}
+    let src: DaemonCore | undefined
+    const dsts: Record<string, DaemonCore> = {}
     if (withDrcore) {
-      src = await BenchCore.init(cleanup, path.join(base, 'cores'), 'src', net.src, net.ipSrc, DRCORE_PORT)
+      src = await benchCore(cleanup, path.join(base, 'cores'), 'src', net.src, net.ipSrc, DRCORE_PORT)
       cores.push(src)
       for (const [i, name] of DST_CORES.entries()) {
-        dsts[name] = await BenchCore.init(cleanup, path.join(base, 'cores'), name, net.dst, net.ipDst, DRCORE_PORT + i)
+        dsts[name] = await benchCore(cleanup, path.join(base, 'cores'), name, net.dst, net.ipDst, DRCORE_PORT + i)
         cores.push(dsts[name])
       }
-      await Promise.all(cores.map(async c => await c.start()))
-      for (const name of DST_CORES) await src.pairWith(dsts[name])
+      await Promise.all(cores.map(async c => { await startBenchCore(c) }))
+      for (const name of DST_CORES) await src.pairWith(dsts[name], { timeoutMs: 120_000 })
       ctx.log(`src paired with ${DST_CORES.join(', ')}`)
       const idle0 = net.counters()
       await sleep(5000)
@@ -238,13 +240,13 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
       ctx.log(`  idle traffic between the Cores: ${(details.idleBytesPerSecond as number).toFixed(0)} bytes/s`)
     }
     const backup = async (machine: string, volume: string): Promise<Record<string, unknown>> => {
-      const out = await src!.json<Record<string, unknown>>(['backup', machine, volume], { okCodes: [3] })
+      const out = await src!.json<Record<string, unknown>>(['backup', machine, volume], [0, 3])
       ctx.log(`  drcore backup ${machine}: ${String(out.kind)}, ${formatBytes(Number(out.bytes))}, new ${formatBytes(Number(out.newBytes))} (${Number(out.seconds).toFixed(1)} s)`)
       return out
     }
     const replicate = async (machine: string): Promise<Transfer> => {
       await warmCache(src!.repo)
-      return await transfer(net, async () => await src!.cli(['replication', 'now', machine, '--to', TARGET_OF[machine], '--json']), jobOf)
+      return await transfer(net, async () => await cli(src!, ['replication', 'now', machine, '--to', TARGET_OF[machine], '--json']), jobOf)
     }
     const completeOnDst = async (machine: string): Promise<boolean> => {
       const pts = await dsts[TARGET_OF[machine]].points(machine)
@@ -264,7 +266,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
       let b: unknown
       if (withDrcore) {
         b = await backup(c.machine, c.volume)
-        await src!.cli(['replicate', c.machine, '--to', TARGET_OF[c.machine], '--schedule', ONLY_BY_HAND])
+        await cli(src!, ['replicate', c.machine, '--to', TARGET_OF[c.machine], '--schedule', ONLY_BY_HAND])
         d = await replicate(c.machine)
         ctx.log(`  drcore: ${d.wallSeconds.toFixed(2)} s, wire ${formatBytes(d.wireBytes)}, job ${JSON.stringify(d.output).slice(0, 160)}`)
         if (!await completeOnDst(c.machine)) notes.push(`CHECK FAILED: ${c.machine} is not complete on the target after the initial replication`)
@@ -335,7 +337,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
       const dest = path.join(base, 'restore-img')
       resetDir(dest)
       try {
-        await dsts[TARGET_OF.img].cli(['restore', 'img', dest, '--point', 'latest'])
+        await cli(dsts[TARGET_OF.img], ['restore', 'img', dest, '--point', 'latest'])
         const [want, got] = await Promise.all([sha256File(disk), sha256File(path.join(dest, 'disk'))])
         details.restoreCheck = { ok: want === got, want, got }
         if (want !== got) notes.push(`CHECK FAILED: the image restored on the target differs from the source (sha256 ${got} != ${want})`)
@@ -354,7 +356,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     if (withDrcore) {
       ctx.log('WAN: backups of the incompressible file and of the small image (untimed)')
       wanBackups = [await backup('wanrand', `data=${wanFile}`), await backup('wanimg', `disk=${wanImage.path}`)]
-      for (const m of ['wanrand', 'wanimg']) await src!.cli(['replicate', m, '--to', TARGET_OF[m], '--schedule', ONLY_BY_HAND])
+      for (const m of ['wanrand', 'wanimg']) await cli(src!, ['replicate', m, '--to', TARGET_OF[m], '--schedule', ONLY_BY_HAND])
     }
     await net.shape(LINK.rate, LINK.burst, LINK.latency)
     ctx.log(`WAN: tbf rate ${LINK.rate} burst ${LINK.burst} latency ${LINK.latency} on ${net.ifSrc}`)
@@ -363,7 +365,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     let dRand: WanTransfer | undefined
     if (withDrcore) {
       await warmCache(src!.repo)
-      dRand = await wanTransfer(net, async () => await src!.cli(['replication', 'now', 'wanrand', '--to', TARGET_OF.wanrand, '--json']), jobOf)
+      dRand = await wanTransfer(net, async () => await cli(src!, ['replication', 'now', 'wanrand', '--to', TARGET_OF.wanrand, '--json']), jobOf)
       ctx.log(`  drcore ${randLabel}: ${dRand.wallSeconds.toFixed(1)} s, bulk ${formatBytes(dRand.linkRate)}/s on the link (${(dRand.linkRate / LINK.bytesPerSecond * 100).toFixed(1)}%)`)
       if (!await completeOnDst('wanrand')) notes.push('CHECK FAILED: wanrand is not complete on the target')
     }
@@ -394,7 +396,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     let dImg: WanTransfer | undefined
     if (withDrcore) {
       await warmCache(src!.repo)
-      dImg = await wanTransfer(net, async () => await src!.cli(['replication', 'now', 'wanimg', '--to', TARGET_OF.wanimg, '--json']), jobOf)
+      dImg = await wanTransfer(net, async () => await cli(src!, ['replication', 'now', 'wanimg', '--to', TARGET_OF.wanimg, '--json']), jobOf)
       ctx.log(`  drcore ${imgLabel}: ${dImg.wallSeconds.toFixed(1)} s, wire ${formatBytes(dImg.wireBytes)}, delivered ${formatBytes(wanImage.sizeBytes / dImg.wallSeconds)}/s`)
       if (!await completeOnDst('wanimg')) notes.push('CHECK FAILED: wanimg is not complete on the target')
     }
@@ -439,23 +441,23 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     let dChain: number | null = null
     if (withDrcore) {
       ctx.log('fan-out and chain: five Cores on 127.0.0.1')
-      const all: BenchCore[] = []
-      for (const n of ['a', ...targets]) all.push(await BenchCore.init(cleanup, path.join(base, 'topo'), n))
+      const all: DaemonCore[] = []
+      for (const n of ['a', ...targets]) all.push(await benchCore(cleanup, path.join(base, 'topo'), n))
       cores.push(...all)
-      for (const c of all) await c.start()
+      for (const c of all) await startBenchCore(c)
       const [a, ...rest] = all
       const byName = Object.fromEntries(all.map(c => [c.name, c]))
-      for (const t of rest) await a.pairWith(t)
-      for (let i = 0; i + 1 < rest.length; i++) await rest[i].pairWith(rest[i + 1])
+      for (const t of rest) await a.pairWith(t, { timeoutMs: 120_000 })
+      for (let i = 0; i + 1 < rest.length; i++) await rest[i].pairWith(rest[i + 1], { timeoutMs: 120_000 })
       ctx.log('  paired: a -> b, c, d, e; b -> c -> d -> e')
       const fanPoint = await a.json<{ point: string }>(['backup', 'fan', `data=${fanFile}`])
       const chainPoint = await a.json<{ point: string }>(['backup', 'chain', `data=${chainFile}`])
-      for (const t of targets) await a.cli(['replicate', 'fan', '--to', t, '--schedule', ONLY_BY_HAND])
-      await a.cli(['replicate', 'chain', '--to', 'b', '--schedule', ONLY_BY_HAND])
+      for (const t of targets) await cli(a, ['replicate', 'fan', '--to', t, '--schedule', ONLY_BY_HAND])
+      await cli(a, ['replicate', 'chain', '--to', 'b', '--schedule', ONLY_BY_HAND])
       // forwarding rules, made before the point arrives; after-backup rules also run when a point arrives
       for (let i = 0; i + 1 < rest.length; i++) {
         const from = i === 0 ? 'a' : rest[i - 1].name
-        await rest[i].cli(['replicate', `${from}/chain`, '--to', rest[i + 1].name])
+        await cli(rest[i], ['replicate', `${from}/chain`, '--to', rest[i + 1].name])
       }
       await warmCache(a.repo)
       await run('sync', [])

@@ -23,10 +23,11 @@ export interface OperationSpec {
   online?: boolean
 }
 
-const s = (description?: string, required = false): ParamSpec => ({ type: 'string', required, description })
-const req = (description?: string): ParamSpec => s(description, true)
-const b = (description?: string): ParamSpec => ({ type: 'boolean', description })
-const i = (description?: string): ParamSpec => ({ type: 'integer', description })
+// each keeps its literal type, so that handlers are typed from the table (api/handler.ts)
+const s = (description?: string) => ({ type: 'string', required: false, description }) as const
+const req = (description?: string) => ({ type: 'string', required: true, description }) as const
+const b = (description?: string) => ({ type: 'boolean', description }) as const
+const i = (description?: string) => ({ type: 'integer', description }) as const
 
 export const operations = {
   id: { method: 'GET', path: '/id', summary: 'This Core: peer id, name, listening addresses', params: {} },

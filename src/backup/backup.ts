@@ -4,7 +4,6 @@ import { UserError } from '../errors.ts'
 import { isSafeName, showPath } from '../points/names.ts'
 import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
 import { pointRecord } from '../points/point-index.ts'
-import type { PointIndex } from '../points/point-index.ts'
 import { DEFAULT_SHAPE, validateShape } from '../points/shape.ts'
 import type { Manifest, VolumeRef } from '../points/api.ts'
 import { MANIFEST_VERSION, MAX_BLOCK_SIZE } from '../points/constants.ts'
@@ -12,7 +11,7 @@ import { Archiver } from './archiver.ts'
 import { SmallFileReader } from './file-reader.ts'
 import { isFsError, nodeBackupFs, nodeBackupSyncFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
-import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './index.ts'
+import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './api.ts'
 
 const PROGRESS_INTERVAL_MS = 100
 
@@ -36,7 +35,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
   if (!isMachineName(opts.machine)) throw new UserError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
   if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new UserError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
   // in call order: the backup started first takes the lower seq (a stat must not overtake it)
-  return await serialized(deps.points, opts.machine, async () => {
+  return await deps.points.ownChainWrites.run(opts.machine, async () => {
     const roots = await statVolumes(fs, opts.volumes)
     const origin = deps.peerId.toString()
     const latest = await deps.points.latest({ tenant: '', origin, machine: opts.machine })
@@ -206,21 +205,5 @@ class ProgressThrottle {
     const p: BackupProgress = { files: this.files, bytes: this.#processed, path: showPath(this.#path) }
     if (this.#totalBytes !== undefined) p.totalBytes = this.#totalBytes
     this.#onProgress?.(p)
-  }
-}
-
-/** One backup per machine at a time in this process: two at once would take the same seq. */
-const running = new WeakMap<PointIndex, Map<string, Promise<unknown>>>()
-
-async function serialized<T> (points: PointIndex, machine: string, fn: () => Promise<T>): Promise<T> {
-  let byMachine = running.get(points)
-  if (byMachine === undefined) running.set(points, byMachine = new Map())
-  const previous = byMachine.get(machine) ?? Promise.resolve()
-  const current = previous.catch(() => {}).then(fn)
-  byMachine.set(machine, current)
-  try {
-    return await current
-  } finally {
-    if (byMachine.get(machine) === current) byMachine.delete(machine)
   }
 }

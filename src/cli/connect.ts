@@ -37,8 +37,8 @@ export async function withCore<T> (repoFlag: string | undefined, fn: (core: Core
       return await fn({ dir, viaDaemon: true, call: async (name, input = {}, onProgress) => await client.call(name, input, onProgress) })
     }
   }
-  const { Core } = await import('../core.ts')
-  const core = await Core.open(dir)
+  const { OfflineCore } = await import('../core/index.ts')
+  const core = await OfflineCore.open(dir)
   try {
     return await fn({
       dir,

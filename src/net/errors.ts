@@ -1,5 +1,5 @@
 import { NotAuthorizedError, UserError } from '../errors.ts'
-import type { ErrorCode } from '../replication/wire.ts'
+import type { ErrorCode } from '../protocol/index.ts'
 
 /** A peer could not be reached: no address, nothing listening, refused, or it closed on us. */
 export class PeerUnreachableError extends UserError {

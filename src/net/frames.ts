@@ -1,6 +1,6 @@
 import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { MalformedError } from '../errors.ts'
-import { BLOCK_FRAME_MARKER, decodeFrameHeader, MAX_FRAME_SIZE } from '../replication/wire.ts'
+import { BLOCK_FRAME_MARKER, decodeFrameHeader, MAX_FRAME_SIZE } from '../protocol/index.ts'
 
 /**
  * Reads length-prefixed frames (`uvarint | body`) off a libp2p stream, with backpressure: when

@@ -12,7 +12,7 @@ import type { EventSink } from '../events/api.ts'
 import { PeerTimeoutError, PeerUnreachableError, RemoteError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { WireStream } from './wire-stream.ts'
-import type { HandleOptions, NodeOptions, OpenOptions, PeerTrust, ProtocolHandler } from './index.ts'
+import type { HandleOptions, NodeOptions, OpenOptions, PeerTrust, ProtocolHandler } from './api.ts'
 
 /** Deadline of a dial plus protocol negotiation, when the caller passes no signal. */
 const DEFAULT_DIAL_TIMEOUT = 10_000

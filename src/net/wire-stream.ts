@@ -3,8 +3,8 @@ import type { CID } from 'multiformats/cid'
 import {
   asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError, UserError
 } from '../errors.ts'
-import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../replication/wire.ts'
-import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../replication/wire.ts'
+import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../protocol/index.ts'
+import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../protocol/index.ts'
 import { PeerTimeoutError, RateLimitedError, RemoteError, StreamEndedError } from './errors.ts'
 import { FrameReader, FrameWriter } from './frames.ts'
 

@@ -2,10 +2,11 @@ import type { Connection, IdentifyResult, Logger, PeerId } from '@libp2p/interfa
 import { MalformedError, NotAuthorizedError, NotFoundError } from '../errors.ts'
 import { RateLimitedError, RateLimiter } from '../net/index.ts'
 import type { DrcoreNode, WireStream } from '../net/index.ts'
-import { MAX_ADDRESSES, PAIR_PROTOCOL } from '../replication/wire.ts'
-import type { PairState } from '../replication/wire.ts'
+import { MAX_ADDRESSES, PAIR_PROTOCOL } from '../protocol/index.ts'
+import type { PairState } from '../protocol/index.ts'
 import { peerLabel, splitAddress, toPeerInfo } from './record.ts'
 import type { PeerInfo, PeerRecord } from './record.ts'
+import type { PairingOperations } from './operations.ts'
 import type { PeerRegistry } from './registry.ts'
 
 export interface RateLimit {
@@ -41,7 +42,7 @@ const DEFAULT_PER_ADDRESS: RateLimit = { limit: 10, intervalMs: 60_000 }
  * The operator's actions are here (rather than only on the registry) when they involve the
  * network: telling the peer, or closing its connections.
  */
-export class PairingService {
+export class PairingService implements PairingOperations {
   readonly #node: DrcoreNode
   readonly #registry: PeerRegistry
   readonly #name: string

@@ -1,14 +1,12 @@
 import { NotFoundError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
-import type { PairState } from '../replication/wire.ts'
+import { MAX_ADDRESSES } from '../protocol/index.ts'
+import type { PairState } from '../protocol/index.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import { checkName, isPeerId, isValidName, peerLabel, splitAddress, toPeerInfo } from './record.ts'
 import type { PeerInfo, PeerRecord } from './record.ts'
-
-/** Most addresses kept per peer. */
-const MAX_ADDRESSES = 16
 
 export interface PeerRegistryOptions {
   /** this Core's peer id: it cannot pair with itself */

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import * as raw from 'multiformats/codecs/raw'
 import * as dagCbor from '@ipld/dag-cbor'
 import { MalformedError } from '../errors.ts'
+import { DAG_CBOR_CODE, RAW_CODE, SHA2_256_CODE } from '../protocol/constants.ts'
 
-export const RAW_CODE = raw.code
-export const DAG_CBOR_CODE = dagCbor.code
-export const SHA2_256_CODE = 0x12
+export { DAG_CBOR_CODE, RAW_CODE, SHA2_256_CODE }
 
 export interface Block {
   cid: CID

@@ -7,7 +7,7 @@ import type { BlockStore } from '../store/api.ts'
 
 /**
  * What a closure walk reads: a block store, or a view of one (a tenant's blocks on a target, see
- * replication/tenant-blocks.ts).
+ * tenants/blocks.ts).
  */
 export type BlockSource = Pick<BlockStore, 'get' | 'hasMany'>
 

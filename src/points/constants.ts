@@ -1,5 +1,5 @@
-/** No block may exceed this (CAR tools and IPFS peers cap blocks at a few MiB). */
-export const MAX_BLOCK_SIZE = 1024 * 1024
+/** No block may exceed this: the wire's limit (CAR tools and IPFS peers cap blocks at a few MiB). */
+export { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
 
 /** Target ceiling for a dag-cbor node: file index nodes and directory nodes stay below it. */
 export const MAX_NODE_SIZE = 256 * 1024

@@ -1,3 +1,4 @@
+import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { CorruptBlockError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
 import { jsonSublevel } from '../store/sublevels.ts'
 import type { JsonSublevel, RootDb } from '../store/sublevels.ts'
@@ -31,6 +32,11 @@ type MachineInfo = Pick<MachineRecord, 'machine' | 'tenant' | 'origin' | 'cluste
  * blocks, so it is updated in every record of the point at once.
  */
 export class PointIndex {
+  /**
+   * One writer of each machine's chain in this Core's own tenant at a time: a backup reads the
+   * latest point and records the next seq, so two at once would take the same seq.
+   */
+  readonly ownChainWrites = new KeyedSerialQueue()
   readonly #points: JsonSublevel<PointRecord>
   readonly #chains: JsonSublevel<string>
   readonly #machines: JsonSublevel<MachineInfo>

@@ -1,3 +1,3 @@
 export { repair } from './repair.ts'
-export type { RepairDeps, RepairOptions } from './repair.ts'
+export type { PeerPull, PeerRepair, RepairDeps, RepairOptions } from './repair.ts'
 export type { PeerAsked, RepairedPoint, RepairReport } from './api.ts'

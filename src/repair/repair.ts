@@ -8,9 +8,8 @@ import { loadManifest, parsePointId } from '../points/manifest.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { PeerRegistry } from '../peers/index.ts'
 import { peerLabel } from '../peers/record.ts'
-import { planRule } from '../replication/plan.ts'
-import type { PeerPull } from '../replication/repair-client.ts'
-import type { RuleRecord } from '../replication/rules.ts'
+import { planRule } from '../rules/index.ts'
+import type { RuleRecord } from '../rules/index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { PeerAsked, RepairedPoint, RepairReport } from './api.ts'
 
@@ -21,7 +20,21 @@ export interface RepairDeps {
   rules: { list: () => Promise<RuleRecord[]> }
   events: EventSink
   /** the replication engine while the Core runs; without it only local copies are used */
-  network?: { repairFrom: (peer: string, points: string[], onBlock?: (bytes: number) => void) => Promise<PeerPull> }
+  network?: PeerRepair
+}
+
+/** Asks a peer for good copies of what this Core lacks of `points` (`/drcore/repair/1`). */
+export interface PeerRepair {
+  repairFrom: (peer: string, points: string[], onBlock?: (bytes: number) => void) => Promise<PeerPull>
+}
+
+/** What one peer sent. */
+export interface PeerPull {
+  /** blocks received and stored */
+  blocks: number
+  bytes: number
+  /** blocks received while each point's closure was walked, by point id */
+  byPoint: Record<string, number>
 }
 
 export interface RepairOptions {

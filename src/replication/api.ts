@@ -1,59 +1,10 @@
 /**
- * The replication engine's public types (docs/protocol.md describes the exchanges behind them).
- * The scheduler drives `ReplicationEngine` (engine.ts) with these; the CLI prints them.
+ * The replication engine's public types (docs/protocol.md describes the exchanges behind them),
+ * and a rule as `replication list` shows it. What a job reports is in rules/jobs.ts, shared
+ * with the scheduler; the CLI prints these.
  */
-
-/** Progress of one replication job, reported at most every 200 ms and at each point's end. */
-export interface JobProgress {
-  /** the point being sent */
-  point: string
-  machine: string
-  /** 1-based position of the point among the job's points */
-  pointIndex: number
-  points: number
-  /** block bytes sent so far in this job */
-  bytesSent: number
-  blocksSent: number
-  /** bytes of the blocks the target lacks of the current point, once every "have?" is answered */
-  bytesToSend?: number
-}
-
-/** What one replication job did. */
-export interface JobResult {
-  /** points the target acknowledged in this job, oldest first (complete, or orphans in seed mode) */
-  sent: string[]
-  /**
-   * points left out on purpose: they came from the target or were taken by it, they wait for a
-   * seed drive, they are incomplete on this Core, or the target declined them
-   */
-  skipped: string[]
-  /** bytes of block frames sent (what `--limit` counts, besides the small messages) */
-  bytesSent: number
-  blocksSent: number
-  seconds: number
-  /** the newest point of the rule's machines that the target holds complete, or null */
-  lastPoint: string | null
-  /** points of the rule's machines the target still lacks (seed-drive points included) */
-  pointsBehind: number
-  /**
-   * of those, the points this Core cannot send as they are: `damaged` (it lost blocks of them
-   * too: drcore repair, or a backup of the same data, brings them back) or `incomplete` (an
-   * orphan here, waiting for older data)
-   */
-  blocked: Array<{ point: string, why: 'damaged' | 'incomplete' }>
-}
-
-/** A recovery point from a peer was committed on this Core (new, or completed by a repair). */
-export interface PointReceived {
-  point: string
-  machine: string
-  /** peer id of the Core that took the point */
-  origin: string
-  /** the tenant it landed in (the sending peer's) */
-  tenant: string
-  /** peer id that sent it */
-  from: string
-}
+import type { JobProgress, RuleRecord } from '../rules/index.ts'
+export type { JobProgress, JobResult, PointReceived } from '../rules/index.ts'
 
 /** What `drcore fetch` did. */
 export interface FetchResult {
@@ -93,4 +44,37 @@ export interface EngineOptions {
   timeout?: number
   /** deadline in ms of the target's `ack` (it checks the point's closure first; default 10 min) */
   ackTimeout?: number
+}
+
+/** One line of `drcore replication list --json` (the first eight fields are the contract). */
+export interface RuleRow {
+  machine: string
+  /** target peer id */
+  to: string
+  /** `idle`, `running`, `paused` or `error` */
+  state: 'idle' | 'running' | 'paused' | 'error'
+  schedule: string
+  /** newest point of the rule's machines the target holds complete, as of the last job */
+  lastPoint: string | null
+  /** points the target lacks; null while the Core is not running */
+  pointsBehind: number | null
+  /** block bytes sent by every job of the rule */
+  bytesSent: number
+  error: string | null
+  toName: string | null
+  window: string | null
+  paused: boolean
+  seedDrive: boolean
+  seedState: RuleRecord['seedState']
+  /** bytes per second, or null */
+  limit: number | null
+  createdAt: string
+  lastRunAt: string | null
+  lastSuccessAt: string | null
+  /** the running job's progress, with its start and its rate so far (bytes per second) */
+  job: (JobProgress & { machine: string, to: string, startedAt: string, rate: number }) | null
+  /** a trigger waits for the window to open at this time */
+  waitingForWindow: string | null
+  retryAt: string | null
+  nextRunAt: string | null
 }

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
-import { TenantBlocks } from './tenant-blocks.ts'
+import { TenantBlocks } from '../tenants/index.ts'
 
 export interface IntakeOptions {
   /** make what arrived durable after this many bytes ... */

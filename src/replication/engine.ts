@@ -1,25 +1,49 @@
 import { EventEmitter } from 'node:events'
-import { NotAuthorizedError, NotFoundError } from '../errors.ts'
-import type { CoreParts } from '../core.ts'
-import type { DrcoreNode, WireStream } from '../net/index.ts'
-import { peerLabel } from '../peers/record.ts'
 import type { ProgressFn } from '../api/operations.ts'
-import { ReplicationCursors } from './cursors.ts'
+import { NotAuthorizedError, NotFoundError } from '../errors.ts'
+import type { EventSink } from '../events/api.ts'
+import type { DrcoreNode, WireStream } from '../net/index.ts'
+import type { PeerRegistry } from '../peers/index.ts'
+import { peerLabel } from '../peers/record.ts'
+import type { PointIndex } from '../points/point-index.ts'
+import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from '../protocol/index.ts'
+import { planRule } from '../rules/index.ts'
+import type { RuleRecord } from '../rules/index.ts'
+import type { BlockStore } from '../store/api.ts'
+import type { TenantBlocks } from '../tenants/index.ts'
+import type { ReplicationCursors } from './cursors.ts'
 import { fetchPoints } from './fetch.ts'
 import { serveFetch } from './fetch-server.ts'
+import { runJob } from './job.ts'
+import type { SeedDrives } from './job.ts'
+import { serveReplicate } from './receiver.ts'
 import { pullRepair } from './repair-client.ts'
 import type { PeerPull } from './repair-client.ts'
 import { serveRepair } from './repair-server.ts'
-import { runJob } from './job.ts'
-import { planRule } from './plan.ts'
-import { serveReplicate } from './receiver.ts'
-import { RuleStore } from './rules.ts'
-import type { RuleRecord } from './rules.ts'
-import { SeedRegistry } from '../seed/registry.ts'
 import { ReplicationSession } from './sender.ts'
-import { TenantBlocks } from './tenant-blocks.ts'
-import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from './wire.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
+
+/**
+ * What the engine needs of a Core: its stores, its peers and its running node. The composition
+ * root (src/core/network.ts) hands over the Core's one instance of each.
+ */
+export interface EngineParts {
+  /** this Core's peer id */
+  self: string
+  store: BlockStore
+  points: PointIndex
+  events: EventSink
+  peers: PeerRegistry
+  node: DrcoreNode
+  /** per target and machine, the last point acknowledged */
+  cursors: ReplicationCursors
+  /** which blocks each tenant delivered */
+  tenants: TenantBlocks
+  /** the rules: the repair protocol serves a peer the points of the rules that send to it */
+  rules: { list: () => Promise<RuleRecord[]> }
+  /** the seed drives this Core wrote (a job notices when the target consumed one) */
+  seeds: SeedDrives
+}
 
 const DEFAULTS: Required<EngineOptions> = {
   flushBytes: 8 * 1024 * 1024,
@@ -36,27 +60,18 @@ const DEFAULTS: Required<EngineOptions> = {
  *
  * The engine moves points; when to move them is the scheduler's business (src/scheduler/). It
  * keeps the replication cursors (per target and machine, the last point acknowledged) and each
- * tenant's block references (tenant-blocks.ts), and tells listeners about points that arrive so
+ * tenant's block references (src/tenants/), and tells listeners about points that arrive so
  * rules can forward them (multi-hop).
  */
 export class ReplicationEngine {
   readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0 }
-  readonly cursors: ReplicationCursors
-  readonly tenants: TenantBlocks
-  readonly #core: CoreParts & { node: DrcoreNode }
+  readonly #core: EngineParts
   readonly #options: Required<EngineOptions>
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()
-  /** the seed drives this Core wrote (a job notices when the target consumed one) */
-  readonly #seeds: SeedRegistry
-  readonly #rules: RuleStore
 
-  constructor (core: CoreParts & { node: DrcoreNode }, options: EngineOptions = {}) {
-    this.#core = core
+  constructor (parts: EngineParts, options: EngineOptions = {}) {
+    this.#core = parts
     this.#options = { ...DEFAULTS, ...options, batchSize: Math.min(options.batchSize ?? DEFAULTS.batchSize, MAX_CIDS_PER_MESSAGE) }
-    this.cursors = new ReplicationCursors(core.files.db)
-    this.tenants = new TenantBlocks(core.files.db)
-    this.#rules = new RuleStore(core.files.db)
-    this.#seeds = new SeedRegistry(core.files.db, this.#rules)
     this.#received.setMaxListeners(0)
   }
 
@@ -71,16 +86,16 @@ export class ReplicationEngine {
       points,
       peers,
       events,
-      tenants: this.tenants,
+      tenants: this.#core.tenants,
       metrics: this.metrics,
-      self: this.#core.files.peerId.toString(),
+      self: this.#core.self,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       received: (event: PointReceived) => { this.#received.emit('point', event) }
     }
     const timeout = this.#options.timeout
     await this.#core.node.handle(REPLICATE_PROTOCOL, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, { timeout })
     await this.#core.node.handle(FETCH_PROTOCOL, async (wire, { peer }) => { await serveFetch(deps, wire, peer.toString()) }, { timeout })
-    await this.#core.node.handle(REPAIR_PROTOCOL, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#rules }, wire, peer.toString()) }, {
+    await this.#core.node.handle(REPAIR_PROTOCOL, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#core.rules }, wire, peer.toString()) }, {
       timeout,
       admits: (peer) => peers.canSendTo(peer)
     })
@@ -101,7 +116,7 @@ export class ReplicationEngine {
     return await runJob({
       store: this.#core.store,
       points: this.#core.points,
-      cursors: this.cursors,
+      cursors: this.#core.cursors,
       events: this.#core.events,
       metrics: this.metrics,
       open: async (to, signal) => await this.#open(to, REPLICATE_PROTOCOL, signal),
@@ -109,12 +124,7 @@ export class ReplicationEngine {
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,
       ackTimeout: this.#options.ackTimeout,
-      seeds: {
-        outstanding: async (r) => (await this.#seeds.list())
-          .filter(seed => seed.state === 'outstanding' && seed.rules.some(w => w.machine === r.machine && w.to === r.to))
-          .map(seed => ({ seed: seed.seed, machines: seed.machines.map(m => m.machine), points: seed.points })),
-        markConsumed: async (seed) => { await this.#seeds.markConsumed(seed) }
-      }
+      seeds: this.#core.seeds
     }, rule, options)
   }
 
@@ -129,7 +139,7 @@ export class ReplicationEngine {
     let behind = 0
     const cursors = new Map<unknown, { seq: number, lacking: Set<string> }>()
     for (const m of plan.machines) {
-      cursors.set(m, { seq: (await this.cursors.get(rule.to, m))?.seq ?? 0, lacking: await this.cursors.lacking(rule.to, m) })
+      cursors.set(m, { seq: (await this.#core.cursors.get(rule.to, m))?.seq ?? 0, lacking: await this.#core.cursors.lacking(rule.to, m) })
     }
     for (const p of plan.points) {
       if (p.reason === 'target') continue
@@ -152,7 +162,7 @@ export class ReplicationEngine {
       let removed = 0
       for (const name of names) {
         removed += await session.removeMachine(name)
-        await this.cursors.clear(to, name)
+        await this.#core.cursors.clear(to, name)
       }
       await wire.close()
       this.#core.events.emit('replication.remote-deleted', `${this.#label(to)} deleted ${removed} points of ${names.join(', ')}`, { machine, to, machines: names, removed })
@@ -170,7 +180,7 @@ export class ReplicationEngine {
       points: this.#core.points,
       events: this.#core.events,
       metrics: this.metrics,
-      tenants: this.tenants,
+      tenants: this.#core.tenants,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       batchSize: this.#options.batchSize
     }, wire, { ...options, from: options.from, label: this.#label(options.from) })
@@ -192,7 +202,7 @@ export class ReplicationEngine {
     const wire = await this.#core.node.open(peer, REPAIR_PROTOCOL, { addresses: record.addresses, label, timeout: this.#options.timeout })
     return await pullRepair({
       store: this.#core.store,
-      tenants: this.tenants,
+      tenants: this.#core.tenants,
       metrics: this.metrics,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       batchSize: this.#options.batchSize

@@ -4,11 +4,11 @@ import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { CID } from 'multiformats/cid'
 import { readAhead } from './read-ahead.ts'
-import { TenantScope } from './tenant-scope.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
+import { TenantScope } from '../tenants/index.ts'
+import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
-import { bitmapOf } from './wire.ts'
-import type { Message } from './wire.ts'
+import { bitmapOf } from '../protocol/index.ts'
+import type { Message } from '../protocol/index.ts'
 
 export interface FetchServerDeps {
   store: BlockStore

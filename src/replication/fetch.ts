@@ -9,9 +9,9 @@ import type { BlockStore } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
 import { BlockPuller } from './pull.ts'
 import type { IntakeOptions } from './block-intake.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
+import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics, FetchResult } from './api.ts'
-import type { Message, MessageOf, MessageType, PointSummary } from './wire.ts'
+import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface FetchDeps {
   store: BlockStore

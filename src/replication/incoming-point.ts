@@ -8,9 +8,8 @@ import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
 import type { IntakeOptions } from './block-intake.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
-import type { TenantScope } from './tenant-scope.ts'
-import { bitmapOf, MAX_CIDS_PER_MESSAGE } from './wire.ts'
+import type { TenantBlocks, TenantScope } from '../tenants/index.ts'
+import { bitmapOf, MAX_CIDS_PER_MESSAGE } from '../protocol/index.ts'
 
 /**
  * Blocks a source was told to send and has not sent yet. A correct source has at most a few

@@ -6,14 +6,13 @@ import type { MachineRecord, SignedPoint } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { ReplicationCursors } from './cursors.ts'
-import { planRule } from './plan.ts'
-import type { PlannedPoint, RulePlan } from './plan.ts'
-import type { RuleRecord } from './rules.ts'
+import { planRule } from '../rules/index.ts'
+import type { PlannedPoint, RulePlan, RuleRecord } from '../rules/index.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
-import type { PointSummary } from './wire.ts'
+import type { PointSummary } from '../protocol/index.ts'
 
 export interface JobDeps {
   store: BlockStore
@@ -29,10 +28,15 @@ export interface JobDeps {
   pipeline: number
   ackTimeout: number
   /** the seeds this Core wrote: a job learns from the target's status when one was consumed */
-  seeds?: {
-    outstanding: (rule: RuleRecord) => Promise<OutstandingSeed[]>
-    markConsumed: (seed: string) => Promise<void>
-  }
+  seeds?: SeedDrives
+}
+
+/** What a job needs of the seed drives this Core wrote (the seed registry provides it). */
+export interface SeedDrives {
+  /** the outstanding seeds written for the rule */
+  outstanding: (rule: RuleRecord) => Promise<OutstandingSeed[]>
+  /** records that the target holds the seed */
+  markConsumed: (seed: string) => Promise<unknown>
 }
 
 /** A seed drive written for a rule's target and not known to be consumed there yet. */

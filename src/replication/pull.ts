@@ -6,8 +6,8 @@ import { cidKey, isRaw } from '../points/blocks.ts'
 import { decodeNode, nodeLinks } from '../points/nodes.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { BlockIntake } from './block-intake.ts'
-import { bitmapIndexes } from './wire.ts'
-import type { Message, MessageOf } from './wire.ts'
+import { bitmapIndexes } from '../protocol/index.ts'
+import type { Message, MessageOf } from '../protocol/index.ts'
 
 /** `want`s in flight before the first is answered. */
 const PIPELINE = 2

@@ -1,13 +1,12 @@
 import { asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
-import type { WireStream } from '../net/index.ts'
+import type { WireStream, PeerTrust } from '../net/index.ts'
 import { decodeManifest } from '../points/manifest.ts'
-import type { PeerTrust } from '../net/index.ts'
 import { IncomingPoint } from './incoming-point.ts'
 import type { IncomingDeps } from './incoming-point.ts'
-import { TenantScope } from './tenant-scope.ts'
+import { TenantScope } from '../tenants/index.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
-import type { Message, MessageOf } from './wire.ts'
+import type { Message, MessageOf } from '../protocol/index.ts'
 
 export interface ReceiverDeps extends IncomingDeps {
   peers: PeerTrust & { tenantOf: (peerId: string) => string | undefined }

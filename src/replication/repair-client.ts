@@ -7,9 +7,9 @@ import type { BlockStore } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
 import type { IntakeOptions } from './block-intake.ts'
 import { BlockPuller } from './pull.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
+import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
-import type { Message } from './wire.ts'
+import type { Message } from '../protocol/index.ts'
 
 export interface RepairClientDeps {
   store: BlockStore

@@ -4,9 +4,9 @@ import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import { answerWant } from './fetch-server.ts'
 import { SentClosures } from './sent-closures.ts'
-import type { RuleRecord } from './rules.ts'
-import { TenantScope } from './tenant-scope.ts'
-import type { TenantBlocks } from './tenant-blocks.ts'
+import type { RuleRecord } from '../rules/index.ts'
+import { TenantScope } from '../tenants/index.ts'
+import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
 
 export interface RepairServerDeps {

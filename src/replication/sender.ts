@@ -7,8 +7,8 @@ import type { BlockStore } from '../store/api.ts'
 import { readAhead } from './read-ahead.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
-import { bitmapIndexes } from './wire.ts'
-import type { Message, MessageOf, MessageType, PointSummary } from './wire.ts'
+import { bitmapIndexes } from '../protocol/index.ts'
+import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface SessionOptions {
   store: BlockStore

@@ -6,8 +6,8 @@ import { decodeNode, nodeLinks } from '../points/nodes.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
-import { planRule } from './plan.ts'
-import type { RuleRecord } from './rules.ts'
+import { planRule } from '../rules/index.ts'
+import type { RuleRecord } from '../rules/index.ts'
 
 /** Nodes read at once while walking. */
 const READ_CONCURRENCY = 16

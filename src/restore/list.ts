@@ -4,7 +4,7 @@ import type { Entry } from '../points/nodes.ts'
 import { displayName, showName } from '../points/names.ts'
 import type { CID } from 'multiformats/cid'
 import { select, volumeEntry } from './select.ts'
-import type { ListEntry, ListResult, PointSelector, RestoreDeps } from './index.ts'
+import type { ListEntry, ListResult, PointSelector, RestoreDeps } from './api.ts'
 
 /**
  * Lists a directory of a point (or the single entry a file path names, or the point's volumes).

@@ -17,7 +17,7 @@ import type { PointRecord, SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
 import { mapLimit } from '../backup/archiver.ts'
-import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './index.ts'
+import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './api.ts'
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
 const READ_AHEAD = 8

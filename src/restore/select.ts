@@ -5,7 +5,7 @@ import { lookupEntry } from '../points/dir-tree.ts'
 import type { Entry } from '../points/nodes.ts'
 import { parseEscapedName } from '../points/names.ts'
 import type { PointRecord, SignedPoint, VolumeRef } from '../points/api.ts'
-import type { PointSelector, RestoreDeps } from './index.ts'
+import type { PointSelector, RestoreDeps } from './api.ts'
 
 export interface Selection {
   record: PointRecord

@@ -1,7 +1,7 @@
 import { MalformedError, MissingBlockError, CorruptBlockError } from '../errors.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { missingBlocks } from '../points/closure.ts'
-import type { RestoreDeps } from './index.ts'
+import type { RestoreDeps } from './api.ts'
 
 export interface VerifyPointsResult {
   /** points checked */

@@ -1,6 +1,5 @@
 import type { CoreEvent, EventSink } from '../events/api.ts'
-import type { JobProgress, JobResult, PointReceived } from '../replication/api.ts'
-import type { RuleRecord } from '../replication/rules.ts'
+import type { JobProgress, JobResult, PointReceived, RuleRecord } from '../rules/index.ts'
 
 export type { JobProgress, JobResult, PointReceived }
 

@@ -8,7 +8,6 @@
 export { ReplicationScheduler } from './scheduler.ts'
 export type { SchedulerOptions, TriggerReason } from './scheduler.ts'
 export type { Clock, JobResult, JobProgress, PointReceived, ReplicationJobs, RuleActivity, SchedulerEvents, SchedulerPeers } from './api.ts'
-export { AFTER_BACKUP, checkSchedule, checkWindow, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart } from './calendar.ts'
 export { DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAYS_MS, RETRY_DELAYS_ENV, parseDelays } from './constants.ts'
 export { namesMachine, rulesSending } from './matching.ts'
 export { whyCannotSend } from './permission.ts'

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.ts'
 import type { MachineRecord, MachineRef } from '../points/api.ts'
-import type { RuleRecord } from '../replication/rules.ts'
+import type { RuleRecord } from '../rules/index.ts'
 
 /** A machine a trigger is about: the one backed up, or the one whose point arrived. */
 export type TriggerMachine = MachineRef & { cluster: string | null }

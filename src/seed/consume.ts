@@ -9,7 +9,7 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
-import { TenantBlocks } from '../replication/tenant-blocks.ts'
+import { TenantBlocks } from '../tenants/index.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'

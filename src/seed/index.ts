@@ -7,14 +7,12 @@
  * parts in any order, any number of times, verifies every block and manifest before storing it,
  * and reports which orphans became complete. `SeedRegistry` keeps the seeds a Core wrote and the
  * seed-drive rules waiting for them; `SeedImports` keeps which parts of a seed a Core holds.
- * `seedHandlers` turns all of it into the Core's operations.
+ * The Core's seed operations are built on these in src/core/handlers/seed.ts.
  */
 export type {
   ConsumedPart, CreatedPart, PartDescriptor, SeedConsumeResult, SeedCreateResult, SeedDescriptor, SeedImportRecord, SeedMachine,
   SeedRecord, SeedRow, SeedState, VerifiedSeed
 } from './api.ts'
-export { seedHandlers, parseByteSize } from './handlers.ts'
-export type { SeedCoreParts, SeedPeers } from './handlers.ts'
 export { writeSeed, partFileName } from './create.ts'
 export type { CreateDeps, CreateOptions } from './create.ts'
 export { consumeSeed } from './consume.ts'
@@ -23,6 +21,7 @@ export { selectPoints } from './selection.ts'
 export type { SeedSelection, SelectionOptions } from './selection.ts'
 export { SeedRegistry } from './registry.ts'
 export { SeedImports, missingParts } from './imports.ts'
+export { removeUnfinishedSeeds } from './leftovers.ts'
 export { SeedPartReader } from './part-reader.ts'
 export type { PartSection } from './part-reader.ts'
 export { decodeSeed, decodePart, signSeed } from './descriptor.ts'

@@ -1,5 +1,5 @@
 import { NotFoundError, UserError } from '../errors.ts'
-import type { RuleRecord, RuleStore } from '../replication/rules.ts'
+import type { RuleRecord, RuleStore } from '../rules/index.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import { SEEDS_SUBLEVEL } from './constants.ts'
@@ -35,6 +35,16 @@ export class SeedRegistry {
   async list (): Promise<SeedRecord[]> {
     const records = await this.#seeds.values().all()
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  }
+
+  /**
+   * The outstanding seeds written for a rule, oldest first: its seed points wait for them. The
+   * replication engine asks before a job, to learn from the target's answers which arrived.
+   */
+  async outstanding (rule: Pick<RuleRecord, 'machine' | 'to'>): Promise<Array<{ seed: string, machines: string[], points: string[] }>> {
+    return (await this.list())
+      .filter(seed => seed.state === 'outstanding' && seed.rules.some(w => w.machine === rule.machine && w.to === rule.to))
+      .map(seed => ({ seed: seed.seed, machines: seed.machines.map(m => m.machine), points: seed.points }))
   }
 
   /**

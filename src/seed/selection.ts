@@ -1,7 +1,7 @@
 import { UsageError, UserError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
-import type { RuleRecord, RuleStore } from '../replication/rules.ts'
+import type { RuleRecord, RuleStore } from '../rules/index.ts'
 import { MAX_SEED_POINTS } from './constants.ts'
 
 export interface SelectionOptions {

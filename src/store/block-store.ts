@@ -13,8 +13,8 @@ import { packFileName, parsePackFileName } from './pack-format.ts'
 import { openPackFile, packDirectory, ReadHandles } from './pack-files.ts'
 import type { OpenPackFile, PackDirectory, PackFileHandle } from './pack-files.ts'
 import { packKey, recoverPacks } from './recovery.ts'
-import { jsonSublevel } from './sublevels.ts'
-import type { JsonSublevel, RootDb } from './sublevels.ts'
+import { blocksSublevel, jsonSublevel, packsSublevel } from './sublevels.ts'
+import type { BlocksSublevel, JsonSublevel, RootDb } from './sublevels.ts'
 import { verifyStore } from './verify.ts'
 import { PackWriter } from './writer.ts'
 import type { IndexedBlock, WritablePack, WriterHost } from './writer.ts'
@@ -34,17 +34,6 @@ export interface BlockStoreOptions {
   directory?: PackDirectory
   /** pack and flush sizes (defaults in constants.ts) */
   limits?: Partial<StoreLimits>
-}
-
-/** CID bytes -> encoded BlockLocation */
-export type BlocksSublevel = ReturnType<typeof blocksSublevel>
-
-export function blocksSublevel (db: RootDb) {
-  return db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' })
-}
-
-export function packsSublevel (db: RootDb): JsonSublevel<number> {
-  return jsonSublevel<number>(db, 'packs')
 }
 
 /** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */

@@ -16,5 +16,16 @@ export function jsonSublevel<V = unknown> (db: RootDb, name: string): JsonSublev
   return db.sublevel<string, V>(name, { keyEncoding: 'utf8', valueEncoding: 'json' })
 }
 
+/** CID bytes -> encoded BlockLocation */
+export type BlocksSublevel = ReturnType<typeof blocksSublevel>
+
+export function blocksSublevel (db: RootDb) {
+  return db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' })
+}
+
+export function packsSublevel (db: RootDb): JsonSublevel<number> {
+  return jsonSublevel<number>(db, 'packs')
+}
+
 /** The sublevels the block store owns. */
 export const STORE_SUBLEVELS: ReadonlySet<string> = new Set(['blocks', 'packs', 'damaged'])

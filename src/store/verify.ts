@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import type { VerifyResult } from './api.ts'
 import { decodeBody } from './block-codec.ts'
-import type { BlocksSublevel } from './block-store.ts'
+import type { BlocksSublevel } from './sublevels.ts'
 import { LOOKUP_BATCH } from './constants.ts'
 import { decodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile, chmod } from 'node:fs/promises'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { drcore, drcoreJson, tempDir, removeDir, BIN } from '../helpers/cli.ts'
+import { drcore, drcoreJson, BIN } from '../support/daemon.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 const isRoot = process.getuid?.() === 0
 const NOBODY = 65534

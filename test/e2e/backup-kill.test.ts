@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 import { bytesIn, killWhen } from '../helpers/kill.ts'
 import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCorpus } from '../helpers/real-data.ts'
 

@@ -5,8 +5,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/browser.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
-import { TestCore, freePort, waitFor } from '../helpers/cores.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { freePort, waitFor } from '../support/wait.ts'
 
 // functions passed to page.evaluate run in the browser; the project is type-checked without the DOM library
 declare const window: any
@@ -20,17 +21,17 @@ declare const MutationObserver: any
  */
 describe('the web console, live, in a browser', () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
   let browser: Browser
   const contexts: BrowserContext[] = []
   let hqPage: Page
   let drPage: Page
 
-  const loginLink = (core: TestCore): string => /^console (\S+)$/m.exec(core.output)?.[1] ?? assert.fail(`${core.name} printed no console link: ${core.output}`)
+  const loginLink = (core: DaemonCore): string => /^console (\S+)$/m.exec(core.output)?.[1] ?? assert.fail(`${core.name} printed no console link: ${core.output}`)
 
   /** A page logged in through the link `drcore start` printed; each Core in its own browser context. */
-  async function open (core: TestCore): Promise<Page> {
+  async function open (core: DaemonCore): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     contexts.push(context)
     const page = await context.newPage()
@@ -57,7 +58,7 @@ describe('the web console, live, in a browser', () => {
 
   before(async () => {
     work = await tempDir('drcore-console-')
-    ;[hq, dr] = await Promise.all([TestCore.init(work, 'hq'), TestCore.init(work, 'dr')])
+    ;[hq, dr] = await Promise.all([DaemonCore.init(work, 'hq'), DaemonCore.init(work, 'dr')])
     // a fixed API port, so the console finds hq again after a restart
     const config = JSON.parse(await readFile(join(hq.repo, 'config.json'), 'utf8'))
     config.api.port = await freePort()

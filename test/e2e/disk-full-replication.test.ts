@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
 import { canMount, Tmpfs } from '../helpers/tmpfs.ts'
 import { sha256File, snapshotTree } from '../helpers/tree.ts'
 import { buildImage, copySystemDirs, IMAGE_SOURCES, TREE_SOURCES } from './disk-full.fixture.ts'
@@ -20,8 +20,8 @@ describe('a replication target whose disk is full', { timeout: 240_000, skip: ca
   let work: string
   let tree: string
   let image: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
   let disk: Tmpfs
 
   before(async () => {
@@ -33,8 +33,8 @@ describe('a replication target whose disk is full', { timeout: 240_000, skip: ca
     image = join(work, 'disk.img')
     await buildImage(image, IMAGE_SOURCES, work)
     disk = await Tmpfs.mount(join(work, 'dr-disk'), 64 * MiB)
-    hq = await TestCore.init(work, 'hq')
-    dr = await TestCore.init(disk.dir, 'dr')
+    hq = await DaemonCore.init(work, 'hq')
+    dr = await DaemonCore.init(disk.dir, 'dr')
     await Promise.all([hq.start(), dr.start()])
     await hq.pairWith(dr)
   })

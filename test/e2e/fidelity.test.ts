@@ -4,8 +4,10 @@ import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import { chmod, lstat, mkdir, open, readdir, readFile, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
-import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { drcore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { compareFiles } from '../helpers/real-data.ts'
 import { CAFE_E9, CAFE_FF, IS_ROOT, allocated, buildFidelityTree, lstatDifferences, p, rsyncDifferences, run, xattrDump } from '../helpers/fidelity.ts'
 
@@ -21,10 +23,10 @@ const MiB = 1024 * 1024
 
 describe('what comes back is exactly what was there (CLI, two Cores)', { timeout: 600_000 }, () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
   let tree: string
-  const restored = async (core: TestCore, machine: string, dest: string, args: string[] = []): Promise<any> => {
+  const restored = async (core: DaemonCore, machine: string, dest: string, args: string[] = []): Promise<any> => {
     const r = await core.json(['restore', machine, dest, ...args])
     assert.deepEqual(r.warnings, [], 'nothing the destination could not take')
     return r
@@ -39,7 +41,7 @@ describe('what comes back is exactly what was there (CLI, two Cores)', { timeout
     work = await tempDir('drcore-fidelity-')
     tree = join(work, 'tree')
     await buildFidelityTree(tree)
-    ;[hq, dr] = await Promise.all(['hq', 'dr'].map(async name => await TestCore.init(work, name)))
+    ;[hq, dr] = await Promise.all(['hq', 'dr'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([hq.start(), dr.start()])
     await hq.pairWith(dr)
     for (const machine of ['fid', 'sock']) {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { drcore, removeDir, ROOT, tempDir } from '../helpers/cli.ts'
+import { drcore, ROOT } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 import { compareTrees } from '../helpers/real-data.ts'
 
 /**

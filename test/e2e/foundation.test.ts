@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile, symlink, rm, rename, readdir, readFile, open, chmod, utimes, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { drcore, drcoreJson, tempDir, removeDir, startCore } from '../helpers/cli.ts'
+import { drcore, drcoreJson, startCore } from '../support/daemon.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { snapshotTree, sha256File } from '../helpers/tree.ts'
 
 async function makeTree (root: string): Promise<void> {

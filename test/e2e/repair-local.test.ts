@@ -3,12 +3,13 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import { blocksSublevel } from '../../src/store/block-store.ts'
+import { blocksSublevel } from '../../src/store/sublevels.ts'
 import { decodeLocation } from '../../src/store/location.ts'
 import { packFileName } from '../../src/store/pack-format.ts'
-import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 import { damageBlock, damageCopy } from '../helpers/damage.ts'
 import type { BlockCopy } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
@@ -44,7 +45,7 @@ describe('drcore repair from the copies in this repository, with the Core stoppe
     twice = await oneChunkFile(tree)
     once = await oneChunkFile(tree, (await readFile(twice.path)).length + 1)
     await initRepository(repo, { name: 'solo', listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0 })
-    const core = await Core.open(repo)
+    const core = await OfflineCore.open(repo)
     try {
       // two writers store the same bytes at once: both copies land in the packs
       const bytes = await readFile(twice.path)

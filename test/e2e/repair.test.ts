@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, ext4Image, fileChunks, oneChunkFile, uniqueChunk } from '../helpers/system-data.ts'
 import { assertSameTree, sha256File, snapshotTree } from '../helpers/tree.ts'
@@ -20,9 +20,9 @@ const MiB = 1024 * 1024
  */
 describe('drcore repair rebuilds damaged points from the peers that hold them', { timeout: 600_000 }, () => {
   let work: string
-  let a: TestCore
-  let b: TestCore
-  let c: TestCore
+  let a: DaemonCore
+  let b: DaemonCore
+  let c: DaemonCore
   let tree: string
   let image: string
   let point: string
@@ -31,7 +31,7 @@ describe('drcore repair rebuilds damaged points from the peers that hold them', 
   let imageChunk: CID
   let damagedBytes: number
 
-  const restores = async (core: TestCore, name: string): Promise<void> => {
+  const restores = async (core: DaemonCore, name: string): Promise<void> => {
     const dest = join(work, name)
     const r = await core.cli(['restore', 'web01', dest])
     assert.equal(r.code, 0, r.stderr)
@@ -51,7 +51,7 @@ describe('drcore repair rebuilds damaged points from the peers that hold them', 
     imageChunk = await uniqueChunk(image)
     damagedBytes = (await stat(fileBlock.path)).size + (await fileChunks(image)).find(ch => ch.cid.equals(imageChunk))!.length
 
-    ;[a, b, c] = await Promise.all(['a', 'b', 'c'].map(async name => await TestCore.init(work, name)))
+    ;[a, b, c] = await Promise.all(['a', 'b', 'c'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([a.start(), b.start(), c.start()])
     await a.pairWith(b)
     await a.pairWith(c)

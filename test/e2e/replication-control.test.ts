@@ -3,16 +3,17 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 
 const MiB = 1024 * 1024
 
 /** Pause, windows, `now`, `--limit`, the event log and removal, on two real Cores: hq -> dr. */
 describe('replication rules under the operator\'s control', () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
 
   const tree = async (machine: string, bytes: number): Promise<string> => {
     const dir = join(work, machine)
@@ -25,7 +26,7 @@ describe('replication rules under the operator\'s control', () => {
 
   before(async () => {
     work = await tempDir('drcore-control-')
-    ;[hq, dr] = await Promise.all([TestCore.init(work, 'hq'), TestCore.init(work, 'dr')])
+    ;[hq, dr] = await Promise.all([DaemonCore.init(work, 'hq'), DaemonCore.init(work, 'dr')])
     await Promise.all([hq.start(), dr.start()])
     await hq.pairWith(dr)
   })

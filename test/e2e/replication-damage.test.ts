@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, ext4Image, oneChunkFile } from '../helpers/system-data.ts'
 import { assertSameTree, sha256File, snapshotTree } from '../helpers/tree.ts'
@@ -18,8 +19,8 @@ const MiB = 1024 * 1024
  */
 describe('a damaged replica: the source notices and repairs it', { timeout: 600_000 }, () => {
   let work: string
-  let a: TestCore
-  let b: TestCore
+  let a: DaemonCore
+  let b: DaemonCore
   let tree: string
   let image: string
   /** a one-chunk file of the tree: its content is one raw block, shared by every point */
@@ -29,7 +30,7 @@ describe('a damaged replica: the source notices and repairs it', { timeout: 600_
   const backup = async (): Promise<string> => (await a.api('backup', { machine: 'web01', volumes: [{ name: 'tree', path: tree }, { name: 'disk', path: image }] })).point
   const caughtUp = async (point: string): Promise<any> => await waitFor(`b to hold ${point}`, async () => await a.rule('web01', b),
     r => r.lastPoint === point && r.pointsBehind === 0 && r.state === 'idle', 120_000)
-  const pointsOn = async (core: TestCore): Promise<Map<string, any>> => new Map((await core.json(['points', 'web01'])).map((p: any) => [p.point, p]))
+  const pointsOn = async (core: DaemonCore): Promise<Map<string, any>> => new Map((await core.json(['points', 'web01'])).map((p: any) => [p.point, p]))
   const restoresOnB = async (point: string, name: string): Promise<void> => {
     const dest = join(work, name)
     const r = await b.cli(['restore', 'web01', dest, '--point', point])
@@ -49,7 +50,7 @@ describe('a damaged replica: the source notices and repairs it', { timeout: 600_
     await ext4Image(image, stage, 16 * MiB)
     victim = await oneChunkFile(tree)
 
-    ;[a, b] = await Promise.all([TestCore.init(work, 'a'), TestCore.init(work, 'b')])
+    ;[a, b] = await Promise.all([DaemonCore.init(work, 'a'), DaemonCore.init(work, 'b')])
     await Promise.all([a.start(), b.start()])
     await a.pairWith(b)
     await a.json(['replicate', 'web01', '--to', 'b'])

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 
 /**
@@ -14,18 +15,18 @@ import { snapshotTree } from '../helpers/tree.ts'
  */
 describe('fetch: tenants see only their own points; a rebuilt Core fetches its points back', () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
-  let br: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
+  let br: DaemonCore
   let tree: string
   const hqPoints: string[] = []
   let brPoint: string
 
-  const machinesOn = async (core: TestCore): Promise<string[]> => (await core.api('machines') as any[]).map(m => `${m.machine}:${m.tenant}`).sort()
+  const machinesOn = async (core: DaemonCore): Promise<string[]> => (await core.api('machines') as any[]).map(m => `${m.machine}:${m.tenant}`).sort()
 
   before(async () => {
     work = await tempDir('drcore-fetch-')
-    ;[hq, dr, br] = await Promise.all(['hq', 'dr', 'br'].map(async name => await TestCore.init(work, name)))
+    ;[hq, dr, br] = await Promise.all(['hq', 'dr', 'br'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([hq.start(), dr.start(), br.start()])
     await hq.pairWith(dr)
     await br.pairWith(dr)
@@ -77,7 +78,7 @@ describe('fetch: tenants see only their own points; a rebuilt Core fetches its p
     // the procedure of docs/replication.md: dr forgets the lost identity, the new Core pairs,
     // dr approves it into the tenant that holds the old Core's points
     await dr.json(['peer', 'remove', 'hq'])
-    const home = await TestCore.init(work, 'hq-rebuilt')
+    const home = await DaemonCore.init(work, 'hq-rebuilt')
     await home.start()
     t.after(async () => { await home.stop() })
     await home.json(['peer', 'add', dr.address, '--name', 'dr'])

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 
 /**
@@ -14,9 +15,9 @@ import { snapshotTree } from '../helpers/tree.ts'
  */
 describe('replication topologies: mutual, multipoint-to-point', () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
-  let branch: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
+  let branch: DaemonCore
   const trees: Record<string, string> = {}
 
   const makeTree = async (machine: string): Promise<string> => {
@@ -28,10 +29,10 @@ describe('replication topologies: mutual, multipoint-to-point', () => {
     return tree
   }
 
-  const hasMachine = async (core: TestCore, machine: string, tenant: string): Promise<boolean> =>
+  const hasMachine = async (core: DaemonCore, machine: string, tenant: string): Promise<boolean> =>
     (await core.api('machines') as any[]).some(m => m.machine === machine && m.tenant === tenant)
 
-  const restoresExactly = async (core: TestCore, machine: string): Promise<void> => {
+  const restoresExactly = async (core: DaemonCore, machine: string): Promise<void> => {
     const dest = join(work, `restore-${machine}-on-${core.name}`)
     const r = await core.cli(['restore', machine, dest])
     assert.equal(r.code, 0, r.stderr)
@@ -40,7 +41,7 @@ describe('replication topologies: mutual, multipoint-to-point', () => {
 
   before(async () => {
     work = await tempDir('drcore-mutual-')
-    ;[hq, dr, branch] = await Promise.all(['hq', 'dr', 'branch'].map(async name => await TestCore.init(work, name)))
+    ;[hq, dr, branch] = await Promise.all(['hq', 'dr', 'branch'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([hq.start(), dr.start(), branch.start()])
     await hq.pairWith(dr)
     await dr.pairWith(hq)

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 
 /**
  * Pairing decisions through the CLI, and what they mean for replication: dr is the target;
@@ -12,12 +13,12 @@ import { TestCore, waitFor } from '../helpers/cores.ts'
  */
 describe('pairing decides who may replicate: approve, ignore, deny, allow', () => {
   let work: string
-  let dr: TestCore
-  let hq: TestCore
-  let rogue: TestCore
-  let branch: TestCore
+  let dr: DaemonCore
+  let hq: DaemonCore
+  let rogue: DaemonCore
+  let branch: DaemonCore
 
-  const backup = async (core: TestCore, machine: string): Promise<string> => {
+  const backup = async (core: DaemonCore, machine: string): Promise<string> => {
     const dir = join(work, `${core.name}-${machine}`)
     await mkdir(dir, { recursive: true })
     await writeFile(join(dir, 'data.bin'), randomBytes(128 * 1024))
@@ -25,11 +26,11 @@ describe('pairing decides who may replicate: approve, ignore, deny, allow', () =
   }
   const pointsOnDr = async (machine: string): Promise<string[]> =>
     (await dr.api('machines') as any[]).some(m => m.machine === machine) ? (await dr.api('points', { machine }) as any[]).map(p => p.point) : []
-  const peerOn = async (core: TestCore, other: TestCore): Promise<any> => (await core.json(['peer', 'list'])).find((p: any) => p.peerId === other.peerId)
+  const peerOn = async (core: DaemonCore, other: DaemonCore): Promise<any> => (await core.json(['peer', 'list'])).find((p: any) => p.peerId === other.peerId)
 
   before(async () => {
     work = await tempDir('drcore-pairing-')
-    ;[dr, hq, rogue, branch] = await Promise.all(['dr', 'hq', 'rogue', 'branch'].map(async name => await TestCore.init(work, name)))
+    ;[dr, hq, rogue, branch] = await Promise.all(['dr', 'hq', 'rogue', 'branch'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([dr.start(), hq.start(), rogue.start(), branch.start()])
   })
   after(async () => {

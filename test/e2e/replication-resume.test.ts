@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCorpus } from '../helpers/real-data.ts'
 
 const MiB = 1024 * 1024
@@ -58,7 +59,7 @@ interface PointSize {
 
 /** Read from the source repository itself (its daemon not running). */
 async function pointSize (repo: string, point: string): Promise<PointSize> {
-  const core = await Core.open(repo)
+  const core = await OfflineCore.open(repo)
   try {
     const signed = await loadManifest(core.store, point)
     const seen = new Set<string>()
@@ -87,8 +88,8 @@ const mib = (n: number): string => (n / MiB).toFixed(1)
  */
 describe('an interrupted replication resumes, re-sending only what was in flight', { timeout: 300_000 }, () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
   /** an ext4 image of shared libraries and headers, and a tree of JavaScript programs and time zones */
   let image: string
   let tree: string
@@ -96,7 +97,7 @@ describe('an interrupted replication resumes, re-sending only what was in flight
 
   const jobEvents = async (type: string, machine: string): Promise<any[]> => (await hq.events(type)).filter(e => e.data.machine === machine)
   /** `drcore verify` (a full rehash): through the daemon's API when it runs, else the CLI on the repository as the crash left it. */
-  const verifiesOn = async (core: TestCore, when: string): Promise<void> => {
+  const verifiesOn = async (core: DaemonCore, when: string): Promise<void> => {
     let report: any
     if (core.running) {
       report = await core.api('verify')
@@ -122,7 +123,7 @@ describe('an interrupted replication resumes, re-sending only what was in flight
     ])
     image = (await buildExt4Image(libraries, join(work, 'libraries.img'))).path
     tree = programs.dir
-    ;[hq, dr] = await Promise.all([TestCore.init(work, 'hq'), TestCore.init(work, 'dr')])
+    ;[hq, dr] = await Promise.all([DaemonCore.init(work, 'hq'), DaemonCore.init(work, 'dr')])
     // back up with no daemon running, so the points' sizes can be read from the repository
     for (const [machine, path] of [['big01', image], ['big02', tree]]) {
       const r = await hq.json(['backup', machine, path])

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 
 /**
@@ -14,18 +15,18 @@ import { snapshotTree } from '../helpers/tree.ts'
  */
 describe('replication topologies: point-to-point, point-to-multipoint, multi-hop', () => {
   let work: string
-  let hq: TestCore
-  let dr1: TestCore
-  let dr2: TestCore
+  let hq: DaemonCore
+  let dr1: DaemonCore
+  let dr2: DaemonCore
 
-  const pointsOn = async (core: TestCore, machine: string): Promise<any[]> => {
+  const pointsOn = async (core: DaemonCore, machine: string): Promise<any[]> => {
     const rows = await core.api('machines') as any[]
     return rows.some(m => m.machine === machine) ? await core.api('points', { machine }) : []
   }
 
   before(async () => {
     work = await tempDir('drcore-topo-')
-    ;[hq, dr1, dr2] = await Promise.all(['hq', 'dr1', 'dr2'].map(async name => await TestCore.init(work, name)))
+    ;[hq, dr1, dr2] = await Promise.all(['hq', 'dr1', 'dr2'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([hq.start(), dr1.start(), dr2.start()])
     await hq.pairWith(dr1)
     await hq.pairWith(dr2)

@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test'
 import { Level } from 'level'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import { REPOSITORY_FORMAT } from '../../src/repo/format.ts'
-import { drcore, drcoreJson, removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore, drcoreJson } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 
 /** Reads or writes the format a repository records (the daemon must not be running). */
 async function withMeta<T> (repo: string, fn: (meta: ReturnType<typeof jsonSublevel<unknown>>) => Promise<T>): Promise<T> {

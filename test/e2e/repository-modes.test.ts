@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmod, lstat, mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { drcore, removeDir, startCore, tempDir } from '../helpers/cli.ts'
+import { drcore, startCore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 
 /**
  * The repository is its owner's only (issue 9): every folder 0700 and every file 0600, packs,

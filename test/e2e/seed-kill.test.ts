@@ -2,8 +2,9 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { bytesIn, killWhen } from '../helpers/kill.ts'
 import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCorpus, rewriteBlocks } from '../helpers/real-data.ts'
 
@@ -21,8 +22,8 @@ const TIMEOUT = 300_000
 
 describe('kill -9 during seed create and seed consume (real processes, real data)', { timeout: TIMEOUT }, () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
   let image: string
   let tree: string
   /** box's points on hq: the first goes on the seed, the second reached dr as an orphan */
@@ -30,7 +31,7 @@ describe('kill -9 during seed create and seed consume (real processes, real data
   const seedDir = (): string => join(work, 'seed')
 
   /** `drcore verify` (a full rehash) through the CLI, on a repository whose daemon is stopped. */
-  const verifiesOn = async (core: TestCore, when: string, orphans: string[] = []): Promise<void> => {
+  const verifiesOn = async (core: DaemonCore, when: string, orphans: string[] = []): Promise<void> => {
     const r = await core.cli(['verify', '--json'], { timeoutMs: TIMEOUT })
     assert.equal(r.code, 0, `verify on ${core.name} ${when}: ${r.stdout} ${r.stderr}`)
     const report = JSON.parse(r.stdout)
@@ -46,7 +47,7 @@ describe('kill -9 during seed create and seed consume (real processes, real data
     ])
     image = (await buildExt4Image(programs, join(work, 'programs.img'))).path
     tree = perl.dir
-    ;[hq, dr] = await Promise.all([TestCore.init(work, 'hq'), TestCore.init(work, 'dr')])
+    ;[hq, dr] = await Promise.all([DaemonCore.init(work, 'hq'), DaemonCore.init(work, 'dr')])
     await Promise.all([hq.start(), dr.start()])
     await hq.pairWith(dr)
     // setup through the daemons' API (a CLI process costs seconds on a loaded machine)

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { removeDir, tempDir } from '../helpers/cli.ts'
-import { TestCore, waitFor } from '../helpers/cores.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
+import { DaemonCore } from '../support/daemon.ts'
+import { waitFor } from '../support/wait.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 
 /**
@@ -15,10 +16,10 @@ import { snapshotTree } from '../helpers/tree.ts'
  */
 describe('seed-drive replication between two running Cores', () => {
   let work: string
-  let hq: TestCore
-  let dr: TestCore
+  let hq: DaemonCore
+  let dr: DaemonCore
 
-  const pointsOn = async (core: TestCore, machine: string): Promise<any[]> => {
+  const pointsOn = async (core: DaemonCore, machine: string): Promise<any[]> => {
     const rows = await core.api('machines') as any[]
     return rows.some(m => m.machine === machine) ? await core.api('points', { machine }) : []
   }
@@ -36,7 +37,7 @@ describe('seed-drive replication between two running Cores', () => {
 
   before(async () => {
     work = await tempDir('drcore-seed-repl-')
-    ;[hq, dr] = await Promise.all(['hq', 'dr'].map(async name => await TestCore.init(work, name)))
+    ;[hq, dr] = await Promise.all(['hq', 'dr'].map(async name => await DaemonCore.init(work, name)))
     await Promise.all([hq.start(), dr.start()])
     await hq.pairWith(dr)
   })

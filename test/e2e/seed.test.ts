@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { appendFile, copyFile, mkdir, truncate, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { drcore, drcoreJson, tempDir, removeDir, startCore } from '../helpers/cli.ts'
+import { drcore, drcoreJson, startCore } from '../support/daemon.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 
 /** A drive: a fresh folder holding copies of some part files. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Level } from 'level'
 import { EventLog } from '../../src/events/log.ts'
 import type { CoreEvent } from '../../src/events/api.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 test('published events reach live listeners but are never stored; emitted ones are both', async () => {
   const dir = await tempDir()

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN } from './cli.ts'
+import { BIN } from '../support/daemon.ts'
 
 export interface Killed {
   /** how long the process ran */

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { chmod, mkdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { tempDir } from './cli.ts'
+import { tempDir } from '../support/dirs.ts'
 import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCorpus, IMAGE_BLOCK, rewriteBlocks } from './real-data.ts'
 
 const run = promisify(execFile)

@@ -2,18 +2,18 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
 import { loadOrCreateToken, tokenPath } from '../../src/http/token.ts'
 import { operations } from '../../src/api/operations.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 /** The API answered in-process (Hono's `request`): the same routes the daemon serves, no socket. */
 describe('the HTTP API refuses what it must and explains every error in JSON', () => {
   let work: string
-  let core: Core
+  let core: OfflineCore
   let http: HttpApp
   let token: string
   const call = async (path: string, init: RequestInit & { auth?: string | null } = {}): Promise<Response> => {
@@ -27,7 +27,7 @@ describe('the HTTP API refuses what it must and explains every error in JSON', (
     work = await tempDir()
     const repo = join(work, 'repo')
     await initRepository(repo, { name: 'hq', apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'] })
-    core = await Core.open(repo)
+    core = await OfflineCore.open(repo)
     token = await loadOrCreateToken(repo)
     http = httpApp(core, token)
     const tree = join(work, 'tree')
@@ -118,13 +118,13 @@ describe('the HTTP API refuses what it must and explains every error in JSON', (
 
 describe('the OpenAPI document', () => {
   let work: string
-  let core: Core
+  let core: OfflineCore
   let http: HttpApp
   let doc: any
   before(async () => {
     work = await tempDir()
     await initRepository(join(work, 'repo'), { name: 'hq', apiPort: 0 })
-    core = await Core.open(join(work, 'repo'))
+    core = await OfflineCore.open(join(work, 'repo'))
     http = httpApp(core, 'x'.repeat(32))
     const res = await http.app.request('/api/v1/openapi.json', { headers: { authorization: `Bearer ${'x'.repeat(32)}` } })
     assert.equal(res.status, 200)

@@ -1,11 +1,11 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 const TOKEN = 't'.repeat(32)
 
@@ -37,12 +37,12 @@ async function readMessages (res: Response, count: number): Promise<Array<{ id?:
 
 describe('the live event stream and the console routes', () => {
   let work: string
-  let core: Core
+  let core: OfflineCore
   let http: HttpApp
   before(async () => {
     work = await tempDir()
     await initRepository(join(work, 'repo'), { name: 'hq', apiPort: 0 })
-    core = await Core.open(join(work, 'repo'))
+    core = await OfflineCore.open(join(work, 'repo'))
     http = httpApp(core, TOKEN)
   })
   after(async () => {

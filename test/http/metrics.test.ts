@@ -2,12 +2,11 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
-import { RuleStore } from '../../src/replication/rules.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 
 const TOKEN = 'm'.repeat(32)
 
@@ -67,7 +66,7 @@ function parseExposition (text: string): Map<string, Family> {
 
 describe('/metrics', () => {
   let work: string
-  let core: Core
+  let core: OfflineCore
   let http: HttpApp
   const scrape = async (): Promise<Map<string, Family>> => {
     const res = await http.app.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })
@@ -81,7 +80,7 @@ describe('/metrics', () => {
   before(async () => {
     work = await tempDir()
     await initRepository(join(work, 'repo'), { name: 'hq "main"', apiPort: 0 })
-    core = await Core.open(join(work, 'repo'))
+    core = await OfflineCore.open(join(work, 'repo'))
     http = httpApp(core, TOKEN)
     const tree = join(work, 'tree')
     await mkdir(tree)
@@ -125,8 +124,8 @@ describe('/metrics', () => {
 
   test('per rule: bytes and blocks sent, jobs by outcome, lag of the newest point not on the target', async () => {
     const to = '12D3KooWDsD1xN7bY3EvbbUE9rYJm5NGuW1dR9JHn7HzpZ3cYxe2'
-    await new RuleStore(core.files.db).add({ machine: 'web01', to })
-    await new RuleStore(core.files.db).update('web01', to, r => { r.bytesSent = 12345 })
+    await core.rules.add({ machine: 'web01', to })
+    await core.rules.update('web01', to, r => { r.bytesSent = 12345 })
     core.events.emit('replication.finished', 'sent', { machine: 'web01', to, bytes: 12345, blocks: 7, seconds: 1, points: 1 })
     core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')
     core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')

@@ -4,7 +4,7 @@ import type { Stream } from '@libp2p/interface'
 import { FrameReader } from '../../src/net/frames.ts'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, MAX_FRAME_SIZE } from '../../src/replication/wire.ts'
+import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, MAX_FRAME_SIZE } from '../../src/protocol/index.ts'
 
 /**
  * The part of a libp2p 3 stream a FrameReader uses, with the order of `resume()` that matters:

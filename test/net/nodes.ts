@@ -27,12 +27,3 @@ export class RecordingSink implements EventSink {
 export async function startNode (trust: PeerTrust = new TrustTable(), events?: EventSink): Promise<DrcoreNode> {
   return await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], trust, events })
 }
-
-/** Polls `condition` every 10 ms until it holds; fails after `ms`. */
-export async function until (condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms: ${condition.toString()}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}

@@ -6,9 +6,10 @@ import * as Digest from 'multiformats/hashes/digest'
 import { CorruptBlockError, MalformedError, NotFoundError, UserError } from '../../src/errors.ts'
 import { errorToWire, RemoteError, StreamEndedError } from '../../src/net/index.ts'
 import type { DrcoreNode, ProtocolHandler, WireStream } from '../../src/net/index.ts'
-import { encodeBlockFrame, encodeMessageFrame } from '../../src/replication/wire.ts'
-import type { Frame } from '../../src/replication/wire.ts'
-import { startNode, until } from './nodes.ts'
+import { encodeBlockFrame, encodeMessageFrame } from '../../src/protocol/index.ts'
+import type { Frame } from '../../src/protocol/index.ts'
+import { startNode } from './nodes.ts'
+import { until } from '../support/wait.ts'
 
 const MiB = 1024 * 1024
 const rawCid = (bytes: Uint8Array): CID => CID.createV1(0x55, Digest.create(0x12, createHash('sha256').update(bytes).digest()))

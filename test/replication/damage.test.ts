@@ -5,14 +5,15 @@ import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { isRaw } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
+import type { VerifyReport } from '../../src/core/index.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { ReplicationSession } from '../../src/replication/sender.ts'
-import { REPLICATE_PROTOCOL } from '../../src/replication/wire.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { REPLICATE_PROTOCOL } from '../../src/protocol/index.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
 import { assertSameTree, snapshotTree } from '../helpers/tree.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 /**
  * Damage on either side of a replication link, on real data: a target that lost blocks of a
@@ -21,12 +22,12 @@ import { ReplCore, pair, rule } from './cores.ts'
  */
 describe('replication over damaged copies', { timeout: 300_000 }, () => {
   let work: string
-  let a: ReplCore
-  let b: ReplCore
+  let a: TestCore
+  let b: TestCore
   let tree: string
   const points: string[] = []
 
-  const closure = async (core: ReplCore, id: string): Promise<CID[]> => {
+  const closure = async (core: TestCore, id: string): Promise<CID[]> => {
     const out: CID[] = []
     for await (const cid of walkClosure(core.core.store, await loadManifest(core.core.store, id))) out.push(cid)
     return out
@@ -36,20 +37,22 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     work = await tempDir('drcore-repl-damage-')
     tree = join(work, 'web01')
     await copySystemTree(tree, ['/usr/share/perl/5.36.0/Pod', '/usr/share/perl/5.36.0/Math', '/usr/share/perl/5.36.0/Unicode/Collate/Locale'])
-    ;[a, b] = await Promise.all([ReplCore.create('a'), ReplCore.create('b')])
+    ;[a, b] = await Promise.all([TestCore.create('a'), TestCore.create('b')])
     await pair(a, b, { tenant: 'a' })
     points.push((await a.backup('web01', tree)).point)
-    assert.equal((await a.engine.replicate(rule('web01', b))).pointsBehind, 0)
+    await a.addRule('web01', b)
+    await a.addRule('db01', b)
+    assert.equal((await a.replicateNow('web01', b)).pointsBehind, 0)
   })
   after(async () => {
     await Promise.all([a?.destroy(), b?.destroy()])
     await removeDir(work)
   })
 
-  test('an incremental that shares a block the target lost is acknowledged incomplete, and its full closure repairs it', async () => {
+  test('engine internals, the sender\'s session by hand: an incremental that shares a block the target lost is acknowledged incomplete, and its full closure repairs it', async () => {
     const victim = await oneChunkFile(tree)
     await damageBlock(b.repo, victim.cid)
-    assert.deepEqual((await b.core.verify()).lost, [points[0]])
+    assert.deepEqual((await b.core.run('verify', {}) as VerifyReport).lost, [points[0]])
     await appendFile((await oneChunkFile(tree, 16 * 1024 + 1, 64 * 1024)).path, '\n# changed\n')
     points.push((await a.backup('web01', tree)).point)
 
@@ -66,7 +69,7 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     assert.equal(a.engine.metrics.blocksSent - sentBefore, 1, 'the repair sends the lost block only')
     await wire.close()
 
-    const verify = await b.core.verify()
+    const verify = await b.core.run('verify', {}) as VerifyReport
     assert.equal(verify.ok, true)
     for (const id of points) assert.equal((await b.core.points.get(id, 'a'))?.complete, true, `${id} is whole again on the target`)
   })
@@ -81,11 +84,11 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     await appendFile((await oneChunkFile(tree, 16 * 1024 + 1, 64 * 1024)).path, '\n# changed again\n')
     points.push((await a.backup('web01', tree)).point)
 
-    const result = await a.engine.replicate(rule('web01', b))
+    const result = await a.replicateNow('web01', b)
     assert.deepEqual(result.sent, [points[2]])
     assert.equal(result.pointsBehind, 0)
-    assert.deepEqual(b.ofType('replication.rejected'), [])
-    assert.equal((await b.core.verify()).ok, true)
+    assert.deepEqual(b.events.ofType('replication.rejected'), [])
+    assert.equal((await b.core.run('verify', {}) as VerifyReport).ok, true)
     const dest = join(work, 'restored-node')
     await b.core.run('restore', { machine: 'web01', dest })
     assertSameTree(await snapshotTree(join(dest, 'data')), await snapshotTree(tree))
@@ -98,26 +101,26 @@ describe('replication over damaged copies', { timeout: 300_000 }, () => {
     const point = (await a.backup('db01', db)).point
     await damageBlock(a.repo, victim.cid)
 
-    const result = await a.engine.replicate(rule('db01', b))
+    const result = await a.replicateNow('db01', b)
     assert.deepEqual(result.blocked, [{ point, why: 'damaged' }])
     assert.deepEqual(result.sent, [], 'a point the target could not get whole is not reported sent')
     assert.equal(result.pointsBehind, 1)
     const here = await a.core.points.get(point, '')
     assert.equal(here?.damaged, true, 'the source marked its own point damaged')
     assert.equal((await b.core.points.get(point, 'a'))?.complete, false)
-    const finished = a.ofType('replication.finished').at(-1)!
+    const finished = a.events.ofType('replication.finished').at(-1)!
     assert.equal(finished.level, 'warning')
     assert.match(finished.message, /1 points behind: 1 point is damaged on this Core too \(drcore repair\)$/)
-    assert.equal(await a.engine.pointsBehind(rule('db01', b)), 1, 'the list shows the target behind')
+    assert.equal((await a.rule('db01', b)).pointsBehind, 1, 'the list shows the target behind')
 
     // the same data backed up again heals the source; the next job completes the target
     const again = await a.backup('db01', db)
     assert.equal(again.healed, 1)
     assert.deepEqual(again.repaired, [point])
-    const next = await a.engine.replicate(rule('db01', b))
+    const next = await a.replicateNow('db01', b)
     assert.equal(next.pointsBehind, 0)
     assert.deepEqual(next.blocked, [])
-    assert.equal(await a.engine.pointsBehind(rule('db01', b)), 0)
+    assert.equal((await a.rule('db01', b)).pointsBehind, 0)
     assert.equal((await b.core.points.get(point, 'a'))?.complete, true)
   })
 })

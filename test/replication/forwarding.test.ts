@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PointReceived } from '../../src/replication/api.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { snapshotTree } from '../helpers/tree.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 const KiB = 1024
 
@@ -14,12 +14,12 @@ const KiB = 1024
  * A -> B -> C: B forwards what it received because its own rule says so. Points never go back to
  * the Core they came from, nor to their origin; a machine of a cluster brings its cluster.
  */
-describe('rules forward points across Cores, never back', () => {
+describe('rules forward points across Cores, never back', { timeout: 120_000 }, () => {
   let work: string
   let src: string
-  let a: ReplCore
-  let b: ReplCore
-  let c: ReplCore
+  let a: TestCore
+  let b: TestCore
+  let c: TestCore
   const received: PointReceived[] = []
   const points: string[] = []
 
@@ -28,13 +28,16 @@ describe('rules forward points across Cores, never back', () => {
     src = join(work, 'src')
     await mkdir(join(src, 'www'), { recursive: true })
     for (let i = 0; i < 20; i++) await writeFile(join(src, 'www', `page-${i}.html`), randomBytes(20 * KiB))
-    ;[a, b, c] = await Promise.all([ReplCore.create('hq'), ReplCore.create('relay'), ReplCore.create('vault')])
+    ;[a, b, c] = await Promise.all([TestCore.create('hq'), TestCore.create('relay'), TestCore.create('vault')])
     await pair(a, b, { tenant: 'hq' })
     await pair(b, c, { tenant: 'relay' })
     // the reverse links exist too, so "never back" is the engine's choice, not a refusal
     await pair(b, a)
     await pair(c, b)
     await pair(c, a)
+    await a.addRule('web01', b)
+    await b.addRule('web01', c)
+    // the engine's announcement, which the scheduler forwards on (with after-backup rules)
     b.engine.onPointReceived(e => { received.push(e) })
   })
   after(async () => {
@@ -43,16 +46,16 @@ describe('rules forward points across Cores, never back', () => {
   })
 
   test('a rule naming a machine that has not arrived yet sends nothing', async () => {
-    const result = await b.engine.replicate(rule('web01', c))
+    const result = await b.replicateNow('web01', c)
     assert.deepEqual({ sent: result.sent, skipped: result.skipped, bytes: result.bytesSent, behind: result.pointsBehind }, { sent: [], skipped: [], bytes: 0, behind: 0 })
   })
 
   test('a point received from a peer is announced, and forwarded by the next hop\'s rule', async () => {
     points.push((await a.backup('web01', src)).point)
-    await a.engine.replicate(rule('web01', b))
+    await a.replicateNow('web01', b)
     assert.deepEqual(received, [{ point: points[0], machine: 'web01', origin: a.peerId, tenant: 'hq', from: a.peerId }])
 
-    const forwarded = await b.engine.replicate(rule('web01', c))
+    const forwarded = await b.replicateNow('web01', c)
     assert.deepEqual(forwarded.sent, points)
     const [machine] = await c.core.points.machines()
     assert.deepEqual({ machine: machine.machine, tenant: machine.tenant, origin: machine.origin }, { machine: 'web01', tenant: 'relay', origin: a.peerId })
@@ -63,23 +66,25 @@ describe('rules forward points across Cores, never back', () => {
   })
 
   test('a point is never offered back to the Core it came from, nor to its origin', async () => {
+    await b.addRule('web01', a)
     const sentBefore = { ...b.engine.metrics.messagesSent }
-    const back = await b.engine.replicate(rule('web01', a))
+    const back = await b.replicateNow('web01', a)
     assert.deepEqual({ sent: back.sent, skipped: back.skipped, behind: back.pointsBehind }, { sent: [], skipped: points, behind: 0 })
     assert.deepEqual(b.engine.metrics.messagesSent, sentBefore, 'not even a status question')
     for (const to of [b, a]) {
-      const result = await c.engine.replicate(rule('web01', to))
+      await c.addRule('web01', to)
+      const result = await c.replicateNow('web01', to)
       assert.deepEqual({ sent: result.sent, skipped: result.skipped }, { sent: [], skipped: points })
     }
-    assert.equal(await b.engine.pointsBehind(rule('web01', a)), 0)
-    assert.equal(a.ofType('replication.received').length, 0)
+    assert.equal((await b.rule('web01', a)).pointsBehind, 0)
+    assert.equal(a.events.ofType('replication.received').length, 0)
   })
 
   test('the next point crosses every hop as its delta', async () => {
     await writeFile(join(src, 'www', 'page-3.html'), randomBytes(20 * KiB))
     points.push((await a.backup('web01', src)).point)
-    const first = await a.engine.replicate(rule('web01', b))
-    const second = await b.engine.replicate(rule('web01', c))
+    const first = await a.replicateNow('web01', b)
+    const second = await b.replicateNow('web01', c)
     assert.deepEqual([first.sent, second.sent], [[points[1]], [points[1]]])
     for (const hop of [first, second]) assert.ok(hop.bytesSent > 20 * KiB && hop.bytesSent < 64 * KiB, `${hop.bytesSent} bytes for a 20 KiB change`)
     assert.equal(received.length, 2)
@@ -91,7 +96,8 @@ describe('rules forward points across Cores, never back', () => {
     await writeFile(join(db, 'table.dat'), randomBytes(10 * KiB))
     const sql1 = (await a.backup('sql1', db, { cluster: 'sql' })).point
     const sql2 = (await a.backup('sql2', db, { cluster: 'sql' })).point
-    const result = await a.engine.replicate(rule('sql1', b))
+    await a.addRule('sql1', b)
+    const result = await a.replicateNow('sql1', b)
     assert.deepEqual(new Set(result.sent), new Set([sql1, sql2]))
     const machines = (await b.core.points.machines()).map(m => [m.machine, m.cluster])
     assert.deepEqual(machines.filter(([, cluster]) => cluster === 'sql'), [['sql1', 'sql'], ['sql2', 'sql']])

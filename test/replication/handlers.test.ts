@@ -2,17 +2,18 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
 import { NotFoundError, UsageError, UserError } from '../../src/errors.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import { drcore, removeDir, tempDir } from '../helpers/cli.ts'
+import { drcore } from '../support/daemon.ts'
+import { removeDir, tempDir } from '../support/dirs.ts'
 import { newPeerId } from '../scheduler/harness.ts'
 
 /** The rule operations on a Core that is not running (no daemon): rules are records. */
 describe('replication rules without the daemon', () => {
   let work: string
   let repo: string
-  let core: Core
+  let core: OfflineCore
   let dr: string
   let stranger: string
 
@@ -20,7 +21,7 @@ describe('replication rules without the daemon', () => {
     work = await tempDir('drcore-rules-')
     repo = join(work, 'repo')
     await initRepository(repo, { name: 'hq', listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0 })
-    core = await Core.open(repo)
+    core = await OfflineCore.open(repo)
     ;[dr, stranger] = await Promise.all([newPeerId(), newPeerId()])
     await core.peers.asking(dr, { name: 'dr', address: '/ip4/127.0.0.1/tcp/4101' })
     await core.peers.answered(dr, 'approved')
@@ -77,8 +78,7 @@ describe('replication rules without the daemon', () => {
     assert.equal(row.seedDrive, true)
     assert.equal(row.seedState, 'outstanding')
     const points = (await core.run('points', { machine: 'web01' }) as any[]).map(p => p.point)
-    const { RuleStore } = await import('../../src/replication/rules.ts')
-    assert.deepEqual((await new RuleStore(core.files.db).get('web01', stranger)).seedPoints, points)
+    assert.deepEqual((await core.rules.get('web01', stranger)).seedPoints, points)
     await assert.rejects(core.run('ruleAdd', { machine: 'mail01', to: stranger, seedDrive: true }), /--seed-drive: mail01 has no recovery points on this Core yet/)
   })
 
@@ -101,7 +101,7 @@ describe('replication rules without the daemon', () => {
         assert.equal(r.stderr, `drcore: this command needs the running Core: start it with "drcore start --repo ${repo}", then try again\n`)
       }
     } finally {
-      core = await Core.open(repo)
+      core = await OfflineCore.open(repo)
     }
   })
 })

@@ -3,21 +3,21 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { tempDir, removeDir } from '../helpers/cli.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 const MiB = 1024 * 1024
 
-describe('a rule\'s --limit', () => {
+describe('a rule\'s --limit', { timeout: 120_000 }, () => {
   let work: string
-  let a: ReplCore
-  let b: ReplCore
+  let a: TestCore
+  let b: TestCore
 
   before(async () => {
     work = await tempDir('drcore-limit-')
     await mkdir(join(work, 'src'))
     await writeFile(join(work, 'src', 'image.bin'), randomBytes(12 * MiB))
-    ;[a, b] = await Promise.all([ReplCore.create('hq'), ReplCore.create('dr')])
+    ;[a, b] = await Promise.all([TestCore.create('hq'), TestCore.create('dr')])
     await pair(a, b)
     await a.backup('web01', join(work, 'src'))
   })
@@ -28,12 +28,13 @@ describe('a rule\'s --limit', () => {
 
   test('holds the rate the target sees within 10% over a few seconds', async (t) => {
     const limit = 4 * MiB
+    await a.addRule('web01', b, { limit: '4M' })
     // the target's view: block bytes received over time, sampled every 20 ms
     const samples: Array<{ at: number, bytes: number }> = []
     const timer = setInterval(() => { samples.push({ at: performance.now(), bytes: b.engine.metrics.bytesReceived }) }, 20)
     let result
     try {
-      result = await a.engine.replicate(rule('web01', b, { limit }))
+      result = await a.replicateNow('web01', b)
     } finally {
       clearInterval(timer)
     }

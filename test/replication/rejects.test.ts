@@ -12,10 +12,10 @@ import { cborCid } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import type { SignedPoint } from '../../src/points/api.ts'
-import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/replication/wire.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
-import { until } from '../net/nodes.ts'
-import { ReplCore, pair } from './cores.ts'
+import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/protocol/index.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
+import { until } from '../support/wait.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 /**
  * A source that does not follow the protocol, speaking it by hand over a raw wire stream: the
@@ -23,8 +23,8 @@ import { ReplCore, pair } from './cores.ts'
  */
 describe('a target rejects what a source must not send', () => {
   let work: string
-  let target: ReplCore
-  let evil: ReplCore
+  let target: TestCore
+  let evil: TestCore
   let point: SignedPoint
   let blocks: CID[]
 
@@ -33,7 +33,7 @@ describe('a target rejects what a source must not send', () => {
     const src = join(work, 'src')
     await mkdir(src)
     for (let i = 0; i < 5; i++) await writeFile(join(src, `f${i}.bin`), randomBytes(100_000 + i))
-    ;[target, evil] = await Promise.all([ReplCore.create('dr'), ReplCore.create('evil')])
+    ;[target, evil] = await Promise.all([TestCore.create('dr'), TestCore.create('evil')])
     await pair(evil, target, { tenant: 'evil' })
     const { point: id } = await evil.backup('web01', src)
     point = await loadManifest(evil.core.store, id)
@@ -54,8 +54,8 @@ describe('a target rejects what a source must not send', () => {
   }
 
   async function rejection (count: number) {
-    await until(() => target.ofType('replication.rejected').length === count)
-    return target.ofType('replication.rejected')[count - 1]
+    await until(() => target.events.ofType('replication.rejected').length === count)
+    return target.events.ofType('replication.rejected')[count - 1]
   }
 
   test('a block whose bytes do not match its CID ends the transfer; the blocks verified before it stay, no point is committed', async () => {
@@ -127,7 +127,7 @@ describe('a target rejects what a source must not send', () => {
   })
 
   test('a peer the target has not approved is refused on the replicate and fetch protocols', async () => {
-    const stranger = await ReplCore.create('stranger')
+    const stranger = await TestCore.create('stranger')
     try {
       for (const protocol of [REPLICATE_PROTOCOL, FETCH_PROTOCOL]) {
         const wire = await open(protocol, stranger)

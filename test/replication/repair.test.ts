@@ -2,19 +2,19 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import type { VerifyReport } from '../../src/core/index.ts'
 import { NotAuthorizedError } from '../../src/errors.ts'
 import { errorFromWire, RemoteError } from '../../src/net/index.ts'
 import type { WireStream } from '../../src/net/index.ts'
 import { isRaw, rawCid } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
-import { repair } from '../../src/repair/index.ts'
-import { RuleStore } from '../../src/replication/rules.ts'
-import { bitmapIndexes, REPAIR_PROTOCOL } from '../../src/replication/wire.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
+import type { RepairReport } from '../../src/repair/index.ts'
+import { bitmapIndexes, REPAIR_PROTOCOL } from '../../src/protocol/index.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 /** Sends one `want` and returns the CIDs that came back as blocks and those answered missing. */
 async function want (wire: WireStream, cids: CID[]): Promise<{ sent: string[], missing: string[] }> {
@@ -37,31 +37,35 @@ async function want (wire: WireStream, cids: CID[]): Promise<{ sent: string[], m
  */
 describe('the repair protocol serves a peer only what it may have', { timeout: 300_000 }, () => {
   let work: string
-  let a: ReplCore
-  let b: ReplCore
-  let c: ReplCore
+  let a: TestCore
+  let b: TestCore
+  let c: TestCore
   const blocks: Record<'a' | 'c' | 'm1' | 'm2', CID> = {} as any
 
   before(async () => {
     work = await tempDir('drcore-repair-proto-')
-    ;[a, b, c] = await Promise.all([ReplCore.create('a'), ReplCore.create('b'), ReplCore.create('c')])
+    ;[a, b, c] = await Promise.all([TestCore.create('a'), TestCore.create('b'), TestCore.create('c')])
     await pair(a, b, { tenant: 'a' })
     await pair(c, b, { tenant: 'c' })
     await pair(b, a, { tenant: 'b' })
-    const sources: Record<keyof typeof blocks, [ReplCore, string, string]> = {
+    const sources: Record<keyof typeof blocks, [TestCore, string, string]> = {
       a: [a, 'web01', '/usr/share/perl/5.36.0/Pod'],
       c: [c, 'web01', '/usr/share/perl/5.36.0/IO'],
       m1: [b, 'm1', '/usr/share/perl/5.36.0/Net'],
       m2: [b, 'm2', '/usr/share/perl/5.36.0/TAP']
     }
-    for (const [key, [core, machine, dir]] of Object.entries(sources) as Array<[keyof typeof blocks, [ReplCore, string, string]]>) {
+    for (const [key, [core, machine, dir]] of Object.entries(sources) as Array<[keyof typeof blocks, [TestCore, string, string]]>) {
       const tree = join(work, key)
       await copySystemTree(tree, [dir])
       blocks[key] = (await oneChunkFile(tree)).cid
       await core.backup(machine, tree)
     }
-    await a.engine.replicate(rule('web01', b))
-    await c.engine.replicate(rule('web01', b))
+    // a and c send web01 to b once: a rule, replication now, and the rule removed again
+    for (const source of [a, c]) {
+      await source.addRule('web01', b)
+      await source.replicateNow('web01', b)
+      await source.run('ruleRemove', { machine: 'web01', to: b.peerId })
+    }
     await b.core.run('ruleAdd', { machine: 'm1', to: a.peerId, paused: true })
     for (const cid of Object.values(blocks)) assert.equal(await b.core.store.has(cid), true, `b stores ${cid}`)
   })
@@ -92,13 +96,13 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
       assert.ok(answer.missing.includes(secret.toString()), 'a machine c does not replicate to b stays c\'s')
       return answer.sent
     }
-    assert.deepEqual(await ask(), [], 'c sends web01 to b by hand here, without a rule: nothing is b\'s to ask for')
+    assert.deepEqual(await ask(), [], 'c sent web01 to b once and removed the rule: nothing is b\'s to ask for')
     await c.core.run('ruleAdd', { machine: 'web01', to: b.peerId, paused: true })
     assert.deepEqual(await ask(), [blocks.c.toString()])
   })
 
   test('a peer that neither approved this Core nor is sent to is refused', async () => {
-    const x = await ReplCore.create('x')
+    const x = await TestCore.create('x')
     try {
       const wire = await x.node.open(b.peerId, REPAIR_PROTOCOL, { addresses: [b.address] })
       await assert.rejects(want(wire, [blocks.a]), (err: Error) => err instanceof NotAuthorizedError && /has not approved peer .*; \/drcore\/repair\/1 is for approved peers and the peers this Core sends to only/.test(err.message))
@@ -113,18 +117,18 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
     for await (const cid of walkClosure(a.core.store, await loadManifest(a.core.store, id))) closure.push(cid)
     const node = closure.find(cid => !isRaw(cid) && cid.toString() !== id)!
     for (const cid of [CID.parse(id), node, blocks.a]) await damageBlock(a.repo, cid)
-    const verify = await a.core.verify()
+    const verify = await a.core.run('verify', {}) as VerifyReport
     assert.equal(verify.corrupt.length, 3)
     assert.deepEqual(verify.lost, [id])
 
-    const report = await repair({ store: a.core.store, points: a.core.points, peers: a.core.peers, rules: new RuleStore(a.core.files.db), events: a.core.events, network: a.engine }, { from: 'b' })
+    const report = await a.run('repair', { from: 'b' }) as RepairReport
     assert.deepEqual(report.points.map(p => [p.point, p.state, p.from]), [[id, 'whole', ['b']]])
     assert.ok(report.fetched >= 3, `the manifest, the node and the block came back (${report.fetched} blocks)`)
     assert.equal(report.quarantined, 0)
-    assert.equal((await a.core.verify()).ok, true)
+    assert.equal((await a.core.run('verify', {}) as VerifyReport).ok, true)
   })
 
-  test('a peer of an older version, which does not serve repair, is named in one line', async () => {
+  test('engine internals: a peer of an older version, which does not serve repair, is named in one line', async () => {
     await b.node.unhandle(REPAIR_PROTOCOL)
     await assert.rejects(a.engine.repairFrom(b.peerId, [CID.parse((await a.core.points.machines())[0].latest!).toString()]),
       (err: Error) => err instanceof RemoteError && err.message === `peer b (${b.peerId}) does not serve /drcore/repair/1 (is it a drcore Core of a compatible version?)`)

@@ -10,13 +10,13 @@ import { isRaw } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest, parsePointId, signManifest } from '../../src/points/manifest.ts'
 import type { SignedPoint } from '../../src/points/api.ts'
-import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/replication/wire.ts'
-import { tempDir, removeDir } from '../helpers/cli.ts'
-import { ReplCore, pair, rule } from './cores.ts'
+import { bitmapIndexes, FETCH_PROTOCOL, REPLICATE_PROTOCOL } from '../../src/protocol/index.ts'
+import { tempDir, removeDir } from '../support/dirs.ts'
+import { TestCore, pair } from '../support/core.ts'
 
 const KiB = 1024
 
-async function closureOf (core: ReplCore, point: SignedPoint): Promise<CID[]> {
+async function closureOf (core: TestCore, point: SignedPoint): Promise<CID[]> {
   const cids: CID[] = []
   for await (const cid of walkClosure(core.core.store, point)) if (!cid.equals(point.id)) cids.push(cid)
   return cids
@@ -26,11 +26,11 @@ async function closureOf (core: ReplCore, point: SignedPoint): Promise<CID[]> {
  * Two tenants on one target: alpha and beta back up one identical file each (so they share
  * blocks), and one file of their own. Neither may list, fetch or even detect the other's data.
  */
-describe('two tenants on one target see only their own points and blocks', () => {
+describe('two tenants on one target see only their own points and blocks', { timeout: 120_000 }, () => {
   let work: string
-  let target: ReplCore
-  let alpha: ReplCore
-  let beta: ReplCore
+  let target: TestCore
+  let alpha: TestCore
+  let beta: TestCore
   let alphaPoint: SignedPoint
   let betaPoint: SignedPoint
   /** blocks only alpha's point holds */
@@ -45,7 +45,7 @@ describe('two tenants on one target see only their own points and blocks', () =>
       await writeFile(join(work, who, 'common.bin'), shared)
       await writeFile(join(work, who, `${who}.bin`), randomBytes(200 * KiB))
     }
-    ;[target, alpha, beta] = await Promise.all([ReplCore.create('msp'), ReplCore.create('alpha'), ReplCore.create('beta')])
+    ;[target, alpha, beta] = await Promise.all([TestCore.create('msp'), TestCore.create('alpha'), TestCore.create('beta')])
     await pair(alpha, target, { tenant: 'alpha' })
     await pair(beta, target, { tenant: 'beta' })
     alphaPoint = await loadManifest(alpha.core.store, (await alpha.backup('web-a', join(work, 'alpha'))).point)
@@ -56,7 +56,9 @@ describe('two tenants on one target see only their own points and blocks', () =>
     commonBytes = 0
     for (const cid of alphaBlocks) if (betaKeys.has(String(cid))) commonBytes += (await alpha.core.store.size(cid))!
     assert.ok(commonBytes >= 300 * KiB, 'the identical file gives both closures the same chunks')
-    await alpha.engine.replicate(rule('web-a', target))
+    await alpha.addRule('web-a', target)
+    await alpha.replicateNow('web-a', target)
+    await beta.addRule('web-b', target)
   })
   after(async () => {
     await Promise.all([target?.destroy(), alpha?.destroy(), beta?.destroy()])
@@ -69,7 +71,7 @@ describe('two tenants on one target see only their own points and blocks', () =>
 
   test('blocks another tenant stored look missing: the source sends them, the target stores them once', async () => {
     const before = await target.storedBlocks()
-    const result = await beta.engine.replicate(rule('web-b', target))
+    const result = await beta.replicateNow('web-b', target)
     assert.deepEqual(result.sent, [betaPoint.id.toString()])
     assert.ok(result.bytesSent >= 500 * KiB, `beta sent its whole closure, the shared file included (${result.bytesSent} bytes)`)
     const after = await target.storedBlocks()

@@ -3,14 +3,10 @@ import { describe, it } from 'node:test'
 import { UserError } from '../../src/errors.ts'
 import { at, harness } from './harness.ts'
 import type { Harness } from './harness.ts'
+import { until } from '../support/wait.ts'
 
-// waits for the scheduler's asynchronous work (LevelDB writes included): bounded by time, not by
-// a count of event-loop turns, which a loaded machine can exhaust before the writes land
-const until = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 1))
-  assert.ok(condition(), `condition not met: ${condition.toString()}`)
-}
+// `until` waits for the scheduler's asynchronous work (LevelDB writes included): bounded by time,
+// not by a count of event-loop turns, which a loaded machine can exhaust before the writes land
 
 async function withHarness (options: Parameters<typeof harness>[0], fn: (h: Harness) => Promise<void>): Promise<void> {
   const h = await harness(options)

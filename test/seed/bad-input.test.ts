@@ -11,14 +11,16 @@ import { CarWriter } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore, VerifyReport } from '../../src/core/index.ts'
 import { UserError } from '../../src/errors.ts'
 import { cborBlock, rawCid } from '../../src/points/blocks.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { partBlock, signSeed } from '../../src/seed/descriptor.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import type { SeedConsumeResult, SeedCreateResult } from '../../src/seed/api.ts'
-import { corruptBlocks, driveWith, Machine, openCore, storedBlocks, tempDir } from './cores.ts'
+import { corruptBlocks, driveWith, Machine, storedBlocks } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 interface Section { cid: string, offset: number, end: number, bytes: Uint8Array, blockOffset: number }
 
@@ -59,16 +61,16 @@ async function flipByte (file: string, position: number): Promise<void> {
  */
 describe('seed consume: bad input', () => {
   let work: string
-  let hq: Core
-  let dr: Core
+  let hq: OfflineCore
+  let dr: OfflineCore
   let web: Machine
   let seed: SeedCreateResult
   const consume = async (dir: string): Promise<SeedConsumeResult> => await dr.run('seedConsume', { dir }) as SeedConsumeResult
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
-    dr = await openCore('dr', work)
+    hq = await openOfflineCore('hq', work)
+    dr = await openOfflineCore('dr', work)
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     web = new Machine('web01', join(work, 'web01'))
     await web.create()
@@ -195,7 +197,7 @@ describe('seed consume: bad input', () => {
   })
 
   test('a seed from a Core this one has not approved is refused, saying how to allow it', async () => {
-    const stranger = await openCore('stranger', work)
+    const stranger = await openOfflineCore('stranger', work)
     try {
       const machine = new Machine('db01', join(work, 'db01'))
       await machine.create()
@@ -258,7 +260,7 @@ describe('seed consume: bad input', () => {
 
   test('after all of it the target repository is consistent', async () => {
     assert.deepEqual(await corruptBlocks(dr), [])
-    const verify = await dr.verify()
+    const verify = await dr.run('verify', {}) as VerifyReport
     assert.equal(verify.ok, true)
     assert.deepEqual(verify.corrupt, [])
     assert.deepEqual(verify.lost, [])

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import type { Core } from '../../src/core.ts'
-import { TenantBlocks } from '../../src/replication/tenant-blocks.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
+import { TenantBlocks } from '../../src/tenants/index.ts'
 import { consumeSeed } from '../../src/seed/consume.ts'
-import { SeedImports } from '../../src/seed/imports.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /** Tenant references that cannot be written: the process dies at the first attempt. */
 class DyingTenantBlocks extends TenantBlocks {
@@ -27,13 +28,13 @@ class DyingTenantBlocks extends TenantBlocks {
  */
 describe('seed consume killed after a part is recorded: the part\'s blocks are visible to the tenant', { timeout: 60_000 }, () => {
   let work: string
-  let hq: Core
-  let dr: Core
+  let hq: OfflineCore
+  let dr: OfflineCore
   let seed: SeedCreateResult
 
   before(async () => {
     work = await tempDir()
-    ;[hq, dr] = [await openCore('hq', work), await openCore('dr', work)]
+    ;[hq, dr] = [await openOfflineCore('hq', work), await openOfflineCore('dr', work)]
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     const web = new Machine('web01', join(work, 'web01'))
     await web.create()
@@ -46,7 +47,7 @@ describe('seed consume killed after a part is recorded: the part\'s blocks are v
   })
 
   test('every block of a part recorded as imported is in the tenant\'s view, whenever the consume died', async () => {
-    const imports = new SeedImports(dr.files.db)
+    const imports = dr.seedImports
     await consumeSeed({
       store: dr.store,
       points: dr.points,
@@ -57,7 +58,7 @@ describe('seed consume killed after a part is recorded: the part\'s blocks are v
     }, join(work, 'seed')).catch(() => {})
 
     const record = await imports.get(seed.seed)
-    const view = new TenantBlocks(dr.files.db).view(dr.store, 'site-a')
+    const view = dr.tenants.view(dr.store, 'site-a')
     for (const part of seed.parts.filter(p => record?.imported.includes(p.part) === true)) {
       const reader = await SeedPartReader.open(part.file)
       const unseen: string[] = []

@@ -2,12 +2,14 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { copyFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Core } from '../../src/core.ts'
+import { OfflineCore } from '../../src/core/index.ts'
+import type { VerifyReport } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import { RuleStore } from '../../src/replication/rules.ts'
 import type { SeedConsumeResult, SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
 import { snapshotTree } from '../helpers/tree.ts'
-import { corruptBlocks, driveWith, Machine, openCore, receiveDelta, tempDir } from './cores.ts'
+import { corruptBlocks, driveWith, Machine, receiveDelta } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /**
  * Source hq protects web01 (seven points). Target dr received points 6 and 7 by seed-mode
@@ -17,16 +19,16 @@ import { corruptBlocks, driveWith, Machine, openCore, receiveDelta, tempDir } fr
  */
 describe('seed consume: parts in any order complete the orphans', () => {
   let work: string
-  let hq: Core
-  let dr: Core
+  let hq: OfflineCore
+  let dr: OfflineCore
   let web: Machine
   let seed: SeedCreateResult
   const runs: SeedConsumeResult[] = []
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
-    dr = await openCore('dr', work)
+    hq = await openOfflineCore('hq', work)
+    dr = await openOfflineCore('dr', work)
     await dr.peers.allow(hq.peerId, { name: 'hq', tenant: 'site-a' })
     web = new Machine('web01', join(work, 'web01'))
     await web.create()
@@ -36,7 +38,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
       await web.backup(hq)
     }
     const ids = web.points.map(p => p.id)
-    await new RuleStore(hq.files.db).add({ machine: 'web01', to: dr.peerId, seedDrive: true, seedPoints: ids.slice(0, 5) })
+    await hq.rules.add({ machine: 'web01', to: dr.peerId, seedDrive: true, seedPoints: ids.slice(0, 5) })
     await receiveDelta(hq, dr, ids[5], ids[4], 'site-a')
     await receiveDelta(hq, dr, ids[6], ids[5], 'site-a')
     seed = await hq.run('seedCreate', { out: join(work, 'seed'), maxSize: '512K' }) as SeedCreateResult
@@ -107,7 +109,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
 
   test('the target repository is consistent: every block rehashes, no point is an orphan', async () => {
     assert.deepEqual(await corruptBlocks(dr), [])
-    const verify = await dr.verify()
+    const verify = await dr.run('verify', {}) as VerifyReport
     assert.equal(verify.ok, true)
     assert.deepEqual(verify.orphans, [])
   })
@@ -125,7 +127,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
 describe('seed consume by the Core that wrote it', () => {
   test('a repository rebuilt with the same identity takes its own seed back into its own tenant', async () => {
     const work = await tempDir()
-    const hq = await openCore('hq', work)
+    const hq = await openOfflineCore('hq', work)
     const machine = new Machine('web01', join(work, 'web01'))
     await machine.create()
     const point = await machine.backup(hq)
@@ -135,7 +137,7 @@ describe('seed consume by the Core that wrote it', () => {
     const rebuilt = join(work, 'rebuilt')
     await initRepository(rebuilt, { name: 'hq', apiPort: 0 })
     await copyFile(join(work, 'hq', 'identity.key'), join(rebuilt, 'identity.key'))
-    const core = await Core.open(rebuilt)
+    const core = await OfflineCore.open(rebuilt)
     try {
       const result = await core.run('seedConsume', { dir: join(work, 'seed') }) as SeedConsumeResult
       assert.equal(result.tenant, '')

@@ -5,13 +5,14 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import { NotFoundError, UsageError, UserError } from '../../src/errors.ts'
-import { RuleStore } from '../../src/replication/rules.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import { RecentBlocks } from '../../src/seed/blocks.ts'
 import type { SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
-import { closureOf, Machine, openCore, tempDir } from './cores.ts'
+import { closureOf, Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 const MAX = 512 * 1024
 
@@ -35,14 +36,14 @@ async function readParts (files: string[]) {
 
 describe('seed create: recovery points written as CAR parts', () => {
   let work: string
-  let hq: Core
+  let hq: OfflineCore
   const web = (): Machine => machines[1]
   const machines: Machine[] = []
   let created: SeedCreateResult
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
+    hq = await openOfflineCore('hq', work)
     const shared = randomBytes(300 * 1024)
     machines.push(new Machine('db01', join(work, 'db01')), new Machine('web01', join(work, 'web01')))
     for (const machine of machines) await machine.create(shared)
@@ -131,7 +132,7 @@ describe('seed create: recovery points written as CAR parts', () => {
   test('by default a seed carries what the outstanding seed-drive rules wait for, and follows them', async () => {
     const dr = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     await hq.peers.allow(dr, { name: 'dr' })
-    const rules = new RuleStore(hq.files.db)
+    const rules = hq.rules
     const waiting = web().points.slice(0, 3).map(p => p.id)
     await rules.add({ machine: 'web01', to: dr, seedDrive: true, seedPoints: waiting })
 
@@ -160,7 +161,7 @@ describe('seed create: recovery points written as CAR parts', () => {
   })
 
   test('rules waiting for seeds to two Cores need --to', async () => {
-    const rules = new RuleStore(hq.files.db)
+    const rules = hq.rules
     const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     await rules.add({ machine: 'db01', to: other, seedDrive: true, seedPoints: [machines[0].points[0].id] })
     await assert.rejects(hq.run('seedCreate', { out: join(work, 'two') }), /send to 2 Cores .*: choose one with --to/)
@@ -181,7 +182,7 @@ describe('seed create: recovery points written as CAR parts', () => {
     assert.deepEqual(parts[0].seed.descriptor.machines.map(m => [m.machine, m.cluster]), [['sql1', 'sql'], ['sql2', 'sql']])
 
     const target = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    await new RuleStore(hq.files.db).add({ machine: 'sql1', to: target, seedDrive: true, seedPoints: taken })
+    await hq.rules.add({ machine: 'sql1', to: target, seedDrive: true, seedPoints: taken })
     const byRule = await hq.run('seedCreate', { out: join(work, 'cluster-rule'), to: target }) as SeedCreateResult
     assert.equal(byRule.points, 2)
     assert.deepEqual(byRule.skipped, [])

@@ -8,9 +8,11 @@ import { CarBlockIterator, CarIndexer, CarReader } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 const RAW = 0x55
 const DAG_CBOR = 0x71
@@ -32,12 +34,12 @@ function publicKeyOf (peerId: string) {
  */
 describe('seed parts are standard CARv1 files', () => {
   let work: string
-  let hq: Core
+  let hq: OfflineCore
   let seed: SeedCreateResult
 
   before(async () => {
     work = await tempDir()
-    hq = await openCore('hq', work)
+    hq = await openOfflineCore('hq', work)
     const machine = new Machine('web01', join(work, 'web01'))
     await machine.create()
     await machine.backup(hq)

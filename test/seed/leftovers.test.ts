@@ -2,10 +2,12 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Core } from '../../src/core.ts'
+import type { OfflineCore } from '../../src/core/index.ts'
 import { removeUnfinishedSeeds, unfinishedParts } from '../../src/seed/leftovers.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine, openCore, tempDir } from './cores.ts'
+import { Machine } from './fixtures.ts'
+import { openOfflineCore } from '../support/core.ts'
+import { tempDir } from '../support/dirs.ts'
 
 /**
  * What `seed create` clears from its folder before writing: only what an interrupted run of
@@ -14,13 +16,13 @@ import { Machine, openCore, tempDir } from './cores.ts'
  */
 describe('seed create removes only what an interrupted seed create of this Core left', { timeout: 60_000 }, () => {
   let work: string
-  let hq: Core
-  let other: Core
+  let hq: OfflineCore
+  let other: OfflineCore
   const seeds: Record<string, SeedCreateResult> = {}
 
   before(async () => {
     work = await tempDir()
-    ;[hq, other] = [await openCore('hq', work), await openCore('other', work)]
+    ;[hq, other] = [await openOfflineCore('hq', work), await openOfflineCore('other', work)]
     for (const [core, name] of [[hq, 'web01'], [other, 'db01']] as const) {
       const machine = new Machine(name, join(work, name))
       await machine.create()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { blocksSublevel } from '../../src/store/block-store.ts'
+import { blocksSublevel } from '../../src/store/sublevels.ts'
 import { decodeLocation } from '../../src/store/location.ts'
 import { packFileName } from '../../src/store/pack-format.ts'
 import type { BlockStore } from '../../src/store/index.ts'

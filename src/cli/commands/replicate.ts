@@ -3,7 +3,7 @@ import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes, printJson } from '../output.ts'
-import type { RuleRow } from '../../replication/handlers.ts'
+import type { RuleRow } from '../../replication/api.ts'
 
 interface ReplicateOptions extends CommonOptions {
   to: string

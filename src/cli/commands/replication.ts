@@ -4,7 +4,7 @@ import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes, printJson, printTable, shortId } from '../output.ts'
 import { progressBar } from '../progress.ts'
-import type { RuleRow } from '../../replication/handlers.ts'
+import type { RuleRow } from '../../replication/api.ts'
 import { describeRule } from './replicate.ts'
 import { blockedNote } from '../../replication/blocked-note.ts'
 

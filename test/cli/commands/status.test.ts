@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chainGlyphs, formatStatus } from '../../../src/cli/commands/status.ts'
 import type { Overview, PointOverview } from '../../../src/status/index.ts'
-import { drcore, drcoreJson, tempDir, removeDir } from '../../helpers/cli.ts'
+import { drcore, drcoreJson } from '../../support/daemon.ts'
+import { tempDir, removeDir } from '../../support/dirs.ts'
 
 function pt (seq: number, kind: 'base' | 'incremental', complete = true): PointOverview {
   return { point: `p${seq}`, seq, kind, parent: null, complete, missing: complete ? 0 : 3, skipped: 0, createdAt: '2026-01-01T00:00:00.000Z', origin: 'o', tenant: '', files: 1, bytes: 1 }

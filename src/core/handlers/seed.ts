@@ -1,0 +1,129 @@
+import { isAbsolute } from 'node:path'
+import type { Handlers } from '../../api/handler.ts'
+import { SerialQueue } from '../../common/serial-queue.ts'
+import { NotFoundError, UsageError } from '../../errors.ts'
+import type { EventSink } from '../../events/api.ts'
+import type { PeerRegistry } from '../../peers/index.ts'
+import { isPeerId } from '../../peers/record.ts'
+import type { PointIndex } from '../../points/point-index.ts'
+import type { RepositoryFiles } from '../../repo/index.ts'
+import type { RuleStore } from '../../rules/index.ts'
+import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSeed } from '../../seed/index.ts'
+import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow } from '../../seed/index.ts'
+import type { BlockStore } from '../../store/api.ts'
+import type { TenantBlocks } from '../../tenants/index.ts'
+
+/** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
+export type SeedPeers = Pick<PeerRegistry, 'resolve' | 'tenantOf'>
+
+/** The parts of a Core the seed operations use. */
+export interface SeedParts {
+  readonly files: Pick<RepositoryFiles, 'privateKey' | 'peerId' | 'config'>
+  readonly store: BlockStore
+  readonly points: PointIndex
+  readonly events: EventSink
+  readonly peers: SeedPeers
+  /** the seed-drive rules a seed serves */
+  readonly rules: RuleStore
+  /** the seeds this Core wrote */
+  readonly seeds: SeedRegistry
+  /** the seeds this Core consumes */
+  readonly seedImports: SeedImports
+  /** a consumed seed's blocks become its source's tenant's */
+  readonly tenants: TenantBlocks
+}
+
+/**
+ * The seed operations (`seedCreate`, `seeds`, `seedAbandon`, `seedConsume` in
+ * api/operations.ts). Operations that write run one at a time.
+ */
+export function seedHandlers (core: SeedParts) {
+  const self = core.files.peerId.toString()
+  const registry = core.seeds
+  const imports = core.seedImports
+  const writes = new SerialQueue()
+
+  return {
+    seedCreate: async (input, onProgress) => await writes.run(async (): Promise<SeedCreateResult> => {
+      if (!isAbsolute(input.out)) throw new UsageError('seed create: "out" must be an absolute path')
+      const maxSize = input.maxSize === undefined ? undefined : parseByteSize(input.maxSize)
+      const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
+      const selection = await selectPoints(core.points, core.rules, { machines: input.machines, all: input.all, to })
+      const recorded = new Set((await registry.list()).map(r => r.seed))
+      const removed = await removeUnfinishedSeeds(input.out, self, async seed => recorded.has(seed))
+      const { result, record } = await writeSeed(
+        { store: core.store, privateKey: core.files.privateKey, peerId: self, name: core.files.config.name },
+        selection,
+        { dir: input.out, maxSize, onProgress })
+      await registry.add(record)
+      core.events.emit('seed.created',
+        `seed ${record.seed} written to ${record.dir}: ${record.points.length} points of ${record.machines.map(m => m.machine).join(', ')} in ${record.parts} part${record.parts > 1 ? 's' : ''}`,
+        { seed: record.seed, target: record.target, dir: record.dir, parts: record.parts, points: record.points.length, blocks: record.blocks, bytes: record.bytes, rules: record.rules })
+      return { ...result, removed }
+    }),
+
+    seeds: async (): Promise<SeedRow[]> => {
+      const rows: SeedRow[] = []
+      for (const r of await registry.list()) {
+        rows.push({
+          seed: r.seed, direction: 'outgoing', state: r.state, source: self, target: r.target, machines: r.machines.map(m => m.machine),
+          points: r.points.length, from: r.from, to: r.to, parts: r.parts, missingParts: [], bytes: r.bytes, createdAt: r.createdAt
+        })
+      }
+      for (const r of await imports.list()) {
+        const missing = missingParts(r.parts, r.imported)
+        const dates = r.machines.flatMap(m => [m.from, m.to]).sort()
+        rows.push({
+          seed: r.seed, direction: 'incoming', state: missing.length === 0 ? 'consumed' : 'partial', source: r.source, target: r.target,
+          machines: r.machines.map(m => m.machine), points: r.points.length, from: dates[0], to: dates[dates.length - 1], parts: r.parts,
+          missingParts: missing, bytes: null, createdAt: r.createdAt
+        })
+      }
+      return rows
+    },
+
+    seedAbandon: async (input) => await writes.run(async () => {
+      const { record, rules: changed } = await registry.abandon(input.seed)
+      core.events.emit('seed.abandoned',
+        `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
+        { seed: record.seed, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to })) }, 'warning')
+      return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
+    }),
+
+    seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
+      if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
+      return await consumeSeed({
+        store: core.store,
+        points: core.points,
+        imports,
+        self,
+        tenantOf: (peerId) => core.peers.tenantOf(peerId),
+        tenants: core.tenants,
+        events: core.events
+      }, input.dir, onProgress)
+    })
+  } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
+}
+
+/** `--to`: a known peer by id or name, or the id of a Core not paired yet. */
+function resolveTarget (peers: SeedPeers, to: string, self: string): string {
+  let peerId: string
+  try {
+    peerId = peers.resolve(to).peerId
+  } catch (err) {
+    if (!(err instanceof NotFoundError) || !isPeerId(to)) throw err
+    peerId = to
+  }
+  if (peerId === self) throw new UsageError('seed create: --to names this Core itself')
+  return peerId
+}
+
+/** "4G", "700M", "1.5g", "512KiB", "1048576" -> bytes (binary multiples). */
+function parseByteSize (text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
+  if (m == null) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
+  const bytes = Math.floor(Number(m[1]) * unit)
+  if (bytes < 1) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
+  return bytes
+}

@@ -1,0 +1,73 @@
+import { EventLog } from '../events/log.ts'
+import { PeerRegistry } from '../peers/index.ts'
+import { PointIndex } from '../points/index.ts'
+import { ReplicationCursors } from '../replication/cursors.ts'
+import { openRepositoryFiles } from '../repo/index.ts'
+import type { RepositoryFiles } from '../repo/index.ts'
+import { RuleStore } from '../rules/index.ts'
+import { SeedImports, SeedRegistry } from '../seed/index.ts'
+import { openBlockStore } from '../store/index.ts'
+import type { BlockStore } from '../store/index.ts'
+import { TenantBlocks } from '../tenants/index.ts'
+
+/**
+ * Every store of a repository, opened once. Services never open a store themselves: they get
+ * these instances, so each store has one owner that serializes its own writes (restic opens one
+ * `Repository` in the same spirit).
+ */
+export interface Services {
+  /** the repository: config, identity, the LevelDB index (holding its lock) */
+  readonly files: RepositoryFiles
+  /** blocks in pack files, with the quarantine of damaged ones */
+  readonly store: BlockStore
+  /** recovery points, machines and chains */
+  readonly points: PointIndex
+  readonly events: EventLog
+  /** known peers and the pairing decisions */
+  readonly peers: PeerRegistry
+  /** replication rules */
+  readonly rules: RuleStore
+  /** per target and machine, the last point acknowledged */
+  readonly cursors: ReplicationCursors
+  /** which blocks each tenant delivered */
+  readonly tenants: TenantBlocks
+  /** the seed drives this Core wrote */
+  readonly seeds: SeedRegistry
+  /** the seed drives this Core consumes */
+  readonly seedImports: SeedImports
+}
+
+/** Opens the repository at `dir` and every store in it; nothing is left open on failure. */
+export async function openServices (dir: string): Promise<Services> {
+  const files = await openRepositoryFiles(dir)
+  try {
+    const { db } = files
+    const store = await openBlockStore({ dir: files.packsDir, db })
+    const events = new EventLog(db)
+    await events.start()
+    const peers = await PeerRegistry.open(db, { self: files.peerId.toString(), events })
+    const rules = new RuleStore(db)
+    return {
+      files,
+      store,
+      points: new PointIndex(db),
+      events,
+      peers,
+      rules,
+      cursors: new ReplicationCursors(db),
+      tenants: new TenantBlocks(db),
+      seeds: new SeedRegistry(db, rules),
+      seedImports: new SeedImports(db)
+    }
+  } catch (err) {
+    await files.db.close()
+    throw err
+  }
+}
+
+/** Waits for the event log's writes, then closes the block store and the repository (its lock). */
+export async function closeServices (services: Services): Promise<void> {
+  await services.events.flush()
+  await services.store.close()
+  await services.files.db.close()
+}

@@ -1,0 +1,69 @@
+/**
+ * The checks of a rule's options as an operator gives them (`drcore replication add`), each a
+ * one-line `UsageError` naming the option.
+ */
+import type { Cron } from 'croner'
+import { UsageError } from '../errors.ts'
+import { isMachineName } from '../points/manifest.ts'
+import { AFTER_BACKUP, parseCron, parseWindow } from './calendar.ts'
+
+/**
+ * Checks `--schedule`: `after-backup`, or a cron expression of 5 fields (minute precision) or 6
+ * (seconds first), in local time, that fires at least once. Returns it with single spaces.
+ */
+export function checkSchedule (text: string): string {
+  const schedule = text.trim().split(/\s+/).join(' ')
+  if (schedule === AFTER_BACKUP) return schedule
+  let cron: Cron
+  try {
+    cron = parseCron(schedule)
+  } catch (err: any) {
+    throw new UsageError(`--schedule: "${text}" is neither after-backup nor a cron expression of 5 or 6 fields (${String(err.message).replace(/^CronPattern: /, '')})`)
+  }
+  if (cron.nextRun() == null) throw new UsageError(`--schedule: the cron expression "${text}" never fires`)
+  return schedule
+}
+
+/** Checks `--window HH:MM-HH:MM` (local time, may wrap midnight, start and end differ). */
+export function checkWindow (text: string): string {
+  let window: { start: number, end: number }
+  try {
+    window = parseWindow(text)
+  } catch (err: any) {
+    throw new UsageError(`--window: ${err.message}`)
+  }
+  if (window.start === window.end) throw new UsageError(`--window: "${text}" starts and ends at the same minute; leave --window out to replicate at any time`)
+  return text
+}
+
+/** The slowest `--limit` accepted: below it a single 1 MiB block would take over 15 minutes. */
+export const MIN_RATE = 1024
+
+const RATE = /^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?(\/s)?$/i
+const MULTIPLIER: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/**
+ * `--limit RATE`: bytes per second, with an optional binary multiple K, M or G (`512K` is
+ * 524,288 bytes/s, `10M` is 10 MiB/s); `B`, `iB` and `/s` may follow (`10MiB/s`).
+ */
+export function parseRate (text: string): number {
+  const m = RATE.exec(text.trim())
+  if (m == null) throw new UsageError(`--limit: not a rate: "${text}" (bytes per second, e.g. 512K, 10M, 1G)`)
+  const rate = Math.round(Number(m[1]) * MULTIPLIER[m[2].toLowerCase()])
+  if (rate < MIN_RATE) throw new UsageError(`--limit: ${text} is below the lowest rate, 1K (1024 bytes per second)`)
+  return rate
+}
+
+/**
+ * A rule's machine: `web01`, or `tenant/web01` / `origin/web01` / `/web01` when this Core holds
+ * machines of that name from several places (the grammar of `drcore points`).
+ */
+export function checkRuleMachine (text: string): string {
+  const slash = text.lastIndexOf('/')
+  const name = text.slice(slash + 1)
+  const qualifier = slash < 0 ? '' : text.slice(0, slash)
+  if (!isMachineName(name) || qualifier.length > 128 || /[\p{Cc}/]/u.test(qualifier)) {
+    throw new UsageError(`not a machine name: ${JSON.stringify(text)} (a machine, or TENANT/MACHINE)`)
+  }
+  return text
+}
