@@ -16,7 +16,7 @@
  */
 const LAYERS = [
   ['foundation', ['common/', 'errors.ts', 'fsx/', 'chunker/']],
-  ['contracts', ['api/', 'events/api.ts', 'protocol/']],
+  ['contracts', ['api/', 'events/api.ts', 'events/retention.ts', 'protocol/']],
   ['storage', ['store/', 'repo/', 'events/log.ts']],
   ['model', ['points/', 'rules/', 'tenants/', 'retention/']],
   ['transport', ['net/']],

@@ -17,6 +17,9 @@ import { register as replicate } from './commands/replicate.ts'
 import { register as replication } from './commands/replication.ts'
 import { register as fetch } from './commands/fetch.ts'
 import { register as status } from './commands/status.ts'
+import { register as forget } from './commands/forget.ts'
+import { register as retention } from './commands/retention.ts'
+import { register as tenant } from './commands/tenant.ts'
 
 // Everything this process creates is its owner's only: LevelDB's files (which it creates with the
 // default mode), seed parts, restore temporaries. The repository's own files and folders are also
@@ -28,7 +31,7 @@ const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 

@@ -15,7 +15,8 @@ import type { RuleStore } from '../rules/index.ts'
 import type { ReplicationScheduler } from '../scheduler/index.ts'
 import type { SeedImports, SeedRegistry } from '../seed/index.ts'
 import type { BlockStore } from '../store/index.ts'
-import type { TenantBlocks } from '../tenants/index.ts'
+import type { Retention, RetentionPolicies } from '../retention/index.ts'
+import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 import { buildHandlers, OFFLINE_JOBS, runningJobs } from './handlers/index.ts'
 import type { NetworkParts } from './handlers/index.ts'
 import { startNetwork } from './network.ts'
@@ -38,6 +39,10 @@ abstract class Core implements Services {
   readonly rules: RuleStore
   readonly cursors: ReplicationCursors
   readonly tenants: TenantBlocks
+  readonly tenantSettings: TenantSettings
+  readonly quotas: TenantQuotas
+  readonly policies: RetentionPolicies
+  readonly retention: Retention
   readonly seeds: SeedRegistry
   readonly seedImports: SeedImports
   readonly #handlers: Handlers
@@ -51,6 +56,10 @@ abstract class Core implements Services {
     this.rules = services.rules
     this.cursors = services.cursors
     this.tenants = services.tenants
+    this.tenantSettings = services.tenantSettings
+    this.quotas = services.quotas
+    this.policies = services.policies
+    this.retention = services.retention
     this.seeds = services.seeds
     this.seedImports = services.seedImports
     this.#handlers = buildHandlers(services, network)

@@ -6,6 +6,7 @@ import { ReplicationEngine } from '../replication/engine.ts'
 import type { EngineOptions } from '../replication/api.ts'
 import { ReplicationScheduler } from '../scheduler/index.ts'
 import type { Services } from './services.ts'
+import { rollupQuietly } from './rollup.ts'
 
 /**
  * How a Core runs its network, all explicit: the daemon takes them from the repository's config
@@ -39,7 +40,7 @@ export interface Network {
  * services, in that order; if one fails to start, the ones already started are stopped.
  */
 export async function startNetwork (services: Services, options: NetworkOptions): Promise<Network> {
-  const { files, store, points, events, peers, rules, cursors, tenants, seeds } = services
+  const { files, store, points, events, peers, rules, cursors, tenants, tenantSettings, quotas, seeds, retention } = services
   const started: Array<() => Promise<void>> = []
   const stop = async (): Promise<void> => {
     for (const stopOne of started.splice(0).reverse()) await stopOne()
@@ -50,9 +51,14 @@ export async function startNetwork (services: Services, options: NetworkOptions)
     const pairing = new PairingService({ ...options.pairing, node, registry: peers, name: files.config.name })
     await pairing.start()
     started.push(async () => { await pairing.stop() })
-    const engine = new ReplicationEngine({ self: files.peerId.toString(), store, points, events, peers, node, cursors, tenants, rules, seeds }, options.engine)
+    const engine = new ReplicationEngine({ self: files.peerId.toString(), store, points, events, peers, node, cursors, tenants, tenantSettings, quotas, rules, seeds }, options.engine)
     await engine.start()
     started.push(async () => { await engine.stop() })
+    // the rollup: every point received applies its machine's standing policy (docs/retention.md)
+    const stopRollup = engine.onPointReceived(event => {
+      void rollupQuietly(retention, events, { tenant: event.tenant, origin: event.origin, machine: event.machine })
+    })
+    started.push(async () => { stopRollup() })
     const scheduler = new ReplicationScheduler({ rules, jobs: engine, events, points, peers, retryDelays: options.retryDelays, concurrency: options.concurrency })
     await scheduler.start()
     started.push(async () => { await scheduler.stop() })

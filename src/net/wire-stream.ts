@@ -39,6 +39,7 @@ export class WireStream {
   /** aborted with the peer's error when it arrives while a write waits */
   readonly #peerGaveUp = new AbortController()
   #writing = false
+  #bytesWritten = 0
 
   constructor (stream: Stream, options: WireStreamOptions) {
     this.stream = stream
@@ -48,6 +49,11 @@ export class WireStream {
     this.#writer = new FrameWriter(stream)
     // after the reader's own listener: it has buffered the bytes by the time this one looks
     stream.addEventListener('message', this.#onMessage)
+  }
+
+  /** bytes of the frames written so far (messages and blocks, before the stream's encryption) */
+  get bytesWritten (): number {
+    return this.#bytesWritten
   }
 
   async send (message: Message, options: AbortOptions = {}): Promise<void> {
@@ -155,6 +161,7 @@ export class WireStream {
     this.#writing = true
     try {
       await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal, interrupt: this.#peerGaveUp.signal }) })
+      for (const part of parts) this.#bytesWritten += part.length
     } finally {
       this.#writing = false
     }

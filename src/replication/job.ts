@@ -164,20 +164,27 @@ class ReplicationJob {
     for (const p of candidates) if (this.#present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
     const toSend = candidates.filter(p => !this.#present.has(p.record.point))
     const bases = new Map<MachineRecord, SignedPoint | null>()
-    for (const [i, p] of toSend.entries()) {
-      progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
-      await this.#send(session, p, bases)
-      progress.update(undefined, true)
+    try {
+      for (const [i, p] of toSend.entries()) {
+        progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
+        await this.#send(session, p, bases, statuses.get(p.machine.machine) ?? [])
+        progress.update(undefined, true)
+      }
+      await wire.close()
+    } finally {
+      deps.metrics.frameBytesSent += wire.bytesWritten
     }
-    await wire.close()
   }
 
-  /** Offers one point and records the outcome; `bases` holds each machine's last acknowledged point. */
-  async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<void> {
+  /**
+   * Offers one point and records the outcome; `bases` holds each machine's last acknowledged
+   * point, `held` the target's points of the machine at the status.
+   */
+  async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<void> {
     const deps = this.#deps
     const id = p.record.point
     const signed = await loadManifest(deps.store, id)
-    const base = this.#seedMode ? await parentOf(deps.store, signed) : await cursorBase(deps, this.#rule.to, p, bases)
+    const base = this.#seedMode ? await parentOf(deps, p.machine, signed) : await deltaBase(deps, this.#rule.to, p, bases, held)
     const outcome = await session.offer(signed, { base, seed: this.#seedMode, repair: !this.#seedMode })
     if (outcome.kind === 'declined') {
       this.#result.skipped.push(id)
@@ -244,24 +251,41 @@ async function settleSeeds (deps: JobDeps, rule: RuleRecord, seeds: OutstandingS
 
 /**
  * The point to diff against: the last one this target acknowledged for the machine (this job's,
- * or the stored cursor), when this Core still has it. Null: send the full closure.
+ * or the stored cursor), when this Core still has it; else, when retention here forgot that
+ * one, the newest point the target holds complete (its status) that this Core still has, so a
+ * forgotten cursor costs a delta, not the full closure's "have?". Null: the full closure.
+ *
+ * "Still has" means a point recorded here: a forgotten point's blocks are left to garbage
+ * collection, which may take them while the job runs.
  */
-async function cursorBase (deps: JobDeps, to: string, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<SignedPoint | null> {
+async function deltaBase (deps: JobDeps, to: string, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<SignedPoint | null> {
   const known = bases.get(p.machine)
   if (known !== undefined) return known
   const cursor = await deps.cursors.get(to, p.machine)
-  const base = cursor === undefined || cursor.point === p.record.point ? null : await loadIfPresent(deps.store, cursor.point)
+  const candidates = [
+    ...(cursor === undefined ? [] : [cursor.point]),
+    ...held.filter(s => s.complete && s.origin === p.machine.origin).sort((a, b) => b.seq - a.seq).map(s => s.point.toString())
+  ]
+  let base: SignedPoint | null = null
+  for (const id of candidates) {
+    if (id === p.record.point) continue
+    base = await loadIfKept(deps, p.machine, id)
+    if (base !== null) break
+  }
   bases.set(p.machine, base)
   return base
 }
 
-async function parentOf (store: BlockStore, point: SignedPoint): Promise<SignedPoint | null> {
+async function parentOf (deps: JobDeps, machine: MachineRecord, point: SignedPoint): Promise<SignedPoint | null> {
   const parent = point.manifest.parent
-  return parent === null ? null : await loadIfPresent(store, parent.toString())
+  return parent === null ? null : await loadIfKept(deps, machine, parent.toString())
 }
 
-async function loadIfPresent (store: BlockStore, id: string): Promise<SignedPoint | null> {
-  return await store.has(CID.parse(id)) ? await loadManifest(store, id) : null
+/** The manifest of a point this Core still records in the machine's tenant, else null. */
+async function loadIfKept (deps: JobDeps, machine: MachineRecord, id: string): Promise<SignedPoint | null> {
+  const record = await deps.points.get(id, machine.tenant)
+  if (record === undefined || !await deps.store.has(CID.parse(id))) return null
+  return await loadManifest(deps.store, id)
 }
 
 /** Calls `onProgress` at most every 200 ms, and at each point's start and end. */

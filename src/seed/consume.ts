@@ -9,7 +9,9 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
-import { TenantBlocks } from '../tenants/index.ts'
+import { emitRetentionEvent } from '../events/retention.ts'
+import { QuotaExceededError } from '../tenants/index.ts'
+import type { TenantBlocks, TenantQuotas } from '../tenants/index.ts'
 import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
@@ -27,6 +29,8 @@ export interface ConsumeDeps {
   tenantOf: (peerId: string) => string | undefined
   /** which blocks each tenant delivered: a seed's blocks become visible to its tenant's peer */
   tenants: TenantBlocks
+  /** each tenant's quota: a seed that would pass it is refused before any part is read */
+  quotas?: Pick<TenantQuotas, 'check'>
   events?: EventSink
 }
 
@@ -80,6 +84,12 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   }
   const progress = throttle(onProgress)
   const total = found.filter(r => !record.imported.includes(r.part.part)).reduce((n, r) => n + r.size, 0)
+  try {
+    await checkQuota(deps, seed, tenant, found.filter(r => !record.imported.includes(r.part.part)))
+  } catch (err) {
+    await closeAll(found)
+    throw err
+  }
   let read = 0
   const pointIds = new Set(d.points)
   for (const reader of found.sort((a, b) => a.part.part - b.part.part)) {
@@ -133,6 +143,27 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   result.seconds = (performance.now() - started) / 1000
   announce(deps.events, result, d)
   return result
+}
+
+/**
+ * A seed for a tenant with a quota is checked against its descriptors' bytes (of the parts to
+ * import now) before any part is read: past the quota, nothing of it is stored, and an event
+ * says so.
+ */
+async function checkQuota (deps: ConsumeDeps, seed: VerifiedSeed, tenant: string, parts: SeedPartReader[]): Promise<void> {
+  if (deps.quotas === undefined || parts.length === 0) return
+  const bytes = parts.reduce((n, r) => n + r.part.bytes, 0)
+  const id = seed.id.toString()
+  try {
+    await deps.quotas.check(tenant, bytes, `seed ${id} (${parts.length === 1 ? `part ${parts[0].part.part}` : `${parts.length} parts`}) was not imported, nothing of it was stored`)
+  } catch (err) {
+    if (err instanceof QuotaExceededError && deps.events !== undefined) {
+      emitRetentionEvent(deps.events, 'tenant.quota-exceeded', err.message, {
+        tenant, quota: err.quota, storedBytes: err.storedBytes, bytes, peerId: seed.descriptor.source, point: null, seed: id
+      }, 'error')
+    }
+    throw err
+  }
 }
 
 /** The tenant the seed's points land in, or a `UserError` saying why this Core refuses it. */
@@ -234,9 +265,15 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
   }
   try {
     // Verified blocks are kept even when the part is not whole; the part is recorded only when it
-    // is, in the same batch as its last blocks' tenant references: a recorded part is never read
+    // is, in the same batch as its last blocks' tenant references (written once the blocks are
+    // indexed, so the tenant's usage counts their stored size): a recorded part is never read
     // again, so a crash after the record must not lose them
-    totals.healed += (await writer.commit([...TenantBlocks.ops(tenant, refs), ...finalOps(problems.length === 0)])).healed
+    await writer.flush()
+    const stats = await deps.tenants.commitWithRefs(tenant, refs, async ops => await writer.commit([...ops, ...finalOps(problems.length === 0)]))
+    totals.healed += stats.healed
+  } catch (err) {
+    await writer.abort()
+    throw err
   } finally {
     await reader.close()
   }

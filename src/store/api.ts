@@ -23,6 +23,8 @@ export interface BlockStore {
   get (cid: CID): Promise<Uint8Array>
   /** size in bytes of the uncompressed block, or undefined when absent */
   size (cid: CID): Promise<number | undefined>
+  /** bytes of the block's body in its pack (after compression), or undefined when absent: what a tenant's quota counts */
+  storedSize (cid: CID): Promise<number | undefined>
   /** Starts a write batch. Several writers may be open at once (each appends to its own pack). */
   writer (): BlockWriter
   /** every indexed block, in key order */

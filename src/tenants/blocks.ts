@@ -1,4 +1,5 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { MissingBlockError } from '../errors.ts'
 import type { BlockSource } from '../points/closure.ts'
 import { jsonSublevel } from '../store/index.ts'
@@ -8,6 +9,14 @@ import type { BlockStore, IndexOp, JsonSublevel, RootDb } from '../store/index.t
 export const TENANT_BLOCKS_SUBLEVEL = 'tenant-blocks'
 /** `tenant NUL point id` -> true: the tenant sees the point's whole closure (a cache, never stale). */
 export const TENANT_COMPLETE_SUBLEVEL = 'tenant-complete'
+/** `tenant` -> `TenantUsage`: what the tenant's references add up to (its quota counts this). */
+export const TENANT_USAGE_SUBLEVEL = 'tenant-usage'
+
+/** The blocks a tenant references and the bytes they take in the packs (stored sizes). */
+export interface TenantUsage {
+  blocks: number
+  bytes: number
+}
 
 const SEP = '\x00'
 
@@ -24,36 +33,154 @@ const SEP = '\x00'
  * A reference may be written before its block is durable (a crash then loses the block, and
  * the view, which also asks the store, says absent) or after (a crash then loses the reference,
  * and the block is sent once more): neither order can show T a block it did not send. The
- * references of a point's blocks stay when its records are removed; garbage collection, which
- * does not exist yet, will drop both.
+ * references of a point's blocks stay when its records are removed; garbage collection drops
+ * both (`dropBlocks`).
  *
- * This Core's own tenant ('') sees the whole store.
+ * Each tenant's references add up to its usage (`usage`): the stored sizes of the blocks it
+ * references, counted once per block when its first reference is written, in the same batch
+ * (a quota is checked against it, docs/retention.md). References are written after their
+ * blocks are indexed, so the stored size is known. Writes of one tenant's references and usage
+ * run one at a time.
+ *
+ * This Core's own tenant ('') sees the whole store; it keeps no references and no usage.
  */
 export class TenantBlocks {
+  readonly #db: RootDb
+  readonly #store: BlockStore
   readonly #refs: JsonSublevel<1>
   readonly #complete: JsonSublevel<true>
+  readonly #usage: JsonSublevel<TenantUsage>
+  readonly #usageCache = new Map<string, TenantUsage>()
+  readonly #writes = new KeyedSerialQueue()
 
-  constructor (db: RootDb) {
+  constructor (db: RootDb, store: BlockStore) {
+    this.#db = db
+    this.#store = store
     this.#refs = jsonSublevel<1>(db, TENANT_BLOCKS_SUBLEVEL)
     this.#complete = jsonSublevel<true>(db, TENANT_COMPLETE_SUBLEVEL)
+    this.#usage = jsonSublevel<TenantUsage>(db, TENANT_USAGE_SUBLEVEL)
+  }
+
+  /** Records that `tenant` delivered `cids`, which are indexed (one unsynced batch, with the usage). */
+  async add (tenant: string, cids: CID[]): Promise<void> {
+    await this.commitWithRefs(tenant, cids, async ops => {
+      if (ops.length === 0) return
+      await this.#db.batch(ops.map(op => ({ ...op, sublevel: this.#sublevelOf(op.sublevel) })) as any)
+    })
   }
 
   /**
-   * The index writes that record `tenant` delivering `cids`, to commit with the blocks
-   * (`BlockWriter.commit(ops)`): how a seed drive's import makes its blocks visible to the
-   * tenant it was consumed into.
+   * Records that `tenant` delivered `cids` (every one indexed already) through `commit`, which
+   * writes the index ops it is given (the references the tenant did not hold yet and its new
+   * usage) in one batch, e.g. with a point's records (`BlockWriter.commit(ops)`). The tenant's
+   * other reference writes wait until it returns.
    */
-  static ops (tenant: string, cids: Iterable<CID>): IndexOp[] {
-    const ops: IndexOp[] = []
-    if (tenant === '') return ops
-    for (const cid of cids) ops.push({ type: 'put', sublevel: TENANT_BLOCKS_SUBLEVEL, key: refKey(tenant, cid), value: 1 })
-    return ops
+  async commitWithRefs<T> (tenant: string, cids: CID[], commit: (ops: IndexOp[]) => Promise<T>): Promise<T> {
+    if (tenant === '' || cids.length === 0) return await commit([])
+    return await this.#writes.run(tenant, async () => {
+      const usage = await this.#usageOf(tenant)
+      const unique = [...new Map(cids.map(cid => [cid.toString(), cid])).values()]
+      const existing = await this.#refs.getMany(unique.map(cid => refKey(tenant, cid)))
+      const fresh = unique.filter((_, i) => existing[i] === undefined)
+      if (fresh.length === 0) return await commit([])
+      let bytes = 0
+      for (const cid of fresh) bytes += await this.#store.storedSize(cid) ?? 0
+      const next = { blocks: usage.blocks + fresh.length, bytes: usage.bytes + bytes }
+      const ops: IndexOp[] = fresh.map(cid => ({ type: 'put', sublevel: TENANT_BLOCKS_SUBLEVEL, key: refKey(tenant, cid), value: 1 }))
+      ops.push({ type: 'put', sublevel: TENANT_USAGE_SUBLEVEL, key: tenant, value: next })
+      const result = await commit(ops)
+      this.#usageCache.set(tenant, next)
+      return result
+    })
   }
 
-  /** Records that `tenant` delivered `cids` (one unsynced batch). */
-  async add (tenant: string, cids: CID[]): Promise<void> {
-    if (tenant === '' || cids.length === 0) return
-    await this.#refs.batch(cids.map(cid => ({ type: 'put' as const, key: refKey(tenant, cid), value: 1 as const })))
+  /** The blocks `tenant` references and their stored bytes. */
+  async usage (tenant: string): Promise<TenantUsage> {
+    if (tenant === '') return { blocks: 0, bytes: 0 }
+    const cached = this.#usageCache.get(tenant)
+    if (cached !== undefined) return { ...cached }
+    return { ...await this.#writes.run(tenant, async () => await this.#usageOf(tenant)) }
+  }
+
+  /**
+   * For garbage collection, once `blocks` have left the block index: drops every tenant's
+   * reference to them and lowers each tenant's usage by their stored sizes.
+   */
+  async dropBlocks (blocks: Array<{ cid: CID, storedSize: number }>): Promise<void> {
+    if (blocks.length === 0) return
+    for (const tenant of await this.#tenantsWithRefs()) {
+      await this.#writes.run(tenant, async () => {
+        const usage = await this.#usageOf(tenant)
+        const keys = blocks.map(b => refKey(tenant, b.cid))
+        const existing = await this.#refs.getMany(keys)
+        const held = blocks.filter((_, i) => existing[i] !== undefined)
+        if (held.length === 0) return
+        const next = { blocks: usage.blocks - held.length, bytes: usage.bytes - held.reduce((n, b) => n + b.storedSize, 0) }
+        await this.#db.batch([
+          ...held.map(b => ({ type: 'del', sublevel: this.#refs, key: refKey(tenant, b.cid) })),
+          { type: 'put', sublevel: this.#usage, key: tenant, value: next }
+        ] as any)
+        this.#usageCache.set(tenant, next)
+      })
+    }
+  }
+
+  /**
+   * Counts a tenant's usage again from its references (dropping those whose block is gone): for
+   * a garbage collection that was interrupted between removing blocks and `dropBlocks`.
+   */
+  async recount (tenant: string): Promise<TenantUsage> {
+    return await this.#writes.run(tenant, async () => {
+      this.#usageCache.delete(tenant)
+      await this.#usage.del(tenant)
+      return await this.#usageOf(tenant, true)
+    })
+  }
+
+  /** Inside the tenant's queue: its usage, counted from its references the first time. */
+  async #usageOf (tenant: string, dropGone = false): Promise<TenantUsage> {
+    const cached = this.#usageCache.get(tenant)
+    if (cached !== undefined) return cached
+    let usage = await this.#usage.get(tenant)
+    if (usage === undefined) {
+      // references written before usage was kept (or after a recount): count them once
+      usage = { blocks: 0, bytes: 0 }
+      const gone: string[] = []
+      for await (const key of this.#refs.keys(prefixRange(tenant + SEP))) {
+        const size = await this.#store.storedSize(CID.parse(key.slice(tenant.length + 1)))
+        if (size === undefined) {
+          if (dropGone) gone.push(key)
+          continue
+        }
+        usage.blocks++
+        usage.bytes += size
+      }
+      await this.#db.batch([
+        ...gone.map(key => ({ type: 'del', sublevel: this.#refs, key })),
+        { type: 'put', sublevel: this.#usage, key: tenant, value: usage }
+      ] as any)
+    }
+    this.#usageCache.set(tenant, usage)
+    return usage
+  }
+
+  /** Every tenant holding at least one reference (one seek per tenant). */
+  async #tenantsWithRefs (): Promise<string[]> {
+    const tenants: string[] = []
+    let after: string | undefined
+    while (true) {
+      const [key] = await this.#refs.keys({ ...(after === undefined ? {} : { gt: after }), limit: 1 }).all()
+      if (key === undefined) return tenants
+      const tenant = key.slice(0, key.indexOf(SEP))
+      tenants.push(tenant)
+      after = tenant + SEP + '\uffff'
+    }
+  }
+
+  #sublevelOf (name: string): JsonSublevel<any> {
+    if (name === TENANT_BLOCKS_SUBLEVEL) return this.#refs
+    if (name === TENANT_USAGE_SUBLEVEL) return this.#usage
+    throw new Error(`not a tenant sublevel: ${name}`)
   }
 
   /** The store as `tenant` may see it. */
@@ -96,4 +223,8 @@ export class TenantBlocks {
 
 function refKey (tenant: string, cid: CID): string {
   return tenant + SEP + cid.toString()
+}
+
+function prefixRange (prefix: string): { gte: string, lt: string } {
+  return { gte: prefix, lt: prefix + '\uffff' }
 }

@@ -52,6 +52,11 @@ export class MemoryBlockStore implements BlockStore {
     return this.blocks.get(cid.toString())?.length
   }
 
+  /** no compression here: a block takes its size */
+  async storedSize (cid: CID): Promise<number | undefined> {
+    return this.blocks.get(cid.toString())?.length
+  }
+
   writer (): BlockWriter {
     return new MemoryWriter(this, this.#db)
   }

@@ -5,6 +5,7 @@ import type { Services } from '../services.ts'
 import { peerHandlers } from './peers.ts'
 import { repairHandlers } from './repair.ts'
 import { replicationHandlers } from './replication.ts'
+import { retentionHandlers } from './retention.ts'
 import type { RuleJobs } from './replication.ts'
 import { repositoryHandlers } from './repository.ts'
 import { seedHandlers } from './seed.ts'
@@ -38,6 +39,7 @@ export function buildHandlers (services: Services, network: NetworkParts): Handl
     ...peerHandlers(network.pairing),
     ...replication,
     ...seeds,
+    ...retentionHandlers(services),
     ...statusHandlers({
       ...services,
       pairing: network.pairing,

@@ -10,6 +10,8 @@ import type { RepositoryFiles } from '../../repo/index.ts'
 import { checkRepositoryModes } from '../../repo/modes.ts'
 import { listPath, restore, verifyPoints } from '../../restore/index.ts'
 import type { BlockStore } from '../../store/index.ts'
+import type { Retention } from '../../retention/index.ts'
+import { rollupQuietly } from '../rollup.ts'
 
 /** The parts of a Core the repository operations use. */
 export interface RepositoryParts {
@@ -17,6 +19,8 @@ export interface RepositoryParts {
   readonly store: BlockStore
   readonly points: PointIndex
   readonly events: EventLog
+  /** the rollup after every backup */
+  readonly retention: Pick<Retention, 'rollup'>
   /** the addresses the Core listens on (none without the network) */
   addresses (): string[]
 }
@@ -66,6 +70,8 @@ export function repositoryHandlers (core: RepositoryParts) {
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
         : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
+      // the rollup: the machine's standing policy applies to its points, the new one among them
+      await rollupQuietly(core.retention, core.events, { tenant: '', origin: peerId, machine: result.machine })
       return result
     },
     machines: async () => await core.points.machineRows(),

@@ -11,7 +11,9 @@ import type { RuleStore } from '../../rules/index.ts'
 import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSeed } from '../../seed/index.ts'
 import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow } from '../../seed/index.ts'
 import type { BlockStore } from '../../store/api.ts'
-import type { TenantBlocks } from '../../tenants/index.ts'
+import type { Retention } from '../../retention/index.ts'
+import type { TenantBlocks, TenantQuotas } from '../../tenants/index.ts'
+import { rollupQuietly } from '../rollup.ts'
 
 /** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
 export type SeedPeers = Pick<PeerRegistry, 'resolve' | 'tenantOf'>
@@ -31,6 +33,10 @@ export interface SeedParts {
   readonly seedImports: SeedImports
   /** a consumed seed's blocks become its source's tenant's */
   readonly tenants: TenantBlocks
+  /** a seed that would take its tenant past its quota is refused */
+  readonly quotas: Pick<TenantQuotas, 'check'>
+  /** the rollup of the machines a seed brought points of */
+  readonly retention: Pick<Retention, 'rollup'>
 }
 
 /**
@@ -92,15 +98,20 @@ export function seedHandlers (core: SeedParts) {
 
     seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
       if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
-      return await consumeSeed({
+      const result = await consumeSeed({
         store: core.store,
         points: core.points,
         imports,
         self,
         tenantOf: (peerId) => core.peers.tenantOf(peerId),
         tenants: core.tenants,
+        quotas: core.quotas,
         events: core.events
       }, input.dir, onProgress)
+      // the points it brought are received points: their machines' policies apply
+      const record = result.seed === null || result.tenant === null ? undefined : await imports.get(result.seed)
+      for (const m of record?.machines ?? []) await rollupQuietly(core.retention, core.events, { tenant: result.tenant!, origin: m.origin, machine: m.machine })
+      return result
     })
   } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
 }
@@ -119,7 +130,7 @@ function resolveTarget (peers: SeedPeers, to: string, self: string): string {
 }
 
 /** "4G", "700M", "1.5g", "512KiB", "1048576" -> bytes (binary multiples). */
-function parseByteSize (text: string): number {
+export function parseByteSize (text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
   if (m == null) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
