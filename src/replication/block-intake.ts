@@ -120,8 +120,7 @@ export class BlockIntake {
         await writer.put(block.cid, block.bytes)
       }
       // the final blocks indexed first: their references count their stored size
-      await writer.flush()
-      const stats = await this.#tenants.commitWithRefs(this.#tenant, final.map(b => b.cid), async refs => await writer.commit([...refs, ...ops]))
+      const stats = await this.#tenants.commitWithRefs(this.#tenant, final.map(b => b.cid), async refs => await writer.commit([...refs, ...ops]), { after: async () => { await writer.flush() } })
       this.stats.healed = stats.healed
     } catch (err) {
       await writer.abort()
@@ -144,6 +143,7 @@ export class BlockIntake {
       if (writer !== undefined) {
         const refs = this.#refs
         this.#refs = []
+        // committed at once (a Core stopping under the transfer closes its writers), then the references
         this.stats.healed = (await writer.commit()).healed
         await this.#tenants.add(this.#tenant, refs)
       }
@@ -168,8 +168,7 @@ export class BlockIntake {
     this.#lastFlush = performance.now()
     this.#flushing = (async () => {
       try {
-        await writer.flush()
-        await this.#tenants.add(this.#tenant, refs)
+        await this.#tenants.add(this.#tenant, refs, { after: async () => { await writer.flush() } })
       } finally {
         // counted in the tenant's usage now, or not stored
         this.#quota?.release(this.#tenant, reserved)

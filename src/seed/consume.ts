@@ -243,10 +243,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
       part.blocks++
       bytes += section.bytes.length
       if (await writer.put(section.cid, section.bytes)) part.imported++
-      // the seed carried these bytes, so the tenant's peer may learn that they are here (a
-      // reference to a block lost with an unfinished part is harmless: visibility also asks the store)
+      // the seed carried these bytes, so the tenant's peer may learn that they are here
       refs.push(section.cid)
-      if (refs.length >= REF_BATCH) await deps.tenants.add(tenant, refs.splice(0))
+      // indexed first: a reference counts its block's stored size in the tenant's usage
+      if (refs.length >= REF_BATCH) await deps.tenants.add(tenant, refs.splice(0), { after: async () => { await writer.flush() } })
       onBlock()
     }
     const expected = reader.part.blocks
@@ -268,8 +268,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
     // is, in the same batch as its last blocks' tenant references (written once the blocks are
     // indexed, so the tenant's usage counts their stored size): a recorded part is never read
     // again, so a crash after the record must not lose them
-    await writer.flush()
-    const stats = await deps.tenants.commitWithRefs(tenant, refs, async ops => await writer.commit([...ops, ...finalOps(problems.length === 0)]))
+    const stats = await deps.tenants.commitWithRefs(tenant, refs, async ops => await writer.commit([...ops, ...finalOps(problems.length === 0)]), { after: async () => { await writer.flush() } })
     totals.healed += stats.healed
   } catch (err) {
     await writer.abort()

@@ -61,31 +61,41 @@ export class TenantBlocks {
     this.#usage = jsonSublevel<TenantUsage>(db, TENANT_USAGE_SUBLEVEL)
   }
 
-  /** Records that `tenant` delivered `cids`, which are indexed (one unsynced batch, with the usage). */
-  async add (tenant: string, cids: CID[]): Promise<void> {
+  /**
+   * Records that `tenant` delivered `cids` (one unsynced batch, with the usage), once `after`
+   * (the flush that indexes them) is done.
+   */
+  async add (tenant: string, cids: CID[], options: { after?: () => Promise<void> } = {}): Promise<void> {
     await this.commitWithRefs(tenant, cids, async ops => {
       if (ops.length === 0) return
       await this.#db.batch(ops.map(op => ({ ...op, sublevel: this.#sublevelOf(op.sublevel) })) as any)
-    })
+    }, options)
   }
 
   /**
-   * Records that `tenant` delivered `cids` (every one indexed already) through `commit`, which
-   * writes the index ops it is given (the references the tenant did not hold yet and its new
-   * usage) in one batch, e.g. with a point's records (`BlockWriter.commit(ops)`). The tenant's
-   * other reference writes wait until it returns.
+   * Records that `tenant` delivered `cids` through `commit`, which writes the index ops it is
+   * given (the references the tenant did not hold yet and its new usage) in one batch, e.g.
+   * with a point's records (`BlockWriter.commit(ops)`). The blocks must be indexed when the
+   * ops are made: `after` (their flush) runs first, while the references are looked up, so the
+   * batch follows the flush at once (a Core stopping in between loses less). The tenant's other
+   * reference writes wait until `commit` returns.
    */
-  async commitWithRefs<T> (tenant: string, cids: CID[], commit: (ops: IndexOp[]) => Promise<T>): Promise<T> {
-    if (tenant === '' || cids.length === 0) return await commit([])
+  async commitWithRefs<T> (tenant: string, cids: CID[], commit: (ops: IndexOp[]) => Promise<T>, options: { after?: () => Promise<void> } = {}): Promise<T> {
+    if (tenant === '' || cids.length === 0) {
+      await options.after?.()
+      return await commit([])
+    }
     return await this.#writes.run(tenant, async () => {
-      const usage = await this.#usageOf(tenant)
       const unique = [...new Map(cids.map(cid => [cid.toString(), cid])).values()]
-      const existing = await this.#refs.getMany(unique.map(cid => refKey(tenant, cid)))
+      const [usage, existing] = await Promise.all([
+        this.#usageOf(tenant),
+        this.#refs.getMany(unique.map(cid => refKey(tenant, cid))),
+        options.after?.()
+      ])
       const fresh = unique.filter((_, i) => existing[i] === undefined)
       if (fresh.length === 0) return await commit([])
-      let bytes = 0
-      for (const cid of fresh) bytes += await this.#store.storedSize(cid) ?? 0
-      const next = { blocks: usage.blocks + fresh.length, bytes: usage.bytes + bytes }
+      const sizes = await Promise.all(fresh.map(async cid => await this.#store.storedSize(cid) ?? 0))
+      const next = { blocks: usage.blocks + fresh.length, bytes: usage.bytes + sizes.reduce((n, size) => n + size, 0) }
       const ops: IndexOp[] = fresh.map(cid => ({ type: 'put', sublevel: TENANT_BLOCKS_SUBLEVEL, key: refKey(tenant, cid), value: 1 }))
       ops.push({ type: 'put', sublevel: TENANT_USAGE_SUBLEVEL, key: tenant, value: next })
       const result = await commit(ops)
