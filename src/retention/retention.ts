@@ -60,6 +60,29 @@ export interface ForgetResult {
   locked: number
 }
 
+/** One machine in `drcore retention show --json`. */
+export interface RetentionRow {
+  machine: string
+  tenant: string
+  origin: string
+  /** the policy its rollup applies, null when none */
+  policy: PolicyView | null
+  /** `machine`: its own; `default`: the default; null: none (every point is kept) */
+  from: 'machine' | 'default' | null
+  points: number
+  /** what its next rollup would remove, as of now */
+  wouldRemove: string[]
+  /** its points the tenant's retention lock keeps, and until when */
+  locked: number
+  lockedUntil: string | null
+}
+
+/** `drcore retention show --json` */
+export interface RetentionShow {
+  default: PolicyView | null
+  machines: RetentionRow[]
+}
+
 /**
  * Retention on this Core (docs/retention.md): which points a policy keeps, `forget`, and the
  * rollup that applies each machine's standing policy after every backup and every received

@@ -15,6 +15,24 @@ export interface TenantRecord {
   updatedAt: string
 }
 
+/** One line of `drcore tenant list --json` (the first six fields are the contract). */
+export interface TenantRow {
+  tenant: string
+  /** the peers approved into it */
+  peers: Array<{ peerId: string, name: string | null }>
+  points: number
+  /** stored bytes of the blocks it references: what its quota counts */
+  storedBytes: number
+  /** bytes, or null for none */
+  quota: number | null
+  /** `30d`, or null for none */
+  retentionLock: string | null
+  blocks: number
+  /** its points the lock keeps now, and when the last of them leaves it */
+  lockedPoints: number
+  lockedUntil: string | null
+}
+
 /** `drcore tenant set`: undefined leaves a setting as it is, null removes it. */
 export interface TenantChanges {
   quota?: number | null

@@ -33,20 +33,23 @@ export interface NetworkParts {
 export function buildHandlers (services: Services, network: NetworkParts): Handlers {
   const replication = replicationHandlers(services, network.jobs)
   const seeds = seedHandlers(services)
+  const retention = retentionHandlers(services)
   return {
     ...repositoryHandlers({ ...services, addresses: () => network.addresses() }),
     ...repairHandlers(services, network.repair),
     ...peerHandlers(network.pairing),
     ...replication,
     ...seeds,
-    ...retentionHandlers(services),
+    ...retention,
     ...statusHandlers({
       ...services,
       pairing: network.pairing,
       online: network.online,
       addresses: () => network.addresses(),
       rules: async () => await replication.rules(),
-      seeds: async () => await seeds.seeds()
+      seeds: async () => await seeds.seeds(),
+      retention: async () => await retention.retentionShow(),
+      tenants: async () => await retention.tenants()
     })
   }
 }

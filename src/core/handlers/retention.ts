@@ -9,10 +9,13 @@ import { isMachineName } from '../../points/manifest.ts'
 import type { PointIndex } from '../../points/index.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
 import { describePolicy, formatDuration, lockedPoints, parseDuration, policyFromInput, viewOf } from '../../retention/index.ts'
-import type { ForgetResult, PolicyView, Retention, RetentionPlan, RetentionPolicies } from '../../retention/index.ts'
+import type { ForgetResult, PolicyView, Retention, RetentionPlan, RetentionPolicies, RetentionRow, RetentionShow } from '../../retention/index.ts'
 import { formatSize } from '../../tenants/index.ts'
-import type { TenantBlocks, TenantRecord, TenantSettings } from '../../tenants/index.ts'
+import type { TenantBlocks, TenantRecord, TenantRow, TenantSettings } from '../../tenants/index.ts'
 import { parseByteSize } from './seed.ts'
+
+export type { RetentionRow, RetentionShow } from '../../retention/index.ts'
+export type { TenantRow } from '../../tenants/index.ts'
 
 /** The parts of a Core the retention and tenant operations use. */
 export interface RetentionParts {
@@ -24,47 +27,6 @@ export interface RetentionParts {
   readonly tenants: Pick<TenantBlocks, 'usage'>
   readonly tenantSettings: TenantSettings
   readonly events: EventSink
-}
-
-/** One machine in `drcore retention show --json`. */
-export interface RetentionRow {
-  machine: string
-  tenant: string
-  origin: string
-  /** the policy its rollup applies, null when none */
-  policy: PolicyView | null
-  /** `machine`: its own; `default`: the default; null: none (every point is kept) */
-  from: 'machine' | 'default' | null
-  points: number
-  /** what its next rollup would remove, as of now */
-  wouldRemove: string[]
-  /** its points the tenant's retention lock keeps, and until when */
-  locked: number
-  lockedUntil: string | null
-}
-
-/** `drcore retention show --json` */
-export interface RetentionShow {
-  default: PolicyView | null
-  machines: RetentionRow[]
-}
-
-/** One line of `drcore tenant list --json` (the first six fields are the contract). */
-export interface TenantRow {
-  tenant: string
-  /** the peers approved into it */
-  peers: Array<{ peerId: string, name: string | null }>
-  points: number
-  /** stored bytes of the blocks it references: what its quota counts */
-  storedBytes: number
-  /** bytes, or null for none */
-  quota: number | null
-  /** `30d`, or null for none */
-  retentionLock: string | null
-  blocks: number
-  /** its points the lock keeps now, and when the last of them leaves it */
-  lockedPoints: number
-  lockedUntil: string | null
 }
 
 /** `forget`, `retention show/set/clear/apply`, `tenant list/set` (docs/retention.md). */
