@@ -5,6 +5,8 @@ import type { PairingOptions } from '../peers/index.ts'
 import { ReplicationEngine } from '../replication/engine.ts'
 import type { EngineOptions } from '../replication/api.ts'
 import { ReplicationScheduler } from '../scheduler/index.ts'
+import { PruneSchedule } from '../prune/index.ts'
+import { pruneRunner } from './handlers/index.ts'
 import type { Services } from './services.ts'
 
 /**
@@ -22,6 +24,8 @@ export interface NetworkOptions {
   pairing?: Pick<PairingOptions, 'perPeer' | 'perAddress' | 'retryInterval' | 'timeout'>
   /** replication jobs at once (default 2) */
   concurrency?: number
+  /** when to prune by itself: a cron expression, or null/absent for never (the daemon sets it from config.json) */
+  pruneSchedule?: string | null
 }
 
 /** The running network of a Core, built on its services. */
@@ -30,7 +34,9 @@ export interface Network {
   readonly pairing: PairingService
   readonly engine: ReplicationEngine
   readonly scheduler: ReplicationScheduler
-  /** Stops jobs first (the scheduler), then the engine's handlers, pairing and libp2p. */
+  /** prunes on the schedule of `NetworkOptions.pruneSchedule` */
+  readonly pruning: PruneSchedule
+  /** Stops a scheduled prune, then jobs (the scheduler), then the engine's handlers, pairing and libp2p. */
   stop (): Promise<void>
 }
 
@@ -56,7 +62,11 @@ export async function startNetwork (services: Services, options: NetworkOptions)
     const scheduler = new ReplicationScheduler({ rules, jobs: engine, events, points, peers, retryDelays: options.retryDelays, concurrency: options.concurrency })
     await scheduler.start()
     started.push(async () => { await scheduler.stop() })
-    return { node, pairing, engine, scheduler, stop }
+    const runPrune = pruneRunner(services)
+    const pruning = new PruneSchedule({ schedule: options.pruneSchedule ?? null, run: async signal => await runPrune({ signal }) })
+    pruning.start()
+    started.push(async () => { await pruning.stop() })
+    return { node, pairing, engine, scheduler, pruning, stop }
   } catch (err) {
     await stop()
     throw err

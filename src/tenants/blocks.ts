@@ -1,4 +1,4 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { MissingBlockError } from '../errors.ts'
 import type { BlockSource } from '../points/closure.ts'
 import { jsonSublevel } from '../store/index.ts'
@@ -24,8 +24,8 @@ const SEP = '\x00'
  * A reference may be written before its block is durable (a crash then loses the block, and
  * the view, which also asks the store, says absent) or after (a crash then loses the reference,
  * and the block is sent once more): neither order can show T a block it did not send. The
- * references of a point's blocks stay when its records are removed; garbage collection, which
- * does not exist yet, will drop both.
+ * references of a point's blocks stay when its records are removed; garbage collection drops
+ * them with the blocks (`removalOps`, in the batch that removes the blocks' index entries).
  *
  * This Core's own tenant ('') sees the whole store.
  */
@@ -54,6 +54,38 @@ export class TenantBlocks {
   async add (tenant: string, cids: CID[]): Promise<void> {
     if (tenant === '' || cids.length === 0) return
     await this.#refs.batch(cids.map(cid => ({ type: 'put' as const, key: refKey(tenant, cid), value: 1 as const })))
+  }
+
+  /** The tenants that hold references, in key order (one seek per tenant). */
+  async tenants (): Promise<string[]> {
+    const found: string[] = []
+    let from: string | undefined
+    for (;;) {
+      const [key] = await this.#refs.keys(from === undefined ? { limit: 1 } : { gt: from, limit: 1 }).all()
+      if (key === undefined) return found
+      const tenant = key.slice(0, key.indexOf(SEP))
+      found.push(tenant)
+      // past every key of this tenant: the separator is below every character a tenant name has
+      from = tenant + '\x01'
+    }
+  }
+
+  /** The blocks `tenant` delivered (its references, whether or not the blocks are still stored). */
+  async * refs (tenant: string): AsyncGenerator<CID> {
+    for await (const key of this.#refs.keys({ gt: tenant + SEP, lt: tenant + '\x01' })) yield CID.parse(key.slice(tenant.length + 1))
+  }
+
+  /**
+   * The index writes that drop every tenant's reference to `cids`: garbage collection commits
+   * them in the batch that removes the blocks (the hook for the tenants' usage counters too).
+   */
+  static removalOps (tenants: readonly string[], cids: readonly CID[]): IndexOp[] {
+    const ops: IndexOp[] = []
+    for (const tenant of tenants) {
+      if (tenant === '') continue
+      for (const cid of cids) ops.push({ type: 'del', sublevel: TENANT_BLOCKS_SUBLEVEL, key: refKey(tenant, cid) })
+    }
+    return ops
   }
 
   /** The store as `tenant` may see it. */
