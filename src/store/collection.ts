@@ -111,7 +111,8 @@ export class GarbageCollection implements Collection {
    * not live, and a batch removing entries may be in flight.
    */
   touch (cid: CID): boolean {
-    if (this.#phase === 'ended') return false
+    // once the dead entries are removed, nothing else is: what is indexed then stays indexed
+    if (this.#phase === 'ended' || this.#phase === 'rewriting') return false
     const bytes = cid.bytes
     if (!this.#options.hasLinks(cid)) {
       if (this.#filter.has(bytes)) return false
