@@ -20,7 +20,7 @@ const LAYERS = [
   ['storage', ['store/', 'repo/', 'events/log.ts']],
   ['model', ['points/', 'rules/', 'tenants/', 'retention/']],
   ['transport', ['net/']],
-  ['services', ['peers/', 'backup/', 'restore/', 'seed/', 'status/', 'replication/', 'scheduler/', 'repair/']],
+  ['services', ['peers/', 'backup/', 'restore/', 'seed/', 'status/', 'replication/', 'scheduler/', 'repair/', 'prune/']],
   ['composition', ['core/']],
   ['entry', ['http/', 'daemon.ts', 'cli/']]
 ]

@@ -11,6 +11,7 @@ import { UserError } from './errors.ts'
 import type { Config } from './repo/index.ts'
 import { parseReplicationTuning, REPLICATION_TUNING_ENV } from './replication/tuning.ts'
 import { parseDelays, RETRY_DELAYS_ENV } from './scheduler/index.ts'
+import { checkPruneSchedule, DEFAULT_PRUNE_SCHEDULE } from './prune/index.ts'
 
 export interface Daemon {
   core: OnlineCore
@@ -23,11 +24,15 @@ export interface Daemon {
  * The daemon's network options: where to listen from the repository's config; from the
  * environment, `DRCORE_RETRY_DELAYS` (e.g. `5s,1m`: the waits before retrying a failed
  * replication job) and `DRCORE_REPLICATION_TUNING` (the engine's tunables,
- * src/replication/tuning.ts). The only place that reads them.
+ * src/replication/tuning.ts). The only place that reads them. The prune schedule comes from the
+ * config's `prune.schedule` (daily at 03:30 when absent; null: never).
  */
 export function daemonNetworkOptions (config: Config, env: NodeJS.ProcessEnv): NetworkOptions {
+  const pruneSchedule = config.prune === undefined ? DEFAULT_PRUNE_SCHEDULE : config.prune.schedule
+  if (pruneSchedule !== null) checkPruneSchedule(pruneSchedule)
   return {
     listen: config.listen,
+    pruneSchedule,
     retryDelays: parseDelays(env[RETRY_DELAYS_ENV]),
     engine: parseReplicationTuning(env[REPLICATION_TUNING_ENV])
   }
@@ -40,9 +45,16 @@ export function daemonNetworkOptions (config: Config, env: NodeJS.ProcessEnv): N
  */
 export async function startDaemon (dir: string): Promise<Daemon> {
   const services = await openServices(dir)
+  let options: NetworkOptions
+  try {
+    options = daemonNetworkOptions(services.files.config, process.env)
+  } catch (err) {
+    await closeServices(services)
+    throw err
+  }
   let core: OnlineCore
   try {
-    core = await OnlineCore.start(services, daemonNetworkOptions(services.files.config, process.env))
+    core = await OnlineCore.start(services, options)
   } catch (err: any) {
     await closeServices(services)
     throw new UserError(`cannot start the network on ${services.files.config.listen.join(', ')}: ${err.message}`)

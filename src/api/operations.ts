@@ -79,6 +79,13 @@ export const operations = {
     progress: true,
     params: { from: s('ask only this peer') }
   },
+  prune: {
+    method: 'POST',
+    path: '/prune',
+    summary: 'Free the blocks no recovery point needs any more, and rewrite mostly dead pack files',
+    progress: true,
+    params: { dryRun: b('report what would be freed, change nothing') }
+  },
   events: { method: 'GET', path: '/events', summary: 'Recent events', params: { since: i('sequence number'), limit: i() } },
 
   forget: {
@@ -169,7 +176,7 @@ export interface Progress {
   done: number
   total?: number
   /** unit of done/total */
-  unit: 'bytes' | 'blocks' | 'files'
+  unit: 'bytes' | 'blocks' | 'files' | 'points' | 'packs'
   detail?: string
 }
 

@@ -10,6 +10,7 @@ import { register as ls } from './commands/ls.ts'
 import { register as restore } from './commands/restore.ts'
 import { register as verify } from './commands/verify.ts'
 import { register as repair } from './commands/repair.ts'
+import { register as prune } from './commands/prune.ts'
 import { register as events } from './commands/events.ts'
 import { register as peer } from './commands/peer.ts'
 import { register as seed } from './commands/seed.ts'
@@ -31,7 +32,7 @@ const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 

@@ -7,7 +7,7 @@ import type { EventLog } from '../events/log.ts'
 import type { DrcoreNode } from '../net/index.ts'
 import { OfflinePairing } from '../peers/index.ts'
 import type { PairingService, PeerRegistry } from '../peers/index.ts'
-import type { PointIndex } from '../points/index.ts'
+import type { PointIndex, PointPins } from '../points/index.ts'
 import type { ReplicationCursors } from '../replication/cursors.ts'
 import type { ReplicationEngine } from '../replication/engine.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
@@ -34,6 +34,7 @@ abstract class Core implements Services {
   readonly files: RepositoryFiles
   readonly store: BlockStore
   readonly points: PointIndex
+  readonly pins: PointPins
   readonly events: EventLog
   readonly peers: PeerRegistry
   readonly rules: RuleStore
@@ -51,6 +52,7 @@ abstract class Core implements Services {
     this.files = services.files
     this.store = services.store
     this.points = services.points
+    this.pins = services.pins
     this.events = services.events
     this.peers = services.peers
     this.rules = services.rules

@@ -19,3 +19,8 @@ export async function rollupQuietly (retention: Pick<Retention, 'rollup'>, event
     }, 'error')
   }
 }
+
+/** The rollup of every machine (before a scheduled prune): one machine's failure is its event, the others go on. */
+export async function rollupAllQuietly (retention: Pick<Retention, 'rollup'>, points: { machines: () => Promise<MachineRef[]> }, events: EventSink): Promise<void> {
+  for (const machine of await points.machines()) await rollupQuietly(retention, events, machine)
+}

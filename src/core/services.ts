@@ -1,6 +1,6 @@
 import { EventLog } from '../events/log.ts'
 import { PeerRegistry } from '../peers/index.ts'
-import { PointIndex } from '../points/index.ts'
+import { PointIndex, PointPins } from '../points/index.ts'
 import { ReplicationCursors } from '../replication/cursors.ts'
 import { openRepositoryFiles } from '../repo/index.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
@@ -23,6 +23,8 @@ export interface Services {
   readonly store: BlockStore
   /** recovery points, machines and chains */
   readonly points: PointIndex
+  /** points operations in progress keep from garbage collection (seed create) */
+  readonly pins: PointPins
   readonly events: EventLog
   /** known peers and the pairing decisions */
   readonly peers: PeerRegistry
@@ -64,6 +66,7 @@ export async function openServices (dir: string): Promise<Services> {
       files,
       store,
       points,
+      pins: new PointPins(),
       events,
       peers,
       rules,

@@ -84,7 +84,7 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
                     phase: { type: 'string' },
                     done: { type: 'number' },
                     total: { type: 'number' },
-                    unit: { type: 'string', enum: ['bytes', 'blocks', 'files'] },
+                    unit: { type: 'string', enum: ['bytes', 'blocks', 'files', 'points', 'packs'] },
                     detail: { type: 'string' }
                   }
                 }

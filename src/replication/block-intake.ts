@@ -61,6 +61,10 @@ export class BlockIntake {
     this.#tenant = tenant
     this.#options = options
     this.#quota = quota
+    // open from the start, before the first "have?" is answered: a garbage collection that
+    // starts during the transfer waits for it (docs/retention.md), so blocks this Core said it
+    // has are not removed before the point that needs them is committed
+    this.#writer = store.writer()
   }
 
   /** Verifies and queues one block; returns whether the store did not hold it yet. */

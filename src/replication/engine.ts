@@ -24,6 +24,7 @@ import { serveRepair } from './repair-server.ts'
 import { ReplicationSession } from './sender.ts'
 import { RemoteError } from '../net/index.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
+import type { PointPins } from '../points/pins.ts'
 
 /**
  * What the engine needs of a Core: its stores, its peers and its running node. The composition
@@ -49,6 +50,8 @@ export interface EngineParts {
   rules: { list: () => Promise<RuleRecord[]> }
   /** the seed drives this Core wrote (a job notices when the target consumed one) */
   seeds: SeedDrives
+  /** a point being sent is pinned against garbage collection until its offer ends */
+  pins?: PointPins
 }
 
 const DEFAULTS: Required<EngineOptions> = {
@@ -132,7 +135,8 @@ export class ReplicationEngine {
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,
       ackTimeout: this.#options.ackTimeout,
-      seeds: this.#core.seeds
+      seeds: this.#core.seeds,
+      pins: this.#core.pins
     }, rule, options)
   }
 

@@ -13,6 +13,7 @@ import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
 import type { PointSummary } from '../protocol/index.ts'
+import type { PointPins } from '../points/pins.ts'
 
 export interface JobDeps {
   store: BlockStore
@@ -29,6 +30,8 @@ export interface JobDeps {
   ackTimeout: number
   /** the seeds this Core wrote: a job learns from the target's status when one was consumed */
   seeds?: SeedDrives
+  /** points being sent are pinned against garbage collection (docs/retention.md) */
+  pins?: PointPins
 }
 
 /** What a job needs of the seed drives this Core wrote (the seed registry provides it). */
@@ -181,6 +184,23 @@ class ReplicationJob {
    * point, `held` the target's points of the machine at the status.
    */
   async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<void> {
+    const deps = this.#deps
+    const id = p.record.point
+    // pinned, then checked: a prune reads the point index before the pins, so a point still
+    // recorded once pinned was seen by it; a point forgotten since the plan is not sent
+    const release = deps.pins?.pin([id])
+    try {
+      if (release !== undefined && await deps.points.get(id, p.record.tenant) === undefined) {
+        this.#result.skipped.push(id)
+        return
+      }
+      await this.#offer(session, p, bases, held)
+    } finally {
+      release?.()
+    }
+  }
+
+  async #offer (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<void> {
     const deps = this.#deps
     const id = p.record.point
     const signed = await loadManifest(deps.store, id)

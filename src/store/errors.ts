@@ -40,3 +40,11 @@ export class UnindexedPacksError extends UserError {
     super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs (rebuildBlockIndex) before opening the store`)
   }
 }
+
+/** A garbage collection is already running on this store: one at a time. */
+export class CollectionRunningError extends UserError {
+  override name = 'CollectionRunningError'
+  constructor () {
+    super('a prune is already running on this repository; wait for it to finish (its progress and result are in drcore events)')
+  }
+}

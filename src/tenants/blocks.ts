@@ -34,7 +34,8 @@ const SEP = '\x00'
  * the view, which also asks the store, says absent) or after (a crash then loses the reference,
  * and the block is sent once more): neither order can show T a block it did not send. The
  * references of a point's blocks stay when its records are removed; garbage collection drops
- * both (`dropBlocks`).
+ * them with the blocks (`removalOps`, in the batch that removes the blocks' index entries, which
+ * also drops the usage counters of the tenants concerned; prune then counts them again: `recount`).
  *
  * Each tenant's references add up to its usage (`usage`): the stored sizes of the blocks it
  * references, counted once per block when its first reference is written, in the same batch
@@ -113,31 +114,9 @@ export class TenantBlocks {
   }
 
   /**
-   * For garbage collection, once `blocks` have left the block index: drops every tenant's
-   * reference to them and lowers each tenant's usage by their stored sizes.
-   */
-  async dropBlocks (blocks: Array<{ cid: CID, storedSize: number }>): Promise<void> {
-    if (blocks.length === 0) return
-    for (const tenant of await this.#tenantsWithRefs()) {
-      await this.#writes.run(tenant, async () => {
-        const usage = await this.#usageOf(tenant)
-        const keys = blocks.map(b => refKey(tenant, b.cid))
-        const existing = await this.#refs.getMany(keys)
-        const held = blocks.filter((_, i) => existing[i] !== undefined)
-        if (held.length === 0) return
-        const next = { blocks: usage.blocks - held.length, bytes: usage.bytes - held.reduce((n, b) => n + b.storedSize, 0) }
-        await this.#db.batch([
-          ...held.map(b => ({ type: 'del', sublevel: this.#refs, key: refKey(tenant, b.cid) })),
-          { type: 'put', sublevel: this.#usage, key: tenant, value: next }
-        ] as any)
-        this.#usageCache.set(tenant, next)
-      })
-    }
-  }
-
-  /**
-   * Counts a tenant's usage again from its references (dropping those whose block is gone): for
-   * a garbage collection that was interrupted between removing blocks and `dropBlocks`.
+   * Counts a tenant's usage again from its references (dropping those whose block is gone): after
+   * a garbage collection removed blocks (its batches drop the counters; a prune stopped before
+   * it recounts leaves them to be counted on first use).
    */
   async recount (tenant: string): Promise<TenantUsage> {
     return await this.#writes.run(tenant, async () => {
@@ -174,23 +153,45 @@ export class TenantBlocks {
     return usage
   }
 
-  /** Every tenant holding at least one reference (one seek per tenant). */
-  async #tenantsWithRefs (): Promise<string[]> {
-    const tenants: string[] = []
-    let after: string | undefined
-    while (true) {
-      const [key] = await this.#refs.keys({ ...(after === undefined ? {} : { gt: after }), limit: 1 }).all()
-      if (key === undefined) return tenants
-      const tenant = key.slice(0, key.indexOf(SEP))
-      tenants.push(tenant)
-      after = tenant + SEP + '\uffff'
-    }
-  }
-
   #sublevelOf (name: string): JsonSublevel<any> {
     if (name === TENANT_BLOCKS_SUBLEVEL) return this.#refs
     if (name === TENANT_USAGE_SUBLEVEL) return this.#usage
     throw new Error(`not a tenant sublevel: ${name}`)
+  }
+
+  /** The tenants that hold references, in key order (one seek per tenant). */
+  async tenants (): Promise<string[]> {
+    const found: string[] = []
+    let from: string | undefined
+    for (;;) {
+      const [key] = await this.#refs.keys(from === undefined ? { limit: 1 } : { gt: from, limit: 1 }).all()
+      if (key === undefined) return found
+      const tenant = key.slice(0, key.indexOf(SEP))
+      found.push(tenant)
+      // past every key of this tenant: the separator is below every character a tenant name has
+      from = tenant + '\x01'
+    }
+  }
+
+  /** The blocks `tenant` delivered (its references, whether or not the blocks are still stored). */
+  async * refs (tenant: string): AsyncGenerator<CID> {
+    for await (const key of this.#refs.keys({ gt: tenant + SEP, lt: tenant + '\x01' })) yield CID.parse(key.slice(tenant.length + 1))
+  }
+
+  /**
+   * The index writes that drop every tenant's reference to `cids`: garbage collection commits
+   * them in the batch that removes the blocks. The tenants' usage counters go in the same batch:
+   * a counter is never lower than what its references hold (a quota never lets a tenant past it);
+   * the next use counts it again from the references, or `recount` does at once.
+   */
+  static removalOps (tenants: readonly string[], cids: readonly CID[]): IndexOp[] {
+    const ops: IndexOp[] = []
+    for (const tenant of tenants) {
+      if (tenant === '' || cids.length === 0) continue
+      for (const cid of cids) ops.push({ type: 'del', sublevel: TENANT_BLOCKS_SUBLEVEL, key: refKey(tenant, cid) })
+      ops.push({ type: 'del', sublevel: TENANT_USAGE_SUBLEVEL, key: tenant })
+    }
+    return ops
   }
 
   /** The store as `tenant` may see it. */

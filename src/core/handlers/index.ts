@@ -3,6 +3,7 @@ import type { PairingOperations } from '../../peers/index.ts'
 import type { PeerRepair } from '../../repair/index.ts'
 import type { Services } from '../services.ts'
 import { peerHandlers } from './peers.ts'
+import { pruneHandlers } from './prune.ts'
 import { repairHandlers } from './repair.ts'
 import { replicationHandlers } from './replication.ts'
 import { retentionHandlers } from './retention.ts'
@@ -14,6 +15,7 @@ import { statusHandlers } from './status.ts'
 export type { RuleJobs } from './replication.ts'
 export { OFFLINE_JOBS, runningJobs } from './replication.ts'
 export type { VerifyReport } from './repository.ts'
+export { pruneRunner } from './prune.ts'
 
 /**
  * What the operations get from the network: the running Core's pairing service, scheduler and
@@ -37,6 +39,7 @@ export function buildHandlers (services: Services, network: NetworkParts): Handl
   return {
     ...repositoryHandlers({ ...services, addresses: () => network.addresses() }),
     ...repairHandlers(services, network.repair),
+    ...pruneHandlers(services),
     ...peerHandlers(network.pairing),
     ...replication,
     ...seeds,
