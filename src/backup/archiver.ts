@@ -7,6 +7,7 @@ import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
 import { splitDev } from '../fsx/index.ts'
 import { UserError } from '../errors.ts'
+import { mapLimit } from '../common/concurrency.ts'
 import { ctimeOf, isFsError, mtimeOf } from './fs.ts'
 import type { BackupSyncFs } from './fs.ts'
 import { readFileContent } from './file-reader.ts'
@@ -291,18 +292,4 @@ function sameTime (a: [number, number], b: [number, number]): boolean {
 function volumeRef (ref: VolumeRef): VolumeRef {
   for (const key of Object.keys(ref) as Array<keyof VolumeRef>) if (ref[key] === undefined) delete ref[key]
   return ref
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }

@@ -1,10 +1,10 @@
 import type { CID } from 'multiformats/cid'
-import { CorruptBlockError, MalformedError, MissingBlockError } from '../errors.ts'
+import { MalformedError } from '../errors.ts'
 import type { WireStream } from '../net/index.ts'
 import { diffClosure } from '../points/closure.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
-import { readAhead } from './read-ahead.ts'
+import { readableBlocks } from './readable-blocks.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
 import { bitmapIndexes } from '../protocol/index.ts'
@@ -140,7 +140,7 @@ export class ReplicationSession {
   async #sendBlocks (cids: CID[]): Promise<number> {
     const { store, limiter, metrics, signal } = this.#options
     let unreadable = 0
-    for await (const { cid, bytes } of readAhead(cids, async cid => await readable(store, cid))) {
+    for await (const { cid, bytes } of readableBlocks(store, cids)) {
       signal?.throwIfAborted()
       if (bytes === undefined) {
         unreadable++
@@ -175,18 +175,5 @@ export class ReplicationSession {
   async #request<T extends MessageType> (message: Message, reply: T, options: { signal?: AbortSignal } = {}): Promise<MessageOf<T>> {
     await this.#send(message)
     return await this.#expect(reply, options)
-  }
-}
-
-/**
- * A block's bytes, or undefined when this Core's copy is gone or damaged (a damaged copy is
- * quarantined by the read, so the next writer of its bytes heals it).
- */
-async function readable (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
-  try {
-    return await store.get(cid)
-  } catch (err) {
-    if (err instanceof CorruptBlockError || err instanceof MissingBlockError) return undefined
-    throw err
   }
 }

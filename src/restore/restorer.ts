@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { mapLimit, readAhead } from '../common/concurrency.ts'
 import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
@@ -16,7 +17,6 @@ import { isRaw } from '../points/blocks.ts'
 import type { PointRecord, SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
-import { mapLimit } from '../backup/archiver.ts'
 import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './api.ts'
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
@@ -230,11 +230,11 @@ class TreeWriter {
     const slash = path.lastIndexOf(0x2f) + 1
     const temp = Buffer.concat([path.subarray(0, slash), DOT, path.subarray(slash, slash + 200), Buffer.from(`.drcore-restore-${randomBytes(6).toString('hex')}`)])
     const handle = await atDestination(path, open(temp, 'wx', 0o600))
-    const inFlight: Array<Promise<{ cid: CID, bytes: Uint8Array, declared: number }>> = []
     try {
       let written = 0
-      const drainOne = async (): Promise<void> => {
-        const { cid, bytes, declared } = await (inFlight.shift() as Promise<{ cid: CID, bytes: Uint8Array, declared: number }>)
+      const chunks = fileChunks(async c => await this.#store.get(c), entry.cid as CID)
+      const reads = readAhead(chunks, READ_AHEAD, async ([cid, declared]) => ({ cid, bytes: await this.#store.get(cid), declared }))
+      for await (const { cid, bytes, declared } of reads) {
         if (declared >= 0 && bytes.length !== declared) {
           throw new MalformedError(`chunk ${cid} of ${showPath(path)} holds ${bytes.length} bytes where its file node declares ${declared}`)
         }
@@ -243,13 +243,6 @@ class TreeWriter {
         this.bytes += bytes.length
         this.progress(false)
       }
-      for await (const [cid, declared] of fileChunks(async c => await this.#store.get(c), entry.cid as CID)) {
-        const read = this.#store.get(cid).then(bytes => ({ cid, bytes, declared }))
-        read.catch(() => {}) // awaited in order by drainOne; a failure ahead of it must not go unhandled
-        inFlight.push(read)
-        if (inFlight.length >= READ_AHEAD) await drainOne()
-      }
-      while (inFlight.length > 0) await drainOne()
       if (written !== entry.size) throw new MalformedError(`file ${showPath(path)} restored ${written} bytes where its entry declares ${entry.size}`)
       // zero runs were not written: the length makes the holes they left, at the end too
       await atDestination(path, handle.truncate(written))
@@ -262,7 +255,7 @@ class TreeWriter {
       await atDestination(path, rename(temp, path))
       setTimes(path, entry)
     } catch (err) {
-      await Promise.allSettled(inFlight)
+      // the reads still in flight have settled: readAhead waits for them when its loop is left
       await handle.close().catch(() => {})
       await unlink(temp).catch(() => {})
       throw err

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { FileSystemError, UserError } from '../errors.ts'
+import { readAhead } from '../common/concurrency.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
@@ -13,7 +14,6 @@ import { PART_DIGITS, PART_FORMAT, PROGRESS_INTERVAL_MS, READ_AHEAD, SEED_FORMAT
 import { partBlock, signSeed } from './descriptor.ts'
 import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
-import { readAhead } from './read-ahead.ts'
 import type { SeedSelection } from './selection.ts'
 import type { CreatedPart, SeedCreateResult, SeedDescriptor, SeedMachine, SeedRecord } from './api.ts'
 
@@ -85,7 +85,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
-  const blocks = readAhead(seedBlocks(deps.store, selection.machines), async cid => ({ cid, bytes: await deps.store.get(cid) }), READ_AHEAD)
+  const blocks = readAhead(seedBlocks(deps.store, selection.machines), READ_AHEAD, async cid => ({ cid, bytes: await deps.store.get(cid) }))
   const iterator = blocks[Symbol.asyncIterator]()
   const changed = (): UserError => new UserError('the recovery points changed while the seed was written (blocks differ from the plan); run seed create again')
   let done = 0
