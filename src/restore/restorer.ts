@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { mapLimit, readAhead } from '../common/concurrency.ts'
+import { Throttle } from '../common/throttle.ts'
 import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
@@ -21,7 +22,6 @@ import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
 const READ_AHEAD = 8
-const PROGRESS_INTERVAL_MS = 100
 const FILE_CONCURRENCY = 4
 
 /**
@@ -133,7 +133,7 @@ class TreeWriter {
   /** hard link id of the target being restored to the first path restored with it */
   #links = new Map<number, Promise<Buffer | undefined>>()
   #path: Buffer | string = ''
-  #last = 0
+  readonly #progress = new Throttle()
 
   constructor (store: BlockStore, total: number, onProgress?: (p: RestoreProgress) => void) {
     this.#store = store
@@ -308,10 +308,7 @@ class TreeWriter {
   }
 
   progress (force: boolean): void {
-    if (this.#onProgress === undefined) return
-    const now = performance.now()
-    if (!force && now - this.#last < PROGRESS_INTERVAL_MS) return
-    this.#last = now
+    if (this.#onProgress === undefined || !this.#progress.ready(force)) return
     this.#onProgress({ files: this.files, bytes: this.bytes, totalBytes: this.#total, path: showPath(this.#path) })
   }
 }

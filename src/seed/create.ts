@@ -4,13 +4,14 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { FileSystemError, UserError } from '../errors.ts'
 import { readAhead } from '../common/concurrency.ts'
+import { throttled } from '../common/throttle.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
 import type { BlockStore } from '../store/api.ts'
 import { seedBlocks } from './blocks.ts'
 import { carHeader, sectionHead, sectionSize } from './car.ts'
-import { PART_DIGITS, PART_FORMAT, PROGRESS_INTERVAL_MS, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
+import { PART_DIGITS, PART_FORMAT, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
 import { partBlock, signSeed } from './descriptor.ts'
 import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
@@ -47,7 +48,7 @@ export function partFileName (seed: string, part: number): string {
  */
 export async function writeSeed (deps: CreateDeps, selection: SeedSelection, options: CreateOptions): Promise<{ result: SeedCreateResult, record: SeedRecord }> {
   const started = performance.now()
-  const progress = throttle(options.onProgress)
+  const progress = throttled(options.onProgress)
   const machines = selection.machines.map(({ machine, points }): SeedMachine => {
     const dates = points.map(p => p.createdAt).sort()
     return { machine: machine.machine, origin: machine.origin, cluster: machine.cluster, points: points.length, from: dates[0], to: dates[dates.length - 1] }
@@ -181,17 +182,5 @@ async function syncDirectory (dir: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
-  }
-}
-
-/** Calls `onProgress` at most every PROGRESS_INTERVAL_MS, and always when `force`. */
-export function throttle (onProgress: ProgressFn | undefined): (p: Parameters<ProgressFn>[0], force?: boolean) => void {
-  let last = 0
-  return (p, force = false) => {
-    if (onProgress === undefined) return
-    const now = performance.now()
-    if (!force && now - last < PROGRESS_INTERVAL_MS) return
-    last = now
-    onProgress(p)
   }
 }
