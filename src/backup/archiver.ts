@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { Entry, Xattr } from '../points/nodes.ts'
-import { compareNames, isSafeName, nameBytes, nameOf, showPath } from '../points/names.ts'
+import { childPath as joinPath, compareNames, isSafeName, nameBytes, nameOf, showPath } from '../points/names.ts'
 import { DirTreeBuilder, dirEntries } from '../points/dir-tree.ts'
 import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
@@ -23,7 +23,6 @@ const YIELD_EVERY = 32
  * rarely allow more than one 4 KiB block of them per inode.
  */
 const XATTRS_MAX_BYTES = 128 * 1024
-const SLASH = Buffer.from('/')
 
 /** Something a backup did not store, and why (the CLI exits 3 and the point is partial). */
 export interface Skipped {
@@ -104,7 +103,7 @@ export class Archiver {
     const children: Array<{ name: Entry['name'], path: Buffer }> = []
     for (const bytes of raw) {
       const name = nameOf(bytes)
-      const childPath = Buffer.concat([path, SLASH, bytes])
+      const childPath = joinPath(path, bytes)
       if (!isSafeName(name)) {
         this.#skip(childPath, 'invalid name (longer than 255 bytes)')
         continue

@@ -10,7 +10,7 @@ import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
 import type { Entry } from '../points/nodes.ts'
-import { nameBytes, showPath } from '../points/names.ts'
+import { childPath, nameBytes, showPath } from '../points/names.ts'
 import type { Name } from '../points/names.ts'
 import { lutimesNs, mknod, setXattr } from '../fsx/index.ts'
 import type { SpecialKind } from '../fsx/index.ts'
@@ -344,12 +344,7 @@ function xattrProblem (code: string): string {
   return `could not be set (${code}): not restored`
 }
 
-const SLASH = Buffer.from('/')
 const DOT = Buffer.from('.')
-
-function childPath (dir: Buffer, name: Name): Buffer {
-  return Buffer.concat([dir, SLASH, nameBytes(name)])
-}
 
 const HOLE_BLOCK = 4096
 const ZEROS = Buffer.alloc(HOLE_BLOCK)
