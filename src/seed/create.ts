@@ -1,8 +1,9 @@
-import { mkdir, open } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { FileSystemError, UserError } from '../errors.ts'
+import { syncDirectory } from '../fsx/sync-directory.ts'
 import { readAhead } from '../common/concurrency.ts'
 import { throttled } from '../common/throttle.ts'
 import type { ProgressFn } from '../api/operations.ts'
@@ -174,13 +175,4 @@ function partOverhead (draft: SeedDescriptor): number {
   const part = partBlock({ format: PART_FORMAT, version: SEED_FORMAT_VERSION, seed: placeholder, part: widest, blocks: widest, bytes: widest })
   const seed = cborBlock({ descriptor: { ...draft, parts: widest, blocks: widest, bytes: widest }, signature: new Uint8Array(64) })
   return carHeader(placeholder).length + sectionSize(part.cid.bytes.length, part.bytes.length) + sectionSize(seed.cid.bytes.length, seed.bytes.length)
-}
-
-async function syncDirectory (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
