@@ -1,11 +1,11 @@
 import { Hono } from 'hono'
 import type { Context } from 'hono'
-import { timingSafeEqual } from 'node:crypto'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
 import { isUserError, NotFoundError, UsageError, NotAuthorizedError } from '../errors.ts'
 import { Throttle } from '../common/throttle.ts'
+import { sameToken } from './token.ts'
 
 /** What the HTTP layer needs from a Core: one function that runs any operation. */
 export interface OperationRunner {
@@ -60,12 +60,6 @@ export function authorized (c: Context, token: string): boolean {
     if (sameToken(m[1], token)) return true
   }
   return false
-}
-
-function sameToken (given: string, token: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(token)
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 async function readInput (c: Context, spec: OperationSpec): Promise<Record<string, unknown>> {
