@@ -7,6 +7,7 @@ import { readable, readableBlocks } from './readable-blocks.ts'
 import { TenantScope } from '../tenants/index.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
+import { approvedTenant, countedSend, countSent } from './sessions.ts'
 import { bitmapOf } from '../protocol/index.ts'
 import type { Message } from '../protocol/index.ts'
 
@@ -25,13 +26,10 @@ export interface FetchServerDeps {
  * another tenant's data from no data.
  */
 export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer: string): Promise<void> {
-  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
-  if (tenant === undefined || tenant === '') throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const tenant = approvedTenant(deps.peers, peer)
+  if (tenant === undefined) throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
   const scope = new TenantScope(deps, tenant)
-  const send = async (message: Message): Promise<void> => {
-    deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
-    await wire.send(message)
-  }
+  const send = countedSend(wire, deps.metrics)
   while (true) {
     const frame = await wire.receive()
     if (frame === undefined || frame.type === 'error') return
@@ -73,5 +71,5 @@ export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics
     i++
   }
   await wire.send({ type: 'want-done', count: cids.length, missing: bitmapOf(cids.length, missing) })
-  deps.metrics.messagesSent['want-done'] = (deps.metrics.messagesSent['want-done'] ?? 0) + 1
+  countSent(deps.metrics, 'want-done')
 }

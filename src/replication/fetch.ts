@@ -13,6 +13,7 @@ import type { IntakeOptions } from './block-intake.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import { TRANSFER_PROGRESS_INTERVAL_MS } from './api.ts'
 import type { EngineMetrics, FetchResult } from './api.ts'
+import { countSent } from './sessions.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface FetchDeps {
@@ -125,7 +126,7 @@ class FetchSession {
   }
 
   async #send (message: Message): Promise<void> {
-    this.#deps.metrics.messagesSent[message.type] = (this.#deps.metrics.messagesSent[message.type] ?? 0) + 1
+    countSent(this.#deps.metrics, message.type)
     await this.#wire.send(message)
   }
 

@@ -7,6 +7,7 @@ import type { BlockStore } from '../store/api.ts'
 import { readableBlocks } from './readable-blocks.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
+import { countSent } from './sessions.ts'
 import { bitmapIndexes } from '../protocol/index.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
@@ -163,7 +164,7 @@ export class ReplicationSession {
   async #send (message: Message): Promise<void> {
     this.#options.signal?.throwIfAborted()
     const { metrics, limiter } = this.#options
-    metrics.messagesSent[message.type] = (metrics.messagesSent[message.type] ?? 0) + 1
+    countSent(metrics, message.type)
     if (message.type === 'have') await limiter?.take(message.cids.length * 40, this.#options.signal)
     await this.wire.send(message)
   }
