@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { SerialQueue } from '../common/serial-queue.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import type { CoreEvent, EventLevel, EventSink } from './api.ts'
@@ -13,7 +14,7 @@ export class EventLog implements EventSink {
   private readonly events: JsonSublevel<CoreEvent>
   private readonly live = new EventEmitter()
   private seq = 0
-  private writing: Promise<void> = Promise.resolve()
+  private readonly writes = new SerialQueue()
 
   constructor (db: RootDb) {
     this.events = jsonSublevel<CoreEvent>(db, 'events')
@@ -27,7 +28,7 @@ export class EventLog implements EventSink {
   emit (type: string, message: string, data: Record<string, unknown> = {}, level: EventLevel = 'info'): void {
     const event: CoreEvent = { seq: ++this.seq, at: new Date().toISOString(), type, level, message, data }
     const key = String(event.seq).padStart(12, '0')
-    this.writing = this.writing.then(async () => {
+    this.writes.run(async () => {
       await this.events.put(key, event)
       if (event.seq % 1000 === 0) await this.trim()
     }).catch(() => {})
@@ -44,7 +45,7 @@ export class EventLog implements EventSink {
   }
 
   async list (opts: { since?: number, limit?: number } = {}): Promise<CoreEvent[]> {
-    await this.writing
+    await this.writes.settled()
     const out: CoreEvent[] = []
     // a range option that is present but undefined matches nothing in abstract-level: leave it out
     const range = opts.since != null ? { gt: String(opts.since).padStart(12, '0') } : { reverse: true }
@@ -59,7 +60,7 @@ export class EventLog implements EventSink {
   }
 
   async flush (): Promise<void> {
-    await this.writing
+    await this.writes.settled()
   }
 
   private async trim (): Promise<void> {

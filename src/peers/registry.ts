@@ -1,3 +1,4 @@
+import { SerialQueue } from '../common/serial-queue.ts'
 import { NotFoundError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
@@ -27,7 +28,7 @@ export class PeerRegistry implements PeerTrust {
   readonly #peers = new Map<string, PeerRecord>()
   readonly #self: string
   readonly #events: EventSink | undefined
-  #writing: Promise<void> = Promise.resolve()
+  readonly #writes = new SerialQueue()
 
   private constructor (db: JsonSublevel<PeerRecord>, options: PeerRegistryOptions) {
     this.#db = db
@@ -298,7 +299,7 @@ export class PeerRegistry implements PeerTrust {
     const previous = this.#peers.get(record.peerId)
     this.#peers.set(record.peerId, record)
     try {
-      await this.#queue(async () => { await this.#db.put(record.peerId, record) })
+      await this.#writes.run(async () => { await this.#db.put(record.peerId, record) })
     } catch (err) {
       if (this.#peers.get(record.peerId) === record) this.#remember(record.peerId, previous)
       throw err
@@ -310,7 +311,7 @@ export class PeerRegistry implements PeerTrust {
     const previous = this.#peers.get(peerId)
     this.#peers.delete(peerId)
     try {
-      await this.#queue(async () => { await this.#db.del(peerId) })
+      await this.#writes.run(async () => { await this.#db.del(peerId) })
     } catch (err) {
       if (!this.#peers.has(peerId)) this.#remember(peerId, previous)
       throw err
@@ -320,12 +321,6 @@ export class PeerRegistry implements PeerTrust {
   #remember (peerId: string, record: PeerRecord | undefined): void {
     if (record == null) this.#peers.delete(peerId)
     else this.#peers.set(peerId, record)
-  }
-
-  async #queue (write: () => Promise<void>): Promise<void> {
-    const next = this.#writing.then(write)
-    this.#writing = next.catch(() => {})
-    await next
   }
 
   #emit (type: string, message: string, record: PeerRecord, data: Record<string, unknown>, level: 'info' | 'warning' = 'info'): void {

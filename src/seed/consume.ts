@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { throttled } from '../common/throttle.ts'
 import { asUserError, FileSystemError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
@@ -12,7 +13,6 @@ import type { BlockStore, IndexOp } from '../store/api.ts'
 import { emitRetentionEvent } from '../events/retention.ts'
 import { QuotaExceededError } from '../tenants/index.ts'
 import type { TenantBlocks, TenantQuotas } from '../tenants/index.ts'
-import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
@@ -82,7 +82,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   let record: SeedImportRecord = await deps.imports.get(id) ?? {
     seed: id, source: d.source, sourceName: d.sourceName, target: d.target, tenant, parts: d.parts, imported: [], points: d.points, machines: d.machines, createdAt: d.createdAt, firstImportAt: now, lastImportAt: now
   }
-  const progress = throttle(onProgress)
+  const progress = throttled(onProgress)
   const total = found.filter(r => !record.imported.includes(r.part.part)).reduce((n, r) => n + r.size, 0)
   try {
     await checkQuota(deps, seed, tenant, found.filter(r => !record.imported.includes(r.part.part)))

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { KeyedSerialQueue } from '../common/keyed-queue.ts'
+import { KEY_SEP, prefixRange } from '../common/keys.ts'
 import { MissingBlockError } from '../errors.ts'
 import type { BlockSource } from '../points/closure.ts'
 import { jsonSublevel } from '../store/index.ts'
@@ -17,8 +18,6 @@ export interface TenantUsage {
   blocks: number
   bytes: number
 }
-
-const SEP = '\x00'
 
 /**
  * Which blocks each tenant may see on this Core.
@@ -135,7 +134,7 @@ export class TenantBlocks {
       // references written before usage was kept (or after a recount): count them once
       usage = { blocks: 0, bytes: 0 }
       const gone: string[] = []
-      for await (const key of this.#refs.keys(prefixRange(tenant + SEP))) {
+      for await (const key of this.#refs.keys(prefixRange(tenant + KEY_SEP))) {
         const size = await this.#store.storedSize(CID.parse(key.slice(tenant.length + 1)))
         if (size === undefined) {
           if (dropGone) gone.push(key)
@@ -166,7 +165,7 @@ export class TenantBlocks {
     for (;;) {
       const [key] = await this.#refs.keys(from === undefined ? { limit: 1 } : { gt: from, limit: 1 }).all()
       if (key === undefined) return found
-      const tenant = key.slice(0, key.indexOf(SEP))
+      const tenant = key.slice(0, key.indexOf(KEY_SEP))
       found.push(tenant)
       // past every key of this tenant: the separator is below every character a tenant name has
       from = tenant + '\x01'
@@ -175,7 +174,7 @@ export class TenantBlocks {
 
   /** The blocks `tenant` delivered (its references, whether or not the blocks are still stored). */
   async * refs (tenant: string): AsyncGenerator<CID> {
-    for await (const key of this.#refs.keys({ gt: tenant + SEP, lt: tenant + '\x01' })) yield CID.parse(key.slice(tenant.length + 1))
+    for await (const key of this.#refs.keys({ gt: tenant + KEY_SEP, lt: tenant + '\x01' })) yield CID.parse(key.slice(tenant.length + 1))
   }
 
   /**
@@ -218,24 +217,20 @@ export class TenantBlocks {
 
   /** true when `tenant` is known to see every block of the point (a cached positive answer). */
   async isComplete (tenant: string, point: string): Promise<boolean> {
-    return await this.#complete.get(tenant + SEP + point) === true
+    return await this.#complete.get(tenant + KEY_SEP + point) === true
   }
 
   /** Remembers that `tenant` sees the point's whole closure (true for as long as blocks are kept). */
   async setComplete (tenant: string, point: string): Promise<void> {
-    await this.#complete.put(tenant + SEP + point, true)
+    await this.#complete.put(tenant + KEY_SEP + point, true)
   }
 
   /** Forgets the cached answer (the point's record left the tenant). */
   async forgetPoint (tenant: string, point: string): Promise<void> {
-    await this.#complete.del(tenant + SEP + point)
+    await this.#complete.del(tenant + KEY_SEP + point)
   }
 }
 
 function refKey (tenant: string, cid: CID): string {
-  return tenant + SEP + cid.toString()
-}
-
-function prefixRange (prefix: string): { gte: string, lt: string } {
-  return { gte: prefix, lt: prefix + '\uffff' }
+  return tenant + KEY_SEP + cid.toString()
 }

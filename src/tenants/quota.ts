@@ -1,3 +1,4 @@
+import { formatBytes } from '../common/sizes.ts'
 import type { TenantBlocks } from './blocks.ts'
 import { QuotaExceededError } from './errors.ts'
 import type { TenantSettings } from './settings.ts'
@@ -55,17 +56,7 @@ export class TenantQuotas {
 }
 
 function exceeded (tenant: string, quota: number, stored: number, reserved: number, bytes: number, refused: string): QuotaExceededError {
-  const arriving = reserved > 0 ? `, ${formatSize(reserved)} arriving` : ''
-  return new QuotaExceededError(`tenant ${tenant} would pass its quota of ${formatSize(quota)} on this Core (${formatSize(stored)} stored${arriving}, ${formatSize(bytes)} more): ${refused}; ` +
+  const arriving = reserved > 0 ? `, ${formatBytes(reserved)} arriving` : ''
+  return new QuotaExceededError(`tenant ${tenant} would pass its quota of ${formatBytes(quota)} on this Core (${formatBytes(stored)} stored${arriving}, ${formatBytes(bytes)} more): ${refused}; ` +
     `the operator there can raise it (drcore tenant set ${tenant} --quota SIZE)`, { tenant, quota, storedBytes: stored, bytes })
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-
-/** 1536 -> "1.50 KiB" (the CLI's format, for messages written below it) */
-export function formatSize (n: number): string {
-  let i = 0
-  let v = n
-  while (v >= 1024 && i < UNITS.length - 1) { v /= 1024; i++ }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { formatBytes, printJson, printTable } from '../output.ts'
+import { formatBytes } from '../../common/sizes.ts'
+import { printJson, printTable } from '../output.ts'
 import type { TenantRow } from '../../core/handlers/retention.ts'
 
 export function register (program: Command): void {

@@ -10,9 +10,8 @@ import type { PointIndex } from '../../points/index.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
 import { describePolicy, formatDuration, lockedPoints, parseDuration, policyFromInput, viewOf } from '../../retention/index.ts'
 import type { ForgetResult, PolicyView, Retention, RetentionPlan, RetentionPolicies, RetentionRow, RetentionShow } from '../../retention/index.ts'
-import { formatSize } from '../../tenants/index.ts'
 import type { TenantBlocks, TenantRecord, TenantRow, TenantSettings } from '../../tenants/index.ts'
-import { parseByteSize } from './seed.ts'
+import { formatBytes, parseSize } from '../../common/sizes.ts'
 
 export type { RetentionRow, RetentionShow } from '../../retention/index.ts'
 export type { TenantRow } from '../../tenants/index.ts'
@@ -141,7 +140,7 @@ export function retentionHandlers (core: RetentionParts) {
       if (input.retentionLock === undefined && input.quota === undefined) throw new UsageError('tenant set: give --retention-lock DURATION|none or --quota SIZE|none')
       const changes: { quota?: number | null, retentionLock?: string | null } = {}
       if (input.retentionLock !== undefined) changes.retentionLock = input.retentionLock === 'none' ? null : lockOf(input.retentionLock)
-      if (input.quota !== undefined) changes.quota = input.quota === 'none' ? null : parseByteSize(input.quota)
+      if (input.quota !== undefined) changes.quota = input.quota === 'none' ? null : quotaOf(input.quota)
       const { previous, record } = await core.tenantSettings.set(tenant, changes)
       emitRetentionEvent(core.events, 'tenant.changed', `tenant ${tenant}: ${settingsText(record)}`, {
         tenant, quota: record.quota, retentionLock: record.retentionLock, previousQuota: previous?.quota ?? null, previousRetentionLock: previous?.retentionLock ?? null
@@ -157,6 +156,12 @@ function keepOf (input: Partial<OperationInput<'forget'>>): PolicyView {
   for (const key of ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const) if (input[key] !== undefined) view[key] = input[key]
   if (input.keepWithin !== undefined) view.keepWithin = input.keepWithin
   return view
+}
+
+function quotaOf (text: string): number {
+  const bytes = Math.floor(parseSize(text) ?? 0)
+  if (bytes < 1) throw new UsageError(`--quota ${text}: not a size (use e.g. 50G, 700M; none removes the quota)`)
+  return bytes
 }
 
 function lockOf (text: string): string {
@@ -179,5 +184,5 @@ function label (ref: MachineRef): string {
 }
 
 function settingsText (record: TenantRecord): string {
-  return `quota ${record.quota === null ? 'none' : formatSize(record.quota)}, retention lock ${record.retentionLock ?? 'none'}`
+  return `quota ${record.quota === null ? 'none' : formatBytes(record.quota)}, retention lock ${record.retentionLock ?? 'none'}`
 }
