@@ -5,8 +5,8 @@
  * Each cycle: writers commit points (a node naming real, repeated, zero and random chunks, some
  * shared between points), earlier points are forgotten (their records deleted, synced), and a
  * prune runs (collect, mark the points left, plan with a random `maxUnused`, sweep) while a
- * writer commits a new point that reuses blocks of forgotten ones; the power is cut at a random
- * call of the prune (or a fault strikes), then the disk crashes (drop, tear, writeback, or a
+ * writer commits a new point that reuses blocks of forgotten ones; the power is cut right before
+ * a random call of one step of the sweep (the steps in turn: `SWEEP_STEPS`; or a fault strikes), then the disk crashes (drop, tear, writeback, or a
  * killed process) and the store reopens. Checks after each crash:
  * - the repository opens and `verifyAll` finds every indexed block intact;
  * - every point recorded has every block, each reading back byte for byte (a kept point lost
@@ -23,7 +23,7 @@ import { blockLinks, hasLinks } from '../../src/prune/index.ts'
 import { jsonSublevel } from '../../src/store/index.ts'
 import type { BlockStore, SweepResult } from '../../src/store/index.ts'
 import type { StoreLimits } from '../../src/store/constants.ts'
-import type { CrashMode, Fault } from './faulty-disk.ts'
+import type { CrashMode, DiskCall, DiskOp, Fault } from './faulty-disk.ts'
 import { FaultyRepo } from './faulty-repo.ts'
 import { BlockUniverse, Random } from './crash-workload.ts'
 import type { TestBlock } from './crash-workload.ts'
@@ -50,6 +50,8 @@ export interface PruneCycleSummary {
   /** points forgotten, and kept through the cycles */
   forgotten: number
   kept: number
+  /** power cuts that struck, by the kind of call they struck (every step of a sweep is one of these) */
+  struck: Partial<Record<DiskOp, number>>
 }
 
 interface PointRecordOfTest {
@@ -58,12 +60,25 @@ interface PointRecordOfTest {
 }
 
 const MODES: ReadonlyArray<readonly [CrashMode, number]> = [['drop', 35], ['tear', 25], ['writeback', 25], ['process', 15]]
+
+/**
+ * The kinds of call a sweep makes, each a step of its write order: index batches (dead entries
+ * removed, entries moved to new packs, packs marked with committed length 0, pack records
+ * deleted), new packs created, written and synced by the rewrite, pack files unlinked, and the
+ * directory synced. The cuts take them in turn, each at a random one of its calls, so every step
+ * is struck in a run (a cut counted from the start of the prune would mostly fall early).
+ */
+export const SWEEP_STEPS: readonly DiskOp[] = ['batch', 'open', 'writev', 'datasync', 'unlink', 'syncdir']
+
+/** A cut strikes one of the first n calls of its kind: a prune makes many batches and writes, few unlinks. */
+const CALLS_TO_CUT_AMONG: Record<string, number> = { batch: 8, open: 3, writev: 8, datasync: 3, unlink: 2, syncdir: 2 }
 const POINTS = 'points'
 
 export async function runPruneCycles (options: PruneCycleOptions): Promise<PruneCycleSummary> {
   const random = new Random(options.seed)
   const universe = new BlockUniverse(await realBytes())
-  const summary: PruneCycleSummary = { cycles: 0, cutsMidPrune: 0, faults: 0, finished: 0, crashes: {}, blocksRemoved: 0, packsDeleted: 0, packsRewritten: 0, forgotten: 0, kept: 0 }
+  const summary: PruneCycleSummary = { cycles: 0, cutsMidPrune: 0, faults: 0, finished: 0, crashes: {}, blocksRemoved: 0, packsDeleted: 0, packsRewritten: 0, forgotten: 0, kept: 0, struck: {} }
+  let cuts = 0
   const faulty = await FaultyRepo.create()
   let store = await faulty.open(limitsOf(random))
   /** every block a point named, by CID string: to read back */
@@ -101,8 +116,16 @@ export async function runPruneCycles (options: PruneCycleOptions): Promise<Prune
 
         // the prune, with a writer racing it, and a power cut (or a fault) somewhere in it
         const mark = disk.nextSeq
-        const cutAt = random.chance(0.85) ? random.int(1, 60) : undefined
-        if (cutAt !== undefined) disk.cutPowerAt(cutAt)
+        const step = random.chance(0.85) ? SWEEP_STEPS[cuts++ % SWEEP_STEPS.length] : undefined
+        const cutAt = step === undefined ? undefined : random.int(1, CALLS_TO_CUT_AMONG[step] ?? 1)
+        if (step !== undefined && cutAt !== undefined) {
+          let seen = 0
+          disk.cutPowerAt(cutAt, (call: DiskCall) => {
+            if (call.op !== step) return false
+            if (++seen === cutAt) summary.struck[step] = (summary.struck[step] ?? 0) + 1
+            return true
+          })
+        }
         const fault: Fault | undefined = cutAt === undefined && random.chance(0.6)
           ? random.pick<Fault>([{ op: 'writev', code: 'ENOSPC', nth: random.int(1, 3) }, { op: 'datasync', code: 'EIO' }, { op: 'unlink', code: 'EIO' }, { op: 'syncdir', code: 'EIO' }, { op: 'batch', code: 'EIO', nth: random.int(1, 6) }])
           : undefined
@@ -127,7 +150,7 @@ export async function runPruneCycles (options: PruneCycleOptions): Promise<Prune
         } else {
           summary.faults++
         }
-        story.push(`cut at ${cutAt ?? 'none'}${fault === undefined ? '' : `, fault ${fault.op} ${fault.code ?? ''}`}: ${pruned === undefined ? 'prune interrupted' : 'prune finished'}${racerCommitted ? ', racer committed' : ''}`)
+        story.push(`cut at ${step === undefined ? 'none' : `${step} #${cutAt}`}${fault === undefined ? '' : `, fault ${fault.op} ${fault.code ?? ''}`}: ${pruned === undefined ? 'prune interrupted' : 'prune finished'}${racerCommitted ? ', racer committed' : ''}`)
 
         const mode = random.weighted(MODES)
         summary.crashes[mode] = (summary.crashes[mode] ?? 0) + 1
