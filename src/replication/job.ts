@@ -14,6 +14,7 @@ import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
 import { TRANSFER_PROGRESS_INTERVAL_MS } from './api.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
+import { FORGOTTEN_BY_RETENTION } from '../protocol/index.ts'
 import type { PointSummary } from '../protocol/index.ts'
 import type { PointPins } from '../points/pins.ts'
 
@@ -79,6 +80,8 @@ class ReplicationJob {
   readonly #present = new Set<string>()
   /** points found damaged on this Core while they were sent (blocks it could not read) */
   readonly #damagedHere = new Set<string>()
+  /** points the target's own retention removed: settled there, not behind */
+  readonly #forgottenThere = new Set<string>()
   #plan: RulePlan = { machines: [], points: [] }
   #seedMode: boolean
   #wire: WireStream | undefined
@@ -208,6 +211,10 @@ class ReplicationJob {
     const outcome = await session.offer(signed, { base, seed: this.#seedMode, repair: !this.#seedMode })
     if (outcome.kind === 'declined') {
       this.#result.skipped.push(id)
+      if (outcome.reason.startsWith(FORGOTTEN_BY_RETENTION)) {
+        this.#forgottenThere.add(id)
+        return
+      }
       deps.events.emit('replication.declined', `${this.#to} declined point ${id} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: this.#rule.to, point: id, reason: outcome.reason }, 'warning')
       return
     }
@@ -241,7 +248,7 @@ class ReplicationJob {
   #finish (): void {
     const covered = this.#covered()
     this.#result.lastPoint = covered.findLast(p => this.#present.has(p.record.point))?.record.point ?? null
-    const behind = covered.filter(p => !this.#present.has(p.record.point))
+    const behind = covered.filter(p => !this.#present.has(p.record.point) && !this.#forgottenThere.has(p.record.point))
     this.#result.pointsBehind = behind.length
     this.#result.blocked = behind
       .filter(p => p.reason === 'incomplete' || this.#damagedHere.has(p.record.point))

@@ -10,6 +10,7 @@ import { QuotaExceededError, RetentionLockedError, TenantScope } from '../tenant
 import type { TenantSettings } from '../tenants/index.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
 import { approvedTenant, countedSend } from './sessions.ts'
+import { FORGOTTEN_BY_RETENTION } from '../protocol/index.ts'
 import type { Message, MessageOf } from '../protocol/index.ts'
 
 export interface ReceiverDeps extends IncomingDeps {
@@ -145,6 +146,11 @@ async function offer (deps: ReceiverDeps, scope: TenantScope, frame: MessageOf<'
     return undefined
   }
   const existing = await scope.point(id)
+  const forgotten = existing === undefined ? await deps.tenants.forgottenAt(scope.tenant, id) : undefined
+  if (forgotten !== undefined) {
+    await send({ type: 'offer-reply', known: false, complete: false, accepted: false, reason: `${FORGOTTEN_BY_RETENTION}: this Core's retention policy removed point ${id} on ${forgotten}; it is not taken again` })
+    return undefined
+  }
   if (existing !== undefined && (await scope.completeness(existing, signed)).complete) {
     await send({ type: 'offer-reply', known: true, complete: true, accepted: false, reason: `point ${id} is already complete here` })
     return undefined

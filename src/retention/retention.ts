@@ -16,7 +16,7 @@ export interface RetentionDeps {
   /** each tenant's retention lock */
   settings: Pick<TenantSettings, 'get'>
   /** a forgotten point's cached completeness in its tenant goes with it */
-  blocks: Pick<TenantBlocks, 'forgetPoint'>
+  blocks: Pick<TenantBlocks, 'forgetPoint' | 'markForgotten'>
   events: EventSink
   /** the clock (tests move it) */
   now?: () => number
@@ -193,7 +193,10 @@ export class Retention {
   async #remove (machine: MachineRef, ids: string[]): Promise<void> {
     for (const id of ids) {
       await this.#deps.points.remove(id, machine.tenant)
-      if (machine.tenant !== '') await this.#deps.blocks.forgetPoint(machine.tenant, id)
+      if (machine.tenant === '') continue
+      await this.#deps.blocks.forgetPoint(machine.tenant, id)
+      // a target's decision: its source offering the point again is declined (docs/retention.md)
+      await this.#deps.blocks.markForgotten(machine.tenant, id)
     }
   }
 }

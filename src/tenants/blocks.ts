@@ -10,6 +10,12 @@ import type { BlockStore, IndexOp, JsonSublevel, RootDb } from '../store/index.t
 export const TENANT_BLOCKS_SUBLEVEL = 'tenant-blocks'
 /** `tenant NUL point id` -> true: the tenant sees the point's whole closure (a cache, never stale). */
 export const TENANT_COMPLETE_SUBLEVEL = 'tenant-complete'
+/**
+ * `tenant NUL point id` -> ISO time: this Core's retention (a policy, `forget`) removed the
+ * point from the tenant; an offer of it again is declined (its source would otherwise send it
+ * after every rollup removed it).
+ */
+export const TENANT_FORGOTTEN_SUBLEVEL = 'tenant-forgotten'
 /** `tenant` -> `TenantUsage`: what the tenant's references add up to (its quota counts this). */
 export const TENANT_USAGE_SUBLEVEL = 'tenant-usage'
 
@@ -50,6 +56,7 @@ export class TenantBlocks {
   readonly #refs: JsonSublevel<1>
   readonly #complete: JsonSublevel<true>
   readonly #usage: JsonSublevel<TenantUsage>
+  readonly #forgotten: JsonSublevel<string>
   readonly #usageCache = new Map<string, TenantUsage>()
   readonly #writes = new KeyedSerialQueue()
 
@@ -59,6 +66,7 @@ export class TenantBlocks {
     this.#refs = jsonSublevel<1>(db, TENANT_BLOCKS_SUBLEVEL)
     this.#complete = jsonSublevel<true>(db, TENANT_COMPLETE_SUBLEVEL)
     this.#usage = jsonSublevel<TenantUsage>(db, TENANT_USAGE_SUBLEVEL)
+    this.#forgotten = jsonSublevel<string>(db, TENANT_FORGOTTEN_SUBLEVEL)
   }
 
   /**
@@ -223,6 +231,16 @@ export class TenantBlocks {
   /** Remembers that `tenant` sees the point's whole closure (true for as long as blocks are kept). */
   async setComplete (tenant: string, point: string): Promise<void> {
     await this.#complete.put(tenant + KEY_SEP + point, true)
+  }
+
+  /** Records that this Core's retention removed the point from the tenant (its offers are declined from now on). */
+  async markForgotten (tenant: string, point: string): Promise<void> {
+    await this.#forgotten.put(tenant + KEY_SEP + point, new Date().toISOString())
+  }
+
+  /** When this Core's retention removed the point from the tenant, or undefined. */
+  async forgottenAt (tenant: string, point: string): Promise<string | undefined> {
+    return await this.#forgotten.get(tenant + KEY_SEP + point)
   }
 
   /** Forgets the cached answer (the point's record left the tenant). */
