@@ -18,6 +18,8 @@ test('a chain prints as glyphs: B base image, i incremental, o orphan, | before 
   const glyphs = chainGlyphs({ pointCount: 200, points: long })
   assert.ok(glyphs.startsWith('… i i'))
   assert.equal(glyphs.split(' ').length, 41)
+  const forgotten = { ...pt(3, 'incremental'), parentPresent: false }
+  assert.equal(chainGlyphs({ pointCount: 2, points: [pt(1, 'base'), forgotten] }), 'B : i', 'a point whose parent was forgotten')
 })
 
 test('the text overview names machines with counts, peers with health, rules with lag', () => {
@@ -31,15 +33,16 @@ test('the text overview names machines with counts, peers with health, rules wit
     rules: [{ machine: 'web01', to: '12D3KooWPeerB', toName: 'siteB', state: 'idle', schedule: 'after-backup', lastPoint: null, pointsBehind: 1, bytesSent: 2048, error: null, lagSeconds: 3720 }],
     seeds: [],
     defaultPolicy: null,
-    tenants: []
+    tenants: [{ tenant: 'siteB', peers: [], points: 2, storedBytes: 512 * 1024, quota: 1024 * 1024, retentionLock: '30d', blocks: 3, lockedPoints: 2, lockedUntil: '2026-01-31T00:00:00.000Z' }]
   }
   const text = formatStatus(o, true)
   assert.match(text, /^Core hq \(12D3KooWSelf\) {2}running$/m)
   assert.match(text, /2\.00 MiB stored for 10\.0 MiB protected \(dedup 2\.50x, compression 2\.00x, total 5\.00x\)/)
-  assert.match(text, /db01 +siteB +siteB +2: 1 complete, 1 orphan +o i$/m)
+  assert.match(text, /db01 +siteB +siteB +2: 1 complete, 1 orphan +o i +-$/m)
   assert.match(text, /PEERS {2}\(2 pending requests: drcore peer requests\)/)
   assert.match(text, /siteB +connected +approved +connected/)
   assert.match(text, /web01 +siteB +idle +after-backup +1 +1h02m +2\.00 KiB/)
+  assert.match(text, /TENANTS\n.*\n +siteB +2 +512\.0 KiB +1\.00 MiB \(50%\) +30d \(2 points until 2026-01-31T00:00:00\.000Z\)$/m)
 })
 
 test('drcore status works on a stopped Core and --json is the overview', async () => {
@@ -53,7 +56,7 @@ test('drcore status works on a stopped Core and --json is the overview', async (
     const text = await drcore(['status', '--repo', repo])
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /not running \(read from the repository\)/)
-    assert.match(text.stdout, /web01 +this Core +\(own\) +1: 1 complete +B$/m)
+    assert.match(text.stdout, /web01 +this Core +\(own\) +1: 1 complete +B +-$/m)
     const o = await drcoreJson(['status', '--repo', repo])
     assert.equal(o.core.name, 'hq')
     assert.equal(o.machines[0].pointCount, 1)
