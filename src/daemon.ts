@@ -82,7 +82,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
     token,
     stop: async () => {
       stopping ??= (async () => {
-        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
+        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`, {})
         await rm(infoPath, { force: true })
         http.close()
         await new Promise<void>(resolve => {

@@ -50,7 +50,7 @@ export function httpApp (core: HttpCore, token: string): HttpApp {
   app.get('/metrics', async c => {
     if (!authorized(c, token)) return unauthorized(c)
     const overview = await core.run('status', {}) as Overview
-    return c.body(renderMetrics(overview, jobs), 200, { 'content-type': METRICS_CONTENT_TYPE })
+    return c.body(renderMetrics(overview, jobs, core.events), 200, { 'content-type': METRICS_CONTENT_TYPE })
   })
   app.route('/', consoleRoutes(token))
   app.notFound(c => {

@@ -1,5 +1,5 @@
 import { NotFoundError, UserError } from '../errors.ts'
-import type { EventSink } from '../events/api.ts'
+import type { EventSink, PairingData, PairingEventType } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
 import { MAX_ADDRESSES } from '../protocol/index.ts'
 import type { PairState } from '../protocol/index.ts'
@@ -27,6 +27,7 @@ export class PeerRegistry implements PeerTrust {
   readonly #peers = new Map<string, PeerRecord>()
   readonly #self: string
   readonly #events: EventSink | undefined
+  readonly #approvals = new Set<(peerId: string) => void>()
   #writing: Promise<void> = Promise.resolve()
 
   private constructor (db: JsonSublevel<PeerRecord>, options: PeerRegistryOptions) {
@@ -210,10 +211,20 @@ export class PeerRegistry implements PeerTrust {
     return updated
   }
 
+  /**
+   * Calls `listener` with the peer id whenever a peer approves this Core (its decision about
+   * us), until the returned function is called: the scheduler starts the rules to that peer.
+   */
+  onApproval (listener: (peerId: string) => void): () => void {
+    this.#approvals.add(listener)
+    return () => { this.#approvals.delete(listener) }
+  }
+
   #announceOutbound (before: PeerRecord, after: PeerRecord): void {
     if (before.outbound === after.outbound) return
     if (after.outbound === 'approved') {
       this.#emit('pairing.approved', `peer ${peerLabel(after)} approved this Core: replication to it is allowed`, after, { by: 'remote' })
+      for (const listener of [...this.#approvals]) listener(after.peerId)
     } else if (after.outbound === 'denied') {
       this.#emit('pairing.denied', `peer ${peerLabel(after)} denied this Core's pairing request`, after, { by: 'remote' }, 'warning')
     }
@@ -328,7 +339,7 @@ export class PeerRegistry implements PeerTrust {
     await next
   }
 
-  #emit (type: string, message: string, record: PeerRecord, data: Record<string, unknown>, level: 'info' | 'warning' = 'info'): void {
+  #emit (type: PairingEventType, message: string, record: PeerRecord, data: Omit<PairingData, 'peerId' | 'name'>, level: 'info' | 'warning' = 'info'): void {
     this.#events?.emit(type, message, { peerId: record.peerId, name: record.name, ...data }, level)
   }
 }

@@ -1,5 +1,4 @@
 import { UserError } from '../errors.ts'
-import type { CoreEvent } from '../events/api.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import { inWindow, RuleStore, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
@@ -116,11 +115,14 @@ export class ReplicationScheduler {
     this.#clock = options.clock ?? realClock
   }
 
-  /** Listens for triggers and wakes every rule once (a restart resumes unfinished work). */
+  /**
+   * Listens to its parts (points from peers, approvals from peers) and wakes every rule once (a
+   * restart resumes unfinished work).
+   */
   async start (): Promise<void> {
     this.#running = true
-    this.#unsubscribe.push(this.#events.subscribe(event => { this.#background(async () => { await this.#onEvent(event) }) }))
     this.#unsubscribe.push(this.#jobs.onPointReceived(point => { this.#background(async () => { await this.#onPointReceived(point) }) }))
+    this.#unsubscribe.push(this.#peers.onApproval(peerId => { this.#background(async () => { await this.#onApproval(peerId) }) }))
     for (const rule of await this.#rules.list()) this.#wake(rule, 'start')
   }
 
@@ -224,36 +226,47 @@ export class ReplicationScheduler {
     while (this.#busy()) await new Promise<void>(resolve => this.#idle.push(resolve))
   }
 
+  // --- what happened elsewhere in the Core (the composition root tells) ------------------------
+
+  /** A backup of this Core took `point`: the rules that send its machine, or its cluster, run. */
+  backedUp (point: string): void {
+    this.#background(async () => {
+      const record = await this.#points.get(point, '')
+      if (record != null) await this.#triggerSending(record, 'backup')
+    })
+  }
+
+  /** A verify ended: a passing one runs every after-backup rule (it may have healed what a job lacked). */
+  verified (report: { ok: boolean }): void {
+    if (!report.ok) return
+    this.#background(async () => { await this.#triggerAfterBackupRules('verify') })
+  }
+
+  /** A seed drive was consumed: when it brought blocks (points arrived, or orphans became complete), rules may forward them. */
+  seedConsumed (result: { imported: number }): void {
+    if (result.imported === 0) return
+    this.#background(async () => { await this.#triggerAfterBackupRules('seed consumed') })
+  }
+
+  /** A seed was abandoned: its rules wake, to send its points over the network. */
+  seedAbandoned (rules: Array<{ machine: string, to: string }>): void {
+    this.#background(async () => {
+      for (const r of rules) {
+        const rule = await this.#rules.get(r.machine, r.to).catch(() => undefined)
+        if (rule != null) this.#wake(rule, 'seed abandoned')
+      }
+    })
+  }
+
   // --- triggers ----------------------------------------------------------------------------------
 
-  async #onEvent (event: CoreEvent): Promise<void> {
-    const data = event.data
-    switch (event.type) {
-      case 'backup.finished': {
-        const record = typeof data.point === 'string' ? await this.#points.get(data.point, '') : undefined
-        if (record != null) await this.#triggerSending(record, 'backup')
-        break
-      }
-      case 'verify.finished':
-        if (event.level === 'error') break
-        for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'verify')
-        break
-      case 'seed.consumed':
-        // points arrived on a seed drive (or orphans became complete): rules may forward them
-        if (typeof data.imported !== 'number' || data.imported === 0) break
-        for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'seed consumed')
-        break
-      case 'pairing.approved':
-        if (data.by !== 'remote') break
-        for (const rule of await this.#rules.list()) if (rule.to === data.peerId) this.#wake(rule, 'approved')
-        break
-      case 'seed.abandoned':
-        for (const r of Array.isArray(data.rules) ? data.rules as Array<{ machine: string, to: string }> : []) {
-          const rule = await this.#rules.get(r.machine, r.to).catch(() => undefined)
-          if (rule != null) this.#wake(rule, 'seed abandoned')
-        }
-        break
-    }
+  async #triggerAfterBackupRules (reason: TriggerReason): Promise<void> {
+    for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), reason)
+  }
+
+  /** A target approved this Core: its rules, which started no job until now, wake. */
+  async #onApproval (peerId: string): Promise<void> {
+    for (const rule of await this.#rules.list()) if (rule.to === peerId) this.#wake(rule, 'approved')
   }
 
   async #onPointReceived (point: PointReceived): Promise<void> {
@@ -532,8 +545,9 @@ export class ReplicationScheduler {
     if (!this.#busy()) for (const resolve of this.#idle.splice(0)) resolve()
   }
 
-  /** Runs trigger handling that reads the store; `idle()` waits for it. */
+  /** Runs trigger handling that reads the store; `idle()` waits for it. Nothing runs once stopped. */
   #background (work: () => Promise<void>): void {
+    if (!this.#running) return
     this.#deciding++
     work().catch((err: any) => {
       this.#events.emit('replication.scheduler-error', `the replication scheduler failed to handle a trigger: ${err?.message ?? err}`, {}, 'error')

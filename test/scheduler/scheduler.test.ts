@@ -43,7 +43,7 @@ describe('replication scheduler: triggers', () => {
       await h.settle()
       h.engine.jobs.length = 0
       const sql02 = await h.addPoint({ machine: 'sql02', cluster: 'sqlc' })
-      h.events.emit('backup.finished', 'taken', { machine: 'sql02', point: sql02.point })
+      h.scheduler.backedUp(sql02.point)
       await h.settle()
       assert.deepEqual(h.engine.runs, ['sql01->' + h.siteB])
     })
@@ -86,10 +86,10 @@ describe('replication scheduler: triggers', () => {
       await h.addRule({ machine: 'mail01', to: h.siteC, schedule: '0 3 * * *' })
       await h.settle()
       h.engine.jobs.length = 0
-      h.events.emit('verify.finished', 'verify found problems', {}, 'error')
+      h.scheduler.verified({ ok: false })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
-      h.events.emit('verify.finished', 'repository verified', {})
+      h.scheduler.verified({ ok: true })
       await h.settle()
       assert.deepEqual(h.engine.runs.sort(), ['db01->' + h.siteC, 'web01->' + h.siteB].sort())
     })
@@ -101,10 +101,10 @@ describe('replication scheduler: triggers', () => {
       await h.addRule({ machine: 'db01', to: h.siteC, schedule: '0 3 * * *' })
       await h.settle()
       h.engine.jobs.length = 0
-      h.events.emit('seed.consumed', 'nothing new', { imported: 0 })
+      h.scheduler.seedConsumed({ imported: 0 })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
-      h.events.emit('seed.consumed', 'imported', { imported: 12, pointsCompleted: [] })
+      h.scheduler.seedConsumed({ imported: 12 })
       await h.settle()
       assert.deepEqual(h.engine.runs, ['web01->' + h.siteB])
     })
@@ -168,7 +168,7 @@ describe('replication scheduler: pause, resume, now', () => {
     await withHarness({ now: at(12) }, async h => {
       await h.addRule({ machine: 'web01', to: h.siteB, paused: true })
       await h.backup('web01')
-      h.events.emit('verify.finished', 'ok', {})
+      h.scheduler.verified({ ok: true })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
       await assert.rejects(h.scheduler.now('web01', h.siteB), /paused: resume it first \(drcore replication resume web01 --to siteB\)/)
@@ -271,7 +271,7 @@ describe('replication scheduler: jobs', () => {
       await until(() => h.engine.open.length === 1)
       for (let i = 0; i < 3; i++) {
         const p = await h.addPoint({ machine: 'web01' })
-        h.events.emit('backup.finished', 'taken', { machine: 'web01', point: p.point })
+        h.scheduler.backedUp(p.point)
       }
       await new Promise(resolve => setTimeout(resolve, 20))
       assert.equal(h.engine.jobs.length, 1)

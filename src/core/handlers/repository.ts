@@ -10,6 +10,7 @@ import type { RepositoryFiles } from '../../repo/index.ts'
 import { checkRepositoryModes } from '../../repo/modes.ts'
 import { listPath, restore, verifyPoints } from '../../restore/index.ts'
 import type { BlockStore } from '../../store/index.ts'
+import type { JobTriggers } from './replication.ts'
 
 /** The parts of a Core the repository operations use. */
 export interface RepositoryParts {
@@ -17,6 +18,8 @@ export interface RepositoryParts {
   readonly store: BlockStore
   readonly points: PointIndex
   readonly events: EventLog
+  /** backups and verifies may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'backedUp' | 'verified'>
   /** the addresses the Core listens on (none without the network) */
   addresses (): string[]
 }
@@ -66,6 +69,7 @@ export function repositoryHandlers (core: RepositoryParts) {
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
         : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
+      core.triggers.backedUp(result.point)
       return result
     },
     machines: async () => await core.points.machineRows(),
@@ -109,5 +113,6 @@ async function verify (core: RepositoryParts, onProgress?: ProgressFn): Promise<
     ? 'repository verified'
     : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
   core.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
+  core.triggers.verified({ ok })
   return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost, warnings }
 }

@@ -12,6 +12,7 @@ import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSe
 import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow } from '../../seed/index.ts'
 import type { BlockStore } from '../../store/api.ts'
 import type { TenantBlocks } from '../../tenants/index.ts'
+import type { JobTriggers } from './replication.ts'
 
 /** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
 export type SeedPeers = Pick<PeerRegistry, 'resolve' | 'tenantOf'>
@@ -31,6 +32,8 @@ export interface SeedParts {
   readonly seedImports: SeedImports
   /** a consumed seed's blocks become its source's tenant's */
   readonly tenants: TenantBlocks
+  /** a seed consumed or abandoned may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'seedConsumed' | 'seedAbandoned'>
 }
 
 /**
@@ -87,12 +90,13 @@ export function seedHandlers (core: SeedParts) {
       core.events.emit('seed.abandoned',
         `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
         { seed: record.seed, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to })) }, 'warning')
+      core.triggers.seedAbandoned(changed.map(r => ({ machine: r.machine, to: r.to })))
       return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
     }),
 
     seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
       if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
-      return await consumeSeed({
+      const result = await consumeSeed({
         store: core.store,
         points: core.points,
         imports,
@@ -101,6 +105,8 @@ export function seedHandlers (core: SeedParts) {
         tenants: core.tenants,
         events: core.events
       }, input.dir, onProgress)
+      core.triggers.seedConsumed(result)
+      return result
     })
   } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
 }
