@@ -18,7 +18,7 @@ const LAYERS = [
   ['foundation', ['common/', 'errors.ts', 'fsx/', 'chunker/']],
   ['contracts', ['api/', 'events/api.ts', 'protocol/']],
   ['storage', ['store/', 'repo/', 'events/log.ts']],
-  ['model', ['points/', 'rules/', 'tenants/']],
+  ['model', ['points/', 'rules/', 'tenants/', 'retention/']],
   ['transport', ['net/']],
   ['services', ['peers/', 'backup/', 'restore/', 'seed/', 'status/', 'replication/', 'scheduler/', 'repair/']],
   ['composition', ['core/']],

@@ -22,7 +22,8 @@ function withInstallScripts (): Map<string, string> {
 /**
  * The set-up contract under npm 12, which runs a dependency's install script only when
  * package.json's `allowScripts` allows it: the project needs exactly one, the `node` package's
- * (it installs the Node 24 the project runs on); LevelDB and koffi load the binaries they ship.
+ * (it installs the Node 24 the project runs on); LevelDB, koffi and swc (the dependency check's
+ * TypeScript parser) load the binaries they ship.
  * The lockfile carries no registry URLs, so npm can verify names but not versions: entries are
  * by name.
  */

@@ -1,12 +1,13 @@
 import type { BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { Entry, Xattr } from '../points/nodes.ts'
-import { compareNames, isSafeName, nameBytes, nameOf, showPath } from '../points/names.ts'
+import { childPath as joinPath, compareNames, isSafeName, nameBytes, nameOf, showPath } from '../points/names.ts'
 import { DirTreeBuilder, dirEntries } from '../points/dir-tree.ts'
 import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
 import { splitDev } from '../fsx/index.ts'
 import { UserError } from '../errors.ts'
+import { mapLimit } from '../common/concurrency.ts'
 import { ctimeOf, isFsError, mtimeOf } from './fs.ts'
 import type { BackupSyncFs } from './fs.ts'
 import { readFileContent } from './file-reader.ts'
@@ -22,7 +23,6 @@ const YIELD_EVERY = 32
  * rarely allow more than one 4 KiB block of them per inode.
  */
 const XATTRS_MAX_BYTES = 128 * 1024
-const SLASH = Buffer.from('/')
 
 /** Something a backup did not store, and why (the CLI exits 3 and the point is partial). */
 export interface Skipped {
@@ -103,7 +103,7 @@ export class Archiver {
     const children: Array<{ name: Entry['name'], path: Buffer }> = []
     for (const bytes of raw) {
       const name = nameOf(bytes)
-      const childPath = Buffer.concat([path, SLASH, bytes])
+      const childPath = joinPath(path, bytes)
       if (!isSafeName(name)) {
         this.#skip(childPath, 'invalid name (longer than 255 bytes)')
         continue
@@ -291,18 +291,4 @@ function sameTime (a: [number, number], b: [number, number]): boolean {
 function volumeRef (ref: VolumeRef): VolumeRef {
   for (const key of Object.keys(ref) as Array<keyof VolumeRef>) if (ref[key] === undefined) delete ref[key]
   return ref
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }

@@ -1,5 +1,6 @@
 import type { BigIntStats } from 'node:fs'
 import { DEFAULT_CHUNKING } from '../chunker/index.ts'
+import { Throttle } from '../common/throttle.ts'
 import { UserError } from '../errors.ts'
 import { isSafeName, showPath } from '../points/names.ts'
 import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
@@ -13,7 +14,6 @@ import { isFsError, nodeBackupFs, nodeBackupSyncFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
 import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './api.ts'
 
-const PROGRESS_INTERVAL_MS = 100
 
 /**
  * Takes a recovery point of a machine: walks its volumes, stores new chunks and nodes through one
@@ -45,7 +45,7 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
     const parentManifest = parent?.complete === true ? (await loadManifest(deps.store, parent.point)).manifest : undefined
 
     const writer = deps.store.writer()
-    const progress = new ProgressThrottle(opts.onProgress, estimateTotal(roots, parentManifest))
+    const progress = new ProgressCounters(opts.onProgress, estimateTotal(roots, parentManifest))
     let newBytes = 0
     const archiver = new Archiver({
       fs,
@@ -156,7 +156,8 @@ function parentVolume (parent: Manifest | undefined, name: string): VolumeRef | 
   return parent !== undefined && Object.hasOwn(parent.volumes, name) ? parent.volumes[name] : undefined
 }
 
-class ProgressThrottle {
+/** What a backup has done so far, reported at most every PROGRESS_INTERVAL_MS (common/throttle.ts) and once at its end. */
+class ProgressCounters {
   files = 0
   /** bytes read from disk */
   read = 0
@@ -165,7 +166,7 @@ class ProgressThrottle {
   readonly #onProgress: ((p: BackupProgress) => void) | undefined
   readonly #totalBytes: number | undefined
   #path: Buffer | string = ''
-  #last = 0
+  readonly #throttle = new Throttle()
 
   constructor (onProgress: ((p: BackupProgress) => void) | undefined, totalBytes: number | undefined) {
     this.#onProgress = onProgress
@@ -194,10 +195,7 @@ class ProgressThrottle {
   }
 
   #maybe (): void {
-    if (this.#onProgress === undefined) return
-    const now = performance.now()
-    if (now - this.#last < PROGRESS_INTERVAL_MS) return
-    this.#last = now
+    if (this.#onProgress === undefined || !this.#throttle.ready()) return
     this.#emit()
   }
 

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress'
 import type { Progress } from '../api/operations.ts'
-import { formatBytes } from './output.ts'
+import { formatBytes } from '../common/sizes.ts'
 
 /**
  * A progress bar on stderr, only when stderr is a terminal and output is not JSON. Returns the

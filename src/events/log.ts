@@ -1,3 +1,4 @@
+import { SerialQueue } from '../common/serial-queue.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import type { AnyEventType, CoreEvent, CoreEventOf, EventLevel, EventMap, EventSink, EventSource, EventType, LiveEventMap, LiveEventSink, LiveEventType } from './api.ts'
@@ -33,7 +34,7 @@ export class EventLog implements EventSink, LiveEventSink, EventSource {
   readonly #listeners = new Set<Listener>()
   readonly #warn: (line: string) => void
   private seq = 0
-  private writing: Promise<void> = Promise.resolve()
+  private readonly writes = new SerialQueue()
   #writeFailures = 0
   /** a write failed and none succeeded since: the next failure is not told again */
   #failing = false
@@ -55,7 +56,8 @@ export class EventLog implements EventSink, LiveEventSink, EventSource {
   emit<T extends EventType> (type: T, message: string, data: EventMap[T], level: EventLevel = 'info'): void {
     const event = { seq: ++this.seq, at: new Date().toISOString(), type, level, message, data } as CoreEventOf<T> as CoreEvent
     const key = String(event.seq).padStart(12, '0')
-    this.writing = this.writing.then(async () => {
+    // the queued write handles its own failure (counted and told), so the promise never rejects
+    void this.writes.run(async () => {
       try {
         await this.events.put(key, event)
       } catch (err) {
@@ -84,7 +86,7 @@ export class EventLog implements EventSink, LiveEventSink, EventSource {
   }
 
   async list (opts: { since?: number, limit?: number } = {}): Promise<CoreEvent[]> {
-    await this.writing
+    await this.writes.settled()
     const out: CoreEvent[] = []
     // a range option that is present but undefined matches nothing in abstract-level: leave it out
     const range = opts.since != null ? { gt: String(opts.since).padStart(12, '0') } : { reverse: true }
@@ -104,7 +106,7 @@ export class EventLog implements EventSink, LiveEventSink, EventSource {
 
   /** Waits for the queued writes; never rejects (a failed write is counted, not thrown). */
   async flush (): Promise<void> {
-    await this.writing
+    await this.writes.settled()
   }
 
   private async trim (): Promise<void> {

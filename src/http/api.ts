@@ -1,10 +1,11 @@
 import { Hono } from 'hono'
 import type { Context } from 'hono'
-import { timingSafeEqual } from 'node:crypto'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
 import { isUserError, NotFoundError, UsageError, NotAuthorizedError } from '../errors.ts'
+import { Throttle } from '../common/throttle.ts'
+import { sameToken } from './token.ts'
 
 /** What the HTTP layer needs from a Core: one function that runs any operation. */
 export interface OperationRunner {
@@ -61,12 +62,6 @@ export function authorized (c: Context, token: string): boolean {
   return false
 }
 
-function sameToken (given: string, token: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(token)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
 async function readInput (c: Context, spec: OperationSpec): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {}
   if (spec.method === 'POST') {
@@ -107,7 +102,7 @@ function errorResponse (c: Context, err: unknown): Response {
 /** NDJSON: progress lines, then a result or an error line. */
 function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>): Response {
   const encoder = new TextEncoder()
-  let last = 0
+  const throttle = new Throttle()
   // The client may go away (Ctrl-C, `--no-wait`) while the operation goes on: from then on
   // progress is dropped, and a write to the closed stream must never fail the operation itself.
   let open = true
@@ -123,10 +118,8 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
       }
       try {
         const result = await runner.run(name, input, p => {
-          const now = Date.now()
-          if (now - last < 100 && (p.total == null || p.done < p.total)) return
-          last = now
-          send({ progress: p })
+          // the line that says "all done" always goes out
+          if (throttle.ready(p.total != null && p.done >= p.total)) send({ progress: p })
         })
         send({ result: result ?? null })
       } catch (err: any) {

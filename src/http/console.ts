@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { Hono } from 'hono'
 import type { Context } from 'hono'
+import { sameToken } from './token.ts'
 
 /**
  * The console's files, served as they are (plain CSS and JavaScript modules: no build step): the
@@ -77,12 +78,6 @@ export function consoleRoutes (token: string): Hono {
 function cookieName (c: Context): string {
   const port = new URL(c.req.url).port
   return port === '' ? 'drcore_token' : `drcore_token_${port}`
-}
-
-function sameToken (given: string, token: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(token)
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 function page (title: string, html: string): string {

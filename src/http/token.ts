@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError } from '../errors.ts'
@@ -27,4 +27,11 @@ export async function loadOrCreateToken (dir: string): Promise<string> {
   await chmod(path + '.tmp', 0o600)
   await rename(path + '.tmp', path)
   return token
+}
+
+/** Whether `given` is the API token, compared in constant time (it is a secret). */
+export function sameToken (given: string, token: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
 }

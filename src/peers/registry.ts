@@ -1,3 +1,4 @@
+import { SerialQueue } from '../common/serial-queue.ts'
 import { NotFoundError, UserError } from '../errors.ts'
 import type { EventSink, PairingData, PairingEventType } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
@@ -28,7 +29,7 @@ export class PeerRegistry implements PeerTrust {
   readonly #self: string
   readonly #events: EventSink | undefined
   readonly #approvals = new Set<(peerId: string) => void>()
-  #writing: Promise<void> = Promise.resolve()
+  readonly #writes = new SerialQueue()
 
   private constructor (db: JsonSublevel<PeerRecord>, options: PeerRegistryOptions) {
     this.#db = db
@@ -309,7 +310,7 @@ export class PeerRegistry implements PeerTrust {
     const previous = this.#peers.get(record.peerId)
     this.#peers.set(record.peerId, record)
     try {
-      await this.#queue(async () => { await this.#db.put(record.peerId, record) })
+      await this.#writes.run(async () => { await this.#db.put(record.peerId, record) })
     } catch (err) {
       if (this.#peers.get(record.peerId) === record) this.#remember(record.peerId, previous)
       throw err
@@ -321,7 +322,7 @@ export class PeerRegistry implements PeerTrust {
     const previous = this.#peers.get(peerId)
     this.#peers.delete(peerId)
     try {
-      await this.#queue(async () => { await this.#db.del(peerId) })
+      await this.#writes.run(async () => { await this.#db.del(peerId) })
     } catch (err) {
       if (!this.#peers.has(peerId)) this.#remember(peerId, previous)
       throw err
@@ -331,12 +332,6 @@ export class PeerRegistry implements PeerTrust {
   #remember (peerId: string, record: PeerRecord | undefined): void {
     if (record == null) this.#peers.delete(peerId)
     else this.#peers.set(peerId, record)
-  }
-
-  async #queue (write: () => Promise<void>): Promise<void> {
-    const next = this.#writing.then(write)
-    this.#writing = next.catch(() => {})
-    await next
   }
 
   #emit (type: PairingEventType, message: string, record: PeerRecord, data: Omit<PairingData, 'peerId' | 'name'>, level: 'info' | 'warning' = 'info'): void {

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { readAhead } from '../common/concurrency.ts'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import { cidKey, isRaw } from './blocks.ts'
 import { decodeNode, nodeLinks } from './nodes.ts'
@@ -11,7 +12,7 @@ import type { BlockStore } from '../store/api.ts'
  */
 export type BlockSource = Pick<BlockStore, 'get' | 'hasMany'>
 
-/** Nodes fetched at once while walking a level (the store decompresses on the thread pool). */
+/** Nodes read ahead while walking a level (the store decompresses on the thread pool). */
 const FETCH_CONCURRENCY = 16
 /** Raw leaves per `hasMany` call. */
 const HAS_BATCH = 4096
@@ -200,17 +201,13 @@ interface Fetched {
  * node is reported as `absent` instead of thrown; so is one whose stored copy is damaged (the
  * store has taken it out of its index, see `BlockStore.quarantine`: it is absent from now on).
  */
-async function * fetchNodes (store: BlockSource, cids: CID[], tolerateMissing: boolean): AsyncGenerator<Fetched> {
-  for (let i = 0; i < cids.length; i += FETCH_CONCURRENCY) {
-    const slice = cids.slice(i, i + FETCH_CONCURRENCY)
-    const results = await Promise.all(slice.map(async (cid): Promise<Fetched> => {
-      try {
-        return { cid, links: nodeLinks(decodeNode(cid, await store.get(cid))), absent: false }
-      } catch (err) {
-        if (tolerateMissing && (err instanceof MissingBlockError || err instanceof CorruptBlockError)) return { cid, links: [], absent: true }
-        throw err
-      }
-    }))
-    yield * results
-  }
+function fetchNodes (store: BlockSource, cids: CID[], tolerateMissing: boolean): AsyncGenerator<Fetched> {
+  return readAhead(cids, FETCH_CONCURRENCY, async (cid): Promise<Fetched> => {
+    try {
+      return { cid, links: nodeLinks(decodeNode(cid, await store.get(cid))), absent: false }
+    } catch (err) {
+      if (tolerateMissing && (err instanceof MissingBlockError || err instanceof CorruptBlockError)) return { cid, links: [], absent: true }
+      throw err
+    }
+  })
 }

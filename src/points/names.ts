@@ -79,6 +79,13 @@ export function showName (name: Name): string {
   return displayName(name).text
 }
 
+const SLASH = Buffer.from('/')
+
+/** The path of the entry `name` in the directory `dir`, as bytes (neither need be UTF-8). */
+export function childPath (dir: Buffer, name: Name): Buffer {
+  return Buffer.concat([dir, SLASH, nameBytes(name)])
+}
+
 /** A path (any bytes) as readable text: valid UTF-8 as it is, else escaped like a name. */
 export function showPath (path: Uint8Array | string): string {
   if (typeof path === 'string') return path

@@ -1,4 +1,5 @@
 import { KeyedSerialQueue } from '../common/keyed-queue.ts'
+import { KEY_SEP, prefixRange } from '../common/keys.ts'
 import { CorruptBlockError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
 import { jsonSublevel } from '../store/sublevels.ts'
 import type { JsonSublevel, RootDb } from '../store/sublevels.ts'
@@ -13,9 +14,6 @@ import type { MachineRecord, MachineRef, PointRecord, SignedPoint } from './api.
 export const POINTS_SUBLEVEL = 'points'
 export const CHAINS_SUBLEVEL = 'chains'
 export const MACHINES_SUBLEVEL = 'machines'
-
-/** Key separator: below every character a name may contain, so a prefix range is exact. */
-const SEP = '\x00'
 
 type MachineInfo = Pick<MachineRecord, 'machine' | 'tenant' | 'origin' | 'cluster'>
 
@@ -80,27 +78,27 @@ export class PointIndex {
 
   /** Every tenant's record of a point. */
   async records (id: string): Promise<PointRecord[]> {
-    return await this.#points.values(prefixRange(id + SEP)).all()
+    return await this.#points.values(prefixRange(id + KEY_SEP)).all()
   }
 
   /** A machine's points, oldest (lowest seq) first. */
   async points (ref: MachineRef): Promise<PointRecord[]> {
-    const ids = await this.#chains.values(prefixRange(machineKey(ref) + SEP)).all()
+    const ids = await this.#chains.values(prefixRange(machineKey(ref) + KEY_SEP)).all()
     const records = await this.#points.getMany(ids.map(id => pointKey(id, ref.tenant)))
     return records.filter((r): r is PointRecord => r !== undefined)
   }
 
   async latest (ref: MachineRef): Promise<PointRecord | undefined> {
-    const [id] = await this.#chains.values({ ...prefixRange(machineKey(ref) + SEP), reverse: true, limit: 1 }).all()
+    const [id] = await this.#chains.values({ ...prefixRange(machineKey(ref) + KEY_SEP), reverse: true, limit: 1 }).all()
     return id === undefined ? undefined : await this.get(id, ref.tenant)
   }
 
   /** Every machine (of one tenant, when given), sorted by name, tenant and origin. */
   async machines (filter: { tenant?: string } = {}): Promise<MachineRecord[]> {
-    const range = filter.tenant === undefined ? {} : prefixRange(filter.tenant + SEP)
+    const range = filter.tenant === undefined ? {} : prefixRange(filter.tenant + KEY_SEP)
     const result: MachineRecord[] = []
     for await (const info of this.#machines.values(range)) {
-      const ids = await this.#chains.values(prefixRange(machineKey(info) + SEP)).all()
+      const ids = await this.#chains.values(prefixRange(machineKey(info) + KEY_SEP)).all()
       if (ids.length === 0) continue
       result.push({ ...info, points: ids.length, latest: ids[ids.length - 1] })
     }
@@ -250,19 +248,15 @@ function refOf (r: MachineRef): MachineRef {
 }
 
 function pointKey (id: string, tenant: string): string {
-  return id + SEP + tenant
+  return id + KEY_SEP + tenant
 }
 
 function machineKey (ref: MachineRef): string {
-  return [ref.tenant, ref.origin, ref.machine].join(SEP)
+  return [ref.tenant, ref.origin, ref.machine].join(KEY_SEP)
 }
 
 function chainKey (ref: MachineRef, seq: number, id: string): string {
-  return [machineKey(ref), String(seq).padStart(12, '0'), id].join(SEP)
-}
-
-function prefixRange (prefix: string): { gte: string, lt: string } {
-  return { gte: prefix, lt: prefix + '\uffff' }
+  return [machineKey(ref), String(seq).padStart(12, '0'), id].join(KEY_SEP)
 }
 
 function cmp (a: string, b: string): number {

@@ -6,6 +6,12 @@
 import type { JobProgress, RuleRecord } from '../rules/index.ts'
 export type { JobProgress, JobResult, PointReceived } from '../rules/index.ts'
 
+/**
+ * A transfer (a job, a fetch) reports progress at most this often: half as often as a local
+ * operation (common/throttle.ts), as a job's progress also goes live to every console listening.
+ */
+export const TRANSFER_PROGRESS_INTERVAL_MS = 200
+
 /** What `drcore fetch` did. */
 export interface FetchResult {
   machine: string

@@ -1,3 +1,4 @@
+import { KEY_SEP, prefixRange } from '../common/keys.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import type { MachineRef } from '../points/api.ts'
@@ -9,8 +10,6 @@ export interface ReplicationCursor {
   /** ISO time of the acknowledgement (or of the status that showed the point there) */
   at: string
 }
-
-const SEP = '\x00'
 
 /**
  * Replication cursors (sublevel `cursors`, key `target NUL tenant NUL origin NUL machine`): per
@@ -63,11 +62,11 @@ export class ReplicationCursors {
 
   /** Forgets the cursors of a machine's name on a target (every tenant and origin), and what it lacked. */
   async clear (to: string, machine: string): Promise<void> {
-    const prefix = to + SEP
+    const prefix = to + KEY_SEP
     for (const sublevel of [this.#cursors, this.#lacking] as JsonSublevel[]) {
       const keys: string[] = []
-      for await (const k of sublevel.keys({ gte: prefix, lt: prefix + '\uffff' })) {
-        if (k.endsWith(SEP + machine)) keys.push(k)
+      for await (const k of sublevel.keys(prefixRange(prefix))) {
+        if (k.endsWith(KEY_SEP + machine)) keys.push(k)
       }
       if (keys.length > 0) await sublevel.batch(keys.map(k => ({ type: 'del' as const, key: k })))
     }
@@ -75,5 +74,5 @@ export class ReplicationCursors {
 }
 
 function key (to: string, ref: MachineRef): string {
-  return [to, ref.tenant, ref.origin, ref.machine].join(SEP)
+  return [to, ref.tenant, ref.origin, ref.machine].join(KEY_SEP)
 }

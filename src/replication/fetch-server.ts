@@ -1,12 +1,13 @@
-import { CorruptBlockError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError } from '../errors.ts'
+import { MalformedError, NotAuthorizedError, NotFoundError } from '../errors.ts'
 import type { PeerTrust, WireStream } from '../net/index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { CID } from 'multiformats/cid'
-import { readAhead } from './read-ahead.ts'
+import { readable, readableBlocks } from './readable-blocks.ts'
 import { TenantScope } from '../tenants/index.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
+import { approvedTenant, countedSend, countSent } from './sessions.ts'
 import { bitmapOf } from '../protocol/index.ts'
 import type { Message } from '../protocol/index.ts'
 
@@ -25,13 +26,10 @@ export interface FetchServerDeps {
  * another tenant's data from no data.
  */
 export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer: string): Promise<void> {
-  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
-  if (tenant === undefined || tenant === '') throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const tenant = approvedTenant(deps.peers, peer)
+  if (tenant === undefined) throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
   const scope = new TenantScope(deps, tenant)
-  const send = async (message: Message): Promise<void> => {
-    deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
-    await wire.send(message)
-  }
+  const send = countedSend(wire, deps.metrics)
   while (true) {
     const frame = await wire.receive()
     if (frame === undefined || frame.type === 'error') return
@@ -41,7 +39,7 @@ export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer:
         break
       case 'get-point': {
         const id = frame.point.toString()
-        const bytes = await scope.point(id) === undefined ? undefined : await readBlock(deps.store, frame.point)
+        const bytes = await scope.point(id) === undefined ? undefined : await readable(deps.store, frame.point)
         if (bytes === undefined) throw new NotFoundError(`no recovery point ${id} here`)
         await send({ type: 'point', point: frame.point, manifest: bytes })
         break
@@ -61,10 +59,9 @@ export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer:
  * like one that is not here.
  */
 export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics'>, wire: WireStream, cids: CID[], allowed: boolean[]): Promise<void> {
-  const read = async (cid: CID, i: number): Promise<Uint8Array | undefined> => allowed[i] ? await readBlock(deps.store, cid) : undefined
   const missing: number[] = []
   let i = 0
-  for await (const { cid, bytes } of readAhead(cids, read)) {
+  for await (const { cid, bytes } of readableBlocks(deps.store, cids, i => allowed[i])) {
     if (bytes === undefined) missing.push(i)
     else {
       await wire.sendBlock(cid, bytes)
@@ -74,15 +71,5 @@ export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics
     i++
   }
   await wire.send({ type: 'want-done', count: cids.length, missing: bitmapOf(cids.length, missing) })
-  deps.metrics.messagesSent['want-done'] = (deps.metrics.messagesSent['want-done'] ?? 0) + 1
-}
-
-/** A block's bytes, or undefined when it is gone or corrupt here (never sent as it is). */
-async function readBlock (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
-  try {
-    return await store.get(cid)
-  } catch (err) {
-    if (err instanceof MissingBlockError || err instanceof CorruptBlockError) return undefined
-    throw err
-  }
+  countSent(deps.metrics, 'want-done')
 }

@@ -1,4 +1,5 @@
 import type { ProgressFn } from '../api/operations.ts'
+import { Throttle } from '../common/throttle.ts'
 import { NotFoundError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import type { WireStream } from '../net/index.ts'
@@ -10,7 +11,9 @@ import { BlockIntake } from './block-intake.ts'
 import { BlockPuller } from './pull.ts'
 import type { IntakeOptions } from './block-intake.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
+import { TRANSFER_PROGRESS_INTERVAL_MS } from './api.ts'
 import type { EngineMetrics, FetchResult } from './api.ts'
+import { countSent } from './sessions.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface FetchDeps {
@@ -34,8 +37,6 @@ export interface FetchOptions {
   point?: string
   onProgress?: ProgressFn
 }
-
-const PROGRESS_INTERVAL_MS = 200
 
 /**
  * The owner's side of `/drcore/fetch/1`: lists the machine's points that `from` holds in this
@@ -77,7 +78,7 @@ class FetchSession {
   readonly #wire: WireStream
   readonly #options: FetchOptions
   readonly #result: FetchResult
-  #lastProgress = 0
+  readonly #progress = new Throttle(TRANSFER_PROGRESS_INTERVAL_MS)
 
   constructor (deps: FetchDeps, wire: WireStream, options: FetchOptions, result: FetchResult) {
     this.#deps = deps
@@ -119,15 +120,13 @@ class FetchSession {
     this.#result.bytes += bytes
     this.#deps.metrics.blocksReceived++
     this.#deps.metrics.bytesReceived += bytes
-    const now = performance.now()
-    if (this.#options.onProgress !== undefined && now - this.#lastProgress >= PROGRESS_INTERVAL_MS) {
-      this.#lastProgress = now
+    if (this.#options.onProgress !== undefined && this.#progress.ready()) {
       this.#options.onProgress({ phase: 'fetch', done: this.#result.bytes, unit: 'bytes', detail: this.#options.machine })
     }
   }
 
   async #send (message: Message): Promise<void> {
-    this.#deps.metrics.messagesSent[message.type] = (this.#deps.metrics.messagesSent[message.type] ?? 0) + 1
+    countSent(this.#deps.metrics, message.type)
     await this.#wire.send(message)
   }
 

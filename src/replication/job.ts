@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { throttled } from '../common/throttle.ts'
 import type { EventSink } from '../events/api.ts'
 import type { WireStream } from '../net/index.ts'
 import { loadManifest } from '../points/manifest.ts'
@@ -11,6 +12,7 @@ import type { PlannedPoint, RulePlan, RuleRecord } from '../rules/index.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
+import { TRANSFER_PROGRESS_INTERVAL_MS } from './api.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
 import type { PointSummary } from '../protocol/index.ts'
 
@@ -51,8 +53,6 @@ export interface JobOptions {
   signal?: AbortSignal
   onProgress?: (p: JobProgress) => void
 }
-
-const PROGRESS_INTERVAL_MS = 200
 
 /**
  * One replication job for one rule (docs/protocol.md, "A job"): every point of the rule's
@@ -264,23 +264,21 @@ async function loadIfPresent (store: BlockStore, id: string): Promise<SignedPoin
   return await store.has(CID.parse(id)) ? await loadManifest(store, id) : null
 }
 
-/** Calls `onProgress` at most every 200 ms, and at each point's start and end. */
+/** Calls `onProgress` at most every TRANSFER_PROGRESS_INTERVAL_MS, and at each point's start and end. */
 function progressReporter (onProgress: ((p: JobProgress) => void) | undefined, result: JobResult) {
   let current: Omit<JobProgress, 'bytesSent' | 'blocksSent'> | undefined
-  let last = 0
-  const report = (): void => {
-    if (onProgress === undefined || current === undefined) return
-    last = performance.now()
-    onProgress({ ...current, bytesSent: result.bytesSent, blocksSent: result.blocksSent })
-  }
+  const report = throttled((point: NonNullable<typeof current>) => {
+    onProgress?.({ ...point, bytesSent: result.bytesSent, blocksSent: result.blocksSent })
+  }, TRANSFER_PROGRESS_INTERVAL_MS)
   return {
     start (point: Omit<JobProgress, 'bytesSent' | 'blocksSent' | 'bytesToSend'>): void {
       current = point
-      report()
+      report(current, true)
     },
     update (bytesToSend?: number, force = false): void {
-      if (current !== undefined && bytesToSend !== undefined) current = { ...current, bytesToSend }
-      if (force || performance.now() - last >= PROGRESS_INTERVAL_MS) report()
+      if (current === undefined) return
+      if (bytesToSend !== undefined) current = { ...current, bytesToSend }
+      report(current, force)
     }
   }
 }

@@ -6,6 +6,7 @@ import { IncomingPoint } from './incoming-point.ts'
 import type { IncomingDeps } from './incoming-point.ts'
 import { TenantScope } from '../tenants/index.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
+import { approvedTenant, countedSend } from './sessions.ts'
 import type { Message, MessageOf } from '../protocol/index.ts'
 
 export interface ReceiverDeps extends IncomingDeps {
@@ -28,13 +29,10 @@ export interface ReceiverDeps extends IncomingDeps {
  */
 export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer: string): Promise<void> {
   // the node checked this before the handler ran; the tenant is what every answer depends on
-  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
-  if (tenant === undefined || tenant === '') throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const tenant = approvedTenant(deps.peers, peer)
+  if (tenant === undefined) throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
   const scope = new TenantScope(deps, tenant)
-  const send = async (message: Message): Promise<void> => {
-    deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
-    await wire.send(message)
-  }
+  const send = countedSend(wire, deps.metrics)
   let incoming: IncomingPoint | undefined
   /** the point of the offer being handled, for the rejection event */
   let offered: string | null = null

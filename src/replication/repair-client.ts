@@ -9,6 +9,7 @@ import type { IntakeOptions } from './block-intake.ts'
 import { BlockPuller } from './pull.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
+import { countedSend } from './sessions.ts'
 import type { Message } from '../protocol/index.ts'
 
 export interface RepairClientDeps {
@@ -45,10 +46,7 @@ export async function pullRepair (deps: RepairClientDeps, wire: WireStream, labe
     intake,
     batchSize: deps.batchSize,
     label,
-    send: async (message: Message) => {
-      deps.metrics.messagesSent[message.type] = (deps.metrics.messagesSent[message.type] ?? 0) + 1
-      await wire.send(message)
-    },
+    send: countedSend(wire, deps.metrics),
     onBlock: (_cid, bytes) => {
       result.blocks++
       result.bytes += bytes.length

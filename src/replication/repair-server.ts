@@ -8,6 +8,7 @@ import type { RuleRecord } from '../rules/index.ts'
 import { TenantScope } from '../tenants/index.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
+import { approvedTenant } from './sessions.ts'
 
 export interface RepairServerDeps {
   store: BlockStore
@@ -29,12 +30,12 @@ export interface RepairServerDeps {
  */
 export async function serveRepair (deps: RepairServerDeps, wire: WireStream, peer: string): Promise<void> {
   // the node checked this before the handler ran; what the peer may see depends on it
-  const tenant = deps.peers.isAccepted(peer) ? deps.peers.tenantOf(peer) : undefined
+  const tenant = approvedTenant(deps.peers, peer)
   const sendsTo = deps.peers.canSendTo(peer)
-  if ((tenant === undefined || tenant === '') && !sendsTo) {
+  if (tenant === undefined && !sendsTo) {
     throw new NotAuthorizedError(`this Core neither approved peer ${peer} nor sends to it`)
   }
-  const scope = tenant === undefined || tenant === '' ? undefined : new TenantScope(deps, tenant)
+  const scope = tenant === undefined ? undefined : new TenantScope(deps, tenant)
   const sent = sendsTo ? new SentClosures(deps, peer) : undefined
   while (true) {
     const frame = await wire.receive()

@@ -1,12 +1,13 @@
 import type { CID } from 'multiformats/cid'
-import { CorruptBlockError, MalformedError, MissingBlockError } from '../errors.ts'
+import { MalformedError } from '../errors.ts'
 import type { WireStream } from '../net/index.ts'
 import { diffClosure } from '../points/closure.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
-import { readAhead } from './read-ahead.ts'
+import { readableBlocks } from './readable-blocks.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
+import { countSent } from './sessions.ts'
 import { bitmapIndexes } from '../protocol/index.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
@@ -140,7 +141,7 @@ export class ReplicationSession {
   async #sendBlocks (cids: CID[]): Promise<number> {
     const { store, limiter, metrics, signal } = this.#options
     let unreadable = 0
-    for await (const { cid, bytes } of readAhead(cids, async cid => await readable(store, cid))) {
+    for await (const { cid, bytes } of readableBlocks(store, cids)) {
       signal?.throwIfAborted()
       if (bytes === undefined) {
         unreadable++
@@ -163,7 +164,7 @@ export class ReplicationSession {
   async #send (message: Message): Promise<void> {
     this.#options.signal?.throwIfAborted()
     const { metrics, limiter } = this.#options
-    metrics.messagesSent[message.type] = (metrics.messagesSent[message.type] ?? 0) + 1
+    countSent(metrics, message.type)
     if (message.type === 'have') await limiter?.take(message.cids.length * 40, this.#options.signal)
     await this.wire.send(message)
   }
@@ -175,18 +176,5 @@ export class ReplicationSession {
   async #request<T extends MessageType> (message: Message, reply: T, options: { signal?: AbortSignal } = {}): Promise<MessageOf<T>> {
     await this.#send(message)
     return await this.#expect(reply, options)
-  }
-}
-
-/**
- * A block's bytes, or undefined when this Core's copy is gone or damaged (a damaged copy is
- * quarantined by the read, so the next writer of its bytes heals it).
- */
-async function readable (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
-  try {
-    return await store.get(cid)
-  } catch (err) {
-    if (err instanceof CorruptBlockError || err instanceof MissingBlockError) return undefined
-    throw err
   }
 }

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { readAhead } from '../common/concurrency.ts'
 import { CorruptBlockError, MalformedError, MissingBlockError, UserError } from '../errors.ts'
 import { cidKey, isRaw } from '../points/blocks.ts'
 import { loadManifest } from '../points/manifest.ts'
@@ -69,15 +70,15 @@ export class SentClosures {
     }
     while (level.length > 0 && remaining.size > 0) {
       const next: CID[] = []
-      for (let i = 0; i < level.length && remaining.size > 0; i += READ_CONCURRENCY) {
-        const links = await Promise.all(level.slice(i, i + READ_CONCURRENCY).map(async cid => await this.#links(cid)))
-        for (const child of links.flat()) {
+      for await (const links of readAhead(level, READ_CONCURRENCY, async cid => await this.#links(cid))) {
+        for (const child of links) {
           const key = cidKey(child)
           found(key)
           if (isRaw(child) || seen.has(key)) continue
           seen.add(key)
           next.push(child)
         }
+        if (remaining.size === 0) break
       }
       level = next
     }

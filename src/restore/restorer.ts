@@ -3,12 +3,14 @@ import type { FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { mapLimit, readAhead } from '../common/concurrency.ts'
+import { Throttle } from '../common/throttle.ts'
 import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
 import type { Entry } from '../points/nodes.ts'
-import { nameBytes, showPath } from '../points/names.ts'
+import { childPath, nameBytes, showPath } from '../points/names.ts'
 import type { Name } from '../points/names.ts'
 import { lutimesNs, mknod, setXattr } from '../fsx/index.ts'
 import type { SpecialKind } from '../fsx/index.ts'
@@ -16,12 +18,10 @@ import { isRaw } from '../points/blocks.ts'
 import type { PointRecord, SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
-import { mapLimit } from '../backup/archiver.ts'
 import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './api.ts'
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
 const READ_AHEAD = 8
-const PROGRESS_INTERVAL_MS = 100
 const FILE_CONCURRENCY = 4
 
 /**
@@ -133,7 +133,7 @@ class TreeWriter {
   /** hard link id of the target being restored to the first path restored with it */
   #links = new Map<number, Promise<Buffer | undefined>>()
   #path: Buffer | string = ''
-  #last = 0
+  readonly #progress = new Throttle()
 
   constructor (store: BlockStore, total: number, onProgress?: (p: RestoreProgress) => void) {
     this.#store = store
@@ -230,11 +230,11 @@ class TreeWriter {
     const slash = path.lastIndexOf(0x2f) + 1
     const temp = Buffer.concat([path.subarray(0, slash), DOT, path.subarray(slash, slash + 200), Buffer.from(`.drcore-restore-${randomBytes(6).toString('hex')}`)])
     const handle = await atDestination(path, open(temp, 'wx', 0o600))
-    const inFlight: Array<Promise<{ cid: CID, bytes: Uint8Array, declared: number }>> = []
     try {
       let written = 0
-      const drainOne = async (): Promise<void> => {
-        const { cid, bytes, declared } = await (inFlight.shift() as Promise<{ cid: CID, bytes: Uint8Array, declared: number }>)
+      const chunks = fileChunks(async c => await this.#store.get(c), entry.cid as CID)
+      const reads = readAhead(chunks, READ_AHEAD, async ([cid, declared]) => ({ cid, bytes: await this.#store.get(cid), declared }))
+      for await (const { cid, bytes, declared } of reads) {
         if (declared >= 0 && bytes.length !== declared) {
           throw new MalformedError(`chunk ${cid} of ${showPath(path)} holds ${bytes.length} bytes where its file node declares ${declared}`)
         }
@@ -243,13 +243,6 @@ class TreeWriter {
         this.bytes += bytes.length
         this.progress(false)
       }
-      for await (const [cid, declared] of fileChunks(async c => await this.#store.get(c), entry.cid as CID)) {
-        const read = this.#store.get(cid).then(bytes => ({ cid, bytes, declared }))
-        read.catch(() => {}) // awaited in order by drainOne; a failure ahead of it must not go unhandled
-        inFlight.push(read)
-        if (inFlight.length >= READ_AHEAD) await drainOne()
-      }
-      while (inFlight.length > 0) await drainOne()
       if (written !== entry.size) throw new MalformedError(`file ${showPath(path)} restored ${written} bytes where its entry declares ${entry.size}`)
       // zero runs were not written: the length makes the holes they left, at the end too
       await atDestination(path, handle.truncate(written))
@@ -262,7 +255,7 @@ class TreeWriter {
       await atDestination(path, rename(temp, path))
       setTimes(path, entry)
     } catch (err) {
-      await Promise.allSettled(inFlight)
+      // the reads still in flight have settled: readAhead waits for them when its loop is left
       await handle.close().catch(() => {})
       await unlink(temp).catch(() => {})
       throw err
@@ -315,10 +308,7 @@ class TreeWriter {
   }
 
   progress (force: boolean): void {
-    if (this.#onProgress === undefined) return
-    const now = performance.now()
-    if (!force && now - this.#last < PROGRESS_INTERVAL_MS) return
-    this.#last = now
+    if (this.#onProgress === undefined || !this.#progress.ready(force)) return
     this.#onProgress({ files: this.files, bytes: this.bytes, totalBytes: this.#total, path: showPath(this.#path) })
   }
 }
@@ -354,12 +344,7 @@ function xattrProblem (code: string): string {
   return `could not be set (${code}): not restored`
 }
 
-const SLASH = Buffer.from('/')
 const DOT = Buffer.from('.')
-
-function childPath (dir: Buffer, name: Name): Buffer {
-  return Buffer.concat([dir, SLASH, nameBytes(name)])
-}
 
 const HOLE_BLOCK = 4096
 const ZEROS = Buffer.alloc(HOLE_BLOCK)

@@ -3,6 +3,7 @@
  * one-line `UsageError` naming the option.
  */
 import type { Cron } from 'croner'
+import { parseSize } from '../common/sizes.ts'
 import { UsageError } from '../errors.ts'
 import { isMachineName } from '../points/manifest.ts'
 import { AFTER_BACKUP, parseCron, parseWindow } from './calendar.ts'
@@ -39,17 +40,14 @@ export function checkWindow (text: string): string {
 /** The slowest `--limit` accepted: below it a single 1 MiB block would take over 15 minutes. */
 export const MIN_RATE = 1024
 
-const RATE = /^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?(\/s)?$/i
-const MULTIPLIER: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
-
 /**
- * `--limit RATE`: bytes per second, with an optional binary multiple K, M or G (`512K` is
+ * `--limit RATE`: bytes per second, with an optional binary multiple K, M, G or T (`512K` is
  * 524,288 bytes/s, `10M` is 10 MiB/s); `B`, `iB` and `/s` may follow (`10MiB/s`).
  */
 export function parseRate (text: string): number {
-  const m = RATE.exec(text.trim())
-  if (m == null) throw new UsageError(`--limit: not a rate: "${text}" (bytes per second, e.g. 512K, 10M, 1G)`)
-  const rate = Math.round(Number(m[1]) * MULTIPLIER[m[2].toLowerCase()])
+  const bytes = parseSize(text, { perSecond: true })
+  if (bytes === undefined) throw new UsageError(`--limit: not a rate: "${text}" (bytes per second, e.g. 512K, 10M, 1G)`)
+  const rate = Math.round(bytes)
   if (rate < MIN_RATE) throw new UsageError(`--limit: ${text} is below the lowest rate, 1K (1024 bytes per second)`)
   return rate
 }

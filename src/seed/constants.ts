@@ -32,8 +32,6 @@ export const WRITE_BUFFERS = 1024
 /** Bytes read from a part file at once while consuming. */
 export const READ_CHUNK = 4 * 1024 * 1024
 
-export const PROGRESS_INTERVAL_MS = 100
-
 /** Sublevels: seeds this Core created (source side), and seeds it consumed (target side). */
 export const SEEDS_SUBLEVEL = 'seeds'
 export const SEED_IMPORTS_SUBLEVEL = 'seed-imports'

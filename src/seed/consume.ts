@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { throttled } from '../common/throttle.ts'
 import { asUserError, FileSystemError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
@@ -10,7 +11,6 @@ import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
 import { TenantBlocks } from '../tenants/index.ts'
-import { throttle } from './create.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
@@ -78,7 +78,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   let record: SeedImportRecord = await deps.imports.get(id) ?? {
     seed: id, source: d.source, sourceName: d.sourceName, target: d.target, tenant, parts: d.parts, imported: [], points: d.points, machines: d.machines, createdAt: d.createdAt, firstImportAt: now, lastImportAt: now
   }
-  const progress = throttle(onProgress)
+  const progress = throttled(onProgress)
   const total = found.filter(r => !record.imported.includes(r.part.part)).reduce((n, r) => n + r.size, 0)
   let read = 0
   const pointIds = new Set(d.points)

@@ -1,19 +1,21 @@
-import { mkdir, open } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { FileSystemError, UserError } from '../errors.ts'
+import { syncDirectory } from '../fsx/sync-directory.ts'
+import { readAhead } from '../common/concurrency.ts'
+import { throttled } from '../common/throttle.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
 import type { BlockStore } from '../store/api.ts'
 import { seedBlocks } from './blocks.ts'
 import { carHeader, sectionHead, sectionSize } from './car.ts'
-import { PART_DIGITS, PART_FORMAT, PROGRESS_INTERVAL_MS, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
+import { PART_DIGITS, PART_FORMAT, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
 import { partBlock, signSeed } from './descriptor.ts'
 import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
-import { readAhead } from './read-ahead.ts'
 import type { SeedSelection } from './selection.ts'
 import type { CreatedPart, SeedCreateResult, SeedDescriptor, SeedMachine, SeedRecord } from './api.ts'
 
@@ -47,7 +49,7 @@ export function partFileName (seed: string, part: number): string {
  */
 export async function writeSeed (deps: CreateDeps, selection: SeedSelection, options: CreateOptions): Promise<{ result: SeedCreateResult, record: SeedRecord }> {
   const started = performance.now()
-  const progress = throttle(options.onProgress)
+  const progress = throttled(options.onProgress)
   const machines = selection.machines.map(({ machine, points }): SeedMachine => {
     const dates = points.map(p => p.createdAt).sort()
     return { machine: machine.machine, origin: machine.origin, cluster: machine.cluster, points: points.length, from: dates[0], to: dates[dates.length - 1] }
@@ -85,7 +87,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
-  const blocks = readAhead(seedBlocks(deps.store, selection.machines), async cid => ({ cid, bytes: await deps.store.get(cid) }), READ_AHEAD)
+  const blocks = readAhead(seedBlocks(deps.store, selection.machines), READ_AHEAD, async cid => ({ cid, bytes: await deps.store.get(cid) }))
   const iterator = blocks[Symbol.asyncIterator]()
   const changed = (): UserError => new UserError('the recovery points changed while the seed was written (blocks differ from the plan); run seed create again')
   let done = 0
@@ -173,25 +175,4 @@ function partOverhead (draft: SeedDescriptor): number {
   const part = partBlock({ format: PART_FORMAT, version: SEED_FORMAT_VERSION, seed: placeholder, part: widest, blocks: widest, bytes: widest })
   const seed = cborBlock({ descriptor: { ...draft, parts: widest, blocks: widest, bytes: widest }, signature: new Uint8Array(64) })
   return carHeader(placeholder).length + sectionSize(part.cid.bytes.length, part.bytes.length) + sectionSize(seed.cid.bytes.length, seed.bytes.length)
-}
-
-async function syncDirectory (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Calls `onProgress` at most every PROGRESS_INTERVAL_MS, and always when `force`. */
-export function throttle (onProgress: ProgressFn | undefined): (p: Parameters<ProgressFn>[0], force?: boolean) => void {
-  let last = 0
-  return (p, force = false) => {
-    if (onProgress === undefined) return
-    const now = performance.now()
-    if (!force && now - last < PROGRESS_INTERVAL_MS) return
-    last = now
-    onProgress(p)
-  }
 }

@@ -1,10 +1,10 @@
 import type { CID } from 'multiformats/cid'
 import { MissingBlockError, UserError } from '../errors.ts'
+import { readAhead } from '../common/concurrency.ts'
 import type { BlockStore } from '../store/api.ts'
 import { seedBlocks } from './blocks.ts'
 import { sectionSize } from './car.ts'
 import { SIZE_LOOKUPS } from './constants.ts'
-import { readAhead } from './read-ahead.ts'
 
 /** What one part will hold. */
 export interface PartPlan {
@@ -34,7 +34,7 @@ export async function planParts (store: BlockStore, machines: Array<{ points: Ar
   let current: PartPlan = { blocks: 0, bytes: 0, sectionBytes: 0 }
   let blocks = 0
   let bytes = 0
-  const sized = readAhead(seedBlocks(store, machines), async cid => ({ cid, size: await sizeOf(store, cid) }), SIZE_LOOKUPS)
+  const sized = readAhead(seedBlocks(store, machines), SIZE_LOOKUPS, async cid => ({ cid, size: await sizeOf(store, cid) }))
   for await (const { cid, size } of sized) {
     const section = sectionSize(cid.bytes.length, size)
     if (section > budget) throw new PartTooSmallError(section)

@@ -1,4 +1,5 @@
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
+import { syncDirectory } from '../fsx/sync-directory.ts'
 import { READ_HANDLE_CACHE } from './constants.ts'
 
 /**
@@ -42,16 +43,6 @@ export const packDirectory: PackDirectory = {
   size: async (path) => (await stat(path)).size,
   unlink: async (path) => await unlink(path),
   sync: syncDirectory
-}
-
-/** Makes file creations and deletions in `dir` durable. */
-export async function syncDirectory (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { KEY_SEP } from '../common/keys.ts'
 import { MissingBlockError } from '../errors.ts'
 import type { BlockSource } from '../points/closure.ts'
 import { jsonSublevel } from '../store/index.ts'
@@ -8,8 +9,6 @@ import type { BlockStore, IndexOp, JsonSublevel, RootDb } from '../store/index.t
 export const TENANT_BLOCKS_SUBLEVEL = 'tenant-blocks'
 /** `tenant NUL point id` -> true: the tenant sees the point's whole closure (a cache, never stale). */
 export const TENANT_COMPLETE_SUBLEVEL = 'tenant-complete'
-
-const SEP = '\x00'
 
 /**
  * Which blocks each tenant may see on this Core.
@@ -80,20 +79,20 @@ export class TenantBlocks {
 
   /** true when `tenant` is known to see every block of the point (a cached positive answer). */
   async isComplete (tenant: string, point: string): Promise<boolean> {
-    return await this.#complete.get(tenant + SEP + point) === true
+    return await this.#complete.get(tenant + KEY_SEP + point) === true
   }
 
   /** Remembers that `tenant` sees the point's whole closure (true for as long as blocks are kept). */
   async setComplete (tenant: string, point: string): Promise<void> {
-    await this.#complete.put(tenant + SEP + point, true)
+    await this.#complete.put(tenant + KEY_SEP + point, true)
   }
 
   /** Forgets the cached answer (the point's record left the tenant). */
   async forgetPoint (tenant: string, point: string): Promise<void> {
-    await this.#complete.del(tenant + SEP + point)
+    await this.#complete.del(tenant + KEY_SEP + point)
   }
 }
 
 function refKey (tenant: string, cid: CID): string {
-  return tenant + SEP + cid.toString()
+  return tenant + KEY_SEP + cid.toString()
 }

@@ -31,7 +31,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { getSystemErrorMessage } from 'node:util'
-import { syncDirectory } from '../../src/store/pack-files.ts'
+import { syncDirectory } from '../../src/fsx/sync-directory.ts'
 import type { OpenPackFile, PackDirectory, PackFileHandle } from '../../src/store/pack-files.ts'
 
 export type DiskOp = 'open' | 'writev' | 'read' | 'datasync' | 'truncate' | 'close' |

@@ -5,7 +5,7 @@ import { MalformedError } from '../../src/errors.ts'
 import { cborBlock, rawCid } from '../../src/points/blocks.ts'
 import { decodeNode } from '../../src/points/nodes.ts'
 import type { DirLeaf, Entry } from '../../src/points/nodes.ts'
-import { compareNames, displayName, isSafeName, nameBytes, nameOf, parseEscapedName } from '../../src/points/names.ts'
+import { childPath, compareNames, displayName, isSafeName, nameBytes, nameOf, parseEscapedName } from '../../src/points/names.ts'
 import { DirTreeBuilder, dirEntries, lookupEntry } from '../../src/points/dir-tree.ts'
 import { DEFAULT_SHAPE } from '../../src/points/shape.ts'
 import type { CID } from 'multiformats/cid'
@@ -129,4 +129,10 @@ test('version 2 entries: special files, hard links, ctime and extended attribute
   reject({ name: 'x'.repeat(256), type: 'fifo', ...base }, /unsafe or invalid name/)
   reject({ name: 's', type: 'symlink', ...base, size: 1, target: new Uint8Array(bytes('a')) }, /a symlink needs a target/)
   reject({ name: 'sock', type: 'socket', ...base }, /unknown type "socket"/)
+})
+
+test('childPath joins a directory and a name as bytes, neither of them UTF-8 or not', { timeout: 5_000 }, () => {
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]) // "café" in Latin-1: not UTF-8
+  assert.deepEqual(childPath(Buffer.from('/srv/d\xe9j\xe0', 'latin1'), nameOf(latin1)), Buffer.concat([Buffer.from('/srv/d\xe9j\xe0/', 'latin1'), latin1]))
+  assert.deepEqual(childPath(Buffer.from('/srv'), 'été'), Buffer.from('/srv/été'))
 })

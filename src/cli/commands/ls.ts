@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { pointOption, withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { formatBytes, printJson, printTable } from '../output.ts'
+import { formatBytes } from '../../common/sizes.ts'
+import { printJson, printTable } from '../output.ts'
 
 /** What a special file is, after its name. */
 function special (r: { type: string, rdev?: [number, number] }): string {

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { formatBytes, printJson } from '../output.ts'
+import { formatBytes } from '../../common/sizes.ts'
+import { printJson } from '../output.ts'
 import type { RuleRow } from '../../replication/api.ts'
 
 interface ReplicateOptions extends CommonOptions {

@@ -3,7 +3,8 @@ import { resolve } from 'node:path'
 import { withCore } from '../connect.ts'
 import { pointOption, withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { formatBytes, printJson } from '../output.ts'
+import { formatBytes } from '../../common/sizes.ts'
+import { printJson } from '../output.ts'
 import { progressBar } from '../progress.ts'
 
 export function register (program: Command): void {

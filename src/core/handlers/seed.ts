@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path'
 import type { Handlers } from '../../api/handler.ts'
 import { SerialQueue } from '../../common/serial-queue.ts'
+import { parseSize } from '../../common/sizes.ts'
 import { NotFoundError, UsageError } from '../../errors.ts'
 import type { EventSink } from '../../events/api.ts'
 import type { PeerRegistry } from '../../peers/index.ts'
@@ -49,7 +50,7 @@ export function seedHandlers (core: SeedParts) {
   return {
     seedCreate: async (input, onProgress) => await writes.run(async (): Promise<SeedCreateResult> => {
       if (!isAbsolute(input.out)) throw new UsageError('seed create: "out" must be an absolute path')
-      const maxSize = input.maxSize === undefined ? undefined : parseByteSize(input.maxSize)
+      const maxSize = input.maxSize === undefined ? undefined : partSize(input.maxSize)
       const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
       const selection = await selectPoints(core.points, core.rules, { machines: input.machines, all: input.all, to })
       const recorded = new Set((await registry.list()).map(r => r.seed))
@@ -124,12 +125,9 @@ function resolveTarget (peers: SeedPeers, to: string, self: string): string {
   return peerId
 }
 
-/** "4G", "700M", "1.5g", "512KiB", "1048576" -> bytes (binary multiples). */
-function parseByteSize (text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
-  if (m == null) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
-  const bytes = Math.floor(Number(m[1]) * unit)
+/** `--max-size`: a whole number of bytes, at least one ("700M", "4G", "512KiB", "1048576"). */
+function partSize (text: string): number {
+  const bytes = Math.floor(parseSize(text) ?? 0)
   if (bytes < 1) throw new UsageError(`not a size: "${text}" (use e.g. 700M, 4G)`)
   return bytes
 }
