@@ -1,4 +1,5 @@
 import { SerialQueue } from '../common/serial-queue.ts'
+import { messageWithCauses } from '../errors.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
 import type { AnyEventType, CoreEvent, CoreEventOf, EventLevel, EventMap, EventSink, EventSource, EventType, LiveEventMap, LiveEventSink, LiveEventType } from './api.ts'
@@ -134,16 +135,7 @@ export class EventLog implements EventSink, LiveEventSink, EventSource {
     this.#writeFailures++
     if (this.#failing) return
     this.#failing = true
-    const reason = describe(err).replace(/\s+/g, ' ').trim()
+    const reason = messageWithCauses(err)
     this.#warn(`the event log ${what}: ${reason}; the Core goes on without storing events, counting each one it could not store (drcore_event_log_write_failures_total in /metrics) until a write succeeds again`)
   }
-}
-
-/** An error's message and its causes' (LevelDB wraps the reason, e.g. a full disk, in `cause`). */
-function describe (err: unknown): string {
-  const parts: string[] = []
-  for (let e: unknown = err; e != null && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
-    parts.push(e instanceof Error ? e.message : String(e))
-  }
-  return parts.join(': ')
 }

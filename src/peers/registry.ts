@@ -1,5 +1,5 @@
 import { SerialQueue } from '../common/serial-queue.ts'
-import { NotFoundError, UserError } from '../errors.ts'
+import { InvalidInputError, NotFoundError, UserError } from '../errors.ts'
 import type { EventSink, PairingData, PairingEventType } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
 import { MAX_ADDRESSES } from '../protocol/index.ts'
@@ -137,7 +137,7 @@ export class PeerRegistry implements PeerTrust {
    * target); approves it if it is already pending.
    */
   async allow (peerId: string, options: { name?: string, tenant?: string, address?: string } = {}): Promise<PeerRecord> {
-    if (!isPeerId(peerId)) throw new UserError(`not a peer id: ${peerId}`)
+    if (!isPeerId(peerId)) throw new InvalidInputError(`not a peer id: ${peerId}`)
     if (peerId === this.#self) throw new UserError('a Core cannot pair with itself')
     const existing = this.#peers.get(peerId)
     const record = existing ?? emptyRecord(peerId)

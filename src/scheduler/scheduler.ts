@@ -1,6 +1,6 @@
-import { UserError } from '../errors.ts'
+import { isExpectedError, messageWithCauses, StoppingError, UserError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
-import { inWindow, RuleStore, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart } from '../rules/index.ts'
+import { inWindow, RuleNotFoundError, RuleStore, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { Clock, JobResult, JobProgress, PointReceived, ReplicationJobs, RuleActivity, SchedulerEvents, SchedulerPeers } from './api.ts'
 import { DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAYS_MS, MAX_TIMER_MS } from './constants.ts'
@@ -133,8 +133,8 @@ export class ReplicationScheduler {
     const jobs: Array<Promise<void> | undefined> = []
     for (const slot of this.#slots.values()) {
       this.#clearTimers(slot)
-      for (const waiter of slot.waiting.splice(0)) waiter.reject(new UserError('the Core is stopping'))
-      slot.job?.controller.abort(new UserError('the Core is stopping'))
+      for (const waiter of slot.waiting.splice(0)) waiter.reject(new StoppingError('the Core is stopping'))
+      slot.job?.controller.abort(new StoppingError('the Core is stopping'))
       jobs.push(slot.job?.done)
     }
     this.#queue.length = 0
@@ -252,7 +252,7 @@ export class ReplicationScheduler {
   seedAbandoned (rules: Array<{ machine: string, to: string }>): void {
     this.#background(async () => {
       for (const r of rules) {
-        const rule = await this.#rules.get(r.machine, r.to).catch(() => undefined)
+        const rule = await this.#rules.get(r.machine, r.to).catch(ifRemoved(undefined))
         if (rule != null) this.#wake(rule, 'seed abandoned')
       }
     })
@@ -304,7 +304,15 @@ export class ReplicationScheduler {
   #trigger (slot: Slot, reason: TriggerReason): void {
     if (!this.#running) return
     this.#background(async () => {
-      const rule = await this.#rules.get(slot.machine, slot.to).catch(() => undefined)
+      let rule: RuleRecord | undefined
+      try {
+        rule = await this.#rules.get(slot.machine, slot.to).catch(ifRemoved(undefined))
+      } catch (err) {
+        // the store failed (a full or failing disk): the rule is not removed, so it runs once
+        // the store answers again, as after a failed job
+        this.#failed(slot, `cannot read the rule: ${messageWithCauses(err)}`)
+        throw err
+      }
       if (rule == null || this.#slots.get(slot.key) !== slot || rule.paused) return
       if (whyCannotSend(this.#peers, rule.to) != null) return // the approval wakes it
       if (slot.retry != null && reason !== 'retry') return // the retry will send it
@@ -396,10 +404,13 @@ export class ReplicationScheduler {
         r.state = 'running' // on disk until the job ends: a crash leaves it, and the next start resumes
         r.lastRunAt = this.#isoNow()
       })
-      if (rule.paused) throw new UserError(`replication of ${slot.machine} to ${this.#label(slot.to)} is paused`)
+      if (rule.paused) throw new RulePausedError(`replication of ${slot.machine} to ${this.#label(slot.to)} is paused`)
       if (signal.aborted) throw signal.reason
     } catch (err: any) {
       for (const waiter of waiters) waiter.reject(err)
+      // removed, paused or stopped meanwhile: no job is due; anything else (the store failed)
+      // is a failed job, retried like one
+      if (!(err instanceof RuleNotFoundError) && !signal.aborted && !(err instanceof RulePausedError)) this.#failed(slot, `cannot record the job's start: ${messageWithCauses(err)}`)
       return
     }
     try {
@@ -441,7 +452,7 @@ export class ReplicationScheduler {
         r.error = message
       })
       this.#armRetry(slot, message)
-      for (const waiter of waiters) waiter.reject(err instanceof UserError ? err : new UserError(`replication of ${slot.machine} to ${label} failed: ${message}`))
+      for (const waiter of waiters) waiter.reject(isExpectedError(err) ? err : new UserError(`replication of ${slot.machine} to ${label} failed: ${message}`))
     }
   }
 
@@ -485,13 +496,23 @@ export class ReplicationScheduler {
     })
   }
 
-  /** Records a job's outcome on the rule, unless the rule was removed meanwhile. */
+  /**
+   * Records a job's outcome on the rule, unless the rule was removed meanwhile. A store that
+   * fails to record it is reported, and the rule goes on (its retry stays armed).
+   */
   async #record (slot: Slot, change: (rule: RuleRecord) => void): Promise<void> {
     try {
       await this.#rules.update(slot.machine, slot.to, change)
     } catch (err) {
-      if (!(err instanceof UserError)) throw err
+      if (err instanceof RuleNotFoundError) return
+      this.#events.emit('replication.scheduler-error', `the replication scheduler could not record the job of ${slot.machine} to ${this.#label(slot.to)}: ${messageWithCauses(err)}`, {}, 'error')
     }
+  }
+
+  /** Something other than the job failed a job of the rule (the store): count it and retry. */
+  #failed (slot: Slot, message: string): void {
+    slot.failures++
+    this.#armRetry(slot, message)
   }
 
   // --- plumbing ----------------------------------------------------------------------------------
@@ -555,6 +576,19 @@ export class ReplicationScheduler {
       this.#deciding--
       this.#settle()
     })
+  }
+}
+
+/** The rule was paused between the trigger and the job's start. */
+class RulePausedError extends UserError {
+  override name = 'RulePausedError'
+}
+
+/** For `.catch`: a rule removed meanwhile becomes `value`; every other failure goes on. */
+function ifRemoved<T> (value: T): (err: unknown) => T {
+  return err => {
+    if (err instanceof RuleNotFoundError) return value
+    throw err
   }
 }
 

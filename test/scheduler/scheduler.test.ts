@@ -334,6 +334,65 @@ describe('replication scheduler: jobs', () => {
     })
   })
 
+  it('a rule store that fails when a job starts does not stop the rule: it is retried like a failed job', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await h.settle()
+      assert.equal(h.engine.jobs.length, 1)
+      const failing = failRuleWrites(h, 'IO error: rules.ldb: Input/output error')
+      try {
+        await h.backup('web01')
+        assert.equal(h.engine.jobs.length, 1, 'no job without its start on record')
+        assert.equal(h.scheduler.activity('web01', h.siteB).retryAt, at(12, 0, 30).toISOString(), 'not taken for a removed rule')
+        const retry = h.seen.filter(e => e.type === 'replication.retry').at(-1)
+        assert.ok(retry?.type === 'replication.retry')
+        assert.match(retry.data.error, /cannot record the job's start: .*Input\/output error/)
+      } finally {
+        failing.stop()
+      }
+      await h.advanceTo(at(12, 0, 30))
+      assert.equal(h.engine.jobs.length, 2, 'the retry runs the rule once the store writes again')
+      assert.equal((await h.rules.get('web01', h.siteB)).state, 'idle')
+    })
+  })
+
+  it('a job whose outcome cannot be recorded is reported, and its failure is still retried', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      h.engine.hold = true
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await until(() => h.engine.open.length === 1)
+      const failing = failRuleWrites(h, 'IO error: rules.ldb: No space left on device')
+      try {
+        h.engine.open[0].fail(new Error('stream reset'))
+        await h.settle()
+        assert.equal(h.scheduler.activity('web01', h.siteB).retryAt, at(12, 0, 30).toISOString())
+        const reported = h.seen.filter(e => e.type === 'replication.scheduler-error')
+        assert.equal(reported.length, 1)
+        assert.match(reported[0].message, /could not record the job of web01 to siteB: .*No space left on device/)
+      } finally {
+        failing.stop()
+      }
+      h.engine.hold = false
+      await h.advanceTo(at(12, 0, 30))
+      assert.equal(h.engine.jobs.length, 2)
+      assert.equal((await h.rules.get('web01', h.siteB)).state, 'idle')
+    })
+  })
+
+  it('a rule removed while its job ran ends quietly: no error reported, no retry', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      h.engine.hold = true
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await until(() => h.engine.open.length === 1)
+      const job = h.engine.open[0]
+      await h.rules.remove('web01', h.siteB)
+      job.fail(new Error('stream reset'))
+      await h.settle()
+      assert.deepEqual(h.seen.filter(e => e.type === 'replication.scheduler-error'), [])
+      await assert.rejects(h.rules.get('web01', h.siteB), /no rule sends web01/)
+    })
+  })
+
   it('bytesSent adds up across jobs, the partial bytes of a failed job included', async () => {
     await withHarness({ now: at(12) }, async h => {
       h.engine.hold = true
@@ -413,3 +472,12 @@ describe('replication scheduler: start and stop', () => {
     })
   })
 })
+
+/** Makes every write to the rule store fail, as a failing disk would, until `stop`. */
+function failRuleWrites (h: Harness, reason: string): { stop: () => void } {
+  const hook = (op: { key: unknown }): void => {
+    if (String(op.key).startsWith('!rules!')) throw new Error(reason)
+  }
+  h.db.hooks.prewrite.add(hook)
+  return { stop: () => { h.db.hooks.prewrite.delete(hook) } }
+}
