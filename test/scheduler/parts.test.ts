@@ -14,8 +14,23 @@ import { at, ManualClock } from './harness.ts'
 
 function rule (r: Partial<RuleRecord> = {}): RuleRecord {
   return {
-    machine: 'web01', to: 'peer-b', schedule: 'after-backup', window: null, paused: false, seedDrive: false, seedPoints: [], seedState: null,
-    limit: null, createdAt: at(1).toISOString(), state: 'idle', lastPoint: null, bytesSent: 0, error: null, lastRunAt: null, lastSuccessAt: null, ...r
+    machine: 'web01',
+    to: 'peer-b',
+    schedule: 'after-backup',
+    window: null,
+    paused: false,
+    seedDrive: false,
+    seedPoints: [],
+    seedState: null,
+    limit: null,
+    createdAt: at(1).toISOString(),
+    state: 'idle',
+    lastPoint: null,
+    bytesSent: 0,
+    error: null,
+    lastRunAt: null,
+    lastSuccessAt: null,
+    ...r
   }
 }
 
