@@ -33,8 +33,9 @@ export type UserErrorKind = 'bad-input' | 'refused' | 'not-found' | 'not-authori
  * - `unavailable`: a peer cannot be reached, ended the exchange, failed on its side or does not
  *   serve the protocol; or this Core is stopping
  * - `timeout`: a peer did not answer within the deadline
+ * - `rate-limited`: a peer limits how often it may be asked (pairing requests); later works
  */
-export type OperationalErrorKind = 'damaged' | 'operational' | 'unavailable' | 'timeout'
+export type OperationalErrorKind = 'damaged' | 'operational' | 'unavailable' | 'timeout' | 'rate-limited'
 
 /** A failure drcore expects: told in one line, never with a stack. */
 export abstract class ExpectedError extends Error {

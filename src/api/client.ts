@@ -1,4 +1,4 @@
-import { ExpectedError, UserError } from '../errors.ts'
+import { ExpectedError, OperationalError, UserError } from '../errors.ts'
 import type { ErrorKind } from '../errors.ts'
 import { operations } from './operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './operations.ts'
@@ -47,7 +47,7 @@ export class HttpCoreClient {
     try {
       res = await fetch(url, init)
     } catch (err: any) {
-      throw new UserError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
+      throw new DaemonUnreachableError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
     }
     if (spec.progress === true && res.ok && res.body != null) return await readProgressStream(res.body, onProgress)
     const text = await res.text()
@@ -55,7 +55,7 @@ export class HttpCoreClient {
     try {
       body = text === '' ? null : JSON.parse(text)
     } catch {
-      throw new UserError(`the drcore daemon answered ${res.status} with a body that is not JSON`)
+      throw new OperationalError(`the drcore daemon answered ${res.status} with a body that is not JSON`)
     }
     if (!res.ok) throw remoteError(body, res.status)
     return body
@@ -78,10 +78,16 @@ async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?
       else if ('result' in msg) return msg.result
     }
   }
-  throw new UserError('the drcore daemon closed the connection before the operation finished')
+  throw new DaemonUnreachableError('the drcore daemon closed the connection before the operation finished')
 }
 
-const KINDS: readonly ErrorKind[] = ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout']
+const KINDS: readonly ErrorKind[] = ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout', 'rate-limited']
+
+/** The daemon cannot be reached, or the connection to it ended before the answer. */
+export class DaemonUnreachableError extends OperationalError {
+  override name = 'DaemonUnreachableError'
+  override readonly kind = 'unavailable'
+}
 
 /** A failure the daemon reported, as it reported it: the CLI prints it as one line and exits with its code. */
 export class DaemonError extends ExpectedError {

@@ -96,6 +96,7 @@ const STATUS_OF_KIND = {
   refused: 409,
   damaged: 422,
   operational: 500,
+  'rate-limited': 429,
   unavailable: 503,
   timeout: 504
 } as const satisfies Record<ErrorKind, number>

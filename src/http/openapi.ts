@@ -68,7 +68,7 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
                 exitCode: { type: 'integer', description: 'what the CLI exits with for this error' },
                 kind: {
                   type: 'string',
-                  enum: ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout', 'internal'],
+                  enum: ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout', 'rate-limited', 'internal'],
                   description: 'what kind of failure: the operator\'s to fix by asking differently (bad-input, refused, not-found, not-authorized), the machine\'s, the data\'s or a peer\'s (damaged, operational, unavailable, timeout), or a bug (internal); the status follows from it'
                 }
               }

@@ -34,9 +34,13 @@ export class StreamEndedError extends OperationalError {
   }
 }
 
-/** Too many pairing requests from one peer or address. */
-export class RateLimitedError extends NotAuthorizedError {
+/**
+ * Too many pairing requests from one peer or address: the peer's limit, not a refusal; asking
+ * again later works (HTTP 429).
+ */
+export class RateLimitedError extends OperationalError {
   override name = 'RateLimitedError'
+  override readonly kind = 'rate-limited'
 }
 
 /**

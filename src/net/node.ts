@@ -8,7 +8,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import { UnsupportedProtocolError } from '@libp2p/interface'
-import { InvalidInputError, isExpectedError, NotAuthorizedError, UserError } from '../errors.ts'
+import { InvalidInputError, isExpectedError, NotAuthorizedError, OperationalError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
@@ -46,7 +46,7 @@ export async function createNode (options: NodeOptions): Promise<DrcoreNode> {
     await node.start()
   } catch (err: any) {
     await Promise.resolve(libp2p.stop()).catch(() => {})
-    throw new UserError(`cannot listen on ${options.listen.join(', ')}: ${err.message}`)
+    throw new OperationalError(`cannot listen on ${options.listen.join(', ')}: ${err.message}`)
   }
   return node
 }

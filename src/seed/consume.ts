@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { throttled } from '../common/throttle.ts'
-import { asExpectedError, FileSystemError, isExpectedError, UserError } from '../errors.ts'
+import { asExpectedError, FileSystemError, isExpectedError, OperationalError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -159,7 +159,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
     if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
-    throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
+    throw new OperationalError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
   // source did not record it either), so nothing of it is imported

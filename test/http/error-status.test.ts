@@ -5,7 +5,8 @@ import {
   CorruptBlockError, FileSystemError, InvalidInputError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError,
   RepositoryLockedError, StoppingError, UsageError, UserError
 } from '../../src/errors.ts'
-import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError, StreamEndedError } from '../../src/net/index.ts'
+import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RateLimitedError, RemoteError, StreamEndedError } from '../../src/net/index.ts'
+import { DaemonUnreachableError } from '../../src/api/client.ts'
 import { RuleNotFoundError } from '../../src/rules/index.ts'
 import { apiRoutes } from '../../src/http/api.ts'
 
@@ -25,6 +26,8 @@ const CASES: Array<[string, () => Error, number, string]> = [
   ['a corrupt block', () => new CorruptBlockError('bafkreiabc'), 422, 'damaged'],
   ['a missing block', () => new MissingBlockError('bafkreiabc'), 422, 'damaged'],
   ['bytes that do not decode', () => new MalformedError('part 3 is damaged'), 422, 'damaged'],
+  ['a peer asked too often', () => new RateLimitedError(`too many pairing requests from peer ${PEER}; try again later`), 429, 'rate-limited'],
+  ['a daemon that cannot be reached (a Core that forwards to another)', () => new DaemonUnreachableError('cannot reach the drcore daemon at http://127.0.0.1:1: ECONNREFUSED'), 503, 'unavailable'],
   ['a full disk', () => new FileSystemError('writing pack', '/repo/packs/00000003.pack', enospc), 500, 'operational'],
   ['a peer that cannot be reached', () => new PeerUnreachableError(PEER, `cannot reach peer ${PEER}`), 503, 'unavailable'],
   ['a stream the peer ended', () => new StreamEndedError(PEER, 'the stream was reset'), 503, 'unavailable'],
