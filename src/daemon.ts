@@ -7,7 +7,7 @@ import type { NetworkOptions } from './core/index.ts'
 import { httpApp } from './http/server.ts'
 import { loadOrCreateToken } from './http/token.ts'
 import type { DaemonInfo } from './api/client.ts'
-import { UserError } from './errors.ts'
+import { OperationalError } from './errors.ts'
 import type { Config } from './repo/index.ts'
 import { parseReplicationTuning, REPLICATION_TUNING_ENV } from './replication/tuning.ts'
 import { parseDelays, RETRY_DELAYS_ENV } from './scheduler/index.ts'
@@ -57,7 +57,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
     core = await OnlineCore.start(services, options)
   } catch (err: any) {
     await closeServices(services)
-    throw new UserError(`cannot start the network on ${services.files.config.listen.join(', ')}: ${err.message}`)
+    throw new OperationalError(`cannot start the network on ${services.files.config.listen.join(', ')}: ${err.message}`)
   }
   let token: string
   try {
@@ -73,7 +73,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
   try {
     server = await new Promise((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s))
-      s.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot serve the API on ${host}:${port}: ${err.code ?? err.message} (change "api" in ${join(dir, 'config.json')})`)))
+      s.once('error', (err: NodeJS.ErrnoException) => reject(new OperationalError(`cannot serve the API on ${host}:${port}: ${err.code ?? err.message} (change "api" in ${join(dir, 'config.json')})`)))
     })
   } catch (err) {
     http.close()
@@ -94,7 +94,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
     token,
     stop: async () => {
       stopping ??= (async () => {
-        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
+        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`, {})
         await rm(infoPath, { force: true })
         http.close()
         await new Promise<void>(resolve => {

@@ -27,6 +27,6 @@ describe('the daemon\'s network options', { timeout: 10_000 }, () => {
   })
 
   it('refuse bad tunables in one line', () => {
-    assert.throws(() => daemonNetworkOptions(config, { DRCORE_REPLICATION_TUNING: 'batchsize=8' }), /^UserError: DRCORE_REPLICATION_TUNING: "batchsize=8" is not a setting/)
+    assert.throws(() => daemonNetworkOptions(config, { DRCORE_REPLICATION_TUNING: 'batchsize=8' }), /^InvalidInputError: DRCORE_REPLICATION_TUNING: "batchsize=8" is not a setting/)
   })
 })

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { asUserError } from '../errors.ts'
+import { asExpectedError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
@@ -39,8 +39,8 @@ exitOverride(program)
 try {
   await program.parseAsync(process.argv)
 } catch (err: any) {
-  // a file-system failure (disk full, I/O error) is the operator's to fix: one line, like a UserError
-  const user = asUserError(err)
+  // every expected failure, user or operational (disk full, I/O error, a peer away), is one line
+  const user = asExpectedError(err)
   if (err instanceof CommanderError) {
     // help and version print and exit 0; everything else commander reports is a usage error
     process.exitCode = err.exitCode === 0 ? 0 : 2

@@ -2,7 +2,7 @@ import type { Handler, Handlers } from '../api/handler.ts'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
-import { asUserError, UsageError } from '../errors.ts'
+import { asExpectedError, UsageError } from '../errors.ts'
 import type { EventLog } from '../events/log.ts'
 import type { DrcoreNode } from '../net/index.ts'
 import { OfflinePairing } from '../peers/index.ts'
@@ -81,7 +81,7 @@ abstract class Core implements Services {
       return await handler(validateInput(name, spec, input) as never, onProgress)
     } catch (err) {
       // a full disk or a failing one is the operator's to fix: one line, not a bug's stack
-      throw asUserError(err) ?? err
+      throw asExpectedError(err) ?? err
     }
   }
 

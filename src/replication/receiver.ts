@@ -1,4 +1,4 @@
-import { asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
+import { asExpectedError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { emitRetentionEvent } from '../events/retention.ts'
 import type { WireStream, PeerTrust } from '../net/index.ts'
@@ -119,7 +119,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       const point = incoming
       const kept = await point.abandon()
       const { blocks, bytes } = point.stats
-      const storage = asUserError(failure)
+      const storage = asExpectedError(failure)
       if (storage instanceof FileSystemError) {
         // this Core's disk, not the peer, stopped the transfer: the operator here must act
         const next = storage.outOfSpace ? '; once space is freed here, its next job completes the point' : ''

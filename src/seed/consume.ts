@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { throttled } from '../common/throttle.ts'
-import { asUserError, FileSystemError, UserError } from '../errors.ts'
+import { asExpectedError, FileSystemError, isExpectedError, OperationalError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -114,7 +114,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
     } catch (err) {
       await Promise.allSettled(found.map(async r => await r.close()))
       // this Core's disk, not the seed, failed (full, or failing): say so, and what became of the import
-      const storage = asUserError(err)
+      const storage = asExpectedError(err)
       if (!(storage instanceof FileSystemError)) throw err
       const kept = importedBefore.length > 0 ? `part${importedBefore.length > 1 ? 's' : ''} ${importedBefore.join(', ')} and the blocks` : 'the blocks'
       throw storage.withNote(`${kept} of seed ${id} stored before are kept; part ${reader.part.part} is not imported yet`)
@@ -190,7 +190,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
     if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
-    throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
+    throw new OperationalError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
   // source did not record it either), so nothing of it is imported
@@ -205,7 +205,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     try {
       readers.push(await SeedPartReader.open(join(dir, name)))
     } catch (err) {
-      if (err instanceof UserError) errors.push(err.message)
+      if (isExpectedError(err)) errors.push(err.message)
       else if (isFileError(err)) errors.push(`${name}: cannot read it: ${err.message}`)
       else throw err
     }
@@ -234,7 +234,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
         try {
           await decodeManifest(section.bytes, section.cid)
         } catch (err) {
-          if (!(err instanceof UserError)) throw err
+          if (!isExpectedError(err)) throw err
           part.rejected++
           problems.push(`${reader.file}: ${err.message}; the point was refused`)
           continue
@@ -255,7 +255,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
     else if (seen > expected) problems.push(`${reader.file} is damaged: it holds ${seen} blocks, its descriptor lists ${expected}`)
     else if (problems.length === 0 && bytes !== reader.part.bytes) problems.push(`${reader.file} is damaged: its blocks hold ${bytes} bytes, its descriptor says ${reader.part.bytes}`)
   } catch (err) {
-    if (err instanceof UserError) problems.push(err.message)
+    if (isExpectedError(err)) problems.push(err.message)
     else if (isFileError(err)) problems.push(`${reader.file}: cannot read it: ${err.message}`)
     else {
       await writer.abort()

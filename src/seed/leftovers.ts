@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UserError } from '../errors.ts'
+import { OperationalError, UserError } from '../errors.ts'
 import { PARTIAL_SUFFIX } from './constants.ts'
 import { SeedPartReader } from './part-reader.ts'
 
@@ -27,7 +27,7 @@ export async function removeUnfinishedSeeds (dir: string, self: string, recorded
     names = await readdir(dir)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new UserError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
+    throw new OperationalError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
   }
   const doomed = unfinishedParts(names)
   const verdicts = new Map<string, boolean>()

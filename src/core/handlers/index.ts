@@ -12,7 +12,7 @@ import { repositoryHandlers } from './repository.ts'
 import { seedHandlers } from './seed.ts'
 import { statusHandlers } from './status.ts'
 
-export type { RuleJobs } from './replication.ts'
+export type { JobTriggers, RuleJobs } from './replication.ts'
 export { OFFLINE_JOBS, runningJobs } from './replication.ts'
 export type { VerifyReport } from './repository.ts'
 export { pruneRunner } from './prune.ts'
@@ -34,10 +34,10 @@ export interface NetworkParts {
 /** Every operation of the table in api/operations.ts, on a Core's services. */
 export function buildHandlers (services: Services, network: NetworkParts): Handlers {
   const replication = replicationHandlers(services, network.jobs)
-  const seeds = seedHandlers(services)
+  const seeds = seedHandlers({ ...services, triggers: network.jobs })
   const retention = retentionHandlers(services)
   return {
-    ...repositoryHandlers({ ...services, addresses: () => network.addresses() }),
+    ...repositoryHandlers({ ...services, triggers: network.jobs, addresses: () => network.addresses() }),
     ...repairHandlers(services, network.repair),
     ...pruneHandlers(services),
     ...peerHandlers(network.pairing),

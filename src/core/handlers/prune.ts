@@ -1,6 +1,6 @@
 import type { Handlers } from '../../api/handler.ts'
 import type { EventSink } from '../../events/api.ts'
-import { asUserError } from '../../errors.ts'
+import { asExpectedError } from '../../errors.ts'
 import { prune } from '../../prune/index.ts'
 import type { PruneDeps, PruneOptions, PruneResult } from '../../prune/index.ts'
 import { missingParts } from '../../seed/index.ts'
@@ -31,7 +31,7 @@ export function pruneRunner (core: PruneParts): (options: PruneOptions) => Promi
     try {
       result = await prune(deps, options)
     } catch (err) {
-      const user = asUserError(err)
+      const user = asExpectedError(err)
       core.events.emit('prune.failed', `prune failed: ${user?.message ?? String(err)}`, { reason: user?.message ?? String(err) }, 'error')
       throw err
     }

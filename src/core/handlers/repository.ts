@@ -12,6 +12,7 @@ import { listPath, restore, verifyPoints } from '../../restore/index.ts'
 import type { BlockStore } from '../../store/index.ts'
 import type { Retention } from '../../retention/index.ts'
 import { rollupQuietly } from '../rollup.ts'
+import type { JobTriggers } from './replication.ts'
 
 /** The parts of a Core the repository operations use. */
 export interface RepositoryParts {
@@ -21,6 +22,8 @@ export interface RepositoryParts {
   readonly events: EventLog
   /** the rollup after every backup */
   readonly retention: Pick<Retention, 'rollup'>
+  /** backups and verifies may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'backedUp' | 'verified'>
   /** the addresses the Core listens on (none without the network) */
   addresses (): string[]
 }
@@ -72,6 +75,7 @@ export function repositoryHandlers (core: RepositoryParts) {
         : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
       // the rollup: the machine's standing policy applies to its points, the new one among them
       await rollupQuietly(core.retention, core.events, { tenant: '', origin: peerId, machine: result.machine })
+      core.triggers.backedUp(result.point)
       return result
     },
     machines: async () => await core.points.machineRows(),
@@ -115,5 +119,6 @@ async function verify (core: RepositoryParts, onProgress?: ProgressFn): Promise<
     ? 'repository verified'
     : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
   core.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
+  core.triggers.verified({ ok })
   return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost, warnings }
 }

@@ -15,6 +15,7 @@ import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, Se
 import type { BlockStore } from '../../store/api.ts'
 import type { Retention } from '../../retention/index.ts'
 import type { TenantBlocks, TenantQuotas } from '../../tenants/index.ts'
+import type { JobTriggers } from './replication.ts'
 import { rollupQuietly } from '../rollup.ts'
 
 /** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
@@ -41,6 +42,8 @@ export interface SeedParts {
   readonly quotas: Pick<TenantQuotas, 'check'>
   /** the rollup of the machines a seed brought points of */
   readonly retention: Pick<Retention, 'rollup'>
+  /** a seed consumed or abandoned may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'seedConsumed' | 'seedAbandoned'>
 }
 
 /**
@@ -104,6 +107,7 @@ export function seedHandlers (core: SeedParts) {
       core.events.emit('seed.abandoned',
         `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
         { seed: record.seed, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to })) }, 'warning')
+      core.triggers.seedAbandoned(changed.map(r => ({ machine: r.machine, to: r.to })))
       return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
     }),
 
