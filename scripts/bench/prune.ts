@@ -92,6 +92,8 @@ interface ResticPrune extends Measured {
   packsRepacked: number | null
   /** "unused size after prune" */
   unusedAfter: number | null
+  /** "total prune": the bytes of the blobs it removed */
+  pruned: number | null
   snapshotsRemoved: number
   /** the statistics lines of its output */
   stats: string
@@ -107,13 +109,14 @@ interface DrcorePrune {
 const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 }
 
 /** restic 0.14 `forget --prune -v`: its pack counts and the unused size it leaves. */
-function resticStats (out: string): Pick<ResticPrune, 'packsDeleted' | 'packsRepacked' | 'unusedAfter' | 'snapshotsRemoved' | 'stats'> {
+function resticStats (out: string): Pick<ResticPrune, 'packsDeleted' | 'packsRepacked' | 'unusedAfter' | 'pruned' | 'snapshotsRemoved' | 'stats'> {
   const num = (re: RegExp): number | null => { const m = out.match(re); return m === null ? null : Number(m[1]) }
-  const unused = out.match(/^unused size after prune: ([\d.]+) (B|KiB|MiB|GiB|TiB)/m)
+  const size = (re: RegExp): number | null => { const m = out.match(re); return m === null ? null : Math.round(Number(m[1]) * UNITS[m[2]]) }
   return {
     packsDeleted: num(/^to delete:\s+(\d+) packs$/m),
     packsRepacked: num(/^to repack:\s+(\d+) packs$/m),
-    unusedAfter: unused === null ? null : Math.round(Number(unused[1]) * UNITS[unused[2]]),
+    unusedAfter: size(/^unused size after prune: ([\d.]+) (B|KiB|MiB|GiB|TiB)/m),
+    pruned: size(/^total prune:\s+\d+ blobs \/ ([\d.]+) (B|KiB|MiB|GiB|TiB)/m),
     snapshotsRemoved: num(/^(\d+) snapshots have been removed/m) ?? 0,
     stats: out.split('\n').filter(l => /^(unused size|to |this removes|total prune|remaining|totally used|partly used|unused packs|removing)/.test(l)).join('\n')
   }
@@ -253,6 +256,13 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     },
     { metric: 'same: repository size before (du -sb)', unit: 'bytes', drcore: dr?.repoBefore ?? null, anchor: { name: 'restic', value: restic.repoBefore } },
     { metric: 'same: repository size after (du -sb)', unit: 'bytes', drcore: dr?.repoAfter ?? null, anchor: { name: 'restic', value: restic.repoAfter } },
+    {
+      metric: 'same: dead data after forget (freed + left dead in packs)',
+      unit: 'bytes',
+      drcore: dr === undefined ? null : Number(dr.prune.output.bytesFreed) + Number(dr.prune.output.deadBytesLeft),
+      anchor: restic.pruned === null || restic.unusedAfter === null ? null : { name: 'restic', value: restic.pruned + restic.unusedAfter },
+      note: 'drcore: bytesFreed + deadBytesLeft of prune --json; restic: "total prune" + "unused size after prune"'
+    },
     {
       metric: 'same: dead bytes left in packs after prune',
       unit: 'bytes',
