@@ -51,9 +51,9 @@ interface Plan {
 }
 
 /**
- * Default: a minute or two on a quiet 2-core machine. `--full`: the tree and 1 GiB image of the
- * backup section. `BENCH_PRUNE_DAYS` and `BENCH_PRUNE_IMAGE_MIB` override the chain's length
- * and the image's size in any mode.
+ * Default: a few minutes on a quiet 2-core machine. `--full`: the tree and 1 GiB image of the
+ * backup section. `BENCH_PRUNE_DAYS`, `BENCH_PRUNE_KEEP` and `BENCH_PRUNE_IMAGE_MIB` override
+ * the chain's length, the points kept and the image's size in any mode.
  */
 function plan (ctx: BenchContext): Plan {
   const p: Plan = ctx.mode === 'quick'
@@ -63,10 +63,16 @@ function plan (ctx: BenchContext): Plan {
       : { corporaDir: 'corpora', treeName: 'tree-doc', treeSource: '/usr/share/doc', image: 128 * MiB, days: 10, keep: 2 }
   const days = process.env.BENCH_PRUNE_DAYS
   const mib = process.env.BENCH_PRUNE_IMAGE_MIB
+  const keep = process.env.BENCH_PRUNE_KEEP
+  if (keep !== undefined) {
+    p.keep = Number(keep)
+    if (!Number.isInteger(p.keep) || p.keep < 1) throw new Error(`BENCH_PRUNE_KEEP wants a positive integer, not "${keep}"`)
+  }
   if (days !== undefined) {
     p.days = Number(days)
-    if (!Number.isInteger(p.days) || p.days <= p.keep) throw new Error(`BENCH_PRUNE_DAYS wants an integer above ${p.keep}, not "${days}"`)
+    if (!Number.isInteger(p.days)) throw new Error(`BENCH_PRUNE_DAYS wants an integer, not "${days}"`)
   }
+  if (p.days <= p.keep) throw new Error(`the chain of ${p.days} days must be longer than the ${p.keep} points kept (BENCH_PRUNE_DAYS, BENCH_PRUNE_KEEP)`)
   if (mib !== undefined) {
     const n = Number(mib)
     if (!Number.isInteger(n) || n < 32) throw new Error(`BENCH_PRUNE_IMAGE_MIB wants an integer of at least 32, not "${mib}"`)
