@@ -106,7 +106,7 @@ interface ResticPrune extends Measured {
 }
 
 interface DrcorePrune {
-  forget: Measured & { fallback: boolean, output: { kept: string[], removed: string[] } }
+  forget: Measured & { output: { kept: string[], removed: string[] } }
   prune: Measured & { output: Record<string, number | boolean | string[]> }
   repoBefore: number
   repoAfter: number
@@ -207,13 +207,9 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
   let dr: DrcorePrune | undefined
   const problems: string[] = []
   if (withDrcore) {
-    const forgetCli = /^\s+forget\b/m.test(await drcore(['--help']))
-    if (!forgetCli) notes.push('this drcore has no `forget` command: points were forgotten through the point index directly (scripts/bench/forget-points.ts), and the time row is prune\'s alone')
     await run('sync', [])
     const dBefore = await duBytes(drcoreRepo)
-    const f = forgetCli
-      ? await timed(NODE_BIN, [DRCORE_JS, 'forget', machine, '--keep-last', String(p.keep), '--repo', drcoreRepo, '--json'])
-      : await timed(NODE_BIN, [path.join(import.meta.dirname, 'forget-points.ts'), drcoreRepo, machine, String(p.keep)])
+    const f = await timed(NODE_BIN, [DRCORE_JS, 'forget', machine, '--keep-last', String(p.keep), '--repo', drcoreRepo, '--json'])
     const forgot = lastJson<{ kept: string[], removed: string[] }>(f.stdout)
     const profDir = path.join(ctx.work, 'profiles', 'prune')
     if (ctx.profile) resetDir(profDir)
@@ -221,7 +217,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     const pruned = lastJson<Record<string, number | boolean | string[]>>(d.stdout)
     await run('sync', [])
     dr = {
-      forget: { ...measured(f), fallback: !forgetCli, output: { kept: forgot.kept, removed: forgot.removed } },
+      forget: { ...measured(f), output: { kept: forgot.kept, removed: forgot.removed } },
       prune: { ...measured(d), output: pruned },
       repoBefore: dBefore,
       repoAfter: await duBytes(drcoreRepo)
@@ -247,9 +243,9 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
   const label = `tree (${tree.source}, ${Math.round(tree.files / 100) / 10}k files, ${formatBytes(tree.bytes)}) + ${sizeLabel(image.sizeBytes)} ext4 image (${(image.fill * 100).toFixed(0)}% full)`
   const rows: Row[] = [
     {
-      metric: `${label}, ${p.days} daily points, forget all but the last ${p.keep}: ${dr?.forget.fallback === true ? 'prune' : 'forget + prune'} wall time`,
+      metric: `${label}, ${p.days} daily points, forget all but the last ${p.keep}: forget + prune wall time`,
       unit: 'seconds',
-      drcore: dr === undefined ? null : dr.prune.wallSeconds + (dr.forget.fallback ? 0 : dr.forget.wallSeconds),
+      drcore: dr === undefined ? null : dr.prune.wallSeconds + dr.forget.wallSeconds,
       anchor: { name: 'restic forget --prune', value: restic.wallSeconds },
       target: { kind: 'ratio-max', value: TIME_TARGET }
     },
