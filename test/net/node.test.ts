@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { NotAuthorizedError, UserError } from '../../src/errors.ts'
+import { NotAuthorizedError, OperationalError, UserError } from '../../src/errors.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
@@ -141,7 +141,7 @@ describe('createNode', () => {
     try {
       const taken = first.libp2p.getMultiaddrs()[0].toString().replace(/\/p2p\/.*$/, '')
       await assert.rejects(createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [taken], trust: new TrustTable() }), (err: Error) =>
-        err instanceof UserError && err.message.startsWith(`cannot listen on ${taken}: `))
+        err instanceof OperationalError && err.message.startsWith(`cannot listen on ${taken}: `))
     } finally {
       await first.stop()
     }
