@@ -130,8 +130,13 @@ export const operations = {
     path: '/replication',
     summary: 'Add a replication rule',
     params: {
-      machine: req(), to: req('peer'), schedule: s('after-backup or a cron expression'), window: s('HH:MM-HH:MM'),
-      paused: b(), seedDrive: b(), limit: s('rate, e.g. 10M (bytes/s)')
+      machine: req(),
+      to: req('peer'),
+      schedule: s('after-backup or a cron expression'),
+      window: s('HH:MM-HH:MM'),
+      paused: b(),
+      seedDrive: b(),
+      limit: s('rate, e.g. 10M (bytes/s)')
     }
   },
   rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },

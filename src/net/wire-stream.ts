@@ -212,6 +212,7 @@ export class WireStream {
 /** The error to throw for an `error` message a peer sent. */
 export function errorFromWire (peer: string, code: ErrorCode, message: string): ExpectedError {
   // the text is the peer's: keep it to one printable line
+  // eslint-disable-next-line no-control-regex
   const text = `peer ${peer}: ${message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()}`
   switch (code) {
     case 'not-authorized': return new NotAuthorizedError(text)

@@ -7,7 +7,7 @@ import type { TenantBlocks, TenantSettings } from '../tenants/index.ts'
 import { lockedPoints, retentionTime } from './lock.ts'
 import type { RetentionPolicies } from './policies.ts'
 import { applyPolicy } from './policy.ts'
-import { describePolicy, policyFromInput, policyOf, viewOf } from './view.ts'
+import { describePolicy, policyFromInput, policyOf } from './view.ts'
 import type { PolicyView } from './view.ts'
 
 export interface RetentionDeps {

@@ -301,7 +301,12 @@ export class PackBlockStore implements BlockStore, WriterHost {
     this.#assertOpen()
     if (this.#collection !== undefined) throw new CollectionRunningError()
     let indexed = 0
-    for await (const _ of this.#blocks.keys()) indexed++
+    const keys = this.#blocks.keys()
+    try {
+      while (await keys.next() !== undefined) indexed++
+    } finally {
+      await keys.close()
+    }
     if (this.#collection !== undefined) throw new CollectionRunningError()
     // synchronously from here: every writer opened after this line is seen by the collection
     const collection = new GarbageCollection(this.#collectionHost(), options, indexed + this.#quarantine.size + (options.slack ?? Math.max(1024, Math.ceil(indexed / 10))))
@@ -543,4 +548,3 @@ function damageOf (err: unknown): string | undefined {
 export async function openBlockStore (options: BlockStoreOptions): Promise<BlockStore> {
   return await PackBlockStore.open(options)
 }
-

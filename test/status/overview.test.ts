@@ -125,7 +125,7 @@ describe('the overview of a Core', () => {
     const noMachine = await buildOverview(sources({ records, rules: [{ ...rule, machine: 'nothing', lastPoint: null }] }))
     assert.equal(noMachine.rules[0].lagSeconds, null)
   })
-  test("a forgotten parent shows as absent, and each machine carries its policy, next rollup and lock; tenants carry quota and lock", async () => {
+  test('a forgotten parent shows as absent, and each machine carries its policy, next rollup and lock; tenants carry quota and lock', async () => {
     const records = [point('web01', 2), point('web01', 3)]
     const tenant = { tenant: 'siteB', peers: [], points: 0, storedBytes: 10, quota: 100, retentionLock: '30d', blocks: 1, lockedPoints: 0, lockedUntil: null }
     const o = await buildOverview(sources({

@@ -44,7 +44,7 @@ function count (flag: string): (value: string) => number {
 }
 
 export function register (program: Command): void {
-  const retention = program.command('retention').description("standing retention policies: applied after every backup and every received point (the rollup)")
+  const retention = program.command('retention').description('standing retention policies: applied after every backup and every received point (the rollup)')
 
   withKeepOptions(withCommonOptions(retention.command('set')))
     .description("set a machine's policy, or with --default the policy of every machine without its own")

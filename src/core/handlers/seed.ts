@@ -86,17 +86,38 @@ export function seedHandlers (core: SeedParts) {
       const rows: SeedRow[] = []
       for (const r of await registry.list()) {
         rows.push({
-          seed: r.seed, direction: 'outgoing', state: r.state, source: self, target: r.target, machines: r.machines.map(m => m.machine),
-          points: r.points.length, from: r.from, to: r.to, parts: r.parts, missingParts: [], bytes: r.bytes, createdAt: r.createdAt
+          seed: r.seed,
+          direction: 'outgoing',
+          state: r.state,
+          source: self,
+          target: r.target,
+          machines: r.machines.map(m => m.machine),
+          points: r.points.length,
+          from: r.from,
+          to: r.to,
+          parts: r.parts,
+          missingParts: [],
+          bytes: r.bytes,
+          createdAt: r.createdAt
         })
       }
       for (const r of await imports.list()) {
         const missing = missingParts(r.parts, r.imported)
         const dates = r.machines.flatMap(m => [m.from, m.to]).sort()
         rows.push({
-          seed: r.seed, direction: 'incoming', state: missing.length === 0 ? 'consumed' : 'partial', source: r.source, target: r.target,
-          machines: r.machines.map(m => m.machine), points: r.points.length, from: dates[0], to: dates[dates.length - 1], parts: r.parts,
-          missingParts: missing, bytes: null, createdAt: r.createdAt
+          seed: r.seed,
+          direction: 'incoming',
+          state: missing.length === 0 ? 'consumed' : 'partial',
+          source: r.source,
+          target: r.target,
+          machines: r.machines.map(m => m.machine),
+          points: r.points.length,
+          from: dates[0],
+          to: dates[dates.length - 1],
+          parts: r.parts,
+          missingParts: missing,
+          bytes: null,
+          createdAt: r.createdAt
         })
       }
       return rows
