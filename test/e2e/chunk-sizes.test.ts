@@ -93,6 +93,14 @@ describe('chunk sizes per repository (real processes, real data)', { timeout: TI
     await removeDir(repo)
   }
 
+  test('init refuses a chunk size it does not offer, with one line, and makes no repository', { timeout: TIMEOUT }, async () => {
+    const repo = join(work, 'repo-48')
+    const r = await drcore(['init', '--repo', repo, '--chunk-size', '48K'])
+    assert.equal(r.code, 2)
+    assert.equal(r.stderr, 'drcore: --chunk-size: "48K" is not a chunk size drcore offers; use 16K, 32K, 64K\n')
+    await assert.rejects(readFile(join(repo, 'config.json')), { code: 'ENOENT' })
+  })
+
   for (const kib of SIZES) {
     test(`init --chunk-size ${kib}K records min ${kib / 4}K / avg ${kib}K / max ${kib * 4}K; its backups cut by them, verify and restore`, { timeout: TIMEOUT }, async () => {
       await roundTrip(`${kib}`, ['--chunk-size', `${kib}K`])
