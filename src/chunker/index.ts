@@ -28,7 +28,7 @@ export const LEGACY_CHUNKING: Readonly<ChunkerOptions> = Object.freeze(chunkingF
  * measurement on ext4 images of real files with scattered 4 KiB rewrites (docs/chunking.md).
  * Every chunk stays far below the 1 MiB block limit.
  */
-export const DEFAULT_CHUNKING: Readonly<ChunkerOptions> = LEGACY_CHUNKING
+export const DEFAULT_CHUNKING: Readonly<ChunkerOptions> = Object.freeze(chunkingForAverage(32 * KiB))
 
 /** A streaming content-defined chunker; sizes default to `DEFAULT_CHUNKING`. */
 export function createChunker (options: Partial<ChunkerOptions> = {}): Chunker {
