@@ -20,6 +20,10 @@ const SMALL_YOUNG_GENERATION = ['backup', 'restore']
 const SEMI_SPACE_FLAG = '--max-semi-space-size=4'
 if (SMALL_YOUNG_GENERATION.includes(process.argv[2]) && typeof process.execve === 'function' &&
   !process.execArgv.some(arg => arg.startsWith('--max-semi-space-size'))) {
-  process.execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], process.env)
+  try {
+    process.execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], process.env)
+  } catch {
+    // not replaced (the call failed before the exec): run as it is, with the default heap
+  }
 }
 await import('../src/cli/main.ts')
