@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { daemonNetworkOptions } from '../src/daemon.ts'
 import type { Config } from '../src/repo/index.ts'
 
-const config: Config = { version: 1, name: 'hq', listen: ['/ip4/0.0.0.0/tcp/4101'], api: { host: '127.0.0.1', port: 4100 } }
+const config: Config = { version: 1, name: 'hq', listen: ['/ip4/0.0.0.0/tcp/4101'], api: { host: '127.0.0.1', port: 4100 }, chunking: { minSize: 16384, avgSize: 65536, maxSize: 262144 } }
 
 /** The daemon reads its environment once and hands the network explicit options. */
 describe('the daemon\'s network options', { timeout: 10_000 }, () => {

@@ -20,7 +20,7 @@ export interface BackupDeps {
    * in which case every call goes through `fs`)
    */
   syncFs?: BackupSyncFs
-  /** chunk sizes (default `DEFAULT_CHUNKING`); tests use small ones to get many chunks */
+  /** chunk sizes: the repository's (its config), default `DEFAULT_CHUNKING`; tests use small ones to get many chunks */
   chunking?: Partial<ChunkerOptions>
   /** node fanout (default `DEFAULT_SHAPE`); tests use small ones to get several index layers */
   shape?: TreeShape

@@ -1,6 +1,9 @@
 import { readFile, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MalformedError } from '../errors.ts'
+import { LEGACY_CHUNKING } from '../chunker/index.ts'
+import type { ChunkerOptions } from '../chunker/index.ts'
+import { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
 
 /** `<repo>/config.json`: what an operator may edit by hand (with the daemon stopped). */
 export interface Config {
@@ -16,6 +19,13 @@ export interface Config {
    * for never (docs/retention.md). Absent: the default, daily at 03:30.
    */
   prune?: { schedule: string | null }
+  /**
+   * chunk sizes of every backup into this repository, fixed at init (`--chunk-size`): changing
+   * them would cut the same data at other boundaries, and new points would no longer dedup with
+   * old ones. A config without them predates the field and keeps the sizes all backups used then
+   * (`LEGACY_CHUNKING`).
+   */
+  chunking: ChunkerOptions
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
@@ -46,7 +56,8 @@ export async function readConfig (dir: string): Promise<Config> {
   if (typeof api.host !== 'string' || !Number.isInteger(api.port) || api.port < 0 || api.port > 65535) {
     throw new MalformedError(`${path}: "api" must be {"host": string, "port": 0-65535}`)
   }
-  const config: Config = { version: 1, name: raw.name, listen: raw.listen, api }
+  const chunking = raw.chunking === undefined ? { ...LEGACY_CHUNKING } : checkChunking(path, raw.chunking)
+  const config: Config = { version: 1, name: raw.name, listen: raw.listen, api, chunking }
   if (raw.prune !== undefined) {
     const schedule = raw.prune?.schedule
     if (typeof raw.prune !== 'object' || raw.prune === null || (schedule !== null && typeof schedule !== 'string')) {
@@ -55,6 +66,16 @@ export async function readConfig (dir: string): Promise<Config> {
     config.prune = { schedule }
   }
   return config
+}
+
+function checkChunking (path: string, raw: any): ChunkerOptions {
+  const sizes = { minSize: raw?.minSize, avgSize: raw?.avgSize, maxSize: raw?.maxSize }
+  const valid = Object.values(sizes).every(n => Number.isSafeInteger(n) && n > 0) &&
+    sizes.minSize < sizes.avgSize && sizes.avgSize < sizes.maxSize && sizes.avgSize >= 256 && sizes.maxSize <= MAX_BLOCK_SIZE
+  if (!valid) {
+    throw new MalformedError(`${path}: "chunking" must be {"minSize", "avgSize", "maxSize"} in bytes with min < avg < max <= ${MAX_BLOCK_SIZE}, got ${JSON.stringify(raw)}`)
+  }
+  return sizes
 }
 
 export async function writeConfig (dir: string, config: Config): Promise<void> {

@@ -8,6 +8,8 @@ import type { PrivateKey, PeerId } from '@libp2p/interface'
 import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, OperationalError, UserError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
+import { DEFAULT_CHUNKING } from '../chunker/index.ts'
+import type { ChunkerOptions } from '../chunker/index.ts'
 import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
 import type { RootDb } from '../store/index.ts'
 
@@ -15,7 +17,7 @@ export type { Config } from './config.ts'
 
 /**
  * A repository on disk, readable by its owner only (folders 0700, files 0600):
- *   config.json     name, listen addresses, API address
+ *   config.json     name, listen addresses, API address, chunk sizes
  *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding)
  *   index/          LevelDB: block index and every record
  *   packs/          append-only pack files
@@ -34,6 +36,8 @@ export { resolveRepoDir } from './dir.ts'
 
 export interface InitOptions {
   name?: string
+  /** chunk sizes of every backup into the repository (default `DEFAULT_CHUNKING`) */
+  chunking?: ChunkerOptions
   listen?: string[]
   apiPort?: number
   apiHost?: string
@@ -61,7 +65,8 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
       version: 1,
       name: opts.name ?? hostname(),
       listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : DEFAULT_LISTEN,
-      api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port }
+      api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port },
+      chunking: { ...(opts.chunking ?? DEFAULT_CHUNKING) }
     }
     const db: RootDb = new Level(join(dir, 'index'))
     await db.open()

@@ -9,8 +9,13 @@ const MiB = 1024 * 1024
  */
 export const PACK_TARGET_SIZE = 32 * MiB
 
-/** A writer flushes once its pending blocks reach this many uncompressed bytes ... */
-export const FLUSH_BYTES = 32 * MiB
+/**
+ * A writer flushes once its pending blocks reach this many uncompressed bytes ... A writer holds
+ * its queue and the batch being flushed (each block's stored body until its pack write is
+ * done): at 32 MiB that was up to 64 MiB of a backup's peak RSS on incompressible stretches of an
+ * image; at 8 MiB a flush still carries hundreds of blocks per fsync (docs/benchmarks.md).
+ */
+export const FLUSH_BYTES = 8 * MiB
 /** ... or this many blocks. */
 export const FLUSH_BLOCKS = 8192
 

@@ -12,6 +12,15 @@ const MAX_OUTSTANDING = 8 * 1024 * 1024
 export interface EncodedBody {
   flags: number
   body: Uint8Array
+  /**
+   * Says the body is no longer needed (its pack write is done). `body` is a view of a buffer
+   * shared with the other blocks of its batch; once every one of them is released the buffer is
+   * freed at once rather than when garbage collection gets to it (a backup's peak RSS: a batch
+   * kept until its pack write is done outlives the young generation, and old-generation
+   * buffers were freed only tens of MiB later). Optional: an unreleased body is collected as
+   * garbage. After it, `body` must not be read.
+   */
+  release?: () => void
 }
 
 /**
@@ -190,9 +199,24 @@ export class EncodePool {
       const output = reply.output as ArrayBuffer
       const sizes = reply.sizes as number[]
       const flags = reply.flags as number[]
+      let unreleased = jobs.length
+      const release = (): void => {
+        // detaching the buffer frees its memory now; every view of it reads as empty from here
+        if (--unreleased === 0) output.transfer(0)
+      }
       let offset = 0
       for (let i = 0; i < jobs.length; i++) {
-        jobs[i].resolve({ flags: flags[i], body: new Uint8Array(output, offset, sizes[i]) })
+        let released = false
+        const body = new Uint8Array(output, offset, sizes[i])
+        jobs[i].resolve({
+          flags: flags[i],
+          body,
+          release: () => {
+            if (released) return
+            released = true
+            release()
+          }
+        })
         offset += sizes[i]
       }
     })

@@ -1,8 +1,9 @@
 /**
  * The encode worker (see encode-pool.ts): compresses batches of blocks with one synchronous call
  * per block, off the main thread. A message carries the blocks back to back in one buffer; the
- * answer carries back to back exactly the bodies to write into the pack: the zstd frame when the
- * block was to be compressed and zstd made it smaller, else the block itself.
+ * answer carries back the same buffer holding, back to back from its start, exactly the bodies
+ * to write into the pack: the zstd frame when the block was to be compressed and zstd made it
+ * smaller, else the block itself.
  *
  * Message in:  { id, input, lengths, compress (1 per block), level }
  * Message out: { id, output, sizes, flags } or { id, error }
@@ -33,38 +34,38 @@ export interface EncodeReply {
 export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply, 'error'>> {
   const { id, input, lengths, level } = request
   const options = { params: { [constants.ZSTD_c_compressionLevel]: level } }
-  const bodies: Uint8Array[] = []
   const sizes: number[] = []
   const flags: number[] = []
-  let total = 0
+  // Bodies are written back into the input buffer, in order: a body is never longer than its
+  // block, so the write position never passes the start of the next block still to be read.
+  // One buffer per batch travels both ways and no output buffer is allocated.
+  const buffer = new Uint8Array(input)
+  let at = 0
   let offset = 0
   for (let i = 0; i < lengths.length; i++) {
     const length = lengths[i]
-    const block = new Uint8Array(input, offset, length)
-    offset += length
-    let body = block
+    const block = buffer.subarray(offset, offset + length)
     let flag = 0
+    let size = length
+    let compressed: Uint8Array | undefined
     if (request.compress[i] === 1) {
       // the pledged size lets zstd size its window and tables to the block, not to 2 MiB
-      const compressed = zstdCompressSync(block, { ...options, pledgedSrcSize: length })
+      compressed = zstdCompressSync(block, { ...options, pledgedSrcSize: length })
       if (compressed.length < length) {
-        body = compressed
         flag = FLAG_ZSTD
+        size = compressed.length
+      } else {
+        compressed = undefined
       }
     }
-    bodies.push(body)
-    sizes.push(body.length)
+    if (compressed !== undefined) buffer.set(compressed, at)
+    else if (at !== offset) buffer.copyWithin(at, offset, offset + length)
+    sizes.push(size)
     flags.push(flag)
-    total += body.length
+    at += size
+    offset += length
   }
-  // one exact-size buffer of our own to transfer (a Buffer may be a view of a shared pool)
-  const output = new Uint8Array(total)
-  let at = 0
-  for (const body of bodies) {
-    output.set(body, at)
-    at += body.length
-  }
-  return { id, output: output.buffer, sizes, flags }
+  return { id, output: input, sizes, flags }
 }
 
 const port = parentPort

@@ -159,6 +159,7 @@ export class PackWriter implements BlockWriter {
   async abort (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const block of this.#queue) block.encoded.then(body => body.release?.(), () => {})
     this.#queue = []
     this.#queuedBytes = 0
     this.#unindexed.clear()
@@ -231,6 +232,7 @@ export class PackWriter implements BlockWriter {
       throw err
     }
     for (let i = 0; i < blocks.length; i++) {
+      bodies[i].release?.()
       this.#unindexed.delete(blocks[i].key)
       this.#stats.blocks++
       this.#stats.newBytes += blocks[i].rawLength

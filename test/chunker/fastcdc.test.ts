@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomFillSync } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { createChunker, DEFAULT_CHUNKING, FastCdc } from '../../src/chunker/index.ts'
+import { chunkingForAverage, createChunker, DEFAULT_CHUNKING, FastCdc, LEGACY_CHUNKING } from '../../src/chunker/index.ts'
 import type { Chunker, ChunkerOptions } from '../../src/chunker/index.ts'
 
 const SMALL: ChunkerOptions = { minSize: 512, avgSize: 2048, maxSize: 8192 }
@@ -58,9 +58,34 @@ describe('FastCDC chunker', () => {
     const small = lengths(chunkAll(new FastCdc(SMALL), [pseudoRandom(MiB, 1)]))
     assert.equal(small.length, 447)
     assert.deepEqual(small.slice(0, 8), [2613, 2133, 2100, 2542, 2390, 4842, 2332, 2122])
-    const defaults = lengths(chunkAll(createChunker(), [pseudoRandom(8 * MiB, 2)]))
-    assert.equal(defaults.length, 115)
-    assert.deepEqual(defaults.slice(0, 8), [23029, 70732, 79477, 83246, 76365, 75289, 76905, 33694])
+    // every size a repository may record: its backups dedup with its earlier ones only while these hold
+    const pinned: Record<number, [number, number[]]> = {
+      16: [448, [21611, 17991, 19767, 17399, 6726, 29079, 19368, 20877]],
+      32: [216, [23029, 36340, 24125, 36385, 39724, 40433, 56448, 35432]],
+      64: [115, [23029, 70732, 79477, 83246, 76365, 75289, 76905, 33694]]
+    }
+    for (const [kib, [count, first]] of Object.entries(pinned)) {
+      const sizes = lengths(chunkAll(new FastCdc(chunkingForAverage(Number(kib) * 1024)), [pseudoRandom(8 * MiB, 2)]))
+      assert.equal(sizes.length, count, `${kib} KiB average`)
+      assert.deepEqual(sizes.slice(0, 8), first, `${kib} KiB average`)
+    }
+  })
+
+  it('cuts the same bytes at other boundaries for each average a repository may record', () => {
+    const data = pseudoRandom(4 * MiB, 3)
+    const bySize = [16, 32, 64].map(kib => new Set(chunkAll(new FastCdc(chunkingForAverage(kib * 1024)), [data]).map(sha256)))
+    // the masks are nested (a cut of a larger average often satisfies a smaller one's), so a few
+    // chunks coincide; most do not
+    for (let i = 0; i < bySize.length; i++) {
+      for (let j = i + 1; j < bySize.length; j++) {
+        const shared = [...bySize[i]].filter(h => bySize[j].has(h)).length
+        assert.ok(shared < Math.min(bySize[i].size, bySize[j].size) / 4, `${shared} of ${bySize[i].size} and ${bySize[j].size} chunks shared by two averages`)
+      }
+    }
+  })
+
+  it('keeps the sizes of repositories made before sizes were recorded: 16 / 64 / 256 KiB', () => {
+    assert.deepEqual({ ...LEGACY_CHUNKING }, { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 256 * 1024 })
   })
 
   it('returns chunks whose concatenation is the input', () => {

@@ -16,8 +16,8 @@ import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCor
 const MiB = 1024 * 1024
 /**
  * Kill once the packs grew this much during the backup. The image stores about 38 MiB, and the
- * packs grow a flush at a time (32 MiB of blocks, about 12 MiB compressed): first after its
- * second flush, with more to come; then, on the next run, as soon as its first flush reaches
+ * packs grow a flush at a time (8 MiB of blocks, about 3 MiB compressed): first after a few
+ * flushes, with more to come; then, on the next run, as soon as its first flush reaches
  * the pack, likely before that flush is indexed.
  */
 const KILL_AFTER = [20 * MiB, 1]

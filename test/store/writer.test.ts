@@ -175,6 +175,28 @@ describe('block writer', { timeout: 60_000 }, () => {
     await store.close()
   })
 
+  it('with the default limits, each flush appends at most 8 MiB of blocks (the writer holds two flushes at most)', async () => {
+    const appended: number[] = []
+    const store = await repo.open({
+      openFile: async (path, flags) => {
+        const real = await openPackFile(path, flags)
+        return { ...real, writev: async (buffers, position) => {
+          appended.push(buffers.reduce((n, b) => n + b.length, 0))
+          return await real.writev(buffers, position)
+        }, datasync: async () => await real.datasync(), read: async (...args) => await real.read(...args), truncate: async (length) => await real.truncate(length), close: async () => await real.close() }
+      }
+    })
+    // incompressible: a block's stored body is as large as the block
+    const blocks = Array.from({ length: 400 }, () => randomBlock(64 * 1024))
+    const writer = store.writer()
+    for (const b of blocks) await writer.put(b.cid, b.bytes)
+    await writer.commit()
+    assert.ok(appended.length >= 3, `25 MiB went out in ${appended.length} flushes`)
+    const limit = 8 * 1024 * 1024 + 64 * 1024 + 400 * 64
+    for (const bytes of appended) assert.ok(bytes <= limit, `a flush appended ${bytes} bytes, more than 8 MiB and one block`)
+    await store.close()
+  })
+
   it('syncs the index on flush even when only background batches (written unsynced) are pending', async () => {
     const store = await repo.open({ limits: { flushBlocks: 4 } })
     let writes = 0

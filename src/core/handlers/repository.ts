@@ -52,7 +52,7 @@ type RepositoryOperations = 'id' | 'backup' | 'machines' | 'points' | 'ls' | 're
 /** The operations on the repository itself: identity, backup, browse, restore, verify, events. */
 export function repositoryHandlers (core: RepositoryParts) {
   const peerId = core.files.peerId.toString()
-  const deps = { store: core.store, points: core.points, privateKey: core.files.privateKey, peerId: core.files.peerId }
+  const deps = { store: core.store, points: core.points, privateKey: core.files.privateKey, peerId: core.files.peerId, chunking: core.files.config.chunking }
   return {
     id: async () => ({ peerId, name: core.files.config.name, addresses: core.addresses() }),
     backup: async (input, onProgress) => {
