@@ -4,12 +4,29 @@
  * answer carries back to back exactly the bodies to write into the pack: the zstd frame when the
  * block was to be compressed and zstd made it smaller, else the block itself.
  *
- * Message in:  { id, input, lengths, compress (1 per block), level }
- * Message out: { id, output, sizes, flags } or { id, error }
+ * A job may instead be a stored body to prove (`compress[i] === VERIFY`, a body from a peer or a
+ * seed drive): it is decompressed (at most its stated length) and hashed against the digest it
+ * claims, and comes back unchanged with its flags, or with an error saying what is wrong.
+ *
+ * Message in:  { id, input, lengths, compress (1 per block), level, expect? }
+ * Message out: { id, output, sizes, flags, errors } or { id, error }
  */
+import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
-import { constants, zstdCompressSync } from 'node:zlib'
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { FLAG_ZSTD } from './pack-format.ts'
+
+/** `compress[i]`: keep the block as it is, try zstd on it, or prove a stored body. */
+export const KEEP = 0
+export const COMPRESS = 1
+export const VERIFY = 2
+
+/** What a stored body must prove: its flags, the length of the block it holds, its sha2-256. */
+export interface StoredClaim {
+  flags: number
+  rawLength: number
+  digest: Uint8Array
+}
 
 export interface EncodeRequest {
   id: number
@@ -18,6 +35,8 @@ export interface EncodeRequest {
   /** 1: try zstd on the block; 0: keep it as it is */
   compress: Uint8Array
   level: number
+  /** for each VERIFY job, its claim (other entries null) */
+  expect?: Array<StoredClaim | null>
 }
 
 export interface EncodeReply {
@@ -27,6 +46,8 @@ export interface EncodeReply {
   sizes?: number[]
   /** record flags of each body */
   flags?: number[]
+  /** per job: why its stored body does not prove its claim, or null */
+  errors?: Array<string | null>
   error?: string
 }
 
@@ -36,6 +57,7 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
   const bodies: Uint8Array[] = []
   const sizes: number[] = []
   const flags: number[] = []
+  const errors: Array<string | null> = []
   let total = 0
   let offset = 0
   for (let i = 0; i < lengths.length; i++) {
@@ -44,7 +66,13 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
     offset += length
     let body = block
     let flag = 0
-    if (request.compress[i] === 1) {
+    let error: string | null = null
+    if (request.compress[i] === VERIFY) {
+      const claim = request.expect?.[i]
+      if (claim == null) throw new Error(`job ${i} has no claim to verify`)
+      flag = claim.flags
+      error = proveStored(block, claim)
+    } else if (request.compress[i] === COMPRESS) {
       // the pledged size lets zstd size its window and tables to the block, not to 2 MiB
       const compressed = zstdCompressSync(block, { ...options, pledgedSrcSize: length })
       if (compressed.length < length) {
@@ -55,6 +83,7 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
     bodies.push(body)
     sizes.push(body.length)
     flags.push(flag)
+    errors.push(error)
     total += body.length
   }
   // one exact-size buffer of our own to transfer (a Buffer may be a view of a shared pool)
@@ -64,7 +93,22 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
     output.set(body, at)
     at += body.length
   }
-  return { id, output: output.buffer, sizes, flags }
+  return { id, output: output.buffer, sizes, flags, errors }
+}
+
+/** Null when `body` holds a block of `claim.rawLength` bytes hashing to `claim.digest`, else why not. */
+export function proveStored (body: Uint8Array, claim: StoredClaim): string | null {
+  let bytes = body
+  if ((claim.flags & FLAG_ZSTD) !== 0) {
+    try {
+      bytes = zstdDecompressSync(body, { maxOutputLength: Math.max(claim.rawLength, 1) })
+    } catch (err) {
+      return `its zstd body does not decompress to at most ${claim.rawLength} bytes (${(err as Error).message})`
+    }
+  }
+  if (bytes.length !== claim.rawLength) return `it holds ${bytes.length} bytes where ${claim.rawLength} were stated`
+  const digest = createHash('sha256').update(bytes).digest()
+  return digest.equals(claim.digest) ? null : 'its bytes do not match its hash'
 }
 
 const port = parentPort
