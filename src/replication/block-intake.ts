@@ -1,5 +1,7 @@
 import { CID } from 'multiformats/cid'
-import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
+import { CorruptBlockError } from '../errors.ts'
+import type { BlockStore, BlockWriter, IndexOp, StoredBlock } from '../store/api.ts'
+import { BlockIntegrityError } from '../store/index.ts'
 import { TenantBlocks } from '../tenants/index.ts'
 
 export interface IntakeOptions {
@@ -22,9 +24,12 @@ export interface IntakeStats {
 /**
  * Blocks arriving from a peer, on their way into the store and into the sending tenant's view.
  *
- * Every block was rehashed by the wire stream on arrival, and the block writer hashes its own copy
- * again (a mismatch there is `BlockIntegrityError`): nothing reaches a pack that does not match
- * its CID. What arrived is flushed
+ * A raw block (version 1) was rehashed by the wire stream on arrival, and the block writer hashes
+ * its own copy again; a stored block (version 2) is proved by the writer (decompressed on a
+ * worker and rehashed, even when the store already holds it) and stored as it came. Either way
+ * nothing reaches a pack, and no block counts as delivered by the tenant, that does not match
+ * its CID; a stored body that fails its proof is `CorruptBlockError` naming the peer, and
+ * nothing of the flush that held it is written. What arrived is flushed
  * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
  * next blocks arrive (at most `flushBytes` more, then `put` waits for the flush), and the tenant's
  * references follow each flush. So a transfer cut off at any moment, even by kill -9, keeps
@@ -36,6 +41,8 @@ export class BlockIntake {
   readonly #tenants: TenantBlocks
   readonly #tenant: string
   readonly #options: IntakeOptions
+  /** the peer the blocks come from, named in the error for a body that fails its proof */
+  readonly #from: string | undefined
   #writer: BlockWriter | undefined
   #refs: CID[] = []
   #unflushed = 0
@@ -45,24 +52,35 @@ export class BlockIntake {
   #closed = false
   readonly stats: IntakeStats = { blocks: 0, bytes: 0, newBlocks: 0, healed: 0 }
 
-  constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions) {
+  constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions, from?: string) {
     this.#store = store
     this.#tenants = tenants
     this.#tenant = tenant
     this.#options = options
+    this.#from = from
   }
 
-  /** Verifies and queues one block; returns whether the store did not hold it yet. */
-  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+  /**
+   * Queues one block, raw (already verified) or in its stored form (proved by the writer);
+   * returns whether the store did not hold it yet.
+   */
+  async put (cid: CID, block: Uint8Array | StoredBlock): Promise<boolean> {
     this.#assertUsable()
     this.#writer ??= this.#store.writer()
-    const added = await this.#writer.put(cid, bytes)
+    const raw = block instanceof Uint8Array
+    let added: boolean
+    try {
+      added = raw ? await this.#writer.put(cid, block) : await this.#writer.putStored(cid, block)
+    } catch (err) {
+      throw this.#named(err)
+    }
+    const length = raw ? block.length : block.rawLength
     // a CID decoded from a frame keeps its digest as a view of the network chunk: keep a copy
     this.#refs.push(CID.decode(cid.bytes))
     this.stats.blocks++
-    this.stats.bytes += bytes.length
+    this.stats.bytes += length
     if (added) this.stats.newBlocks++
-    this.#unflushed += bytes.length
+    this.#unflushed += raw ? length : block.body.length
     // while a flush runs, blocks keep arriving until a flush's worth is queued behind it; then
     // this put waits for it (the receiver stops reading, the network stops the source), so
     // what is not durable yet never exceeds two flushes: what a kill -9 makes the source re-send
@@ -92,6 +110,14 @@ export class BlockIntake {
    */
   async commit (final: Array<{ cid: CID, bytes: Uint8Array }>, ops: IndexOp[]): Promise<void> {
     await this.settle()
+    try {
+      await this.#commit(final, ops)
+    } catch (err) {
+      throw this.#named(err)
+    }
+  }
+
+  async #commit (final: Array<{ cid: CID, bytes: Uint8Array }>, ops: IndexOp[]): Promise<void> {
     this.#closed = true
     const writer = this.#writer ?? this.#store.writer()
     this.#writer = undefined
@@ -141,7 +167,13 @@ export class BlockIntake {
   }
 
   #assertUsable (): void {
-    if (this.#failure !== undefined) throw this.#failure
+    if (this.#failure !== undefined) throw this.#named(this.#failure)
     if (this.#closed) throw new Error('block intake is closed')
+  }
+
+  /** A stored body that failed its proof is the peer's corrupt block; other errors stay as they are. */
+  #named (err: unknown): unknown {
+    if (!(err instanceof BlockIntegrityError) || this.#from === undefined) return err
+    return new CorruptBlockError(err.cid, `peer ${this.#from} sent it as a body that is wrong (${err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '')})`)
   }
 }
