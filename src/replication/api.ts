@@ -37,6 +37,8 @@ export interface EngineMetrics {
   /** bytes of every frame sent and received on replicate, fetch and repair streams (length prefixes included) */
   wireBytesSent: number
   wireBytesReceived: number
+  /** streams opened and served, by the protocol id negotiated (which version each peer speaks) */
+  streams: Record<string, number>
 }
 
 /** Tunables; the defaults suit production, tests shrink them. */

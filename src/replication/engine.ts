@@ -75,7 +75,7 @@ type Service = keyof typeof PROTOCOLS
  * rules can forward them (multi-hop).
  */
 export class ReplicationEngine {
-  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0 }
+  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0, streams: {} }
   /** counts the bytes of every frame on this engine's streams */
   readonly #onBytes = (direction: 'sent' | 'received', bytes: number): void => {
     if (direction === 'sent') this.metrics.wireBytesSent += bytes
@@ -110,13 +110,13 @@ export class ReplicationEngine {
     }
     const options = { timeout: this.#options.timeout, onBytes: this.#onBytes }
     for (const protocol of this.#protocols('replicate')) {
-      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, options)
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, options)
     }
     for (const protocol of this.#protocols('fetch')) {
-      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveFetch(deps, wire, peer.toString()) }, options)
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveFetch(deps, this.#counted(wire), peer.toString()) }, options)
     }
     for (const protocol of this.#protocols('repair')) {
-      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#core.rules }, wire, peer.toString()) }, {
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#core.rules }, this.#counted(wire), peer.toString()) }, {
         ...options,
         admits: (peer) => peers.canSendTo(peer)
       })
@@ -127,6 +127,13 @@ export class ReplicationEngine {
     for (const service of Object.keys(PROTOCOLS) as Service[]) {
       for (const protocol of this.#protocols(service)) await this.#core.node.unhandle(protocol)
     }
+  }
+
+  /** Counts a stream by the protocol negotiated for it (`metrics.streams`). */
+  #counted (wire: WireStream): WireStream {
+    const protocol = wire.stream.protocol
+    this.metrics.streams[protocol] = (this.metrics.streams[protocol] ?? 0) + 1
+    return wire
   }
 
   /** The service's protocol ids this Core speaks, preferred first. */
@@ -226,7 +233,7 @@ export class ReplicationEngine {
       throw new NotAuthorizedError(`peer ${peerLabel(record)} and this Core do not replicate to each other (neither approved the other), so it holds nothing of this Core's to repair from`)
     }
     const label = peerLabel(record)
-    const wire = await this.#core.node.open(peer, this.#protocols('repair'), { addresses: record.addresses, label, timeout: this.#options.timeout, onBytes: this.#onBytes })
+    const wire = this.#counted(await this.#core.node.open(peer, this.#protocols('repair'), { addresses: record.addresses, label, timeout: this.#options.timeout, onBytes: this.#onBytes }))
     return await pullRepair({
       store: this.#core.store,
       tenants: this.#core.tenants,
@@ -249,13 +256,13 @@ export class ReplicationEngine {
     if (!this.#core.peers.canSendTo(to)) {
       throw new NotAuthorizedError(`peer ${peerLabel(record)} has not approved this Core (pairing: ${record.outbound}); ask it to approve or allow this Core`)
     }
-    return await this.#core.node.open(to, protocols, {
+    return this.#counted(await this.#core.node.open(to, protocols, {
       addresses: record.addresses,
       label: peerLabel(record),
       timeout: this.#options.timeout,
       onBytes: this.#onBytes,
       signal: signal === undefined ? undefined : AbortSignal.any([signal, AbortSignal.timeout(10_000)])
-    })
+    }))
   }
 
   #label (peerId: string): string {
