@@ -31,6 +31,8 @@ export interface BlockStore {
   getStored (cid: CID): Promise<StoredBlock>
   /** size in bytes of the uncompressed block, or undefined when absent */
   size (cid: CID): Promise<number | undefined>
+  /** size in bytes of the block's stored body (what `getStored` gives), or undefined when absent */
+  storedSize (cid: CID): Promise<number | undefined>
   /** Starts a write batch. Several writers may be open at once (each appends to its own pack). */
   writer (): BlockWriter
   /** every indexed block, in key order */

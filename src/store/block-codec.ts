@@ -10,6 +10,7 @@ import type { EncodedBody } from './encode-pool.ts'
 import { MIN_COMPRESS_SIZE } from './constants.ts'
 import { BlockIntegrityError } from './errors.ts'
 import { FLAG_ZSTD, KNOWN_FLAGS } from './pack-format.ts'
+import { zstdFrameInfo } from './zstd-frame.ts'
 
 export type { EncodedBody } from './encode-pool.ts'
 
@@ -78,7 +79,19 @@ export function ownStored (cid: CID, stored: StoredBlock): Promise<EncodedBody> 
 export function storedShapeProblem (stored: StoredBlock): string | undefined {
   if ((stored.flags & ~KNOWN_FLAGS) !== 0 || stored.flags < 0 || stored.flags > 0xff) return `its record flags 0x${stored.flags.toString(16)} are unknown`
   if (!Number.isSafeInteger(stored.rawLength) || stored.rawLength < 0 || stored.rawLength > MAX_BLOCK_SIZE) return `its stated length ${stored.rawLength} is outside 0 to ${MAX_BLOCK_SIZE} bytes`
-  if ((stored.flags & FLAG_ZSTD) === 0 && stored.body.length !== stored.rawLength) return `its raw body is ${stored.body.length} bytes where ${stored.rawLength} were stated`
+  if ((stored.flags & FLAG_ZSTD) === 0) {
+    if (stored.body.length !== stored.rawLength) return `its raw body is ${stored.body.length} bytes where ${stored.rawLength} were stated`
+    return undefined
+  }
+  // one zstd frame, as the store writes them: seed parts cut their bodies at frame boundaries
+  let frame
+  try {
+    frame = zstdFrameInfo(stored.body)
+  } catch (err) {
+    return `its zstd body is not a zstd frame: ${(err as Error).message}`
+  }
+  if (frame === undefined) return 'its zstd body ends inside its frame'
+  if (frame.length !== stored.body.length) return `its zstd body holds ${stored.body.length - frame.length} bytes after its frame`
   return undefined
 }
 

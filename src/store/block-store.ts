@@ -135,6 +135,11 @@ export class PackBlockStore implements BlockStore, WriterHost {
     return value === undefined ? undefined : decodeLocation(value).rawLength
   }
 
+  async storedSize (cid: CID): Promise<number | undefined> {
+    const value = this.#blocks.getSync(cid.bytes)
+    return value === undefined ? undefined : decodeLocation(value).storedLength
+  }
+
   writer (): BlockWriter {
     this.#assertOpen()
     const writer = new PackWriter(this)

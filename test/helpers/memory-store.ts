@@ -60,6 +60,10 @@ export class MemoryBlockStore implements BlockStore {
     return this.blocks.get(cid.toString())?.length
   }
 
+  async storedSize (cid: CID): Promise<number | undefined> {
+    return this.blocks.get(cid.toString())?.length
+  }
+
   writer (): BlockWriter {
     return new MemoryWriter(this, this.#db)
   }

@@ -201,6 +201,7 @@ export function blockStoreContract (kind: StoreKind): void {
           for (const b of blocks) {
             const stored = await harness.store.getStored(b.cid)
             assert.equal(stored.rawLength, b.bytes.length)
+            assert.equal(await harness.store.storedSize(b.cid), stored.body.length)
             if (harness.compresses && (await branchOf(b.bytes)) === 'compresses') assert.equal(stored.flags & FLAG_ZSTD, FLAG_ZSTD, 'a compressed block travels compressed')
             assert.equal(await writer.putStored(b.cid, stored), true)
           }
@@ -236,6 +237,7 @@ export function blockStoreContract (kind: StoreKind): void {
         { name: 'a raw body with a flipped byte', make: () => { const b = block(seededRandom(9000, 'flip')); const body = b.bytes.slice(); body[4000] ^= 1; return { cid: b.cid, stored: { flags: 0, body, rawLength: body.length } } }, detail: /do not match its hash/ },
         { name: 'a zstd body that decompresses to more than its stated length', make: () => { const b = block(text(30_000)); return { cid: b.cid, stored: { ...frameOf(b.bytes), rawLength: 29_999 } } }, detail: /at most 29999 bytes/ },
         { name: 'a stated length over the block limit', make: () => { const big = new Uint8Array(MAX_BLOCK_SIZE + 1); const b = block(big); return { cid: b.cid, stored: frameOf(big) } }, detail: /outside 0 to/ },
+        { name: 'a zstd body of two frames', make: () => { const b = block(text(30_000)); const [x, y] = [frameOf(b.bytes.subarray(0, 10_000)), frameOf(b.bytes.subarray(10_000))]; return { cid: b.cid, stored: { flags: FLAG_ZSTD, body: new Uint8Array(Buffer.concat([x.body, y.body])), rawLength: 30_000 } } }, detail: /bytes after its frame/ },
         { name: 'unknown record flags', make: () => { const b = block(text(100)); return { cid: b.cid, stored: { flags: 0x80, body: b.bytes, rawLength: 100 } } }, detail: /flags 0x80 are unknown/ }
       ]
       for (const r of refusals) {
