@@ -10,11 +10,13 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
+import { decodeBody } from '../store/block-codec.ts'
 import { TenantBlocks } from '../tenants/index.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
 import { SeedPartReader } from './part-reader.ts'
+import { PART_EXTENSION, PLAIN_PART_EXTENSION } from './constants.ts'
 import type { ConsumedPart, SeedConsumeResult, SeedDescriptor, SeedImportRecord, VerifiedSeed } from './api.ts'
 
 export interface ConsumeDeps {
@@ -34,7 +36,7 @@ export interface ConsumeDeps {
 const REF_BATCH = 4096
 
 /**
- * Imports the parts of one seed found in `dir` (`*.car`), in part order.
+ * Imports the parts of one seed found in `dir` (`*.car.zst`, or `*.car` of older seeds), in part order.
  *
  * The seed must be meant for this Core (or for any) and come from this Core or a peer it
  * approved; otherwise nothing is read past the descriptors and a `UserError` says why. Every
@@ -150,7 +152,7 @@ function tenantFor (deps: ConsumeDeps, seed: VerifiedSeed): string {
   return tenant
 }
 
-/** Opens every `*.car` in `dir`; a file that is not a usable part becomes one line in `errors`. */
+/** Opens every `*.car.zst` and `*.car` in `dir`; a file that is not a usable part becomes one line in `errors`. */
 async function openParts (dir: string, errors: string[]): Promise<SeedPartReader[]> {
   let names: string[]
   try {
@@ -158,7 +160,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
-    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
+    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car.zst parts`)
     throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
@@ -167,8 +169,8 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
   if (unfinished.length > 0) {
     throw new UserError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
   }
-  const cars = names.filter(n => n.endsWith('.car')).sort()
-  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no .car file in it`)
+  const cars = names.filter(n => n.endsWith(PART_EXTENSION) || n.endsWith(PLAIN_PART_EXTENSION)).sort()
+  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no ${PART_EXTENSION} (or ${PLAIN_PART_EXTENSION}) file in it`)
   const readers: SeedPartReader[] = []
   for (const name of cars) {
     try {
@@ -201,7 +203,8 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
       }
       if (pointIds.has(section.cid.toString())) {
         try {
-          await decodeManifest(section.bytes, section.cid)
+          const { flags, body, rawLength } = section.stored
+          await decodeManifest(flags === 0 ? body : await decodeBody(section.cid, flags, body, rawLength), section.cid)
         } catch (err) {
           if (!(err instanceof UserError)) throw err
           part.rejected++
@@ -210,8 +213,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
         }
       }
       part.blocks++
-      bytes += section.bytes.length
-      if (await writer.put(section.cid, section.bytes)) part.imported++
+      bytes += section.stored.rawLength
+      // a .car.zst carries blocks as their source stored them: stored so, not compressed again
+      const added = reader.plain ? await writer.put(section.cid, section.stored.body) : await writer.putStored(section.cid, section.stored)
+      if (added) part.imported++
       // the seed carried these bytes, so the tenant's peer may learn that they are here (a
       // reference to a block lost with an unfinished part is harmless: visibility also asks the store)
       refs.push(section.cid)

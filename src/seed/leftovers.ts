@@ -4,9 +4,9 @@ import { UserError } from '../errors.ts'
 import { PARTIAL_SUFFIX } from './constants.ts'
 import { SeedPartReader } from './part-reader.ts'
 
-/** `<seed id>-0001.car`, and the same with `.partial` while it is written. */
-const PART_NAME = /^(b[a-z2-7]+)-\d{4,}\.car$/
-const UNFINISHED_NAME = new RegExp(`^b[a-z2-7]+-\\d{4,}\\.car${PARTIAL_SUFFIX.replace('.', '\\.')}$`)
+/** `<seed id>-0001.car.zst` (or `.car`, before), and the same with `.partial` while it is written. */
+const PART_NAME = /^(b[a-z2-7]+)-\d{4,}\.car(\.zst)?$/
+const UNFINISHED_NAME = new RegExp(`^b[a-z2-7]+-\\d{4,}\\.car(\\.zst)?${PARTIAL_SUFFIX.replace('.', '\\.')}$`)
 
 /** Part files `seed create` never finished (`<name>.car.partial`) among `names`. */
 export function unfinishedParts (names: string[]): string[] {

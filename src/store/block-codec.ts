@@ -75,6 +75,21 @@ export function ownStored (cid: CID, stored: StoredBlock): Promise<EncodedBody> 
   })
 }
 
+/**
+ * Proves a stored body as `putStored` does (on a worker), without storing it: undefined when
+ * it holds the block `cid` names, else what is wrong with it. For readers that refuse one block
+ * and go on (a seed part), where a writer would refuse the whole batch.
+ */
+export async function proveStored (cid: CID, stored: StoredBlock): Promise<string | undefined> {
+  try {
+    await ownStored(cid, stored)
+    return undefined
+  } catch (err) {
+    if (err instanceof BlockIntegrityError) return err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '')
+    throw err
+  }
+}
+
 /** Why a stored form cannot be right whatever its bytes, or undefined. */
 export function storedShapeProblem (stored: StoredBlock): string | undefined {
   if ((stored.flags & ~KNOWN_FLAGS) !== 0 || stored.flags < 0 || stored.flags > 0xff) return `its record flags 0x${stored.flags.toString(16)} are unknown`

@@ -206,7 +206,7 @@ describe('a full disk during backup, restore, seed create and seed consume', { t
   test('the seed the earlier tests read is whole on the ordinary disk', async () => {
     // guards the fixture: a seed that failed to be written would make the consume test vacuous
     const names = await readdir(seedDir)
-    assert.ok(names.length > 2 && names.every(n => n.endsWith('.car')), names.join(', '))
+    assert.ok(names.length > 2 && names.every(n => n.endsWith('.car.zst')), names.join(', '))
     for (const n of names) assert.ok((await stat(join(seedDir, n))).size > 0)
   })
 })

@@ -71,7 +71,7 @@ describe('kill -9 during seed create and seed consume (real processes, real data
     const out = seedDir()
     const killed = await killWhen(['seed', 'create', '--out', out, '--max-size', MAX_SIZE, '--repo', hq.repo], async () => {
       const names = await readdir(out).catch(() => [] as string[])
-      return names.some(n => n.endsWith('.car')) && names.some(n => n.endsWith('.car.partial'))
+      return names.some(n => n.endsWith('.car.zst')) && names.some(n => n.endsWith('.car.zst.partial'))
     }, { what: 'seed create killed once it had finished a part', timeoutMs: TIMEOUT })
     const left = (await readdir(out)).sort()
     t.diagnostic(`killed after ${(killed.ms / 1000).toFixed(1)} s, leaving ${left.join(', ')}`)

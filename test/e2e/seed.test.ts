@@ -107,7 +107,7 @@ describe('seed drives through the CLI: create on one Core, consume on another', 
     await mkdir(empty)
     const none = await drcore(['seed', 'consume', empty, '--repo', dst])
     assert.equal(none.code, 1)
-    assert.equal(none.stderr, `drcore: ${empty} holds no seed: there is no .car file in it\n`)
+    assert.equal(none.stderr, `drcore: ${empty} holds no seed: there is no .car.zst (or .car) file in it\n`)
 
     const damaged = await drive(join(work, 'damaged'), [seed.parts[0].file])
     await truncate(join(damaged, basename(seed.parts[0].file)), 1000)
