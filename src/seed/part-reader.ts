@@ -76,6 +76,7 @@ export class SeedPartReader {
       try {
         header = await readHeader(reader)
       } catch (err) {
+        if (zst !== undefined && (err as Error).message === 'Unexpected end of data') throw new MalformedError(`${file} is truncated: it ends inside its first zstd frame (the CAR header and the descriptors)`)
         throw notPart(`it is not a ${zst === undefined ? 'CAR file' : 'CAR in zstd frames'} (${(err as Error).message})`)
       }
       if (header.version !== 1) throw notPart(`it is a CAR version ${header.version as number} file`)
