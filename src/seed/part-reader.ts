@@ -111,16 +111,31 @@ export class SeedPartReader {
   sections (): AsyncGenerator<PartSection> {
     const zst = this.#zst
     if (zst === undefined) return this.#plainSections()
-    // proofs run on the store's workers, several blocks ahead of the consumer
-    return readAhead(this.#zstSections(zst), READ_AHEAD, async (section): Promise<PartSection> => {
+    // proofs run on the store's workers, several blocks ahead of the consumer; a reading failure
+    // comes in its turn, after the sections read before it
+    return readAhead(deferFailure(this.#zstSections(zst)), READ_AHEAD, async (item): Promise<PartSection> => {
+      if ('failure' in item) throw item.failure
+      const section = item
       if (!section.valid) return section
       const problem = await proveStored(section.cid, section.stored)
       return problem === undefined ? section : { valid: false, cid: section.cid, offset: section.offset, reason: problem }
     })
   }
 
+  /** Whether another section follows; a file cut inside the frame that would hold it is truncated. */
+  async #more (): Promise<boolean> {
+    const offset = this.#reader.pos
+    try {
+      return (await this.#reader.upTo(8)).length > 0
+    } catch (err) {
+      if (err instanceof MalformedError) throw new MalformedError(`${this.file} is damaged at byte ${offset}: ${err.message}`)
+      if ((err as Error).message === 'Unexpected end of data') throw new MalformedError(`${this.file} is truncated: it ends inside the section at byte ${offset}`)
+      throw err
+    }
+  }
+
   async * #plainSections (): AsyncGenerator<PartSection> {
-    while ((await this.#reader.upTo(8)).length > 0) {
+    while (await this.#more()) {
       const offset = this.#reader.pos
       const { cid, bytes } = await readSection(this.#reader, this.file)
       if (!isDrcoreCid(cid)) {
@@ -135,7 +150,7 @@ export class SeedPartReader {
 
   /** The sections of a `.car.zst`, not proved yet. */
   async * #zstSections (zst: ZstPart): AsyncGenerator<PartSection> {
-    while ((await this.#reader.upTo(8)).length > 0) {
+    while (await this.#more()) {
       const offset = this.#reader.pos
       const { cid, stored } = await readStoredSection(zst, this.file)
       if (!isDrcoreCid(cid)) yield { valid: false, cid, offset, reason: NOT_DRCORE }
@@ -149,6 +164,15 @@ export class SeedPartReader {
 }
 
 const NOT_DRCORE = 'it is not a sha2-256 raw or dag-cbor CIDv1, which drcore does not store'
+
+/** The items of `source`, then, if it fails, its failure as a last item instead of a throw. */
+async function * deferFailure<T> (source: AsyncGenerator<T>): AsyncGenerator<T | { failure: unknown }> {
+  try {
+    yield * source
+  } catch (failure) {
+    yield { failure }
+  }
+}
 
 /** Reads one section, turning decoder failures into messages about the file. */
 async function readSection (reader: BytesReader, file: string): Promise<{ cid: CID, bytes: Uint8Array }> {

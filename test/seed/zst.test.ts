@@ -190,18 +190,21 @@ describe('seed parts as .car.zst: stored bodies, standard tools, one line for ba
       assert.deepEqual(result.parts.map(p => [p.part, p.state, p.rejected, p.blocks]), [[1, 'failed', 1, part.blocks - 1]])
     })
 
-    test('a part cut inside a frame is truncated, in one line, and the blocks before the cut are kept', async () => {
-      const part = seed.parts[1]
-      const frames = await framesOf(part.file)
-      const cut = frames[Math.floor(frames.length / 2)]
-      const drive = await driveWith(work, 'cut', [part.file])
-      await truncate(join(drive, basename(part.file)), cut.start + Math.floor(cut.length / 2))
-      const result = await consume(drive)
-      assert.equal(result.errors.length, 1)
-      assert.match(result.errors[0], new RegExp(`^${basename(part.file)} is truncated: it ends inside the section at byte \\d+$`))
-      assert.equal(result.parts[0].state, 'failed')
-      assert.ok(result.parts[0].blocks > 0, 'what came before the cut is kept')
-    })
+    for (const where of ['a block\'s zstd frame', 'the raw frame of a section\'s head'] as const) {
+      test(`a part cut inside ${where} is truncated, in one line, and the blocks before the cut are kept`, async () => {
+        const part = seed.parts[1]
+        const frames = await framesOf(part.file)
+        // a frame past the first few sections, of the kind asked for
+        const cut = frames.slice(4).find(f => where === 'a block\'s zstd frame' ? !f.raw : f.raw)!
+        const drive = await driveWith(work, `cut-${where.length}`, [part.file])
+        await truncate(join(drive, basename(part.file)), cut.start + Math.min(5, cut.length >> 1))
+        const result = await consume(drive)
+        assert.equal(result.errors.length, 1)
+        assert.match(result.errors[0], new RegExp(`^${basename(part.file)} is truncated: it ends inside the section at byte \\d+$`))
+        assert.equal(result.parts[0].state, 'failed')
+        assert.ok(result.parts[0].blocks > 0, 'what came before the cut is kept')
+      })
+    }
 
     test('files that are not our zstd frames of a CAR are named in one line each', async () => {
       const drive = join(work, 'strangers')
