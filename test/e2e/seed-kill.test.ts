@@ -75,7 +75,7 @@ describe('kill -9 during seed create and seed consume (real processes, real data
     }, { what: 'seed create killed once it had finished a part', timeoutMs: TIMEOUT })
     const left = (await readdir(out)).sort()
     t.diagnostic(`killed after ${(killed.ms / 1000).toFixed(1)} s, leaving ${left.join(', ')}`)
-    const unfinished = left.filter(n => n.endsWith('.car.partial'))
+    const unfinished = left.filter(n => n.endsWith('.car.zst.partial'))
     assert.equal(unfinished.length, 1, 'the kill landed while a part was being written')
     assert.deepEqual(await hq.json(['seed', 'list']), [], 'the killed seed create recorded no seed')
     await verifiesOn(hq, 'after seed create was killed')
