@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
-import type { StoredBlock as StoredBody } from '../store/api.ts'
+import type { StoredBlock } from '../store/api.ts'
 import { FLAG_ZSTD } from '../store/pack-format.ts'
 import { rawZstdFrame, rawZstdFrameSize } from '../store/zstd-frame.ts'
 
@@ -51,7 +51,7 @@ export function sectionSize (cidLength: number, blockLength: number): number {
  * and a reader tells the two apart by where the raw frame ends: right after the CID means the
  * next frame is the block.
  */
-export function zstSection (cid: CID, stored: StoredBody): Uint8Array[] {
+export function zstSection (cid: CID, stored: StoredBlock): Uint8Array[] {
   const head = sectionHead(cid, stored.rawLength)
   if (!carriesFrame(stored)) {
     const body = stored.rawLength === 0 ? new Uint8Array(0) : stored.body
@@ -80,6 +80,6 @@ export function zstPreamble (parts: Uint8Array[]): Uint8Array[] {
 }
 
 /** Whether a block travels as its own zstd frame (stored compressed, and not empty). */
-function carriesFrame (stored: StoredBody): boolean {
+function carriesFrame (stored: StoredBlock): boolean {
   return (stored.flags & FLAG_ZSTD) !== 0 && stored.rawLength > 0
 }
