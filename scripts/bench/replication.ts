@@ -215,10 +215,25 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
       ctx.log(`  drcore backup ${machine}: ${String(out.kind)}, ${formatBytes(Number(out.bytes))}, new ${formatBytes(Number(out.newBytes))} (${Number(out.seconds).toFixed(1)} s)`)
       return out
     }
-    const replicate = async (machine: string): Promise<Transfer> => {
-      await warmCache(src!.repo)
-      return await transfer(net, async () => await cli(src!, ['replication', 'now', machine, '--to', TARGET_OF[machine], '--json']), jobOf)
+    /** stored bytes of the target's blocks: their growth is the stored bytes of the blocks a job sent (stored as they came) */
+    const storedOn = async (machine: string): Promise<number> => {
+      const overview = await dsts[TARGET_OF[machine]].json<{ repository: { storedBytes: number } }>(['status'])
+      return overview.repository.storedBytes
     }
+    const replicate = async (machine: string): Promise<Transfer & { storedBytes: number }> => {
+      await warmCache(src!.repo)
+      const before = await storedOn(machine)
+      const t = await transfer(net, async () => await cli(src!, ['replication', 'now', machine, '--to', TARGET_OF[machine], '--json']), jobOf)
+      return { ...t, storedBytes: await storedOn(machine) - before }
+    }
+    /** The row that holds the wire to what it carries: bytes through the veth against the stored bytes of the blocks sent. */
+    const wireRow = (d: (Transfer & { storedBytes: number }) | undefined): Row => ({
+      metric: 'same: bytes on the wire vs the stored bytes of the blocks sent (the target\'s growth)',
+      unit: 'bytes',
+      drcore: d?.wireBytes ?? null,
+      anchor: { name: 'stored bytes sent', value: d?.storedBytes ?? 0 },
+      target: { kind: 'ratio-max', value: 1.05 }
+    })
     const completeOnDst = async (machine: string): Promise<boolean> => {
       const pts = await dsts[TARGET_OF[machine]].points(machine)
       return pts.length > 0 && pts.every(x => x.complete)
@@ -233,13 +248,13 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     const initial: Record<string, { backup?: unknown, drcore?: Transfer, rsync: Transfer }> = {}
     for (const c of corpusRuns) {
       ctx.log(`initial replication: ${c.label}`)
-      let d: Transfer | undefined
+      let d: (Transfer & { storedBytes: number }) | undefined
       let b: unknown
       if (withDrcore) {
         b = await backup(c.machine, c.volume)
         await cli(src!, ['replicate', c.machine, '--to', TARGET_OF[c.machine], '--schedule', ONLY_BY_HAND])
         d = await replicate(c.machine)
-        ctx.log(`  drcore: ${d.wallSeconds.toFixed(2)} s, wire ${formatBytes(d.wireBytes)}, job ${JSON.stringify(d.output).slice(0, 160)}`)
+        ctx.log(`  drcore: ${d.wallSeconds.toFixed(2)} s, wire ${formatBytes(d.wireBytes)} for ${formatBytes(d.storedBytes)} stored, job ${JSON.stringify(d.output).slice(0, 160)}`)
         if (!await completeOnDst(c.machine)) notes.push(`CHECK FAILED: ${c.machine} is not complete on the target after the initial replication`)
       }
       await warmCache(c.warm)
@@ -259,6 +274,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
         drcore: d?.wireBytes ?? null,
         anchor: { name: 'rsync', value: r.wireBytes }
       })
+      if (d !== undefined) rows.push(wireRow(d))
     }
     details.initial = initial
 
@@ -275,13 +291,13 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     }
     for (const c of corpusRuns) {
       ctx.log(`incremental: ${changeLabel[c.machine]}`)
-      let d: Transfer | undefined
+      let d: (Transfer & { storedBytes: number }) | undefined
       let b: Record<string, unknown> | undefined
       if (withDrcore) {
         b = await backup(c.machine, c.volume)
         if (b.kind !== 'incremental') notes.push(`drcore's second backup of ${c.machine} reported kind "${String(b.kind)}", not "incremental"`)
         d = await replicate(c.machine)
-        ctx.log(`  drcore: wire ${formatBytes(d.wireBytes)} (${d.wallSeconds.toFixed(2)} s), job ${JSON.stringify(d.output).slice(0, 160)}`)
+        ctx.log(`  drcore: wire ${formatBytes(d.wireBytes)} for ${formatBytes(d.storedBytes)} stored (${d.wallSeconds.toFixed(2)} s), job ${JSON.stringify(d.output).slice(0, 160)}`)
         if (!await completeOnDst(c.machine)) notes.push(`CHECK FAILED: ${c.machine} is not complete on the target after the incremental replication`)
       }
       await warmCache(c.warm)
@@ -301,6 +317,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
         drcore: d?.wallSeconds ?? null,
         anchor: { name: 'rsync', value: r.wallSeconds }
       })
+      if (d !== undefined) rows.push(wireRow(d))
     }
     details.incremental = incremental
     if (withDrcore) {

@@ -43,6 +43,8 @@ export interface HandleOptions {
   maxInboundStreams?: number
   /** deadline in ms of each send and receive on the stream; default 30 s */
   timeout?: number
+  /** told the bytes of every frame sent and received on the stream */
+  onBytes?: (direction: 'sent' | 'received', bytes: number) => void
 }
 
 export interface OpenOptions {
@@ -53,4 +55,6 @@ export interface OpenOptions {
   signal?: AbortSignal
   /** deadline in ms of each send and receive on the stream; default 30 s */
   timeout?: number
+  /** told the bytes of every frame sent and received on the stream */
+  onBytes?: (direction: 'sent' | 'received', bytes: number) => void
 }

@@ -1,6 +1,6 @@
 import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { MalformedError } from '../errors.ts'
-import { BLOCK_FRAME_MARKER, decodeFrameHeader, MAX_FRAME_SIZE } from '../protocol/index.ts'
+import { decodeFrameHeader, isMessageBody, MAX_FRAME_SIZE } from '../protocol/index.ts'
 
 /**
  * Reads length-prefixed frames (`uvarint | body`) off a libp2p stream, with backpressure: when
@@ -98,7 +98,7 @@ export class FrameReader {
       if (header == null) return
       const start = this.#scanned + header.headerLength
       if (this.#buffered < start + header.length) return
-      if (this.#peekAt(start, 1)[0] !== BLOCK_FRAME_MARKER) visit(this.#peekAt(start, header.length))
+      if (isMessageBody(this.#peekAt(start, 1))) visit(this.#peekAt(start, header.length))
       this.#scanned = start + header.length
     }
   }

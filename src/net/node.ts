@@ -110,7 +110,7 @@ export class DrcoreNode {
     await this.libp2p.handle(protocol, async (stream, connection) => {
       const peer = connection.remotePeer
       const id = peer.toString()
-      const wire = new WireStream(stream, { peer: id, timeout: options.timeout })
+      const wire = new WireStream(stream, { peer: id, timeout: options.timeout, onBytes: options.onBytes })
       const refusal = this.#refusal(id, protocol, allowUnknown || options.admits?.(id) === true, options.admits !== undefined)
       if (refusal != null) {
         this.#refused(id, protocol, refusal)
@@ -134,10 +134,13 @@ export class DrcoreNode {
 
   /**
    * Opens a stream to `peer` on `protocol`: over an open connection when there is one, else by
-   * dialling `addresses`. Failures are `PeerUnreachableError`, `PeerTimeoutError`, or
-   * `ProtocolNotServedError` when the peer does not serve the protocol.
+   * dialling `addresses`. Given several protocols (newest version first), the peer picks the
+   * first it serves (`WireStream.stream.protocol` says which). Failures are
+   * `PeerUnreachableError`, `PeerTimeoutError`, or `ProtocolNotServedError` when the peer serves
+   * none of them.
    */
-  async open (peer: PeerId | string, protocol: string, options: OpenOptions = {}): Promise<WireStream> {
+  async open (peer: PeerId | string, protocols: string | string[], options: OpenOptions = {}): Promise<WireStream> {
+    const protocol = Array.isArray(protocols) ? protocols.join(' or ') : protocols
     const peerId = typeof peer === 'string' ? parsePeerId(peer) : peer
     const id = peerId.toString()
     const label = options.label ?? id
@@ -147,12 +150,12 @@ export class DrcoreNode {
     try {
       const connection = this.libp2p.getConnections(peerId).find(c => c.status === 'open')
       stream = connection != null
-        ? await connection.newStream(protocol, { signal })
-        : await this.libp2p.dialProtocol(addresses.length > 0 ? addresses : peerId, protocol, { signal })
+        ? await connection.newStream(protocols, { signal })
+        : await this.libp2p.dialProtocol(addresses.length > 0 ? addresses : peerId, protocols, { signal })
     } catch (err: any) {
       throw dialError(err, label, protocol, addresses, signal)
     }
-    return new WireStream(stream, { peer: label, timeout: options.timeout })
+    return new WireStream(stream, { peer: label, timeout: options.timeout, onBytes: options.onBytes })
   }
 
   #refusal (peerId: string, protocol: string, allowUnknown: boolean, admitsOthers = false): string | undefined {

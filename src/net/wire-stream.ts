@@ -3,8 +3,8 @@ import type { CID } from 'multiformats/cid'
 import {
   asExpectedError, BadSignatureError, CorruptBlockError, ExpectedError, FileSystemError, isExpectedError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError
 } from '../errors.ts'
-import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../protocol/index.ts'
-import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../protocol/index.ts'
+import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, encodeStoredBlockFrame, STORED_BLOCK_PROTOCOLS, verifyBlock } from '../protocol/index.ts'
+import type { ErrorCode, Frame, Message, MessageOf, MessageType, StoredBody } from '../protocol/index.ts'
 import { PeerTimeoutError, RateLimitedError, RemoteError, StreamEndedError } from './errors.ts'
 import { FrameReader, FrameWriter } from './frames.ts'
 
@@ -16,6 +16,8 @@ export interface WireStreamOptions {
   peer: string
   /** deadline in ms of each send and receive made without a signal */
   timeout?: number
+  /** told the bytes of every frame sent and received (length prefix included) */
+  onBytes?: (direction: 'sent' | 'received', bytes: number) => void
 }
 
 /**
@@ -31,6 +33,15 @@ export interface WireStreamOptions {
 export class WireStream {
   readonly stream: Stream
   readonly peer: string
+  /**
+   * Whether blocks travel here as stored-block frames (a version 2 protocol was negotiated) or
+   * as raw block frames (version 1). Each kind is refused on the other's streams.
+   */
+  readonly storedBlocks: boolean
+  /** bytes of the frames sent and received so far, length prefixes included */
+  bytesSent = 0
+  bytesReceived = 0
+  readonly #onBytes: WireStreamOptions['onBytes']
   readonly #reader: FrameReader
   readonly #writer: FrameWriter
   readonly #timeout: number
@@ -44,6 +55,8 @@ export class WireStream {
   constructor (stream: Stream, options: WireStreamOptions) {
     this.stream = stream
     this.peer = options.peer
+    this.storedBlocks = STORED_BLOCK_PROTOCOLS.has(stream.protocol)
+    this.#onBytes = options.onBytes
     this.#timeout = options.timeout ?? DEFAULT_EXCHANGE_TIMEOUT
     this.#reader = new FrameReader(stream)
     this.#writer = new FrameWriter(stream)
@@ -73,16 +86,30 @@ export class WireStream {
   }
 
   /**
-   * The next frame, or `undefined` when the peer closed its end between frames. Blocks are
-   * verified against their CID (`CorruptBlockError` otherwise). An `error` message is returned
-   * as a frame like any other; `expect` is the variant that throws it.
+   * Sends a block in its stored form (version 2 streams only). Same ownership as `sendBlock`:
+   * `stored.body` is given away. The receiver proves it before it counts.
+   */
+  async sendStored (cid: CID, stored: StoredBody, options: AbortOptions = {}): Promise<void> {
+    if (!this.storedBlocks) throw new Error(`a stored block cannot go to peer ${this.peer} on ${this.stream.protocol}, which carries raw blocks`)
+    await this.#write(encodeStoredBlockFrame(cid, stored), `sending block ${cid}`, options)
+  }
+
+  /**
+   * The next frame, or `undefined` when the peer closed its end between frames. Raw blocks
+   * (version 1) are verified against their CID here (`CorruptBlockError` otherwise); stored
+   * blocks (version 2) are proved by the store they go to (`BlockWriter.putStored`), on a
+   * worker, so nothing here decompresses. An `error` message is returned as a frame like any
+   * other; `expect` is the variant that throws it.
    */
   async receive (options: AbortOptions = {}): Promise<Frame | undefined> {
     let frame: Frame
     try {
       const body = await this.#guard('waiting for a message', options, async (signal) => await this.#reader.next({ signal }))
       if (body == null) return undefined
+      this.#count('received', body.length + headerLength(body.length))
       frame = decodeFrameBody(body)
+      if (frame.type === 'block' && this.storedBlocks) throw new MalformedError(`a raw block frame (block ${frame.cid}) on ${this.stream.protocol}, which carries stored-block frames`)
+      if (frame.type === 'stored-block' && !this.storedBlocks) throw new MalformedError(`a stored-block frame (block ${frame.cid}) on ${this.stream.protocol}, which carries raw block frames`)
     } catch (err: any) {
       if (err instanceof MalformedError) throw new MalformedError(`peer ${this.peer} sent a malformed frame: ${err.message}`)
       throw err
@@ -107,7 +134,7 @@ export class WireStream {
     if (frame == null) throw new StreamEndedError(this.peer, `peer ${this.peer} closed the stream instead of sending ${type}`)
     if (frame.type === type) return frame as MessageOf<T>
     if (frame.type === 'error' && type !== 'error') throw errorFromWire(this.peer, frame.code, frame.message)
-    throw new MalformedError(`peer ${this.peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type} where ${type} was expected`)
+    throw new MalformedError(`peer ${this.peer} sent ${frame.type === 'block' || frame.type === 'stored-block' ? `block ${frame.cid}` : frame.type} where ${type} was expected`)
   }
 
   /** Sends `message` and waits for its `reply`. */
@@ -165,6 +192,15 @@ export class WireStream {
     } finally {
       this.#writing = false
     }
+    let bytes = 0
+    for (const part of parts) bytes += part.length
+    this.#count('sent', bytes)
+  }
+
+  #count (direction: 'sent' | 'received', bytes: number): void {
+    if (direction === 'sent') this.bytesSent += bytes
+    else this.bytesReceived += bytes
+    this.#onBytes?.(direction, bytes)
   }
 
   /** While a write waits for the peer to read, each arrival is checked for the peer's `error`. */
@@ -207,6 +243,16 @@ export class WireStream {
       throw new StreamEndedError(this.peer, `${what}: the stream with peer ${this.peer} ${reset ? 'was reset' : 'ended'} (${err?.message ?? err})`)
     }
   }
+}
+
+/** Bytes of a frame's length prefix for a body of `length` bytes. */
+function headerLength (length: number): number {
+  let bytes = 1
+  while (length >= 0x80) {
+    length >>>= 7
+    bytes++
+  }
+  return bytes
 }
 
 /** The error to throw for an `error` message a peer sent. */

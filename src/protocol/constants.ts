@@ -7,6 +7,16 @@ export const PAIR_PROTOCOL = '/drcore/pair/1'
 export const REPLICATE_PROTOCOL = '/drcore/replicate/1'
 export const FETCH_PROTOCOL = '/drcore/fetch/1'
 export const REPAIR_PROTOCOL = '/drcore/repair/1'
+/**
+ * Version 2 of replicate, fetch and repair: the same messages, but blocks travel as stored-block
+ * frames (the body as the sender's store holds it, usually a zstd frame) instead of raw ones.
+ * A dialler offers version 2 first and falls back to version 1; a listener serves both.
+ */
+export const REPLICATE_PROTOCOL_V2 = '/drcore/replicate/2'
+export const FETCH_PROTOCOL_V2 = '/drcore/fetch/2'
+export const REPAIR_PROTOCOL_V2 = '/drcore/repair/2'
+/** The protocols whose blocks travel in stored-block frames (and only in those). */
+export const STORED_BLOCK_PROTOCOLS: ReadonlySet<string> = new Set([REPLICATE_PROTOCOL_V2, FETCH_PROTOCOL_V2, REPAIR_PROTOCOL_V2])
 
 /** Largest frame body on any drcore stream. */
 export const MAX_FRAME_SIZE = 4 * 1024 * 1024

@@ -7,4 +7,8 @@ export * from './constants.ts'
 export * from './messages.ts'
 export { validateMessage, isBlockCid } from './schema.ts'
 export { bitmapOf, bitmapIndexes } from './bitmap.ts'
-export { BLOCK_FRAME_MARKER, decodeFrameBody, decodeFrameHeader, decodeFrames, encodeBlockFrame, encodeMessageFrame, verifyBlock } from './codec.ts'
+export {
+  BLOCK_FRAME_MARKER, STORED_BLOCK_FRAME_MARKER, STORED_ZSTD, decodeFrameBody, decodeFrameHeader, decodeFrames, encodeBlockFrame, encodeMessageFrame,
+  encodeStoredBlockFrame, isMessageBody, storedBlockFrameLength, verifyBlock
+} from './codec.ts'
+export type { StoredBody } from './codec.ts'

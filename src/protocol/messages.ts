@@ -3,7 +3,7 @@
  * constants.ts). docs/protocol.md describes the exchanges; schema.ts validates every field.
  */
 import type { CID } from 'multiformats/cid'
-import { FETCH_PROTOCOL, PAIR_PROTOCOL, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from './constants.ts'
+import { FETCH_PROTOCOL, FETCH_PROTOCOL_V2, PAIR_PROTOCOL, REPAIR_PROTOCOL, REPAIR_PROTOCOL_V2, REPLICATE_PROTOCOL, REPLICATE_PROTOCOL_V2 } from './constants.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Shared
@@ -230,13 +230,29 @@ export interface BlockFrame {
   bytes: Uint8Array
 }
 
+/**
+ * A block in its stored form (version 2 protocols): `body` is a zstd frame of the block when
+ * `flags & 1`, else the block itself; `rawLength` is the block's length. Nothing about it is
+ * proved by decoding: the receiver's store proves it (decompress, rehash) before it counts.
+ */
+export interface StoredBlockFrame {
+  type: 'stored-block'
+  cid: CID
+  flags: number
+  rawLength: number
+  body: Uint8Array
+}
+
 /** Anything a frame body decodes to. */
-export type Frame = Message | BlockFrame
+export type Frame = Message | BlockFrame | StoredBlockFrame
 
 /** The messages that may open an exchange on each protocol (the replies are fixed by them). */
 export const REQUESTS: Record<string, readonly MessageType[]> = {
   [PAIR_PROTOCOL]: ['pair-request', 'pair-query', 'pair-decision'],
   [REPLICATE_PROTOCOL]: ['offer', 'have', 'done', 'status', 'remove-machine'],
   [FETCH_PROTOCOL]: ['list-points', 'get-point', 'want'],
-  [REPAIR_PROTOCOL]: ['want']
+  [REPAIR_PROTOCOL]: ['want'],
+  [REPLICATE_PROTOCOL_V2]: ['offer', 'have', 'done', 'status', 'remove-machine'],
+  [FETCH_PROTOCOL_V2]: ['list-points', 'get-point', 'want'],
+  [REPAIR_PROTOCOL_V2]: ['want']
 }

@@ -36,6 +36,11 @@ export interface EngineMetrics {
   frameBytesSent: number
   blocksReceived: number
   bytesReceived: number
+  /** bytes of every frame sent and received on replicate, fetch and repair streams (length prefixes included) */
+  wireBytesSent: number
+  wireBytesReceived: number
+  /** streams opened and served, by the protocol id negotiated (which version each peer speaks) */
+  streams: Record<string, number>
 }
 
 /** Tunables; the defaults suit production, tests shrink them. */
@@ -52,6 +57,12 @@ export interface EngineOptions {
   timeout?: number
   /** deadline in ms of the target's `ack` (it checks the point's closure first; default 10 min) */
   ackTimeout?: number
+  /**
+   * The versions of replicate, fetch and repair this Core serves and offers, preferred first
+   * (default [2, 1]: stored-block frames, else raw ones). [1] is a Core from before version 2,
+   * which tests of the negotiation need.
+   */
+  protocolVersions?: Array<1 | 2>
 }
 
 /** One line of `drcore replication list --json` (the first eight fields are the contract). */

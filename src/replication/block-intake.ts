@@ -1,5 +1,7 @@
 import { CID } from 'multiformats/cid'
-import type { BlockStore, BlockWriter, IndexOp } from '../store/api.ts'
+import { CorruptBlockError } from '../errors.ts'
+import type { BlockStore, BlockWriter, IndexOp, StoredBlock } from '../store/api.ts'
+import { BlockIntegrityError } from '../store/index.ts'
 import type { TenantBlocks, TenantQuotas } from '../tenants/index.ts'
 
 export interface IntakeOptions {
@@ -11,6 +13,13 @@ export interface IntakeOptions {
 
 /** The tenant's quota, when the blocks come from a peer that may not pass it (docs/retention.md). */
 export type IntakeQuota = Pick<TenantQuotas, 'reserve' | 'release'>
+
+/** Where the blocks come from: the tenant's quota they must fit, the peer that sends them. */
+export interface IntakeSource {
+  quota?: IntakeQuota
+  /** named in the error for a stored body that fails its proof */
+  from?: string
+}
 
 export interface IntakeStats {
   /** blocks received */
@@ -25,9 +34,12 @@ export interface IntakeStats {
 /**
  * Blocks arriving from a peer, on their way into the store and into the sending tenant's view.
  *
- * Every block was rehashed by the wire stream on arrival, and the block writer hashes its own copy
- * again (a mismatch there is `BlockIntegrityError`): nothing reaches a pack that does not match
- * its CID. What arrived is flushed
+ * A raw block (version 1) was rehashed by the wire stream on arrival, and the block writer hashes
+ * its own copy again; a stored block (version 2) is proved by the writer (decompressed on a
+ * worker and rehashed, even when the store already holds it) and stored as it came. Either way
+ * nothing reaches a pack, and no block counts as delivered by the tenant, that does not match
+ * its CID; a stored body that fails its proof is `CorruptBlockError` naming the peer, and
+ * nothing of the flush that held it is written. What arrived is flushed
  * (pack fsync, index batch) every `flushBytes` or `flushIntervalMs`, in the background while the
  * next blocks arrive (at most `flushBytes` more, then `put` waits for the flush), and the tenant's
  * references follow each flush. So a transfer cut off at any moment, even by kill -9, keeps
@@ -44,6 +56,8 @@ export class BlockIntake {
   readonly #tenant: string
   readonly #options: IntakeOptions
   readonly #quota: IntakeQuota | undefined
+  /** the peer the blocks come from, named in the error for a body that fails its proof */
+  readonly #from: string | undefined
   #writer: BlockWriter | undefined
   #refs: CID[] = []
   /** bytes the quota admitted for the blocks in `#refs` */
@@ -55,38 +69,47 @@ export class BlockIntake {
   #closed = false
   readonly stats: IntakeStats = { blocks: 0, bytes: 0, newBlocks: 0, healed: 0 }
 
-  constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions, quota?: IntakeQuota) {
+  constructor (store: BlockStore, tenants: TenantBlocks, tenant: string, options: IntakeOptions, source: IntakeSource = {}) {
     this.#store = store
     this.#tenants = tenants
     this.#tenant = tenant
     this.#options = options
-    this.#quota = quota
+    this.#quota = source.quota
+    this.#from = source.from
     // open from the start, before the first "have?" is answered: a garbage collection that
     // starts during the transfer waits for it (docs/retention.md), so blocks this Core said it
     // has are not removed before the point that needs them is committed
     this.#writer = store.writer()
   }
 
-  /** Verifies and queues one block; returns whether the store did not hold it yet. */
-  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+  /**
+   * Queues one block, raw (already verified) or in its stored form (proved by the writer);
+   * returns whether the store did not hold it yet.
+   */
+  async put (cid: CID, block: Uint8Array | StoredBlock): Promise<boolean> {
     this.#assertUsable()
+    const raw = block instanceof Uint8Array
+    const length = raw ? block.length : block.rawLength
+    // what the block takes in a pack at most: a raw block may not compress, a stored body is
+    // stored as it came (the tenant's usage then counts the stored size)
+    const admitted = raw ? block.length : block.body.length
     // before anything of the block is stored: a refused block leaves no trace
-    await this.#quota?.reserve(this.#tenant, bytes.length, `block ${cid} was not stored; the blocks stored before it are kept`)
+    await this.#quota?.reserve(this.#tenant, admitted, `block ${cid} was not stored; the blocks stored before it are kept`)
     this.#writer ??= this.#store.writer()
     let added: boolean
     try {
-      added = await this.#writer.put(cid, bytes)
+      added = raw ? await this.#writer.put(cid, block) : await this.#writer.putStored(cid, block)
     } catch (err) {
-      this.#quota?.release(this.#tenant, bytes.length)
-      throw err
+      this.#quota?.release(this.#tenant, admitted)
+      throw this.#named(err)
     }
     // a CID decoded from a frame keeps its digest as a view of the network chunk: keep a copy
     this.#refs.push(CID.decode(cid.bytes))
-    if (this.#quota !== undefined) this.#reserved += bytes.length
+    if (this.#quota !== undefined) this.#reserved += admitted
     this.stats.blocks++
-    this.stats.bytes += bytes.length
+    this.stats.bytes += length
     if (added) this.stats.newBlocks++
-    this.#unflushed += bytes.length
+    this.#unflushed += raw ? length : block.body.length
     // while a flush runs, blocks keep arriving until a flush's worth is queued behind it; then
     // this put waits for it (the receiver stops reading, the network stops the source), so
     // what is not durable yet never exceeds two flushes: what a kill -9 makes the source re-send
@@ -116,6 +139,14 @@ export class BlockIntake {
    */
   async commit (final: Array<{ cid: CID, bytes: Uint8Array }>, ops: IndexOp[]): Promise<void> {
     await this.settle()
+    try {
+      await this.#commit(final, ops)
+    } catch (err) {
+      throw this.#named(err)
+    }
+  }
+
+  async #commit (final: Array<{ cid: CID, bytes: Uint8Array }>, ops: IndexOp[]): Promise<void> {
     this.#closed = true
     const writer = this.#writer ?? this.#store.writer()
     this.#writer = undefined
@@ -186,7 +217,13 @@ export class BlockIntake {
   }
 
   #assertUsable (): void {
-    if (this.#failure !== undefined) throw this.#failure
+    if (this.#failure !== undefined) throw this.#named(this.#failure)
     if (this.#closed) throw new Error('block intake is closed')
+  }
+
+  /** A stored body that failed its proof is the peer's corrupt block; other errors stay as they are. */
+  #named (err: unknown): unknown {
+    if (!(err instanceof BlockIntegrityError) || this.#from === undefined) return err
+    return new CorruptBlockError(err.cid, `peer ${this.#from} sent it as a body that is wrong (${err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '')})`)
   }
 }

@@ -7,7 +7,9 @@ import type { DrcoreNode, WireStream } from '../net/index.ts'
 import type { PeerRegistry } from '../peers/index.ts'
 import { peerLabel } from '../peers/record.ts'
 import type { PointIndex } from '../points/point-index.ts'
-import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOCOL } from '../protocol/index.ts'
+import {
+  FETCH_PROTOCOL, FETCH_PROTOCOL_V2, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPAIR_PROTOCOL_V2, REPLICATE_PROTOCOL, REPLICATE_PROTOCOL_V2
+} from '../protocol/index.ts'
 import { planRule } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { BlockStore } from '../store/api.ts'
@@ -60,8 +62,17 @@ const DEFAULTS: Required<EngineOptions> = {
   batchSize: MAX_CIDS_PER_MESSAGE,
   pipeline: 2,
   timeout: 60_000,
-  ackTimeout: 10 * 60_000
+  ackTimeout: 10 * 60_000,
+  protocolVersions: [2, 1]
 }
+
+/** Each service's protocol id by version. */
+const PROTOCOLS = {
+  replicate: { 1: REPLICATE_PROTOCOL, 2: REPLICATE_PROTOCOL_V2 },
+  fetch: { 1: FETCH_PROTOCOL, 2: FETCH_PROTOCOL_V2 },
+  repair: { 1: REPAIR_PROTOCOL, 2: REPAIR_PROTOCOL_V2 }
+} as const
+type Service = keyof typeof PROTOCOLS
 
 /**
  * Replication between Cores (docs/protocol.md): the source side of jobs (`replicate`), the
@@ -73,7 +84,12 @@ const DEFAULTS: Required<EngineOptions> = {
  * rules can forward them (multi-hop).
  */
 export class ReplicationEngine {
-  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, frameBytesSent: 0, blocksReceived: 0, bytesReceived: 0 }
+  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, frameBytesSent: 0, blocksReceived: 0, bytesReceived: 0, wireBytesSent: 0, wireBytesReceived: 0, streams: {} }
+  /** counts the bytes of every frame on this engine's streams */
+  readonly #onBytes = (direction: 'sent' | 'received', bytes: number): void => {
+    if (direction === 'sent') this.metrics.wireBytesSent += bytes
+    else this.metrics.wireBytesReceived += bytes
+  }
   readonly #core: EngineParts
   readonly #options: Required<EngineOptions>
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()
@@ -85,8 +101,8 @@ export class ReplicationEngine {
   }
 
   /**
-   * Serves `/drcore/replicate/1` and `/drcore/fetch/1` to approved peers, and
-   * `/drcore/repair/1` to approved peers and to the peers this Core sends to.
+   * Serves replicate and fetch (each version in `protocolVersions`) to approved peers, and
+   * repair to approved peers and to the peers this Core sends to.
    */
   async start (): Promise<void> {
     const { store, points, peers, events } = this.#core
@@ -103,19 +119,37 @@ export class ReplicationEngine {
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       received: (event: PointReceived) => { this.#received.emit('point', event) }
     }
-    const timeout = this.#options.timeout
-    await this.#core.node.handle(REPLICATE_PROTOCOL, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, { timeout })
-    await this.#core.node.handle(FETCH_PROTOCOL, async (wire, { peer }) => { await serveFetch(deps, wire, peer.toString()) }, { timeout })
-    await this.#core.node.handle(REPAIR_PROTOCOL, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#core.rules }, wire, peer.toString()) }, {
-      timeout,
-      admits: (peer) => peers.canSendTo(peer)
-    })
+    const options = { timeout: this.#options.timeout, onBytes: this.#onBytes }
+    for (const protocol of this.#protocols('replicate')) {
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, options)
+    }
+    for (const protocol of this.#protocols('fetch')) {
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveFetch(deps, this.#counted(wire), peer.toString()) }, options)
+    }
+    for (const protocol of this.#protocols('repair')) {
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveRepair({ ...deps, rules: this.#core.rules }, this.#counted(wire), peer.toString()) }, {
+        ...options,
+        admits: (peer) => peers.canSendTo(peer)
+      })
+    }
   }
 
   async stop (): Promise<void> {
-    await this.#core.node.unhandle(REPLICATE_PROTOCOL)
-    await this.#core.node.unhandle(FETCH_PROTOCOL)
-    await this.#core.node.unhandle(REPAIR_PROTOCOL)
+    for (const service of Object.keys(PROTOCOLS) as Service[]) {
+      for (const protocol of this.#protocols(service)) await this.#core.node.unhandle(protocol)
+    }
+  }
+
+  /** Counts a stream by the protocol negotiated for it (`metrics.streams`). */
+  #counted (wire: WireStream): WireStream {
+    const protocol = wire.stream.protocol
+    this.metrics.streams[protocol] = (this.metrics.streams[protocol] ?? 0) + 1
+    return wire
+  }
+
+  /** The service's protocol ids this Core speaks, preferred first. */
+  #protocols (service: Service): string[] {
+    return this.#options.protocolVersions.map(version => PROTOCOLS[service][version])
   }
 
   /**
@@ -130,7 +164,7 @@ export class ReplicationEngine {
       cursors: this.#core.cursors,
       events: this.#core.events,
       metrics: this.metrics,
-      open: async (to, signal) => await this.#open(to, REPLICATE_PROTOCOL, signal),
+      open: async (to, signal) => await this.#open(to, this.#protocols('replicate'), signal),
       label: (to) => this.#label(to),
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,
@@ -168,7 +202,7 @@ export class ReplicationEngine {
   async deleteRemote (machine: string, to: string): Promise<void> {
     const plan = await planRule(this.#core.points, { machine, to, seedDrive: false, seedState: null, seedPoints: [] })
     const names = plan.machines.length > 0 ? [...new Set(plan.machines.map(m => m.machine))] : [machine.slice(machine.lastIndexOf('/') + 1)]
-    const wire = await this.#open(to, REPLICATE_PROTOCOL)
+    const wire = await this.#open(to, this.#protocols('replicate'))
     try {
       const session = new ReplicationSession(wire, { store: this.#core.store, metrics: this.metrics, batchSize: 1, pipeline: 1, ackTimeout: this.#options.ackTimeout })
       let removed = 0
@@ -192,7 +226,7 @@ export class ReplicationEngine {
 
   /** `drcore fetch`: copies a machine's points back from a peer that holds them in this Core's tenant. */
   async fetch (options: { machine: string, from: string, point?: string, onProgress?: ProgressFn }): Promise<FetchResult> {
-    const wire = await this.#open(options.from, FETCH_PROTOCOL)
+    const wire = await this.#open(options.from, this.#protocols('fetch'))
     return await fetchPoints({
       store: this.#core.store,
       points: this.#core.points,
@@ -217,7 +251,7 @@ export class ReplicationEngine {
       throw new NotAuthorizedError(`peer ${peerLabel(record)} and this Core do not replicate to each other (neither approved the other), so it holds nothing of this Core's to repair from`)
     }
     const label = peerLabel(record)
-    const wire = await this.#core.node.open(peer, REPAIR_PROTOCOL, { addresses: record.addresses, label, timeout: this.#options.timeout })
+    const wire = this.#counted(await this.#core.node.open(peer, this.#protocols('repair'), { addresses: record.addresses, label, timeout: this.#options.timeout, onBytes: this.#onBytes }))
     return await pullRepair({
       store: this.#core.store,
       tenants: this.#core.tenants,
@@ -234,18 +268,19 @@ export class ReplicationEngine {
   }
 
   /** A stream to a peer that approved this Core (it would refuse us otherwise). */
-  async #open (to: string, protocol: string, signal?: AbortSignal): Promise<WireStream> {
+  async #open (to: string, protocols: string[], signal?: AbortSignal): Promise<WireStream> {
     const record = this.#core.peers.get(to)
     if (record === undefined) throw new NotFoundError(`unknown peer: ${to}`)
     if (!this.#core.peers.canSendTo(to)) {
       throw new NotAuthorizedError(`peer ${peerLabel(record)} has not approved this Core (pairing: ${record.outbound}); ask it to approve or allow this Core`)
     }
-    return await this.#core.node.open(to, protocol, {
+    return this.#counted(await this.#core.node.open(to, protocols, {
       addresses: record.addresses,
       label: peerLabel(record),
       timeout: this.#options.timeout,
+      onBytes: this.#onBytes,
       signal: signal === undefined ? undefined : AbortSignal.any([signal, AbortSignal.timeout(10_000)])
-    })
+    }))
   }
 
   #label (peerId: string): string {

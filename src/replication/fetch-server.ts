@@ -3,7 +3,7 @@ import type { PeerTrust, WireStream } from '../net/index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { CID } from 'multiformats/cid'
-import { readable, readableBlocks } from './readable-blocks.ts'
+import { readable, readableBlocks, readableStored } from './readable-blocks.ts'
 import { TenantScope } from '../tenants/index.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
@@ -48,7 +48,7 @@ export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer:
         await answerWant(deps, wire, frame.cids, await scope.blocks.hasMany(frame.cids))
         break
       default:
-        throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type}, which is not a request of the fetch protocol`)
+        throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' || frame.type === 'stored-block' ? `block ${frame.cid}` : frame.type}, which is not a request of the fetch protocol`)
     }
   }
 }
@@ -59,6 +59,29 @@ export async function serveFetch (deps: FetchServerDeps, wire: WireStream, peer:
  * like one that is not here.
  */
 export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics'>, wire: WireStream, cids: CID[], allowed: boolean[]): Promise<void> {
+  const missing = wire.storedBlocks ? await sendStored(deps, wire, cids, allowed) : await sendRaw(deps, wire, cids, allowed)
+  await wire.send({ type: 'want-done', count: cids.length, missing: bitmapOf(cids.length, missing) })
+  countSent(deps.metrics, 'want-done')
+}
+
+/** Version 2: each block as stored here, not decoded. Returns the indexes not sent. */
+async function sendStored (deps: Pick<FetchServerDeps, 'store' | 'metrics'>, wire: WireStream, cids: CID[], allowed: boolean[]): Promise<number[]> {
+  const missing: number[] = []
+  let i = 0
+  for await (const { cid, stored } of readableStored(deps.store, cids, i => allowed[i])) {
+    if (stored === undefined) missing.push(i)
+    else {
+      await wire.sendStored(cid, stored)
+      deps.metrics.blocksSent++
+      deps.metrics.bytesSent += stored.rawLength
+    }
+    i++
+  }
+  return missing
+}
+
+/** Version 1: each block decoded. Returns the indexes not sent. */
+async function sendRaw (deps: Pick<FetchServerDeps, 'store' | 'metrics'>, wire: WireStream, cids: CID[], allowed: boolean[]): Promise<number[]> {
   const missing: number[] = []
   let i = 0
   for await (const { cid, bytes } of readableBlocks(deps.store, cids, i => allowed[i])) {
@@ -70,6 +93,5 @@ export async function answerWant (deps: Pick<FetchServerDeps, 'store' | 'metrics
     }
     i++
   }
-  await wire.send({ type: 'want-done', count: cids.length, missing: bitmapOf(cids.length, missing) })
-  countSent(deps.metrics, 'want-done')
+  return missing
 }

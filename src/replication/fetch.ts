@@ -94,7 +94,7 @@ class FetchSession {
     if (existing?.complete === true) return
     const reply = await this.request({ type: 'get-point', point: summary.point }, 'point')
     const signed = await decodeManifest(reply.manifest, summary.point)
-    const intake = new BlockIntake(this.#deps.store, this.#deps.tenants, '', this.#deps.intake)
+    const intake = new BlockIntake(this.#deps.store, this.#deps.tenants, '', this.#deps.intake, { from: this.#options.label })
     try {
       const puller = new BlockPuller(this.#wire, {
         store: this.#deps.store,
@@ -102,7 +102,7 @@ class FetchSession {
         batchSize: this.#deps.batchSize,
         label: this.#options.label,
         send: async m => { await this.#send(m) },
-        onBlock: (_cid, bytes) => { this.#received(bytes.length) }
+        onBlock: (_cid, size) => { this.#received(size) }
       })
       const missing = await puller.pull(Object.values(signed.manifest.volumes).map(v => v.root))
       const record = pointRecord(signed, { tenant: '', complete: missing === 0, missing, receivedFrom: this.#options.from, receivedAt: new Date().toISOString() })

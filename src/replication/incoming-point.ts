@@ -5,7 +5,7 @@ import { missingBlocks } from '../points/closure.ts'
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { SignedPoint } from '../points/api.ts'
-import type { BlockStore } from '../store/api.ts'
+import type { BlockStore, StoredBlock } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
 import type { IntakeOptions, IntakeQuota } from './block-intake.ts'
 import type { TenantBlocks, TenantScope } from '../tenants/index.ts'
@@ -58,7 +58,7 @@ export class IncomingPoint {
     this.scope = scope
     this.signed = signed
     this.from = from
-    this.#intake = new BlockIntake(deps.store, deps.tenants, scope.tenant, deps.intake, deps.quotas)
+    this.#intake = new BlockIntake(deps.store, deps.tenants, scope.tenant, deps.intake, { quota: deps.quotas, from })
   }
 
   get stats (): BlockIntake['stats'] {
@@ -85,7 +85,8 @@ export class IncomingPoint {
     return bitmapOf(cids.length, missing)
   }
 
-  async block (cid: CID, bytes: Uint8Array): Promise<void> {
+  /** Takes a block it reported missing: raw (version 1) or in its stored form (version 2). */
+  async block (cid: CID, bytes: Uint8Array | StoredBlock): Promise<void> {
     if (!this.#outstanding.delete(cidKey(cid))) {
       throw new MalformedError(`peer ${this.from} sent block ${cid}, which this Core did not report missing`)
     }

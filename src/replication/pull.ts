@@ -5,9 +5,10 @@ import type { WireStream } from '../net/index.ts'
 import { cidKey, isRaw } from '../points/blocks.ts'
 import { decodeNode, nodeLinks } from '../points/nodes.ts'
 import type { BlockStore } from '../store/api.ts'
+import { decodeBody } from '../store/block-codec.ts'
 import type { BlockIntake } from './block-intake.ts'
 import { bitmapIndexes } from '../protocol/index.ts'
-import type { Message, MessageOf } from '../protocol/index.ts'
+import type { Message, MessageOf, StoredBlockFrame } from '../protocol/index.ts'
 
 /** `want`s in flight before the first is answered. */
 const PIPELINE = 2
@@ -22,8 +23,8 @@ export interface PullOptions {
   /** how the peer is named in messages */
   label: string
   send: (message: Message) => Promise<void>
-  /** after every block received */
-  onBlock?: (cid: CID, bytes: Uint8Array) => void
+  /** after every block received, with the block's length */
+  onBlock?: (cid: CID, size: number) => void
 }
 
 /**
@@ -86,8 +87,11 @@ export class BlockPuller {
     return missing
   }
 
-  /** Asks for `cids` in pipelined batches; stores what comes; returns how many the peer lacks. */
-  async want (cids: CID[], onBlock: (cid: CID, bytes: Uint8Array) => void = () => {}): Promise<number> {
+  /**
+   * Asks for `cids` in pipelined batches; stores what comes; returns how many the peer lacks.
+   * `onNode` gets the bytes of every node (dag-cbor block) received, to walk its links.
+   */
+  async want (cids: CID[], onNode: (cid: CID, bytes: Uint8Array) => void = () => {}): Promise<number> {
     const { batchSize, label, intake } = this.#options
     const batches: CID[][] = []
     for (let i = 0; i < cids.length; i += batchSize) batches.push(cids.slice(i, i + batchSize))
@@ -110,13 +114,20 @@ export class BlockPuller {
           break
         }
         if (frame.type === 'error') throw errorFromWire(label, frame.code, frame.message)
-        if (frame.type !== 'block') throw new MalformedError(`peer ${label} sent ${frame.type} inside a want reply`)
+        if (frame.type !== 'block' && frame.type !== 'stored-block') throw new MalformedError(`peer ${label} sent ${frame.type} inside a want reply`)
         while (position < batch.length && !batch[position].equals(frame.cid)) position++
         if (position === batch.length) throw new MalformedError(`peer ${label} sent block ${frame.cid}, which was not asked for (or out of order)`)
         got.add(position++)
-        await intake.put(frame.cid, frame.bytes)
-        onBlock(frame.cid, frame.bytes)
-        this.#options.onBlock?.(frame.cid, frame.bytes)
+        if (frame.type === 'block') {
+          await intake.put(frame.cid, frame.bytes)
+          if (!isRaw(frame.cid)) onNode(frame.cid, frame.bytes)
+        } else {
+          // a node's links are needed now: decode it here (it is proved again as it is stored)
+          const node = isRaw(frame.cid) ? undefined : await nodeBytes(label, frame)
+          await intake.put(frame.cid, frame)
+          if (node !== undefined) onNode(frame.cid, node)
+        }
+        this.#options.onBlock?.(frame.cid, frame.type === 'block' ? frame.bytes.length : frame.rawLength)
       }
       answered++
       await ask()
@@ -132,6 +143,16 @@ function checkDone (label: string, done: MessageOf<'want-done'>, batch: CID[], g
     throw new MalformedError(`peer ${label} answered a want of ${batch.length} blocks with a want-done that does not match the ${got.size} blocks it sent`)
   }
   return notSent.length
+}
+
+/** The bytes of a node that came in its stored form; `CorruptBlockError` naming the peer when they are wrong. */
+async function nodeBytes (label: string, frame: StoredBlockFrame): Promise<Uint8Array> {
+  try {
+    return await decodeBody(frame.cid, frame.flags, frame.body, frame.rawLength)
+  } catch (err) {
+    if (err instanceof CorruptBlockError) throw new CorruptBlockError(frame.cid.toString(), `peer ${label} sent it as a body that is wrong (${err.detail})`)
+    throw err
+  }
 }
 
 /** A block read here, or undefined when its copy turns out damaged (the read quarantines it). */

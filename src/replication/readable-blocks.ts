@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { readAhead } from '../common/concurrency.ts'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
-import type { BlockStore } from '../store/api.ts'
+import type { BlockStore, StoredBlock } from '../store/api.ts'
 
 /** Block reads in flight, so decompressing and rehashing the next blocks overlaps sending one. */
 const READ_AHEAD = 8
@@ -15,10 +15,19 @@ export function readableBlocks (store: BlockStore, cids: CID[], allowed: (index:
   return readAhead(cids, READ_AHEAD, async (cid, i) => ({ cid, bytes: allowed(i) ? await readable(store, cid) : undefined }))
 }
 
+/** As `readableBlocks`, each block in its stored form (`BlockStore.getStored`: proved, not decoded). */
+export function readableStored (store: BlockStore, cids: CID[], allowed: (index: number) => boolean = () => true): AsyncGenerator<{ cid: CID, stored: StoredBlock | undefined }> {
+  return readAhead(cids, READ_AHEAD, async (cid, i) => ({ cid, stored: allowed(i) ? await orUndefined(async () => await store.getStored(cid)) : undefined }))
+}
+
 /** A block's bytes, or undefined when this Core's copy is gone or damaged (see `readableBlocks`). */
 export async function readable (store: BlockStore, cid: CID): Promise<Uint8Array | undefined> {
+  return await orUndefined(async () => await store.get(cid))
+}
+
+async function orUndefined<T> (read: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await store.get(cid)
+    return await read()
   } catch (err) {
     if (err instanceof CorruptBlockError || err instanceof MissingBlockError) return undefined
     throw err

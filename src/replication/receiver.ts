@@ -26,7 +26,7 @@ export interface ReceiverDeps extends IncomingDeps {
 }
 
 /**
- * The target's side of `/drcore/replicate/1` (docs/protocol.md): one session from an approved
+ * The target's side of `/drcore/replicate/1` and `/2` (docs/protocol.md): one session from an approved
  * source, every answer within the source's tenant. Offers are checked (manifest hash and
  * signature, origin), blocks taken as `IncomingPoint` asks for them, points committed at `done`.
  * A session cut off mid-offer keeps the blocks that arrived; a corrupt block, a bad signature or
@@ -60,6 +60,12 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
           await current(`block ${frame.cid}`).block(frame.cid, frame.bytes)
           deps.metrics.blocksReceived++
           deps.metrics.bytesReceived += frame.bytes.length
+          break
+        }
+        case 'stored-block': {
+          await current(`block ${frame.cid}`).block(frame.cid, frame)
+          deps.metrics.blocksReceived++
+          deps.metrics.bytesReceived += frame.rawLength
           break
         }
         case 'offer': {

@@ -39,7 +39,7 @@ export interface PeerPull {
  */
 export async function pullRepair (deps: RepairClientDeps, wire: WireStream, label: string, tenant: string, points: string[], onBlock?: (bytes: number) => void): Promise<PeerPull> {
   const result: PeerPull = { blocks: 0, bytes: 0, byPoint: {} }
-  const intake = new BlockIntake(deps.store, deps.tenants, tenant, deps.intake)
+  const intake = new BlockIntake(deps.store, deps.tenants, tenant, deps.intake, { from: label })
   let current = ''
   const puller = new BlockPuller(wire, {
     store: deps.store,
@@ -47,13 +47,13 @@ export async function pullRepair (deps: RepairClientDeps, wire: WireStream, labe
     batchSize: deps.batchSize,
     label,
     send: countedSend(wire, deps.metrics),
-    onBlock: (_cid, bytes) => {
+    onBlock: (_cid, size) => {
       result.blocks++
-      result.bytes += bytes.length
+      result.bytes += size
       result.byPoint[current] = (result.byPoint[current] ?? 0) + 1
       deps.metrics.blocksReceived++
-      deps.metrics.bytesReceived += bytes.length
-      onBlock?.(bytes.length)
+      deps.metrics.bytesReceived += size
+      onBlock?.(size)
     }
   })
   const seen = new Set<string>()

@@ -41,7 +41,7 @@ export async function serveRepair (deps: RepairServerDeps, wire: WireStream, pee
     const frame = await wire.receive()
     if (frame === undefined || frame.type === 'error') return
     if (frame.type !== 'want') {
-      throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' ? `block ${frame.cid}` : frame.type}, which is not a request of the repair protocol`)
+      throw new MalformedError(`peer ${peer} sent ${frame.type === 'block' || frame.type === 'stored-block' ? `block ${frame.cid}` : frame.type}, which is not a request of the repair protocol`)
     }
     const allowed = scope === undefined ? frame.cids.map(() => false) : await scope.blocks.hasMany(frame.cids)
     const others = allowed.flatMap((ok, i) => ok ? [] : [i])

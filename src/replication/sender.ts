@@ -4,11 +4,11 @@ import type { WireStream } from '../net/index.ts'
 import { diffClosure } from '../points/closure.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
-import { readableBlocks } from './readable-blocks.ts'
+import { readableBlocks, readableStored } from './readable-blocks.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
 import { countSent } from './sessions.ts'
-import { bitmapIndexes } from '../protocol/index.ts'
+import { bitmapIndexes, storedBlockFrameLength } from '../protocol/index.ts'
 import type { Message, MessageOf, MessageType, PointSummary } from '../protocol/index.ts'
 
 export interface SessionOptions {
@@ -137,8 +137,12 @@ export class ReplicationSession {
     return await this.#request({ type: 'done' }, 'ack', { signal: this.#ackSignal() })
   }
 
-  /** Sends the blocks; returns how many could not be read here (damaged or gone), which are left out. */
+  /**
+   * Sends the blocks, as stored (version 2) or raw (version 1); returns how many could not be
+   * read here (damaged or gone), which are left out. `--limit` counts the bytes of each frame.
+   */
   async #sendBlocks (cids: CID[]): Promise<number> {
+    if (this.wire.storedBlocks) return await this.#sendStored(cids)
     const { store, limiter, metrics, signal } = this.#options
     let unreadable = 0
     for await (const { cid, bytes } of readableBlocks(store, cids)) {
@@ -152,6 +156,24 @@ export class ReplicationSession {
       metrics.blocksSent++
       metrics.bytesSent += bytes.length
       this.#options.onSent?.({ blocks: 1, bytes: bytes.length })
+    }
+    return unreadable
+  }
+
+  async #sendStored (cids: CID[]): Promise<number> {
+    const { store, limiter, metrics, signal } = this.#options
+    let unreadable = 0
+    for await (const { cid, stored } of readableStored(store, cids)) {
+      signal?.throwIfAborted()
+      if (stored === undefined) {
+        unreadable++
+        continue
+      }
+      await limiter?.take(storedBlockFrameLength(cid, stored), signal)
+      await this.wire.sendStored(cid, stored)
+      metrics.blocksSent++
+      metrics.bytesSent += stored.rawLength
+      this.#options.onSent?.({ blocks: 1, bytes: stored.rawLength })
     }
     return unreadable
   }

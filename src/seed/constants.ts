@@ -4,9 +4,13 @@ export const SEED_FORMAT = 'drcore-seed'
 export const PART_FORMAT = 'drcore-seed-part'
 export const SEED_FORMAT_VERSION = 1
 
-/** Part files: `<seed id>-0001.car`; the number has at least four digits. */
+/** Part files: `<seed id>-0001.car.zst`; the number has at least four digits. */
 export const PART_DIGITS = 4
-/** Suffix of a part while it is written; renamed to `.car` once it is complete and synced. */
+/** What `seed create` writes: zstd frames whose content is a CARv1 (docs/seed-drives.md). */
+export const PART_EXTENSION = '.car.zst'
+/** Parts of seeds written before `.car.zst`: plain CARv1 files, still consumed. */
+export const PLAIN_PART_EXTENSION = '.car'
+/** Suffix of a part while it is written; renamed to its final name once it is complete and synced. */
 export const PARTIAL_SUFFIX = '.partial'
 
 /**

@@ -10,6 +10,7 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
+import { decodeBody } from '../store/block-codec.ts'
 import { emitRetentionEvent } from '../events/retention.ts'
 import { QuotaExceededError } from '../tenants/index.ts'
 import type { TenantBlocks, TenantQuotas } from '../tenants/index.ts'
@@ -17,6 +18,7 @@ import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
 import { SeedPartReader } from './part-reader.ts'
+import { PART_EXTENSION, PLAIN_PART_EXTENSION } from './constants.ts'
 import type { ConsumedPart, SeedConsumeResult, SeedDescriptor, SeedImportRecord, VerifiedSeed } from './api.ts'
 
 export interface ConsumeDeps {
@@ -38,7 +40,7 @@ export interface ConsumeDeps {
 const REF_BATCH = 4096
 
 /**
- * Imports the parts of one seed found in `dir` (`*.car`), in part order.
+ * Imports the parts of one seed found in `dir` (`*.car.zst`, or `*.car` of older seeds), in part order.
  *
  * The seed must be meant for this Core (or for any) and come from this Core or a peer it
  * approved; otherwise nothing is read past the descriptors and a `UserError` says why. Every
@@ -181,7 +183,7 @@ function tenantFor (deps: ConsumeDeps, seed: VerifiedSeed): string {
   return tenant
 }
 
-/** Opens every `*.car` in `dir`; a file that is not a usable part becomes one line in `errors`. */
+/** Opens every `*.car.zst` and `*.car` in `dir`; a file that is not a usable part becomes one line in `errors`. */
 async function openParts (dir: string, errors: string[]): Promise<SeedPartReader[]> {
   let names: string[]
   try {
@@ -189,7 +191,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
-    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
+    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car.zst parts`)
     throw new OperationalError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
@@ -198,8 +200,8 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
   if (unfinished.length > 0) {
     throw new UserError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
   }
-  const cars = names.filter(n => n.endsWith('.car')).sort()
-  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no .car file in it`)
+  const cars = names.filter(n => n.endsWith(PART_EXTENSION) || n.endsWith(PLAIN_PART_EXTENSION)).sort()
+  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no ${PART_EXTENSION} (or ${PLAIN_PART_EXTENSION}) file in it`)
   const readers: SeedPartReader[] = []
   for (const name of cars) {
     try {
@@ -232,7 +234,8 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
       }
       if (pointIds.has(section.cid.toString())) {
         try {
-          await decodeManifest(section.bytes, section.cid)
+          const { flags, body, rawLength } = section.stored
+          await decodeManifest(flags === 0 ? body : await decodeBody(section.cid, flags, body, rawLength), section.cid)
         } catch (err) {
           if (!isExpectedError(err)) throw err
           part.rejected++
@@ -241,8 +244,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
         }
       }
       part.blocks++
-      bytes += section.bytes.length
-      if (await writer.put(section.cid, section.bytes)) part.imported++
+      bytes += section.stored.rawLength
+      // a .car.zst carries blocks as their source stored them: stored so, not compressed again
+      const added = reader.plain ? await writer.put(section.cid, section.stored.body) : await writer.putStored(section.cid, section.stored)
+      if (added) part.imported++
       // the seed carried these bytes, so the tenant's peer may learn that they are here
       refs.push(section.cid)
       // indexed first: a reference counts its block's stored size in the tenant's usage

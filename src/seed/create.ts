@@ -11,8 +11,8 @@ import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
 import type { BlockStore } from '../store/api.ts'
 import { seedBlocks } from './blocks.ts'
-import { carHeader, sectionHead, sectionSize } from './car.ts'
-import { PART_DIGITS, PART_FORMAT, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
+import { carHeader, sectionHead, zstPreamble, zstSection, zstSectionBound } from './car.ts'
+import { PART_DIGITS, PART_EXTENSION, PART_FORMAT, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
 import { partBlock, signSeed } from './descriptor.ts'
 import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
@@ -36,15 +36,15 @@ export interface CreateOptions {
   onProgress?: ProgressFn
 }
 
-/** `<seed id>-0001.car` */
+/** `<seed id>-0001.car.zst` */
 export function partFileName (seed: string, part: number): string {
-  return `${seed}-${String(part).padStart(PART_DIGITS, '0')}.car`
+  return `${seed}-${String(part).padStart(PART_DIGITS, '0')}${PART_EXTENSION}`
 }
 
 /**
  * Writes a seed: plans the parts (a pass over nodes and the index), signs the descriptor, then
- * streams every block from the store (read ahead, rehashed by the store) into the parts in
- * order. Each part is written under a temporary name, synced and renamed; if anything fails,
+ * streams every block from the store in its stored form (read ahead, proved by the store, never
+ * decompressed into the part nor compressed again) into the `.car.zst` parts in order. Each part is written under a temporary name, synced and renamed; if anything fails,
  * every file of this seed is removed. Returns the result and the record to keep.
  */
 export async function writeSeed (deps: CreateDeps, selection: SeedSelection, options: CreateOptions): Promise<{ result: SeedCreateResult, record: SeedRecord }> {
@@ -76,7 +76,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
     layout = await planParts(deps.store, selection.machines, budget, blocks => progress({ phase: 'seed plan', done: blocks, unit: 'blocks' }))
   } catch (err) {
     if (!(err instanceof PartTooSmallError)) throw err
-    const needed = overhead + sectionSize(36, MAX_BLOCK_SIZE)
+    const needed = overhead + zstSectionBound(36, MAX_BLOCK_SIZE, MAX_BLOCK_SIZE)
     throw new InvalidInputError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${Math.ceil(needed / 2 ** 20)}M`)
   }
   progress({ phase: 'seed plan', done: layout.blocks, unit: 'blocks' }, true)
@@ -87,7 +87,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
-  const blocks = readAhead(seedBlocks(deps.store, selection.machines), READ_AHEAD, async cid => ({ cid, bytes: await deps.store.get(cid) }))
+  const blocks = readAhead(seedBlocks(deps.store, selection.machines), READ_AHEAD, async cid => ({ cid, stored: await deps.store.getStored(cid) }))
   const iterator = blocks[Symbol.asyncIterator]()
   const changed = (): UserError => new UserError('the recovery points changed while the seed was written (blocks differ from the plan); run seed create again')
   let done = 0
@@ -97,16 +97,14 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
       const path = join(options.dir, partFileName(id, i + 1))
       const file = await PartFile.create(path)
       written.push(file)
-      await file.append(carHeader(root.cid))
-      await appendSection(file, root.cid, root.bytes)
-      await appendSection(file, seed.id, seed.bytes)
+      await appendAll(file, zstPreamble([carHeader(root.cid), sectionHead(root.cid, root.bytes.length), root.bytes, sectionHead(seed.id, seed.bytes.length), seed.bytes]))
       let bytes = 0
       for (let n = 0; n < plan.blocks; n++) {
         const next = await iterator.next()
         if (next.done === true) throw changed()
-        await appendSection(file, next.value.cid, next.value.bytes)
-        bytes += next.value.bytes.length
-        done += next.value.bytes.length
+        await appendAll(file, zstSection(next.value.cid, next.value.stored))
+        bytes += next.value.stored.rawLength
+        done += next.value.stored.rawLength
         progress({ phase: 'seed write', done, total: layout.bytes, unit: 'bytes', detail: `part ${i + 1} of ${layout.parts.length}` })
       }
       if (bytes !== plan.bytes) throw changed()
@@ -160,9 +158,8 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
   return { result, record }
 }
 
-async function appendSection (file: PartFile, cid: CID, bytes: Uint8Array): Promise<void> {
-  await file.append(sectionHead(cid, bytes.length))
-  await file.append(bytes)
+async function appendAll (file: PartFile, buffers: Uint8Array[]): Promise<void> {
+  for (const buffer of buffers) await file.append(buffer)
 }
 
 /**
@@ -174,5 +171,6 @@ function partOverhead (draft: SeedDescriptor): number {
   const placeholder = cborBlock({}).cid
   const part = partBlock({ format: PART_FORMAT, version: SEED_FORMAT_VERSION, seed: placeholder, part: widest, blocks: widest, bytes: widest })
   const seed = cborBlock({ descriptor: { ...draft, parts: widest, blocks: widest, bytes: widest }, signature: new Uint8Array(64) })
-  return carHeader(placeholder).length + sectionSize(part.cid.bytes.length, part.bytes.length) + sectionSize(seed.cid.bytes.length, seed.bytes.length)
+  const preamble = [carHeader(placeholder), sectionHead(part.cid, part.bytes.length), part.bytes, sectionHead(seed.cid, seed.bytes.length), seed.bytes]
+  return zstPreamble(preamble).reduce((sum, b) => sum + b.length, 0)
 }

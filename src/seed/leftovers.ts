@@ -4,18 +4,18 @@ import { OperationalError, UserError } from '../errors.ts'
 import { PARTIAL_SUFFIX } from './constants.ts'
 import { SeedPartReader } from './part-reader.ts'
 
-/** `<seed id>-0001.car`, and the same with `.partial` while it is written. */
-const PART_NAME = /^(b[a-z2-7]+)-\d{4,}\.car$/
-const UNFINISHED_NAME = new RegExp(`^b[a-z2-7]+-\\d{4,}\\.car${PARTIAL_SUFFIX.replace('.', '\\.')}$`)
+/** `<seed id>-0001.car.zst` (or `.car`, before), and the same with `.partial` while it is written. */
+const PART_NAME = /^(b[a-z2-7]+)-\d{4,}\.car(\.zst)?$/
+const UNFINISHED_NAME = new RegExp(`^b[a-z2-7]+-\\d{4,}\\.car(\\.zst)?${PARTIAL_SUFFIX.replace('.', '\\.')}$`)
 
-/** Part files `seed create` never finished (`<name>.car.partial`) among `names`. */
+/** Part files `seed create` never finished (`<name>.car.zst.partial`, or `.car.partial` of older seeds) among `names`. */
 export function unfinishedParts (names: string[]): string[] {
   return names.filter(n => UNFINISHED_NAME.test(n)).sort()
 }
 
 /**
  * Removes from `dir` what an interrupted `seed create` left there, so that running the command
- * again into the same folder leaves exactly one seed in it: unfinished parts (`.car.partial`,
+ * again into the same folder leaves exactly one seed in it: unfinished parts (`.car.zst.partial`,
  * never usable) and the finished parts of seeds this Core signed (`self`) but never recorded
  * (`recorded` says no: the command died before it was done, so nothing waits for that seed).
  * Parts of recorded seeds, of other Cores' seeds and files that are not parts stay. Returns the

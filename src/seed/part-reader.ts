@@ -5,24 +5,34 @@ import { basename } from 'node:path'
 import { readBlockHead, readHeader } from '@ipld/car/decoder'
 import { CID } from 'multiformats/cid'
 import { BadSignatureError, MalformedError } from '../errors.ts'
+import { readAhead } from '../common/concurrency.ts'
 import { isDrcoreCid, DAG_CBOR_CODE } from '../points/blocks.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
-import { READ_CHUNK } from './constants.ts'
+import type { StoredBlock } from '../store/api.ts'
+import { proveStored } from '../store/block-codec.ts'
+import { FLAG_ZSTD } from '../store/pack-format.ts'
+import { PART_EXTENSION, READ_AHEAD, READ_CHUNK } from './constants.ts'
+import { ZstPart } from './zst-reader.ts'
 import { decodePart, decodeSeed, looksLikePart } from './descriptor.ts'
 import type { PartDescriptor, VerifiedSeed } from './api.ts'
 
 type BytesReader = Parameters<typeof readBlockHead>[0]
 
-/** A data section of a part: verified, or refused with the reason. */
+/**
+ * A data section of a part: verified, or refused with the reason. `stored` is the block as the
+ * part carries it: the block itself (flags 0) or, in a `.car.zst` part, possibly its zstd frame.
+ */
 export type PartSection =
-  | { valid: true, cid: CID, bytes: Uint8Array, offset: number }
+  | { valid: true, cid: CID, stored: StoredBlock, offset: number }
   | { valid: false, cid: CID, offset: number, reason: string }
 
 /**
  * Reads one part file with @ipld/car's decoder, adding what the decoder leaves out: the part
- * must be a CARv1 whose single root is a part descriptor, followed by the signed seed
- * descriptor it links to; every data section is rehashed against its CID. Every problem names
- * the file (and the byte offset, when it is in the data).
+ * must be a CARv1 (a `.car`, or a `.car.zst` whose frames hold one, read without decompressing:
+ * see zst-reader.ts) whose single root is a part descriptor, followed by the signed seed
+ * descriptor it links to; every data section is proved against its CID (rehashed, and for a
+ * zstd body decompressed on a worker first). Every problem names the file (and the byte offset
+ * in the CAR, when it is in the data).
  */
 export class SeedPartReader {
   readonly path: string
@@ -31,15 +41,20 @@ export class SeedPartReader {
   readonly size: number
   readonly part: PartDescriptor
   readonly seed: VerifiedSeed
+  /** a plain `.car` (blocks as they are) rather than a `.car.zst` (blocks as stored) */
+  readonly plain: boolean
   readonly #handle: FileHandle
   readonly #reader: BytesReader
+  readonly #zst: ZstPart | undefined
 
-  private constructor (path: string, size: number, handle: FileHandle, reader: BytesReader, part: PartDescriptor, seed: VerifiedSeed) {
+  private constructor (path: string, size: number, handle: FileHandle, reader: BytesReader, zst: ZstPart | undefined, part: PartDescriptor, seed: VerifiedSeed) {
     this.path = path
     this.file = basename(path)
     this.size = size
     this.#handle = handle
     this.#reader = reader
+    this.#zst = zst
+    this.plain = zst === undefined
     this.part = part
     this.seed = seed
   }
@@ -54,13 +69,15 @@ export class SeedPartReader {
     const size = (await stat(path)).size
     const handle = await open(path, 'r')
     try {
-      const reader = fileReader(handle)
+      const zst = path.endsWith(PART_EXTENSION) ? new ZstPart(handle) : undefined
+      const reader = zst?.reader ?? fileReader(handle)
       const notPart = (why: string): MalformedError => new MalformedError(`${file} is not a drcore seed part: ${why}`)
       let header
       try {
         header = await readHeader(reader)
       } catch (err) {
-        throw notPart(`it is not a CAR file (${(err as Error).message})`)
+        if (zst !== undefined && (err as Error).message === 'Unexpected end of data') throw new MalformedError(`${file} is truncated: it ends inside its first zstd frame (the CAR header and the descriptors)`)
+        throw notPart(`it is not a ${zst === undefined ? 'CAR file' : 'CAR in zstd frames'} (${(err as Error).message})`)
       }
       if (header.version !== 1) throw notPart(`it is a CAR version ${header.version as number} file`)
       if (header.roots.length !== 1) throw notPart(`it has ${header.roots.length} roots, a seed part has one`)
@@ -74,7 +91,7 @@ export class SeedPartReader {
       if (!second.cid.equals(part.seed)) throw new MalformedError(`${file} is damaged: its second block ${second.cid} is not the seed descriptor ${part.seed} its root names`)
       const seed = await describeAsync(file, async () => await decodeSeed(second.bytes, second.cid))
       if (part.part > seed.descriptor.parts) throw new MalformedError(`${file} is damaged: it says it is part ${part.part} of a seed of ${seed.descriptor.parts} parts`)
-      return new SeedPartReader(path, size, handle, reader, part, seed)
+      return new SeedPartReader(path, size, handle, reader, zst, part, seed)
     } catch (err) {
       await handle.close()
       throw err
@@ -91,17 +108,53 @@ export class SeedPartReader {
    * invalid (the framing around it is intact, so reading goes on). Damaged framing or a short
    * file throws `MalformedError`; the sections yielded before it stand.
    */
-  async * sections (): AsyncGenerator<PartSection> {
-    while ((await this.#reader.upTo(8)).length > 0) {
+  sections (): AsyncGenerator<PartSection> {
+    const zst = this.#zst
+    if (zst === undefined) return this.#plainSections()
+    // proofs run on the store's workers, several blocks ahead of the consumer; a reading failure
+    // comes in its turn, after the sections read before it
+    return readAhead(deferFailure(this.#zstSections(zst)), READ_AHEAD, async (item): Promise<PartSection> => {
+      if ('failure' in item) throw item.failure
+      const section = item
+      if (!section.valid) return section
+      const problem = await proveStored(section.cid, section.stored)
+      return problem === undefined ? section : { valid: false, cid: section.cid, offset: section.offset, reason: problem }
+    })
+  }
+
+  /** Whether another section follows; a file cut inside the frame that would hold it is truncated. */
+  async #more (): Promise<boolean> {
+    const offset = this.#reader.pos
+    try {
+      return (await this.#reader.upTo(8)).length > 0
+    } catch (err) {
+      if (err instanceof MalformedError) throw new MalformedError(`${this.file} is damaged at byte ${offset}: ${err.message}`)
+      if ((err as Error).message === 'Unexpected end of data') throw new MalformedError(`${this.file} is truncated: it ends inside the section at byte ${offset}`)
+      throw err
+    }
+  }
+
+  async * #plainSections (): AsyncGenerator<PartSection> {
+    while (await this.#more()) {
       const offset = this.#reader.pos
       const { cid, bytes } = await readSection(this.#reader, this.file)
       if (!isDrcoreCid(cid)) {
-        yield { valid: false, cid, offset, reason: 'it is not a sha2-256 raw or dag-cbor CIDv1, which drcore does not store' }
+        yield { valid: false, cid, offset, reason: NOT_DRCORE }
       } else if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) {
         yield { valid: false, cid, offset, reason: 'its bytes do not match its hash' }
       } else {
-        yield { valid: true, cid, bytes, offset }
+        yield { valid: true, cid, stored: { flags: 0, body: bytes, rawLength: bytes.length }, offset }
       }
+    }
+  }
+
+  /** The sections of a `.car.zst`, not proved yet. */
+  async * #zstSections (zst: ZstPart): AsyncGenerator<PartSection> {
+    while (await this.#more()) {
+      const offset = this.#reader.pos
+      const { cid, stored } = await readStoredSection(zst, this.file)
+      if (!isDrcoreCid(cid)) yield { valid: false, cid, offset, reason: NOT_DRCORE }
+      else yield { valid: true, cid, stored, offset }
     }
   }
 
@@ -110,8 +163,38 @@ export class SeedPartReader {
   }
 }
 
+const NOT_DRCORE = 'it is not a sha2-256 raw or dag-cbor CIDv1, which drcore does not store'
+
+/** The items of `source`, then, if it fails, its failure as a last item instead of a throw. */
+async function * deferFailure<T> (source: AsyncGenerator<T>): AsyncGenerator<T | { failure: unknown }> {
+  try {
+    yield * source
+  } catch (failure) {
+    yield { failure }
+  }
+}
+
 /** Reads one section, turning decoder failures into messages about the file. */
 async function readSection (reader: BytesReader, file: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  return await sectionOf(reader, file, async (length) => await reader.exactly(length, true))
+}
+
+/**
+ * Reads one section of a `.car.zst`: its block follows in the same raw frame (stored raw), or,
+ * when the raw frame ends right after the CID, is the next frame (stored as a zstd frame).
+ */
+async function readStoredSection (zst: ZstPart, file: string): Promise<{ cid: CID, stored: StoredBlock }> {
+  let stored: StoredBlock | undefined
+  const { cid } = await sectionOf(zst.reader, file, async (length) => {
+    stored = length > 0 && zst.atFrameEnd
+      ? { flags: FLAG_ZSTD, body: await zst.nextBody(length), rawLength: length }
+      : { flags: 0, body: await zst.reader.exactly(length, true), rawLength: length }
+    return stored.body
+  })
+  return { cid, stored: stored! }
+}
+
+async function sectionOf (reader: BytesReader, file: string, body: (length: number) => Promise<Uint8Array>): Promise<{ cid: CID, bytes: Uint8Array }> {
   const offset = reader.pos
   try {
     const head = await readBlockHead(reader)
@@ -120,10 +203,10 @@ async function readSection (reader: BytesReader, file: string): Promise<{ cid: C
     }
     // the decoder's CID keeps its digest as a view of the 4 MiB read buffer: a CID kept for
     // later (the tenant's references) would pin the whole buffer, so take one of its own
-    return { cid: CID.decode(head.cid.bytes), bytes: await reader.exactly(head.blockLength, true) }
+    return { cid: CID.decode(head.cid.bytes), bytes: await body(head.blockLength) }
   } catch (err) {
-    if (err instanceof MalformedError) throw err
     const message = (err as Error).message
+    if (err instanceof MalformedError) throw message.startsWith(file) ? err : new MalformedError(`${file} is damaged at byte ${offset}: ${message}`)
     if (message === 'Unexpected end of data') throw new MalformedError(`${file} is truncated: it ends inside the section at byte ${offset}`)
     throw new MalformedError(`${file} is damaged at byte ${offset}: ${message}`)
   }

@@ -3,7 +3,7 @@ import { MissingBlockError, UserError } from '../errors.ts'
 import { readAhead } from '../common/concurrency.ts'
 import type { BlockStore } from '../store/api.ts'
 import { seedBlocks } from './blocks.ts'
-import { sectionSize } from './car.ts'
+import { zstSectionBound } from './car.ts'
 import { SIZE_LOOKUPS } from './constants.ts'
 
 /** What one part will hold. */
@@ -12,7 +12,7 @@ export interface PartPlan {
   blocks: number
   /** bytes of those blocks */
   bytes: number
-  /** bytes of their sections (framing included) */
+  /** bytes of their sections (framing included), at most */
   sectionBytes: number
 }
 
@@ -25,7 +25,8 @@ export interface SeedLayout {
 /**
  * The planning pass: walks the seed's blocks in writing order, reading only nodes (to follow
  * links) and the index (for sizes), and cuts the sequence into parts whose data sections fit in
- * `budget` bytes each. Knowing the part count before writing lets every part carry the final
+ * `budget` bytes each. A section is sized at the larger of its two `.car.zst` layouts (the
+ * index knows the stored size, not how the body was stored), so no part exceeds its budget. Knowing the part count before writing lets every part carry the final
  * descriptor, written once, at the front (docs/seed-drives.md, "Part count").
  */
 export async function planParts (store: BlockStore, machines: Array<{ points: Array<{ point: string }> }>, budget: number,
@@ -34,9 +35,9 @@ export async function planParts (store: BlockStore, machines: Array<{ points: Ar
   let current: PartPlan = { blocks: 0, bytes: 0, sectionBytes: 0 }
   let blocks = 0
   let bytes = 0
-  const sized = readAhead(seedBlocks(store, machines), SIZE_LOOKUPS, async cid => ({ cid, size: await sizeOf(store, cid) }))
-  for await (const { cid, size } of sized) {
-    const section = sectionSize(cid.bytes.length, size)
+  const sized = readAhead(seedBlocks(store, machines), SIZE_LOOKUPS, async cid => ({ cid, ...await sizesOf(store, cid) }))
+  for await (const { cid, size, storedSize } of sized) {
+    const section = zstSectionBound(cid.bytes.length, size, storedSize)
     if (section > budget) throw new PartTooSmallError(section)
     if (current.blocks > 0 && current.sectionBytes + section > budget) {
       parts.push(current)
@@ -63,8 +64,8 @@ export class PartTooSmallError extends UserError {
   }
 }
 
-async function sizeOf (store: BlockStore, cid: CID): Promise<number> {
-  const size = await store.size(cid)
-  if (size === undefined) throw new MissingBlockError(cid.toString())
-  return size
+async function sizesOf (store: BlockStore, cid: CID): Promise<{ size: number, storedSize: number }> {
+  const [size, storedSize] = [await store.size(cid), await store.storedSize(cid)]
+  if (size === undefined || storedSize === undefined) throw new MissingBlockError(cid.toString())
+  return { size, storedSize }
 }

@@ -21,9 +21,17 @@ export interface BlockStore {
    * and `CorruptBlockError` (naming the CID) when its bytes do not match its hash.
    */
   get (cid: CID): Promise<Uint8Array>
+  /**
+   * A block as the store holds it, not decompressed: its record flags (FLAG_ZSTD: the body is a
+   * zstd frame), the body, and the block's length. The copy is proved first (decompressed and
+   * rehashed, as `get` does; a damaged copy is quarantined and throws `CorruptBlockError`), so
+   * a Core never hands a peer or a seed drive a body its own disk damaged. The caller owns the
+   * body. This is what replication (v2) and seed drives carry.
+   */
+  getStored (cid: CID): Promise<StoredBlock>
   /** size in bytes of the uncompressed block, or undefined when absent */
   size (cid: CID): Promise<number | undefined>
-  /** bytes of the block's body in its pack (after compression), or undefined when absent: what a tenant's quota counts */
+  /** bytes of the block's body in its pack (after compression; what `getStored` gives), or undefined when absent: what a tenant's quota counts */
   storedSize (cid: CID): Promise<number | undefined>
   /** Starts a write batch. Several writers may be open at once (each appends to its own pack). */
   writer (): BlockWriter
@@ -169,6 +177,15 @@ export interface SweepResult {
   damaged: string[]
 }
 
+/** A block in its stored form: a zstd frame of it (`flags & FLAG_ZSTD`) or the block itself. */
+export interface StoredBlock {
+  /** record flags: bit 0 (FLAG_ZSTD) says the body is a zstd frame */
+  flags: number
+  body: Uint8Array
+  /** length of the block itself (what the body decompresses to) */
+  rawLength: number
+}
+
 export interface StoreStats {
   blocks: number
   /** sum of uncompressed block sizes */
@@ -222,6 +239,18 @@ export interface BlockWriter {
    * ownership as `add`.
    */
   put (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /**
+   * Queues a block in its stored form (`getStored` on a peer, a seed drive's body), to be stored
+   * as it came: no recompression. Every body is proved before it counts, even one the store
+   * already holds (a duplicate is what lets a tenant claim a block; see docs/protocol.md): a
+   * worker decompresses it (at most `rawLength` bytes, at most MAX_BLOCK_SIZE) and hashes it
+   * against `cid`. A body that does not prove it fails the writer with `BlockIntegrityError`:
+   * the flush that would hold it writes nothing, and every later call throws. Proofs run in the
+   * background: the failure surfaces at a later `putStored`, `flush` or `commit`, always before
+   * anything of that flush is indexed. Returns whether it will be stored. Same ownership as
+   * `add`: `stored.body` is copied before the call returns.
+   */
+  putStored (cid: CID, stored: StoredBlock): Promise<boolean>
   /** Makes every queued block durable and indexed (pack fsync, then index batch). */
   flush (): Promise<void>
   /**

@@ -2,10 +2,15 @@ import { createHash } from 'node:crypto'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
+import { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
+import type { StoredBlock } from './api.ts'
 import { looksIncompressible, reserveEncoding, unzstd } from './compression.ts'
+import { StoredBodyError } from './encode-pool.ts'
 import type { EncodedBody } from './encode-pool.ts'
 import { MIN_COMPRESS_SIZE } from './constants.ts'
-import { FLAG_ZSTD } from './pack-format.ts'
+import { BlockIntegrityError } from './errors.ts'
+import { FLAG_ZSTD, KNOWN_FLAGS } from './pack-format.ts'
+import { zstdFrameInfo } from './zstd-frame.ts'
 
 export type { EncodedBody } from './encode-pool.ts'
 
@@ -52,6 +57,59 @@ export function ownBlock (bytes: Uint8Array): OwnedBlock {
     commit: () => reservation.commit(compress),
     release: () => { reservation.release() }
   }
+}
+
+/**
+ * Takes a copy of a block's stored body (from a peer or a seed drive) and proves it on a worker:
+ * it must decompress to exactly `rawLength` bytes (never more: the worker stops there) that hash
+ * to `cid`. Resolves to the copy as it came (what is stored is what was proved); rejects with
+ * `BlockIntegrityError` saying what is wrong. `stored.body` is borrowed for this call only.
+ */
+export function ownStored (cid: CID, stored: StoredBlock): Promise<EncodedBody> {
+  const problem = storedShapeProblem(stored)
+  if (problem !== undefined) return Promise.reject(new BlockIntegrityError(cid.toString(), stored.body.length, problem))
+  const reservation = reserveEncoding(stored.body)
+  return reservation.verify({ flags: stored.flags, rawLength: stored.rawLength, digest: cid.multihash.digest }).catch((err: unknown) => {
+    if (err instanceof StoredBodyError) throw new BlockIntegrityError(cid.toString(), stored.body.length, `the ${stored.body.length}-byte stored body given for it is wrong: ${err.message}`)
+    throw err
+  })
+}
+
+/**
+ * Proves a stored body as `putStored` does (on a worker), without storing it: undefined when
+ * it holds the block `cid` names, else what is wrong with it. For readers that refuse one block
+ * and go on (a seed part), where a writer would refuse the whole batch.
+ */
+export async function proveStored (cid: CID, stored: StoredBlock): Promise<string | undefined> {
+  try {
+    const proved = await ownStored(cid, stored)
+    // only the verdict is wanted: the copy goes back at once (see EncodedBody.release)
+    proved.release?.()
+    return undefined
+  } catch (err) {
+    if (err instanceof BlockIntegrityError) return err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '')
+    throw err
+  }
+}
+
+/** Why a stored form cannot be right whatever its bytes, or undefined. */
+export function storedShapeProblem (stored: StoredBlock): string | undefined {
+  if ((stored.flags & ~KNOWN_FLAGS) !== 0 || stored.flags < 0 || stored.flags > 0xff) return `its record flags 0x${stored.flags.toString(16)} are unknown`
+  if (!Number.isSafeInteger(stored.rawLength) || stored.rawLength < 0 || stored.rawLength > MAX_BLOCK_SIZE) return `its stated length ${stored.rawLength} is outside 0 to ${MAX_BLOCK_SIZE} bytes`
+  if ((stored.flags & FLAG_ZSTD) === 0) {
+    if (stored.body.length !== stored.rawLength) return `its raw body is ${stored.body.length} bytes where ${stored.rawLength} were stated`
+    return undefined
+  }
+  // one zstd frame, as the store writes them: seed parts cut their bodies at frame boundaries
+  let frame
+  try {
+    frame = zstdFrameInfo(stored.body)
+  } catch (err) {
+    return `its zstd body is not a zstd frame: ${(err as Error).message}`
+  }
+  if (frame === undefined) return 'its zstd body ends inside its frame'
+  if (frame.length !== stored.body.length) return `its zstd body holds ${stored.body.length - frame.length} bytes after its frame`
+  return undefined
 }
 
 function sha256Of (bytes: Uint8Array): Buffer {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import { CollectionRunningError, PackWriteError } from './errors.ts'
-import type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, StoreStats, VerifyResult } from './api.ts'
+import type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, StoredBlock, StoreStats, VerifyResult } from './api.ts'
 import { GarbageCollection } from './collection.ts'
 import type { CollectionHost } from './collection.ts'
 import { decodeBody } from './block-codec.ts'
@@ -120,6 +120,23 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async get (cid: CID): Promise<Uint8Array> {
+    return await this.#readIndexed(cid, async (location) => await this.readBlock(cid, location))
+  }
+
+  async getStored (cid: CID): Promise<StoredBlock> {
+    return await this.#readIndexed(cid, async (location) => {
+      const body = await this.#readBody(cid, location)
+      // proved as `get` would; the body goes out as it is
+      await decodeBody(cid, location.flags, body, location.rawLength)
+      return { flags: location.flags, body, rawLength: location.rawLength }
+    })
+  }
+
+  /**
+   * Reads an indexed block with `read` (during a garbage collection the block is live from here
+   * on); a copy found damaged is quarantined, as on every read.
+   */
+  async #readIndexed<T> (cid: CID, read: (location: BlockLocation) => Promise<T>): Promise<T> {
     let value = await this.#locate(cid)
     if (value === undefined) {
       const damaged = await this.#quarantine.get(cid)
@@ -130,7 +147,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.readBlock(cid, decodeLocation(value))
+        return await read(decodeLocation(value))
       } catch (err) {
         const damage = damageOf(err)
         if (damage === undefined) throw err
@@ -226,6 +243,11 @@ export class PackBlockStore implements BlockStore, WriterHost {
 
   /** Reads one block body at a known location, decompresses and rehashes it. */
   async readBlock (cid: CID, location: BlockLocation): Promise<Uint8Array> {
+    return await decodeBody(cid, location.flags, await this.#readBody(cid, location), location.rawLength)
+  }
+
+  /** Reads one block's stored body at a known location (a buffer of its own), not decoded. */
+  async #readBody (cid: CID, location: BlockLocation): Promise<Uint8Array> {
     const path = this.#packPath(location.pack)
     let body: Uint8Array
     try {
@@ -237,7 +259,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
     if (body.length < location.storedLength) {
       throw new CorruptBlockError(cid.toString(), `its index entry points past the end of pack ${path} (body of ${location.storedLength} bytes at offset ${location.offset}, the pack ends at ${location.offset + body.length} or before)`)
     }
-    return await decodeBody(cid, location.flags, body, location.rawLength)
+    return body
   }
 
   damaged (): AsyncIterable<DamagedBlock> {

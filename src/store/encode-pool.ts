@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { EncodeReply, EncodeRequest } from './encode-worker.ts'
+import { COMPRESS, KEEP, VERIFY } from './encode-worker.ts'
+import type { EncodeReply, EncodeRequest, StoredClaim } from './encode-worker.ts'
+
+export type { StoredClaim } from './encode-worker.ts'
 
 /** A batch is sent once it holds this many bytes or blocks, else on the next turn of the event loop. */
 const BATCH_BYTES = 1024 * 1024
@@ -33,8 +36,18 @@ export interface Reservation {
   readonly bytes: Uint8Array
   /** hands the copy to a worker: compressed when `compress` and zstd makes it smaller */
   commit (compress: boolean): Promise<EncodedBody>
+  /**
+   * hands the copy (a stored body) to a worker that proves it against `claim`; resolves to the
+   * body unchanged, rejects with `StoredBodyError` saying what is wrong
+   */
+  verify (claim: StoredClaim): Promise<EncodedBody>
   /** gives the room back (the block was not needed) */
   release (): void
+}
+
+/** A stored body did not prove its claim (the worker's reason in `message`). */
+export class StoredBodyError extends Error {
+  override name = 'StoredBodyError'
 }
 
 interface Job {
@@ -69,6 +82,8 @@ export class EncodePool {
   #batch: Job[] = []
   #input: Uint8Array<ArrayBuffer> | undefined
   #compress: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_BLOCKS)
+  /** the claims of the batch's VERIFY jobs, by position (undefined while there are none) */
+  #claims: Array<StoredClaim | null> | undefined
   /** a reservation not committed or released yet */
   #open = false
   #batchBytes = 0
@@ -114,7 +129,11 @@ export class EncodePool {
       bytes: copy,
       commit: (compress: boolean): Promise<EncodedBody> => {
         settle()
-        return this.#commit(bytes.length, compress)
+        return this.#commit(bytes.length, compress ? COMPRESS : KEEP)
+      },
+      verify: (claim: StoredClaim): Promise<EncodedBody> => {
+        settle()
+        return this.#commit(bytes.length, VERIFY, claim)
       },
       release: (): void => {
         settle()
@@ -122,8 +141,13 @@ export class EncodePool {
     }
   }
 
-  #commit (length: number, compress: boolean): Promise<EncodedBody> {
-    this.#compress[this.#batch.length] = compress ? 1 : 0
+  #commit (length: number, kind: number, claim?: StoredClaim): Promise<EncodedBody> {
+    const position = this.#batch.length
+    this.#compress[position] = kind
+    if (claim !== undefined) {
+      this.#claims ??= []
+      this.#claims[position] = { flags: claim.flags, rawLength: claim.rawLength, digest: Uint8Array.from(claim.digest) }
+    }
     this.#batchBytes += length
     this.#outstanding += length
     const promise = new Promise<EncodedBody>((resolve, reject) => {
@@ -152,6 +176,8 @@ export class EncodePool {
     if (jobs.length === 0 || input === undefined) return
     if (this.#open) throw new Error('a batch was sent with a reservation open')
     const compress = this.#compress.slice(0, jobs.length)
+    const claims = this.#claims
+    this.#claims = undefined
     this.#batch = []
     this.#input = undefined
     this.#batchBytes = 0
@@ -168,6 +194,7 @@ export class EncodePool {
     if (target.inflight.size === 0) target.worker.ref()
     target.inflight.set(id, jobs)
     const request: EncodeRequest = { id, input: input.buffer, lengths, compress, level: this.#level }
+    if (claims !== undefined) request.expect = Array.from({ length: jobs.length }, (_, i) => claims[i] ?? null)
     target.worker.postMessage(request, [input.buffer])
   }
 
@@ -199,6 +226,7 @@ export class EncodePool {
       const output = reply.output as ArrayBuffer
       const sizes = reply.sizes as number[]
       const flags = reply.flags as number[]
+      const errors = reply.errors ?? []
       let unreleased = jobs.length
       const release = (): void => {
         // detaching the buffer frees its memory now; every view of it reads as empty from here
@@ -206,6 +234,13 @@ export class EncodePool {
       }
       let offset = 0
       for (let i = 0; i < jobs.length; i++) {
+        const error = errors[i]
+        if (error != null) {
+          // a refused stored body has no room in the buffer (size 0) and nobody to release it
+          jobs[i].reject(new StoredBodyError(error))
+          release()
+          continue
+        }
         let released = false
         const body = new Uint8Array(output, offset, sizes[i])
         jobs[i].resolve({

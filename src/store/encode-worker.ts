@@ -5,12 +5,29 @@
  * to write into the pack: the zstd frame when the block was to be compressed and zstd made it
  * smaller, else the block itself.
  *
- * Message in:  { id, input, lengths, compress (1 per block), level }
- * Message out: { id, output, sizes, flags } or { id, error }
+ * A job may instead be a stored body to prove (`compress[i] === VERIFY`, a body from a peer or a
+ * seed drive): it is decompressed (at most its stated length) and hashed against the digest it
+ * claims, and comes back unchanged with its flags, or with an error saying what is wrong.
+ *
+ * Message in:  { id, input, lengths, compress (1 per block), level, expect? }
+ * Message out: { id, output, sizes, flags, errors } or { id, error }
  */
+import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
-import { constants, zstdCompressSync } from 'node:zlib'
+import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { FLAG_ZSTD } from './pack-format.ts'
+
+/** `compress[i]`: keep the block as it is, try zstd on it, or prove a stored body. */
+export const KEEP = 0
+export const COMPRESS = 1
+export const VERIFY = 2
+
+/** What a stored body must prove: its flags, the length of the block it holds, its sha2-256. */
+export interface StoredClaim {
+  flags: number
+  rawLength: number
+  digest: Uint8Array
+}
 
 export interface EncodeRequest {
   id: number
@@ -19,6 +36,8 @@ export interface EncodeRequest {
   /** 1: try zstd on the block; 0: keep it as it is */
   compress: Uint8Array
   level: number
+  /** for each VERIFY job, its claim (other entries null) */
+  expect?: Array<StoredClaim | null>
 }
 
 export interface EncodeReply {
@@ -28,6 +47,8 @@ export interface EncodeReply {
   sizes?: number[]
   /** record flags of each body */
   flags?: number[]
+  /** per job: why its stored body does not prove its claim, or null */
+  errors?: Array<string | null>
   error?: string
 }
 
@@ -36,9 +57,11 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
   const options = { params: { [constants.ZSTD_c_compressionLevel]: level } }
   const sizes: number[] = []
   const flags: number[] = []
+  const errors: Array<string | null> = []
   // Bodies are written back into the input buffer, in order: a body is never longer than its
-  // block, so the write position never passes the start of the next block still to be read.
-  // One buffer per batch travels both ways and no output buffer is allocated.
+  // block (a proved stored body is kept as it is, a refused one takes no room), so the write
+  // position never passes the start of the next block still to be read. One buffer per batch
+  // travels both ways and no output buffer is allocated.
   const buffer = new Uint8Array(input)
   let at = 0
   let offset = 0
@@ -48,7 +71,15 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
     let flag = 0
     let size = length
     let compressed: Uint8Array | undefined
-    if (request.compress[i] === 1) {
+    let error: string | null = null
+    if (request.compress[i] === VERIFY) {
+      const claim = request.expect?.[i]
+      if (claim == null) throw new Error(`job ${i} has no claim to verify`)
+      flag = claim.flags
+      error = proveStored(block, claim)
+      // a refused body is not handed back: nothing of it is written
+      if (error !== null) size = 0
+    } else if (request.compress[i] === COMPRESS) {
       // the pledged size lets zstd size its window and tables to the block, not to 2 MiB
       compressed = zstdCompressSync(block, { ...options, pledgedSrcSize: length })
       if (compressed.length < length) {
@@ -59,13 +90,29 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
       }
     }
     if (compressed !== undefined) buffer.set(compressed, at)
-    else if (at !== offset) buffer.copyWithin(at, offset, offset + length)
+    else if (size > 0 && at !== offset) buffer.copyWithin(at, offset, offset + length)
     sizes.push(size)
     flags.push(flag)
+    errors.push(error)
     at += size
     offset += length
   }
-  return { id, output: input, sizes, flags }
+  return { id, output: input, sizes, flags, errors }
+}
+
+/** Null when `body` holds a block of `claim.rawLength` bytes hashing to `claim.digest`, else why not. */
+export function proveStored (body: Uint8Array, claim: StoredClaim): string | null {
+  let bytes = body
+  if ((claim.flags & FLAG_ZSTD) !== 0) {
+    try {
+      bytes = zstdDecompressSync(body, { maxOutputLength: Math.max(claim.rawLength, 1) })
+    } catch (err) {
+      return `its zstd body does not decompress to at most ${claim.rawLength} bytes (${(err as Error).message})`
+    }
+  }
+  if (bytes.length !== claim.rawLength) return `it holds ${bytes.length} bytes where ${claim.rawLength} were stated`
+  const digest = createHash('sha256').update(bytes).digest()
+  return digest.equals(claim.digest) ? null : 'its bytes do not match its hash'
 }
 
 const port = parentPort

@@ -23,9 +23,12 @@ export class PackWriteError extends FileSystemError {
 export class BlockIntegrityError extends Error {
   override name = 'BlockIntegrityError'
   readonly cid: string
-  constructor (cid: string, length: number) {
-    super(`block ${cid} was not stored: the ${length} bytes given for it do not hash to its CID; nothing of this batch was committed`)
+  /** what is wrong with the bytes */
+  readonly detail: string
+  constructor (cid: string, length: number, detail = `the ${length} bytes given for it do not hash to its CID`) {
+    super(`block ${cid} was not stored: ${detail}; nothing of this batch was committed`)
     this.cid = cid
+    this.detail = detail
   }
 }
 

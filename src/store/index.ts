@@ -2,7 +2,7 @@
  * The block store: content-addressed blocks in zstd-compressed pack files, indexed by LevelDB.
  * Formats in docs/formats.md; crash-safety rules in api.ts.
  */
-export type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, PackUse, StoreStats, SweepHooks, SweepPlan, SweepResult, VerifyResult, WriterStats } from './api.ts'
+export type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, PackUse, StoredBlock, StoreStats, SweepHooks, SweepPlan, SweepResult, VerifyResult, WriterStats } from './api.ts'
 export { openBlockStore } from './block-store.ts'
 export type { BlockStoreOptions } from './block-store.ts'
 export { rebuildBlockIndex } from './rebuild.ts'

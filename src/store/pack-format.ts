@@ -15,7 +15,8 @@ export const PACK_HEADER_SIZE = PACK_HEADER.length
 
 /** The body is a zstd frame; without it the body is the block itself. */
 export const FLAG_ZSTD = 0x01
-const KNOWN_FLAGS = FLAG_ZSTD
+/** Every record flag this format defines. */
+export const KNOWN_FLAGS = FLAG_ZSTD
 
 /** Bytes before the CID: length, flags, CID length. */
 const FIXED_HEADER = 6

@@ -1,8 +1,8 @@
-import type { BlockWriter, IndexOp, WriterStats } from './api.ts'
+import type { BlockWriter, IndexOp, StoredBlock, WriterStats } from './api.ts'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { assertSha256, ownBlock } from './block-codec.ts'
+import { assertSha256, ownBlock, ownStored } from './block-codec.ts'
 import type { EncodedBody } from './block-codec.ts'
 import { encodeBackpressure } from './compression.ts'
 import type { StoreLimits } from './constants.ts'
@@ -75,6 +75,8 @@ export class PackWriter implements BlockWriter {
   #queuedBytes = 0
   /** blocks queued or being flushed, by CID bytes: dedup within this writer */
   readonly #unindexed = new Map<string, PendingBlock>()
+  /** proofs of stored bodies given for blocks already here or pending: the next flush waits for them */
+  #proofs: Array<Promise<unknown>> = []
   #flushing: Promise<void> | undefined
   /** an index batch was written without fsync since the last synced one */
   #unsynced = false
@@ -123,6 +125,27 @@ export class PackWriter implements BlockWriter {
     return true
   }
 
+  async putStored (cid: CID, stored: StoredBlock): Promise<boolean> {
+    this.#assertUsable()
+    assertSha256(cid)
+    if (cid.version !== 1) throw new RangeError(`block ${cid} is a CIDv${cid.version}; the store holds CIDv1 blocks only`)
+    const key = cidKey(cid)
+    // copies the body before it returns, then proves the copy on a worker
+    const proof = ownStored(cid, stored)
+    // nothing this writer holds may be committed once a body failed its proof
+    proof.catch((err: Error) => { this.#failure ??= err })
+    if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) {
+      // proved all the same: the caller (a tenant's intake) counts it as delivered. The copy is
+      // not written, so it is released once proved (its batch buffer is freed with the last body)
+      const proved = proof.then((body) => { body.release?.() })
+      proved.catch(() => {}) // awaited by the flush; a rejection surfaces there
+      this.#proofs.push(proved)
+      return false
+    }
+    await this.#enqueue(cid, key, stored.rawLength, proof)
+    return true
+  }
+
   async #enqueue (cid: CID, key: string, rawLength: number, encoded: Promise<EncodedBody>): Promise<void> {
     encoded.catch(() => {}) // awaited by the flush; a rejection surfaces there
     const block = { cid, key, rawLength, encoded }
@@ -161,6 +184,7 @@ export class PackWriter implements BlockWriter {
     this.#closed = true
     for (const block of this.#queue) block.encoded.then(body => body.release?.(), () => {})
     this.#queue = []
+    this.#proofs = []
     this.#queuedBytes = 0
     this.#unindexed.clear()
     while (this.#flushing !== undefined) await this.#flushing
@@ -171,11 +195,13 @@ export class PackWriter implements BlockWriter {
   async #startFlush (ops: IndexOp[], durable: boolean): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing
     if (this.#failure !== undefined) throw this.#failure
-    if (this.#queue.length === 0 && ops.length === 0 && !(durable && this.#unsynced)) return
+    if (this.#queue.length === 0 && this.#proofs.length === 0 && ops.length === 0 && !(durable && this.#unsynced)) return
     const batch = this.#queue
+    const proofs = this.#proofs
     this.#queue = []
+    this.#proofs = []
     this.#queuedBytes = 0
-    this.#flushing = this.#flushBatch(batch, ops, durable).then(
+    this.#flushing = this.#flushBatch(batch, proofs, ops, durable).then(
       () => { this.#flushing = undefined },
       (err: Error) => {
         this.#failure = err
@@ -188,7 +214,8 @@ export class PackWriter implements BlockWriter {
     if (this.#failure !== undefined) throw this.#failure
   }
 
-  async #flushBatch (blocks: PendingBlock[], ops: IndexOp[], durable: boolean): Promise<void> {
+  async #flushBatch (blocks: PendingBlock[], proofs: Array<Promise<unknown>>, ops: IndexOp[], durable: boolean): Promise<void> {
+    await Promise.all(proofs)
     const bodies = await Promise.all(blocks.map(async (b) => await b.encoded))
     // with no blocks, rewriting the pack's committed length gives a sync batch something to carry
     let pack = this.#pack

@@ -83,7 +83,8 @@ describe('a full disk during backup, restore, seed create and seed consume', { t
       const repo = join(fs.dir, 'repo')
       await json(['init', '--repo', repo, '--name', 'small', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0'])
       const p1 = await json(['backup', 'web01', `tree=${tree}`, '--repo', repo])
-      await fs.fillLeaving(6 * MiB)
+      // less room than the seed takes (its parts carry the stored, compressed blocks), more than a few of its frames
+      await fs.fillLeaving(2 * MiB)
 
       const backup = ['backup', 'web01', `tree=${tree}`, `disk=${image}`, '--repo', repo]
       const line = oneLine(await drcore(backup))
@@ -133,11 +134,12 @@ describe('a full disk during backup, restore, seed create and seed consume', { t
   test('seed create: one line naming the part; no file of the seed is left; the same command succeeds once space is freed', { timeout: 120_000 }, async () => {
     const fs = await mount('seed-drive', 64 * MiB)
     try {
-      await fs.fillLeaving(6 * MiB)
+      // less room than the seed takes (its parts carry the stored, compressed blocks), more than a few of its frames
+      await fs.fillLeaving(2 * MiB)
       const out = join(fs.dir, 'seed')
       const create = ['seed', 'create', '--machines', 'files', '--out', out, '--max-size', '4M', '--repo', src]
       const line = oneLine(await drcore(create))
-      assert.match(line, new RegExp(`^drcore: no space left on device writing seed part ${out}/\\S+-\\d{4}\\.car; removed the (part|\\d+ parts) of seed \\S+ written so far; free space and run the command again$`))
+      assert.match(line, new RegExp(`^drcore: no space left on device writing seed part ${out}/\\S+-\\d{4}\\.car\\.zst; removed the (part|\\d+ parts) of seed \\S+ written so far; free space and run the command again$`))
       assert.deepEqual(await readdir(out), [], 'no part and no .partial file is left for a consume to choke on')
 
       await fs.removeFiller()
@@ -206,7 +208,7 @@ describe('a full disk during backup, restore, seed create and seed consume', { t
   test('the seed the earlier tests read is whole on the ordinary disk', async () => {
     // guards the fixture: a seed that failed to be written would make the consume test vacuous
     const names = await readdir(seedDir)
-    assert.ok(names.length > 2 && names.every(n => n.endsWith('.car')), names.join(', '))
+    assert.ok(names.length > 2 && names.every(n => n.endsWith('.car.zst')), names.join(', '))
     for (const n of names) assert.ok((await stat(join(seedDir, n))).size > 0)
   })
 })

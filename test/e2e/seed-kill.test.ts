@@ -71,11 +71,11 @@ describe('kill -9 during seed create and seed consume (real processes, real data
     const out = seedDir()
     const killed = await killWhen(['seed', 'create', '--out', out, '--max-size', MAX_SIZE, '--repo', hq.repo], async () => {
       const names = await readdir(out).catch(() => [] as string[])
-      return names.some(n => n.endsWith('.car')) && names.some(n => n.endsWith('.car.partial'))
+      return names.some(n => n.endsWith('.car.zst')) && names.some(n => n.endsWith('.car.zst.partial'))
     }, { what: 'seed create killed once it had finished a part', timeoutMs: TIMEOUT })
     const left = (await readdir(out)).sort()
     t.diagnostic(`killed after ${(killed.ms / 1000).toFixed(1)} s, leaving ${left.join(', ')}`)
-    const unfinished = left.filter(n => n.endsWith('.car.partial'))
+    const unfinished = left.filter(n => n.endsWith('.car.zst.partial'))
     assert.equal(unfinished.length, 1, 'the kill landed while a part was being written')
     assert.deepEqual(await hq.json(['seed', 'list']), [], 'the killed seed create recorded no seed')
     await verifiesOn(hq, 'after seed create was killed')

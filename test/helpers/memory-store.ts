@@ -3,10 +3,12 @@ import { BlockIntegrityError } from '../../src/store/errors.ts'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
 import { sha256 } from '../../src/points/blocks.ts'
-import { assertSha256 } from '../../src/store/block-codec.ts'
+import { zstdDecompressSync } from 'node:zlib'
+import { assertSha256, storedShapeProblem } from '../../src/store/block-codec.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
-import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
+import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, StoredBlock, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
 
 /**
  * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
@@ -46,6 +48,12 @@ export class MemoryBlockStore implements BlockStore {
       throw new CorruptBlockError(cid.toString())
     }
     return bytes.slice() // the caller owns what it gets, as from the pack store
+  }
+
+  /** Blocks are kept uncompressed here: the stored form is the block itself (flags 0). */
+  async getStored (cid: CID): Promise<StoredBlock> {
+    const bytes = await this.get(cid)
+    return { flags: 0, body: bytes, rawLength: bytes.length }
   }
 
   async size (cid: CID): Promise<number | undefined> {
@@ -133,6 +141,8 @@ class MemoryWriter implements BlockWriter {
   readonly #db: RootDb | undefined
   readonly #pending = new Map<string, Uint8Array>()
   #closed = false
+  /** as the pack store's writer: after bytes that failed their check, every call throws it */
+  #failure: Error | undefined
 
   constructor (store: MemoryBlockStore, db: RootDb | undefined) {
     this.#store = store
@@ -145,16 +155,21 @@ class MemoryWriter implements BlockWriter {
     return { cid, added: await this.put(cid, copy) }
   }
 
-  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+  #assertUsable (): void {
+    if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new Error('writer is closed')
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    this.#assertUsable()
     assertSha256(cid)
     const key = cid.toString()
     if (this.#store.blocks.has(key) || this.#pending.has(key)) return false
     const copy = bytes.slice()
     // as the pack store does: bytes that do not match their CID are refused, and nothing after
     if (!Buffer.from(sha256(copy)).equals(cid.multihash.digest)) {
-      this.#closed = true
-      throw new BlockIntegrityError(key, copy.length)
+      this.#failure = new BlockIntegrityError(key, copy.length)
+      throw this.#failure
     }
     this.#pending.set(key, copy)
     if (this.#store.quarantined.delete(key)) this.stats.healed++
@@ -164,12 +179,37 @@ class MemoryWriter implements BlockWriter {
     return true
   }
 
+  /** Proves the body at once (the pack store does it on a worker), then keeps the block itself. */
+  async putStored (cid: CID, stored: StoredBlock): Promise<boolean> {
+    this.#assertUsable()
+    assertSha256(cid)
+    const refuse = (detail: string): never => {
+      this.#failure = new BlockIntegrityError(cid.toString(), stored.body.length, `the ${stored.body.length}-byte stored body given for it is wrong: ${detail}`)
+      throw this.#failure
+    }
+    const problem = storedShapeProblem(stored)
+    if (problem !== undefined) refuse(problem)
+    let bytes: Uint8Array = stored.body.slice()
+    if ((stored.flags & FLAG_ZSTD) !== 0) {
+      try {
+        bytes = zstdDecompressSync(bytes, { maxOutputLength: Math.max(stored.rawLength, 1) })
+      } catch (err) {
+        refuse(`its zstd body does not decompress to at most ${stored.rawLength} bytes (${(err as Error).message})`)
+      }
+    }
+    if (bytes.length !== stored.rawLength) refuse(`it holds ${bytes.length} bytes where ${stored.rawLength} were stated`)
+    if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) refuse('its bytes do not match its hash')
+    return await this.put(cid, bytes)
+  }
+
   async flush (): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure
     for (const [key, bytes] of this.#pending) this.#store.blocks.set(key, bytes)
     this.#pending.clear()
   }
 
   async commit (ops: IndexOp[] = []): Promise<WriterStats> {
+    this.#assertUsable()
     await this.flush()
     if (ops.length > 0) {
       if (this.#db === undefined) throw new Error('MemoryBlockStore was created without a db: cannot commit index ops')

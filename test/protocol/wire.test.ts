@@ -12,7 +12,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { CorruptBlockError, MalformedError } from '../../src/errors.ts'
 import {
   bitmapIndexes, bitmapOf, decodeFrameBody, decodeFrameHeader, decodeFrames, encodeBlockFrame,
-  encodeMessageFrame, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_FRAME_SIZE, verifyBlock
+  encodeMessageFrame, encodeStoredBlockFrame, MAX_BLOCK_SIZE, MAX_CIDS_PER_MESSAGE, MAX_FRAME_SIZE, storedBlockFrameLength, verifyBlock
 } from '../../src/protocol/index.ts'
 import type { Frame, Message, PointSummary } from '../../src/protocol/index.ts'
 
@@ -96,10 +96,14 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
 const arbBlock = fc.tuple(fc.constantFrom(RAW, DAG_CBOR), fc.uint8Array({ maxLength: 2000 }))
   .map(([code, bytes]) => ({ type: 'block' as const, cid: cidOf(code, bytes), bytes }))
 
-const arbFrames: fc.Arbitrary<Frame[]> = fc.array(fc.oneof(arbMessage, arbBlock), { minLength: 1, maxLength: 6 })
+/** Stored blocks: raw (the body is the block) or zstd-flagged (any body: decoding proves nothing). */
+const arbStoredBlock = fc.tuple(fc.constantFrom(RAW, DAG_CBOR), fc.uint8Array({ maxLength: 2000 }), fc.boolean(), fc.integer({ min: 0, max: MAX_BLOCK_SIZE }))
+  .map(([code, bytes, zstd, rawLength]) => ({ type: 'stored-block' as const, cid: cidOf(code, bytes), flags: zstd ? 1 : 0, rawLength: zstd ? rawLength : bytes.length, body: bytes }))
+
+const arbFrames: fc.Arbitrary<Frame[]> = fc.array(fc.oneof(arbMessage, arbBlock, arbStoredBlock), { minLength: 1, maxLength: 6 })
 
 const encodeFrames = (frames: Frame[]): Uint8Array =>
-  concat(frames.flatMap(f => f.type === 'block' ? encodeBlockFrame(f.cid, f.bytes) : [encodeMessageFrame(f)]))
+  concat(frames.flatMap(f => f.type === 'block' ? encodeBlockFrame(f.cid, f.bytes) : f.type === 'stored-block' ? encodeStoredBlockFrame(f.cid, f) : [encodeMessageFrame(f)]))
 
 /** CIDs compare by value; everything else structurally. */
 function assertSameFrames (actual: Frame[], expected: Frame[]): void {
@@ -299,6 +303,25 @@ describe('wire: framing', () => {
     assert.throws(() => encodeMessageFrame(big), /points is \d+ bytes, over the 4194304-byte frame limit/)
     const huge = new Uint8Array(MAX_BLOCK_SIZE + 1)
     assert.throws(() => encodeBlockFrame(cidOf(RAW, huge), huge), /over the 1048577-byte limit|over the 1048576-byte limit/)
+  })
+
+  it('stored-block frames: 0x02, flags, the block length, the CID, the body as stored; anything out of shape is malformed', () => {
+    const bytes = new TextEncoder().encode('a block stored as it is')
+    const cid = cidOf(RAW, bytes)
+    const frame = concat(encodeStoredBlockFrame(cid, { flags: 0, body: bytes, rawLength: bytes.length }))
+    assert.equal(frame.length, storedBlockFrameLength(cid, { flags: 0, body: bytes, rawLength: bytes.length }))
+    assert.deepEqual([...frame.subarray(1, 4)], [0x02, 0x00, bytes.length], 'marker, flags, length')
+    const decoded = decodeFrames(frame)[0]
+    assert.ok(decoded.type === 'stored-block' && decoded.cid.equals(cid) && Buffer.from(decoded.body).equals(bytes))
+    const bodyOf = (flags: number, length: number[], rest: Uint8Array): Uint8Array => concat([new Uint8Array([0x02, flags, ...length]), cid.bytes, rest])
+    assert.throws(() => decodeFrameBody(bodyOf(0x04, [bytes.length], bytes)), /unknown flags 0x4/)
+    assert.throws(() => decodeFrameBody(bodyOf(0x01, [0x81, 0x80, 0x40], bytes)), /over the 1048576-byte limit/)
+    assert.throws(() => decodeFrameBody(bodyOf(0x01, [0x81, 0x80, 0x80, 0x01], bytes)), /varint longer than 3 bytes/)
+    assert.throws(() => decodeFrameBody(bodyOf(0x00, [bytes.length + 1], bytes)), /raw but its body is 23 bytes where 24 are stated/)
+    assert.throws(() => decodeFrameBody(bodyOf(0x01, [0x85, 0x00], bytes)), /non-minimal varint/)
+    assert.throws(() => decodeFrameBody(new Uint8Array([0x02, 0x01])), /too short/)
+    assert.throws(() => decodeFrameBody(new Uint8Array([0x02, 0x01, 0x05, 0x12])), /does not carry a valid CID/)
+    assert.throws(() => encodeStoredBlockFrame(cid, { flags: 1, body: bytes, rawLength: MAX_BLOCK_SIZE + 1 }), /over the 1048576-byte limit/)
   })
 
   it('verifies a block against its CID, naming the CID when it does not match', () => {

@@ -26,6 +26,7 @@ class GatedStore extends MemoryBlockStore {
     return {
       add: async (codec, bytes) => await inner.add(codec, bytes),
       put: async (cid, bytes) => await inner.put(cid, bytes),
+      putStored: async (cid, stored) => await inner.putStored(cid, stored),
       flush: async () => {
         this.flushes++
         await this.#gate

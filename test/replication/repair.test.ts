@@ -10,7 +10,7 @@ import { isRaw, rawCid } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import type { RepairReport } from '../../src/repair/index.ts'
-import { bitmapIndexes, REPAIR_PROTOCOL } from '../../src/protocol/index.ts'
+import { bitmapIndexes, REPAIR_PROTOCOL, REPAIR_PROTOCOL_V2 } from '../../src/protocol/index.ts'
 import { tempDir, removeDir } from '../support/dirs.ts'
 import { damageBlock } from '../helpers/damage.ts'
 import { copySystemTree, oneChunkFile } from '../helpers/system-data.ts'
@@ -130,7 +130,8 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
 
   test('engine internals: a peer of an older version, which does not serve repair, is named in one line', async () => {
     await b.node.unhandle(REPAIR_PROTOCOL)
+    await b.node.unhandle(REPAIR_PROTOCOL_V2)
     await assert.rejects(a.engine.repairFrom(b.peerId, [CID.parse((await a.core.points.machines())[0].latest!).toString()]),
-      (err: Error) => err instanceof ProtocolNotServedError && err.protocol === REPAIR_PROTOCOL && err.message === `peer b (${b.peerId}) does not serve /drcore/repair/1 (is it a drcore Core of a compatible version?)`)
+      (err: Error) => err instanceof ProtocolNotServedError && err.protocol === `${REPAIR_PROTOCOL_V2} or ${REPAIR_PROTOCOL}` && err.message === `peer b (${b.peerId}) does not serve /drcore/repair/2 or /drcore/repair/1 (is it a drcore Core of a compatible version?)`)
   })
 })

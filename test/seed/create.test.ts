@@ -27,7 +27,7 @@ async function readParts (files: string[]) {
     for await (const section of reader.sections()) {
       assert.ok(section.valid, `${file}: ${section.cid}`)
       blocks.push(section.cid.toString())
-      bytes.push(section.bytes.length)
+      bytes.push(section.stored.rawLength)
     }
     await reader.close()
   }
@@ -61,10 +61,10 @@ describe('seed create: recovery points written as CAR parts', () => {
     await rm(work, { recursive: true, force: true })
   })
 
-  test('parts are named <seed>-0001.car, -0002.car, ... and none is larger than --max-size', async () => {
+  test('parts are named <seed>-0001.car.zst, -0002.car.zst, ... and none is larger than --max-size', async () => {
     assert.ok(created.parts.length >= 3, `${created.parts.length} parts`)
     const names = (await readdir(join(work, 'seed'))).sort()
-    assert.deepEqual(names, created.parts.map((_, i) => `${created.seed}-${String(i + 1).padStart(4, '0')}.car`))
+    assert.deepEqual(names, created.parts.map((_, i) => `${created.seed}-${String(i + 1).padStart(4, '0')}.car.zst`))
     for (const part of created.parts) {
       const size = (await stat(part.file)).size
       assert.equal(size, part.size)

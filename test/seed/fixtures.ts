@@ -3,16 +3,22 @@
  * give a target Core points as seed-mode replication would (each point's delta against its
  * parent only: an orphan). The Cores are test/support/core.ts's, opened without the network.
  */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { copyFile, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { promisify } from 'node:util'
 import { CID } from 'multiformats/cid'
 import type { OfflineCore } from '../../src/core/index.ts'
+import type { SeedCreateResult } from '../../src/seed/api.ts'
 import { diffClosure, walkClosure } from '../../src/points/closure.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
 import { pointRecord } from '../../src/points/point-index.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 import type { TreeEntry } from '../helpers/tree.ts'
+
+const execFileAsync = promisify(execFile)
 
 export interface Point {
   id: string
@@ -99,9 +105,24 @@ export async function corruptBlocks (core: OfflineCore): Promise<string[]> {
   return bad
 }
 
-/** The `.car` files of a directory, sorted by name (so by part number). */
+/**
+ * Turns a seed's `.car.zst` parts into plain `.car` parts with the standard zstd tool, in place
+ * (`seed.parts` then names them): what any CAR tool reads, and the parts of seeds written
+ * before `.car.zst`, which consume still takes.
+ */
+export async function decompressParts (seed: SeedCreateResult): Promise<void> {
+  for (const part of seed.parts) {
+    const car = part.file.replace(/\.zst$/, '')
+    assert.notEqual(car, part.file, `${part.file} is a .car.zst part`)
+    await execFileAsync('zstd', ['-d', '-q', '--rm', '-o', car, part.file])
+    part.file = car
+    part.size = (await stat(car)).size
+  }
+}
+
+/** The part files (`.car.zst`, or `.car`) of a directory, sorted by name (so by part number). */
 export async function carFiles (dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter(n => n.endsWith('.car')).sort().map(n => join(dir, n))
+  return (await readdir(dir)).filter(n => n.endsWith('.car') || n.endsWith('.car.zst')).sort().map(n => join(dir, n))
 }
 
 /** A fresh directory holding copies of the given files (a removable drive holding some parts). */

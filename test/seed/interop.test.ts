@@ -10,7 +10,7 @@ import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import type { OfflineCore } from '../../src/core/index.ts'
 import type { SeedCreateResult } from '../../src/seed/api.ts'
-import { Machine } from './fixtures.ts'
+import { decompressParts, Machine } from './fixtures.ts'
 import { openOfflineCore } from '../support/core.ts'
 import { tempDir } from '../support/dirs.ts'
 
@@ -28,9 +28,10 @@ function publicKeyOf (peerId: string) {
 }
 
 /**
- * A seed's parts as any CAR tool sees them: read with @ipld/car's own reader, iterator and
- * indexer, every block rehashed with node:crypto, the descriptor's signature checked with
- * node:crypto. Nothing of drcore's reading code is used.
+ * A seed's parts as any CAR tool sees them once the standard `zstd -d` has decompressed them:
+ * read with @ipld/car's own reader, iterator and indexer, every block rehashed with
+ * node:crypto, the descriptor's signature checked with node:crypto. Nothing of drcore's reading
+ * code is used.
  */
 describe('seed parts are standard CARv1 files', () => {
   let work: string
@@ -47,6 +48,8 @@ describe('seed parts are standard CARv1 files', () => {
     await machine.backup(hq)
     seed = await hq.run('seedCreate', { out: join(work, 'seed'), machines: ['web01'], maxSize: '400K' }) as SeedCreateResult
     assert.ok(seed.parts.length >= 3)
+    // what a user of standard tools does with a .car.zst part: zstd -d, then any CAR tool
+    await decompressParts(seed)
   })
   after(async () => {
     await hq.close()

@@ -13,7 +13,11 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { CorruptBlockError, MalformedError, MissingBlockError } from '../../src/errors.ts'
-import { jsonSublevel } from '../../src/store/index.ts'
+import { zstdCompressSync } from 'node:zlib'
+import { BlockIntegrityError, jsonSublevel } from '../../src/store/index.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
+import { MAX_BLOCK_SIZE } from '../../src/points/constants.ts'
+import type { StoredBlock } from '../../src/store/index.ts'
 import type { BlockStore } from '../../src/store/index.ts'
 import type { StoreHarness, StoreKind } from '../helpers/store-harness.ts'
 import { createStoreHarness } from '../helpers/store-harness.ts'
@@ -182,6 +186,127 @@ export function blockStoreContract (kind: StoreKind): void {
       })
       assert.equal(changed.length, 0, `${changed.length} of ${results.length} CIDs yielded by verifyAll changed after they were yielded`)
       assert.deepEqual(results.map((r) => r.cid.toString()).sort(), [...byString.keys()].sort())
+    })
+
+    describe('the stored form: getStored hands out a block as stored, putStored stores one as it came after proving it', () => {
+      /** A zstd frame of `bytes` at a level the store never uses, so a recompression would show. */
+      const frameOf = (bytes: Uint8Array): StoredBlock => ({ flags: FLAG_ZSTD, body: new Uint8Array(zstdCompressSync(bytes, { params: { 100: 19 } })), rawLength: bytes.length })
+
+      it('gives back from getStored a body that decodes to the block, for every encoding case, and putStored takes it into another store', async () => {
+        const blocks = cases.map((c) => block(c.bytes))
+        await putAll(harness.store, blocks)
+        const other = await createStoreHarness(kind)
+        try {
+          const writer = other.store.writer()
+          for (const b of blocks) {
+            const stored = await harness.store.getStored(b.cid)
+            assert.equal(stored.rawLength, b.bytes.length)
+            assert.equal(await harness.store.storedSize(b.cid), stored.body.length)
+            if (harness.compresses && (await branchOf(b.bytes)) === 'compresses') assert.equal(stored.flags & FLAG_ZSTD, FLAG_ZSTD, 'a compressed block travels compressed')
+            assert.equal(await writer.putStored(b.cid, stored), true)
+          }
+          await writer.commit()
+          await assertStoredIntact(await other.reopen(), blocks)
+        } finally {
+          await other.cleanup()
+        }
+      })
+
+      it('stores a body exactly as it came: a zstd frame of another level byte for byte, a compressible block given raw stays raw', async () => {
+        const framed = block(text(50_000))
+        const rawGiven = block(text(40_000 + 7))
+        const stored = frameOf(framed.bytes)
+        const writer = harness.store.writer()
+        assert.equal(await writer.putStored(framed.cid, stored), true)
+        assert.equal(await writer.putStored(rawGiven.cid, { flags: 0, body: rawGiven.bytes, rawLength: rawGiven.bytes.length }), true)
+        await writer.commit()
+        const store = await harness.reopen()
+        await assertStoredIntact(store, [framed, rawGiven])
+        if (harness.compresses) {
+          const back = await store.getStored(framed.cid)
+          assert.deepEqual([back.flags, hex(back.body)], [FLAG_ZSTD, hex(stored.body)], 'the frame is stored as it came')
+          const sizes = new Map((await collect(store.entries())).map((e) => [e.cid.toString(), e.storedSize]))
+          assert.equal(sizes.get(framed.cid.toString()), stored.body.length)
+          assert.equal(sizes.get(rawGiven.cid.toString()), rawGiven.bytes.length, 'not recompressed')
+        }
+      })
+
+      const refusals: Array<{ name: string, make: () => { cid: CID, stored: StoredBlock }, detail: RegExp }> = [
+        { name: 'a zstd body with a flipped byte', make: () => { const b = block(text(30_000)); const s = frameOf(b.bytes); s.body[s.body.length >> 1] ^= 0x40; return { cid: b.cid, stored: s } }, detail: /does not decompress|do not match its hash|where/ },
+        { name: 'a good zstd frame of other bytes', make: () => { const b = block(text(30_000)); return { cid: b.cid, stored: frameOf(text(30_001).subarray(1)) } }, detail: /do not match its hash/ },
+        { name: 'a raw body with a flipped byte', make: () => { const b = block(seededRandom(9000, 'flip')); const body = b.bytes.slice(); body[4000] ^= 1; return { cid: b.cid, stored: { flags: 0, body, rawLength: body.length } } }, detail: /do not match its hash/ },
+        { name: 'a zstd body that decompresses to more than its stated length', make: () => { const b = block(text(30_000)); return { cid: b.cid, stored: { ...frameOf(b.bytes), rawLength: 29_999 } } }, detail: /at most 29999 bytes/ },
+        { name: 'a stated length over the block limit', make: () => { const big = new Uint8Array(MAX_BLOCK_SIZE + 1); const b = block(big); return { cid: b.cid, stored: frameOf(big) } }, detail: /outside 0 to/ },
+        { name: 'a zstd body of two frames', make: () => { const b = block(text(30_000)); const [x, y] = [frameOf(b.bytes.subarray(0, 10_000)), frameOf(b.bytes.subarray(10_000))]; return { cid: b.cid, stored: { flags: FLAG_ZSTD, body: new Uint8Array(Buffer.concat([x.body, y.body])), rawLength: 30_000 } } }, detail: /bytes after its frame/ },
+        { name: 'unknown record flags', make: () => { const b = block(text(100)); return { cid: b.cid, stored: { flags: 0x80, body: b.bytes, rawLength: 100 } } }, detail: /flags 0x80 are unknown/ }
+      ]
+      for (const r of refusals) {
+        it(`refuses ${r.name} with BlockIntegrityError naming the CID, and stores nothing of the batch`, async () => {
+          const good = block(text(20_000))
+          const { cid, stored } = r.make()
+          const writer = harness.store.writer()
+          await writer.put(good.cid, good.bytes)
+          const refused = (err: unknown): boolean => err instanceof BlockIntegrityError && err.cid === cid.toString() && r.detail.test(err.message)
+          let failure: unknown
+          try {
+            await writer.putStored(cid, stored)
+            await writer.commit()
+          } catch (err) {
+            failure = err
+          }
+          assert.ok(refused(failure), `refused: ${String(failure)}`)
+          await assert.rejects(writer.commit(), refused, 'the writer refuses every later call')
+          await writer.abort()
+          assert.deepEqual(await harness.store.hasMany([cid, good.cid]), [false, false])
+        })
+      }
+
+      it('proves a body given for a block it already holds, and refuses a false one', async () => {
+        const b = block(text(25_000))
+        await putAll(harness.store, [b])
+        const good = harness.store.writer()
+        assert.equal(await good.putStored(b.cid, frameOf(b.bytes)), false, 'already here')
+        await good.commit()
+        const bad = harness.store.writer()
+        let failure: unknown
+        try {
+          await bad.putStored(b.cid, frameOf(text(25_001).subarray(1)))
+          await bad.flush()
+        } catch (err) {
+          failure = err
+        }
+        assert.ok(failure instanceof BlockIntegrityError && failure.cid === b.cid.toString(), String(failure))
+        await bad.abort()
+        await assertStoredIntact(harness.store, [b])
+      })
+
+      for (const moment of ['as putStored returns its promise', 'once putStored resolves'] as const) {
+        it(`copies the body before it returns: the buffer overwritten ${moment} changes nothing stored`, async () => {
+          const blocks = [block(text(70_000)), block(seededRandom(20_000, 'stored raw')), block(text(40))]
+          const writer = harness.store.writer()
+          for (const b of blocks) {
+            const stored = b.bytes.length > 1000 && b.bytes[0] !== b.bytes[1] && (await branchOf(b.bytes)) === 'compresses' ? frameOf(b.bytes) : { flags: 0, body: b.bytes, rawLength: b.bytes.length }
+            const { view, buffer } = viewInReadBuffer(stored.body)
+            const put = writer.putStored(b.cid, { ...stored, body: view })
+            if (moment === 'as putStored returns its promise') poison(buffer)
+            assert.equal(await put, true)
+            if (moment === 'once putStored resolves') poison(buffer)
+          }
+          await writer.commit()
+          await assertStoredIntact(await harness.reopen(), blocks)
+        })
+      }
+
+      it('proves the copy on getStored: a damaged one is a CorruptBlockError naming its CID and is quarantined', async () => {
+        const victim = block(text(40_000))
+        await putAll(harness.store, [victim])
+        await harness.corrupt(victim.cid)
+        await assert.rejects(harness.store.getStored(victim.cid), (err: unknown) => err instanceof CorruptBlockError && err.cid === victim.cid.toString())
+        assert.equal(await harness.store.has(victim.cid), false)
+        const owned = await (async () => { const b = block(text(3000)); await putAll(harness.store, [b]); return b })()
+        poison((await harness.store.getStored(owned.cid)).body)
+        assert.ok(Buffer.from(await harness.store.get(owned.cid)).equals(owned.bytes), 'the caller owns the body it gets')
+      })
     })
 
     describe('put copies the caller\'s bytes before it returns: the caller may reuse its buffer at once', () => {

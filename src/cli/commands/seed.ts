@@ -61,7 +61,7 @@ export function register (program: Command): void {
 
   withCommonOptions(seed.command('consume'))
     .description('import every part of a seed found in a directory (any order, again and again)')
-    .argument('<dir>', 'directory holding the .car parts')
+    .argument('<dir>', 'directory holding the .car.zst parts (or .car parts of older seeds)')
     .action(async (dir: string, opts: CommonOptions) => {
       const bar = progressBar(opts.json !== true)
       const result: SeedConsumeResult = await withCore(opts.repo, async core => await core.call('seedConsume', { dir: resolve(dir) }, bar.onProgress))
