@@ -6,7 +6,11 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { BloomFilter } from '../../src/store/bloom.ts'
 import type { BlockStore } from '../../src/store/index.ts'
-import { putAll, randomBlock, TestRepo } from './helpers.ts'
+import { readFile } from 'node:fs/promises'
+import { zstdCompressSync } from 'node:zlib'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
+import type { StoredBlock } from '../../src/store/index.ts'
+import { block, putAll, randomBlock, TestRepo } from './helpers.ts'
 import type { Block } from './helpers.ts'
 
 const KiB = 1024
@@ -88,6 +92,32 @@ describe('a collection in the store', { timeout: 60_000 }, () => {
     }
     for (const b of [...found, ...late]) assert.ok(Buffer.from(await store.get(b.cid)).equals(b.bytes))
     live.push(...found, ...late)
+  })
+
+  it('keeps blocks stored in their stored form during the collection, and those read or proved present in it', async () => {
+    // real data: code from this machine's node binary, stored as zstd frames made here
+    const binary = await readFile(process.execPath)
+    const slices = Array.from({ length: 5 }, (_, i) => block(new Uint8Array(binary.subarray(2_000_000 + i * 30_000, 2_000_000 + i * 30_000 + 16 * KiB))))
+    const storedForm = (b: Block): StoredBlock => ({ flags: FLAG_ZSTD, body: new Uint8Array(zstdCompressSync(b.bytes)), rawLength: b.bytes.length })
+    // here before the collection, nobody marks them: a stored body proved for one, a stored read of another
+    const [proved, read, ...late] = slices
+    await putAll(store, [proved, read])
+    const collection = await store.collect(RAW)
+    try {
+      const writer = store.writer()
+      assert.equal(await writer.putStored(proved.cid, storedForm(proved)), false, 'a dedup hit')
+      for (const b of late) assert.equal(await writer.putStored(b.cid, storedForm(b)), true)
+      await writer.commit()
+      assert.equal((await store.getStored(read.cid)).rawLength, read.bytes.length)
+      await collection.mark(live.map(b => b.cid))
+      const plan = await collection.plan({ maxUnused: 0 })
+      assert.equal(plan.deadBlocks, 0)
+      await collection.sweep(plan)
+    } finally {
+      await collection.end()
+    }
+    for (const b of slices) assert.ok(Buffer.from(await store.get(b.cid)).equals(b.bytes))
+    live.push(...slices)
   })
 
   it('waits for a writer opened before it, and keeps what that writer stored', async () => {
