@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
-import { EncodePool } from '../../src/store/encode-pool.ts'
+import { createHash } from 'node:crypto'
+import { EncodePool, StoredBodyError } from '../../src/store/encode-pool.ts'
+import type { EncodedBody } from '../../src/store/encode-pool.ts'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 
 /**
@@ -38,5 +40,42 @@ describe('encode pool', { timeout: 60_000 }, () => {
     assert.equal(bodies.at(-1)!.body.length > 0, true)
     bodies.at(-1)!.release?.()
     assert.equal(buffer.byteLength, 0, 'freed (detached) once the last body is released')
+  })
+
+  it('proves stored bodies in the same batch as blocks to compress: proved ones come back as they came, a refused one takes no room, and the buffer is freed once the bodies handed back are released', async () => {
+    const binary = await readFile(process.execPath)
+    const slices = Array.from({ length: 6 }, (_, i) => new Uint8Array(binary.subarray(3_000_000 + i * 50_000, 3_000_000 + i * 50_000 + 24_000)))
+    const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest())
+    const pool = new EncodePool(1, 3)
+    // in order: compress, verify (zstd), verify (wrong: another slice's frame), compress, verify (raw), compress
+    const frame = (bytes: Uint8Array): Uint8Array => new Uint8Array(zstdCompressSync(bytes))
+    const stored = [frame(slices[1]), frame(slices[0]), slices[4]]
+    const pending: Array<Promise<EncodedBody>> = [
+      pool.reserve(slices[0]).commit(true),
+      pool.reserve(stored[0]).verify({ flags: FLAG_ZSTD, rawLength: slices[1].length, digest: digest(slices[1]) }),
+      pool.reserve(stored[1]).verify({ flags: FLAG_ZSTD, rawLength: slices[2].length, digest: digest(slices[2]) }),
+      pool.reserve(slices[3]).commit(true),
+      pool.reserve(stored[2]).verify({ flags: 0, rawLength: slices[4].length, digest: digest(slices[4]) }),
+      pool.reserve(slices[5]).commit(true)
+    ]
+    const settled = await Promise.allSettled(pending)
+    const refused = settled[2]
+    assert.ok(refused.status === 'rejected' && refused.reason instanceof StoredBodyError && /do not match its hash/.test(refused.reason.message), String((refused as PromiseRejectedResult).reason))
+    const bodies = settled.filter((r): r is PromiseFulfilledResult<EncodedBody> => r.status === 'fulfilled').map(r => r.value)
+    assert.equal(bodies.length, 5)
+    const [first, provedZstd, second, provedRaw, third] = bodies
+    assert.deepEqual(new Uint8Array(provedZstd.body), stored[0], 'a proved zstd body comes back as it came')
+    assert.equal(provedZstd.flags, FLAG_ZSTD)
+    assert.deepEqual(new Uint8Array(provedRaw.body), slices[4], 'a proved raw body comes back as it came')
+    assert.equal(provedRaw.flags, 0)
+    for (const [encoded, original] of [[first, slices[0]], [second, slices[3]], [third, slices[5]]] as const) {
+      assert.deepEqual(new Uint8Array(zstdDecompressSync(encoded.body)), original, 'the compressed blocks around them decode')
+    }
+    const buffer = first.body.buffer
+    for (const encoded of bodies) assert.equal(encoded.body.buffer, buffer, 'one buffer for the whole batch')
+    for (const encoded of bodies.slice(0, -1)) encoded.release?.()
+    assert.ok(buffer.byteLength > 0, 'kept while one body is not released')
+    bodies.at(-1)!.release?.()
+    assert.equal(buffer.byteLength, 0, 'freed once every body handed back is released: the refused one is not waited for')
   })
 })
