@@ -1,11 +1,15 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { rawCid } from '../../src/points/blocks.ts'
+import { zstdCompressSync } from 'node:zlib'
+import { CorruptBlockError } from '../../src/errors.ts'
 import { BlockIntake } from '../../src/replication/block-intake.ts'
+import type { IntakeQuota } from '../../src/replication/block-intake.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { TenantBlocks } from '../../src/tenants/index.ts'
 import type { BlockWriter } from '../../src/store/api.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
@@ -83,5 +87,48 @@ describe('BlockIntake bounds what a kill -9 can lose to two flushes', { timeout:
     assert.equal(store.flushes, 2, 'the queued blocks flush as soon as the running flush is done')
     await intake.settle()
     assert.equal(store.blocks.size, 6)
+  })
+})
+
+describe('BlockIntake admits stored blocks by the quota as they will be stored', { timeout: 20_000 }, () => {
+  let dir: string
+  let db: RootDb
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'drcore-intake-quota-'))
+    db = new Level(dir)
+    await db.open()
+  })
+  after(async () => {
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** A quota that admits everything and keeps count of what is reserved. */
+  function countingQuota (): IntakeQuota & { reserved: number, asked: number[] } {
+    const quota = {
+      reserved: 0,
+      asked: [] as number[],
+      reserve: async (_tenant: string, bytes: number) => { quota.asked.push(bytes); quota.reserved += bytes },
+      release: (_tenant: string, bytes: number) => { quota.reserved -= bytes }
+    }
+    return quota
+  }
+
+  test('a zstd body reserves its stored size, released once its reference is written; a body that fails its proof names the peer and gives its room back', async () => {
+    // real data: code from this machine's node binary
+    const bytes = new Uint8Array((await readFile(process.execPath)).subarray(4_000_000, 4_000_000 + 32 * 1024))
+    const body = new Uint8Array(zstdCompressSync(bytes))
+    assert.ok(body.length < bytes.length / 1.5, `the slice compresses (${body.length} of ${bytes.length} bytes)`)
+    const store = new MemoryBlockStore()
+    const quota = countingQuota()
+    const intake = new BlockIntake(store, new TenantBlocks(db, store), 'peer', { flushBytes: 1 << 20, flushIntervalMs: 3_600_000 }, { quota, from: 'branch' })
+    assert.equal(await intake.put(rawCid(bytes), { flags: FLAG_ZSTD, body, rawLength: bytes.length }), true)
+    assert.deepEqual(quota.asked, [body.length], 'the stored body\'s length, not the block\'s')
+    const other = block(1)
+    await assert.rejects(intake.put(other.cid, { flags: FLAG_ZSTD, body, rawLength: bytes.length }),
+      (err: Error) => err instanceof CorruptBlockError && err.cid === other.cid.toString() && err.message.includes('peer branch sent it as a body that is wrong'))
+    assert.equal(quota.reserved, body.length, 'the refused body\'s reservation is released')
+    await intake.close()
+    assert.equal(quota.reserved, 0)
   })
 })
