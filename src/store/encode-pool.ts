@@ -38,7 +38,8 @@ export interface Reservation {
   commit (compress: boolean): Promise<EncodedBody>
   /**
    * hands the copy (a stored body) to a worker that proves it against `claim`; resolves to the
-   * body unchanged, rejects with `StoredBodyError` saying what is wrong
+   * body unchanged, in the batch buffer like a committed body (so `release` it once it is no
+   * longer needed), rejects with `StoredBodyError` saying what is wrong (nothing to release)
    */
   verify (claim: StoredClaim): Promise<EncodedBody>
   /** gives the room back (the block was not needed) */
