@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { asUserError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
@@ -24,8 +25,12 @@ import { register as status } from './commands/status.ts'
 // not touch.
 process.umask(0o077)
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
 const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
+  // the Node it runs on too: bin/drcore.js runs the CLI on the project's own, whatever node started it
+  .version(`drcore ${version} (Node ${process.versions.node})`, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
 for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
