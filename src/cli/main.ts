@@ -4,6 +4,7 @@ import { asUserError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
+import { register as config } from './commands/config.ts'
 import { register as backup } from './commands/backup.ts'
 import { register as machines } from './commands/machines.ts'
 import { register as points } from './commands/points.ts'
@@ -33,7 +34,7 @@ const program = new Command('drcore')
   .version(`drcore ${version} (Node ${process.versions.node})`, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
+for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 

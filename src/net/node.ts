@@ -11,6 +11,7 @@ import { NotAuthorizedError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { PeerTimeoutError, PeerUnreachableError, RemoteError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
+import { listenErrorOf } from './listen-error.ts'
 import { WireStream } from './wire-stream.ts'
 import type { HandleOptions, NodeOptions, OpenOptions, PeerTrust, ProtocolHandler } from './api.ts'
 
@@ -45,7 +46,7 @@ export async function createNode (options: NodeOptions): Promise<DrcoreNode> {
     await node.start()
   } catch (err: any) {
     await Promise.resolve(libp2p.stop()).catch(() => {})
-    throw new UserError(`cannot listen on ${options.listen.join(', ')}: ${err.message}`)
+    throw listenErrorOf(err, options.listen)
   }
   return node
 }

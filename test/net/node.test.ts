@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { NotAuthorizedError, UserError } from '../../src/errors.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode, PeerTimeoutError, PeerUnreachableError, RemoteError } from '../../src/net/index.ts'
+import { createNode, ListenError, PeerTimeoutError, PeerUnreachableError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
 import { RecordingSink, startNode, TrustTable } from './nodes.ts'
 import { until } from '../support/wait.ts'
@@ -128,12 +128,12 @@ describe('node', () => {
 })
 
 describe('createNode', () => {
-  it('names the address it cannot listen on', async () => {
+  it('names the address it cannot listen on and the system\'s reason, in one line', async () => {
     const first = await startNode()
     try {
       const taken = first.libp2p.getMultiaddrs()[0].toString().replace(/\/p2p\/.*$/, '')
       await assert.rejects(createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [taken], trust: new TrustTable() }), (err: Error) =>
-        err instanceof UserError && err.message.startsWith(`cannot listen on ${taken}: `))
+        err instanceof ListenError && err.address === taken && err.code === 'EADDRINUSE' && err.message === `cannot listen on ${taken}: EADDRINUSE`)
     } finally {
       await first.stop()
     }
