@@ -78,6 +78,13 @@ export const operations = {
   peerIgnore: { method: 'POST', path: '/peers/{peer}/ignore', summary: 'Drop a pairing request without answering', params: { peer: req() } },
   peerAllow: { method: 'POST', path: '/peers/allow', summary: 'Pre-approve a peer', params: { peerId: req(), name: s(), tenant: s(), address: s() } },
   peerRemove: { method: 'DELETE', path: '/peers/{peer}', summary: 'Forget a peer', params: { peer: req() } },
+  peerSet: { method: 'POST', path: '/peers/{peer}/set', summary: 'Rename a peer', params: { peer: req(), name: s('the new name') } },
+  peerRemoveAddress: {
+    method: 'DELETE',
+    path: '/peers/{peer}/addresses',
+    summary: 'Forget one address of a peer',
+    params: { peer: req(), address: req('multiaddr, with or without /p2p/<peerId>') }
+  },
 
   ruleAdd: {
     method: 'POST',

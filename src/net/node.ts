@@ -155,6 +155,32 @@ export class DrcoreNode {
     return new WireStream(stream, { peer: label, timeout: options.timeout })
   }
 
+  /**
+   * Dials exactly `address` (a new connection, even when one to the peer is open) and so proves
+   * that `peerId` listens there: the Noise handshake checks the key. The connection stays open
+   * for what follows unless another one was open already. `PeerUnreachableError` naming the
+   * address when nothing answers, or another Core does.
+   */
+  async probe (address: string, peerId: string, options: { label?: string, signal?: AbortSignal } = {}): Promise<void> {
+    const label = options.label ?? peerId
+    const ma = dialAddress(address, peerId)
+    const signal = options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT)
+    const open = this.libp2p.getConnections(peerIdFromString(peerId)).filter(c => c.status === 'open')
+    // a connection this node dialled to that very address proved it already
+    if (open.some(c => c.direction === 'outbound' && c.remoteAddr.decapsulateCode(421).equals(ma.decapsulateCode(421)))) return
+    const connectedBefore = open.length > 0
+    let connection
+    try {
+      connection = await this.libp2p.dial(ma, { signal, force: true })
+    } catch (err: any) {
+      if (/identity key/i.test(String(err?.message))) {
+        throw new PeerUnreachableError(label, `another Core than peer ${label} listens at ${String(ma.decapsulateCode(421))}: check the address (drcore id on that Core prints its own)`)
+      }
+      throw dialError(err, label, 'a connection', [ma], signal)
+    }
+    if (connectedBefore) await connection.close().catch(() => {})
+  }
+
   #refusal (peerId: string, protocol: string, allowUnknown: boolean, admitsOthers = false): string | undefined {
     if (this.#trust.isDenied(peerId)) return `this Core has denied peer ${peerId}`
     if (!allowUnknown && !this.#trust.isAccepted(peerId)) {
