@@ -98,6 +98,14 @@ export const operations = {
   rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },
   rulePause: { method: 'POST', path: '/replication/{machine}/{to}/pause', summary: 'Pause a rule', params: { machine: req(), to: req() } },
   ruleResume: { method: 'POST', path: '/replication/{machine}/{to}/resume', summary: 'Resume a rule', params: { machine: req(), to: req() } },
+  ruleSet: {
+    method: 'POST',
+    path: '/replication/{machine}/{to}/set',
+    summary: "Change a rule's schedule, window or limit; its counters stay",
+    params: {
+      machine: req(), to: req(), schedule: s('after-backup or a cron expression'), window: s('HH:MM-HH:MM, or none'), limit: s('rate, e.g. 10M (bytes/s), or none')
+    }
+  },
   ruleNow: {
     method: 'POST',
     path: '/replication/{machine}/{to}/now',

@@ -12,7 +12,7 @@ import { blockedNote } from '../../replication/blocked-note.ts'
 type RuleOptions = CommonOptions & { to: string }
 
 export function register (program: Command): void {
-  const replication = program.command('replication').description('replication rules: list, pause, resume, now, remove')
+  const replication = program.command('replication').description('replication rules: list, set, pause, resume, now, remove')
 
   withCommonOptions(replication.command('list'))
     .description('every rule with its state, last point on the target, points behind and bytes sent')
@@ -23,7 +23,9 @@ export function register (program: Command): void {
         { header: 'machine', value: r => r.machine },
         { header: 'to', value: r => r.toName ?? shortId(r.to) },
         { header: 'state', value: r => r.state },
-        { header: 'schedule', value: r => r.window == null ? r.schedule : `${r.schedule} ${r.window}` },
+        { header: 'schedule', value: r => r.schedule },
+        { header: 'window', value: r => r.window },
+        { header: 'limit', value: r => r.limit == null ? null : `${formatBytes(r.limit)}/s` },
         { header: 'last point', value: r => shortId(r.lastPoint) },
         { header: 'behind', value: r => r.pointsBehind },
         { header: 'sent', value: r => formatBytes(r.bytesSent) },
@@ -43,6 +45,18 @@ export function register (program: Command): void {
       const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleResume', { machine, to: opts.to }))
       if (opts.json === true) return printJson(row)
       process.stdout.write(`resumed replication of ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+    })
+
+  ruleCommand(replication, 'set', "change a rule's schedule, window or limit; its counters and state stay (a running job keeps its limit)")
+    .option('--schedule <when>', 'after-backup, or a cron expression in local time, e.g. "0 2 * * *"')
+    .option('--window <HH:MM-HH:MM>', 'daily start window in local time, or none for any time')
+    .option('--limit <rate>', 'bytes per second: 512K, 10M, 1G, or none for no limit')
+    .action(async (machine: string, opts: RuleOptions & { schedule?: string, window?: string, limit?: string }) => {
+      const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleSet', {
+        machine, to: opts.to, schedule: opts.schedule, window: opts.window, limit: opts.limit
+      }))
+      if (opts.json === true) return printJson(row)
+      process.stdout.write(`replicating ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
     })
 
   ruleCommand(replication, 'now', 'replicate now, outside the window and the schedule, and wait for the job (needs the running Core)')

@@ -33,6 +33,8 @@ export interface RuleJobs {
   added (rule: RuleRecord): void
   paused (machine: string, to: string): Promise<void>
   resumed (rule: RuleRecord): void
+  /** the schedule, window or limit changed */
+  changed (rule: RuleRecord): void
   /** a job now; `outcome` settles when it ends */
   now (rule: RuleRecord, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }>
   /** stops the rule's jobs before it is removed; with `deleteRemote`, the target deletes its points first */
@@ -46,6 +48,7 @@ export const OFFLINE_JOBS: RuleJobs = {
   added: () => {},
   paused: async () => {},
   resumed: () => {},
+  changed: () => {},
   now: async () => { throw new UserError('replication now needs the running Core (drcore start)') },
   remove: async (_rule, deleteRemote) => {
     if (deleteRemote) throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
@@ -61,6 +64,7 @@ export function runningJobs (scheduler: ReplicationScheduler, engine: Replicatio
     added: rule => { scheduler.added(rule) },
     paused: async (machine, to) => { await scheduler.paused(machine, to) },
     resumed: rule => { scheduler.resumed(rule) },
+    changed: rule => { scheduler.changed(rule) },
     now: async (rule, onProgress) => await scheduler.now(rule.machine, rule.to, onProgress),
     remove: async (rule, deleteRemote) => {
       await scheduler.removed(rule.machine, rule.to)
@@ -168,9 +172,13 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const limit = input.limit === undefined ? undefined : parseRate(input.limit)
       const seedDrive = input.seedDrive === true
       const seedPoints = seedDrive ? await seedPointsOf(machine) : []
+      const warnings = await core.points.findMachine(machine).then(() => [], (err: unknown) => {
+        if (err instanceof NotFoundError) return [`this Core has no recovery point of ${machine}: the rule sends it once a backup or a replication brings one here; check the name (drcore machines)`]
+        throw err
+      })
       const rule = await rules.add({ machine, to, schedule, window, paused: input.paused === true, seedDrive, seedPoints, limit })
       jobs.added(rule)
-      return await row(rule)
+      return { ...await row(rule), warnings }
     },
 
     rules: async () => await Promise.all((await rules.list()).map(row)),
@@ -188,6 +196,25 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       await ruleOf(input.machine, to)
       const rule = await rules.update(input.machine, to, r => { r.paused = false })
       jobs.resumed(rule)
+      return await row(rule)
+    },
+
+    ruleSet: async input => {
+      const to = peerOf(input.to, '--to')
+      await ruleOf(input.machine, to)
+      // checked before anything changes; `none` clears a window or a limit
+      const schedule = input.schedule === undefined ? undefined : checkSchedule(input.schedule)
+      const window = input.window === undefined ? undefined : input.window === 'none' ? null : checkWindow(input.window)
+      const limit = input.limit === undefined ? undefined : input.limit === 'none' ? null : parseRate(input.limit)
+      if (schedule === undefined && window === undefined && limit === undefined) {
+        throw new UsageError('replication set: give what to change: --schedule, --window or --limit')
+      }
+      const rule = await rules.update(input.machine, to, r => {
+        if (schedule !== undefined) r.schedule = schedule
+        if (window !== undefined) r.window = window
+        if (limit !== undefined) r.limit = limit
+      })
+      jobs.changed(rule)
       return await row(rule)
     },
 
@@ -216,7 +243,7 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const from = peerOf(input.from, '--from')
       return await jobs.fetch({ machine: input.machine, from, point: input.point, onProgress })
     }
-  } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleNow' | 'ruleRemove' | 'fetch'>
+  } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleSet' | 'ruleNow' | 'ruleRemove' | 'fetch'>
 }
 
 function jobRow (rule: RuleRecord, progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {
