@@ -90,7 +90,8 @@ export class ReplicationEngine {
       metrics: this.metrics,
       self: this.#core.self,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
-      received: (event: PointReceived) => { this.#received.emit('point', event) }
+      received: (event: PointReceived) => { this.#received.emit('point', event) },
+      label: (peerId: string) => this.#label(peerId)
     }
     const timeout = this.#options.timeout
     await this.#core.node.handle(REPLICATE_PROTOCOL, async (wire, { peer }) => { await serveReplicate(deps, wire, peer.toString()) }, { timeout })

@@ -71,6 +71,10 @@ export function register (program: Command): void {
         process.stdout.write(`replication of ${r.machine} to ${to} started\n`)
         return
       }
+      if (r.sent.length === 0 && r.pointsBehind === 0) {
+        process.stdout.write(`nothing to send: ${to} holds every point of ${r.machine} already\n`)
+        return
+      }
       process.stdout.write(`replicated ${r.machine} to ${to}: ${r.sent.length} point${r.sent.length === 1 ? '' : 's'} sent, ` +
         `${formatBytes(r.bytesSent)} in ${r.seconds.toFixed(1)} s; ${r.pointsBehind} behind${blockedNote(r.blocked ?? [])}\n`)
     })
