@@ -63,8 +63,15 @@ export function register (program: Command): void {
     .option('--no-wait', 'return once the job has started; replication list and events show how it goes')
     .action(async (machine: string, opts: RuleOptions & { wait: boolean }) => {
       const bar = progressBar(opts.json !== true && opts.wait)
+      // a job belongs to its rule, not to this command: Ctrl-C leaves it to the Core, and says so
+      const leave = (): void => {
+        bar.stop()
+        process.stderr.write(`left: the replication job of ${machine} to ${opts.to} goes on in the Core; drcore replication list shows it, drcore replication pause ${machine} --to ${opts.to} stops it\n`)
+        process.exit(0)
+      }
+      process.once('SIGINT', leave)
       const r = await withCore(opts.repo, async core => await core.call('ruleNow', { machine, to: opts.to, wait: opts.wait }, bar.onProgress))
-        .finally(() => bar.stop())
+        .finally(() => { bar.stop(); process.off('SIGINT', leave) })
       if (opts.json === true) return printJson(r)
       const to = r.toName ?? r.to
       if (!opts.wait) {

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { Handlers } from '../../api/handler.ts'
+import { CancelledError } from '../../api/cancel.ts'
 import type { ProgressFn } from '../../api/operations.ts'
 import { backup } from '../../backup/index.ts'
 import { UsageError } from '../../errors.ts'
@@ -62,6 +63,11 @@ export function repositoryHandlers (core: RepositoryParts) {
         cluster: input.cluster,
         rehash: input.rehash,
         onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'backup', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
+      }).catch((err: unknown) => {
+        if (err instanceof CancelledError) {
+          core.events.emit('backup.cancelled', `the backup of ${input.machine} was cancelled by its operator; no recovery point was taken`, { machine: input.machine }, 'warning')
+        }
+        throw err
       })
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
