@@ -19,6 +19,8 @@ export interface OperationSpec {
   params: Record<string, ParamSpec>
   /** the response is an NDJSON stream of `{"progress":…}` lines ending with `{"result":…}` */
   progress?: boolean
+  /** false: a progress operation that POST /operations/{id}/cancel does not stop (a replication job belongs to its rule) */
+  cancellable?: false
   /** needs the running daemon (network); the CLI refuses it when the daemon is not running */
   online?: boolean
 }
@@ -111,6 +113,7 @@ export const operations = {
     path: '/replication/{machine}/{to}/now',
     summary: 'Replicate now, outside the window and schedule; waits for the job unless wait is false',
     progress: true,
+    cancellable: false,
     online: true,
     params: { machine: req(), to: req(), wait: b('wait for the job to end (default true)') }
   },

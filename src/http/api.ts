@@ -44,7 +44,7 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
       } catch (err) {
         return errorResponse(c, err)
       }
-      if (spec.progress === true) return progressResponse(runner, name, input, running)
+      if (spec.progress === true) return progressResponse(runner, name, input, spec.cancellable === false ? undefined : running)
       try {
         return c.json((await runner.run(name, input)) ?? null)
       } catch (err) {
@@ -111,7 +111,7 @@ function errorResponse (c: Context, err: unknown): Response {
 }
 
 /** NDJSON: progress lines, then a result or an error line. */
-function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>, running: Map<string, () => void>): Response {
+function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>, running?: Map<string, () => void>): Response {
   const encoder = new TextEncoder()
   const throttle = new Throttle()
   const id = randomUUID()
@@ -131,7 +131,7 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
       }
       // first line: the operation's id, for POST /operations/{id}/cancel
       send({ operation: id })
-      running.set(id, () => { cancelled = true })
+      running?.set(id, () => { cancelled = true })
       try {
         const result = await runner.run(name, input, cancellable(name, () => cancelled, p => {
           // the line that says "all done" always goes out
@@ -142,7 +142,7 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
         if (!isUserError(err)) console.error(err)
         send({ error: { name: err?.name ?? 'Error', message: err?.message ?? String(err), exitCode: isUserError(err) ? err.exitCode : 1 } })
       } finally {
-        running.delete(id)
+        running?.delete(id)
       }
       if (open) {
         open = false

@@ -77,3 +77,28 @@ test('POST /operations/{id}/cancel stops a progress operation at its next report
   assert.equal(gone.status, 404, 'an operation that ended cannot be cancelled')
   assert.equal((await app.request(`/operations/${operation as string}/cancel`, { method: 'POST' })).status, 401, 'cancelling needs the token')
 })
+
+test('a replication job (ruleNow) is not cancelled through the API: it belongs to its rule', async () => {
+  let proceed!: () => void
+  let started!: () => void
+  const running = new Promise<void>(resolve => { started = resolve })
+  const runner: OperationRunner = {
+    run: async (_name, _input, onProgress) => {
+      started()
+      await new Promise<void>(resolve => { proceed = resolve })
+      onProgress?.({ phase: 'replicate', done: 1, total: 1, unit: 'bytes' })
+      return { sent: [] }
+    }
+  }
+  const app = apiRoutes(runner, 'secret')
+  const auth = { authorization: 'Bearer secret' }
+  const res = await app.request('/replication/web01/dr/now', { method: 'POST', headers: auth })
+  const lines = linesOf(res.body!)
+  const { operation } = JSON.parse((await lines.next()).value)
+  await running
+  assert.equal((await app.request(`/operations/${operation as string}/cancel`, { method: 'POST', headers: auth })).status, 404)
+  proceed()
+  const rest: any[] = []
+  for await (const line of lines) rest.push(JSON.parse(line))
+  assert.deepEqual(rest.at(-1), { result: { sent: [] } })
+})
