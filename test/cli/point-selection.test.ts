@@ -56,6 +56,16 @@ describe('choosing a point', { timeout: 300_000 }, () => {
     assert.equal(ambiguous.stderr, 'drcore: bafy is the start of 3 points of web01 (seq 1, 2, 3); give more of the id, or its seq\n')
   })
 
+  test('a path starts with its volume\'s name, which a machine with one volume may leave out', async () => {
+    const inside = await json('ls', 'web01', 'passwd')
+    const named = await json('ls', 'web01', 'etc/passwd')
+    assert.equal(named.volume, 'etc')
+    assert.deepEqual(named.entries, inside.entries)
+    assert.equal(named.entries[0].name, 'passwd')
+    const restored = join(work, 'one-file')
+    assert.equal((await json('restore', 'web01', restored, '--path', 'etc/passwd')).files, 1)
+  })
+
   test('a seq or an id the machine has no point of is one line saying what --point takes', async () => {
     for (const point of ['9', 'bafyzzz']) {
       const r = await cli('ls', 'web01', '--point', point)
