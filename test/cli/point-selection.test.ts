@@ -33,6 +33,7 @@ describe('choosing a point', { timeout: 300_000 }, () => {
   })
   after(async () => { await removeDir(work) })
 
+
   test('a seq names the point drcore points shows with it', async () => {
     const points = await json('points', 'web01')
     for (const p of points) assert.equal((await json('ls', 'web01', '--point', String(p.seq))).point, p.point)
@@ -72,5 +73,18 @@ describe('choosing a point', { timeout: 300_000 }, () => {
       assert.equal(r.code, 1)
       assert.equal(r.stderr, `drcore: machine web01 has no recovery point ${point} (drcore points web01 lists them: latest, a seq, or an id or its start)\n`)
     }
+  })
+
+  /** runs last: it adds a point */
+  test('a backup that leaves out a volume the previous point had warns; the point holds the volumes given', async () => {
+    const other = join(work, 'www')
+    await mkdir(other)
+    await cp('/etc/hosts', join(other, 'hosts'))
+    const r = await cli('backup', 'web01', other)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stderr, 'warning: the previous point of web01 (seq 3) also had volume etc, which this point does not: ' +
+      'a restore of it brings back only www; name every volume in each backup to keep them all\n')
+    const latest = (await json('points', 'web01')).at(-1)
+    assert.deepEqual(Object.keys(latest.volumes), ['www'])
   })
 })

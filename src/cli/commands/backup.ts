@@ -30,6 +30,7 @@ export function register (program: Command): void {
         process.stdout.write(`${result.kind} recovery point ${result.point} of ${result.machine}\n` +
           `${result.files} files, ${formatBytes(result.bytes)} read, ${formatBytes(result.newBytes)} new, ` +
           `${formatBytes(result.storedBytes)} stored, ${result.seconds.toFixed(1)} s\n`)
+        for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
         for (const s of result.skipped) process.stderr.write(`skipped: ${s.path}: ${s.reason}\n`)
         if (result.partial === true) process.stderr.write(`the point is partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry was' : 'entries were'} not stored\n`)
       }

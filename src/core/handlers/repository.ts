@@ -56,6 +56,10 @@ export function repositoryHandlers (core: RepositoryParts) {
           throw new UsageError('backup: each volume needs a "name" and an absolute "path"')
         }
       }
+      // the volumes of the machine's latest point that this backup leaves out: said, not dropped silently
+      const previous = await core.points.findMachine(input.machine).then(async m => await core.points.latest(m), () => undefined)
+      const names = volumes.map(v => v.name as string)
+      const leftOut = previous === undefined ? [] : Object.keys(previous.volumes).filter(v => !names.includes(v))
       const result = await backup(deps, {
         machine: input.machine,
         volumes: volumes as Array<{ name: string, path: string }>,
@@ -72,7 +76,11 @@ export function repositoryHandlers (core: RepositoryParts) {
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
         : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
-      return result
+      const warnings = leftOut.length === 0
+        ? []
+        : [`the previous point of ${result.machine} (seq ${previous!.seq}) also had volume${leftOut.length === 1 ? '' : 's'} ${leftOut.join(', ')}, which this point does not: ` +
+            `a restore of it brings back only ${names.join(', ')}; name every volume in each backup to keep them all`]
+      return { ...result, warnings }
     },
     machines: async () => await core.points.machineRows(),
     points: async input => await core.points.pointRows(input.machine),
