@@ -14,7 +14,7 @@ import type { TenantBlocks } from '../tenants/index.ts'
 import type { ReplicationCursors } from './cursors.ts'
 import { fetchPoints } from './fetch.ts'
 import { serveFetch } from './fetch-server.ts'
-import { runJob } from './job.ts'
+import { checkSeeds, runJob } from './job.ts'
 import type { SeedDrives } from './job.ts'
 import { serveReplicate } from './receiver.ts'
 import { pullRepair } from './repair-client.ts'
@@ -114,7 +114,11 @@ export class ReplicationEngine {
    * the job at once; what the target acknowledged or stored stays.
    */
   async replicate (rule: RuleRecord, options: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<JobResult> {
-    return await runJob({
+    return await runJob(this.#jobDeps(), rule, options)
+  }
+
+  #jobDeps (): Parameters<typeof runJob>[0] {
+    return {
       store: this.#core.store,
       points: this.#core.points,
       cursors: this.#core.cursors,
@@ -126,7 +130,15 @@ export class ReplicationEngine {
       pipeline: this.#options.pipeline,
       ackTimeout: this.#options.ackTimeout,
       seeds: this.#core.seeds
-    }, rule, options)
+    }
+  }
+
+  /**
+   * Asks the target whether the rule's outstanding seeds arrived (no point is sent); see
+   * `checkSeeds` in job.ts. Bounded by a short deadline: it runs when the operator looks.
+   */
+  async checkSeeds (rule: RuleRecord): Promise<{ asked: boolean, consumed: boolean }> {
+    return await checkSeeds(this.#jobDeps(), rule, AbortSignal.timeout(5_000))
   }
 
   /**

@@ -35,6 +35,8 @@ export interface RuleJobs {
   resumed (rule: RuleRecord): void
   /** the schedule, window or limit changed */
   changed (rule: RuleRecord): void
+  /** asks the target whether the rule's outstanding seeds arrived (nothing is sent) */
+  checkSeeds (rule: RuleRecord): Promise<void>
   /** a job now; `outcome` settles when it ends */
   now (rule: RuleRecord, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }>
   /** stops the rule's jobs before it is removed; with `deleteRemote`, the target deletes its points first */
@@ -49,6 +51,7 @@ export const OFFLINE_JOBS: RuleJobs = {
   paused: async () => {},
   resumed: () => {},
   changed: () => {},
+  checkSeeds: async () => {},
   now: async () => { throw new UserError('replication now needs the running Core (drcore start)') },
   remove: async (_rule, deleteRemote) => {
     if (deleteRemote) throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
@@ -56,8 +59,12 @@ export const OFFLINE_JOBS: RuleJobs = {
   fetch: async () => { throw new UserError('fetch needs the running Core (drcore start)') }
 }
 
+/** How often, at most, looking at a seed-drive rule asks its target whether the seed arrived. */
+const SEED_CHECK_INTERVAL_MS = 10_000
+
 /** The rule operations' view of a running Core. */
 export function runningJobs (scheduler: ReplicationScheduler, engine: ReplicationEngine): RuleJobs {
+  const seedChecks = new Map<string, number>()
   return {
     activity: (machine, to) => scheduler.activity(machine, to),
     pointsBehind: async rule => await engine.pointsBehind(rule),
@@ -65,6 +72,17 @@ export function runningJobs (scheduler: ReplicationScheduler, engine: Replicatio
     paused: async (machine, to) => { await scheduler.paused(machine, to) },
     resumed: rule => { scheduler.resumed(rule) },
     changed: rule => { scheduler.changed(rule) },
+    checkSeeds: async rule => {
+      // every 10 s per rule at most, and never beside its job (which checks them itself)
+      const key = `${rule.to} ${rule.machine}`
+      const last = seedChecks.get(key) ?? 0
+      if (Date.now() - last < SEED_CHECK_INTERVAL_MS || scheduler.activity(rule.machine, rule.to)?.running === true) return
+      try {
+        if ((await engine.checkSeeds(rule)).asked) seedChecks.set(key, Date.now())
+      } catch {
+        seedChecks.set(key, Date.now()) // an unreachable target: the rule shows why; asked again later
+      }
+    },
     now: async (rule, onProgress) => await scheduler.now(rule.machine, rule.to, onProgress),
     remove: async (rule, deleteRemote) => {
       await scheduler.removed(rule.machine, rule.to)
@@ -181,7 +199,12 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       return { ...await row(rule), warnings }
     },
 
-    rules: async () => await Promise.all((await rules.list()).map(row)),
+    rules: async () => {
+      // a seed consumed on the target shows here when the operator looks, not only after the next job
+      const waiting = (await rules.list()).filter(r => r.seedDrive && r.seedState === 'outstanding' && !r.paused)
+      await Promise.all(waiting.map(async r => { await jobs.checkSeeds(r) }))
+      return await Promise.all((await rules.list()).map(row))
+    },
 
     rulePause: async input => {
       const to = peerOf(input.to, '--to')
