@@ -18,7 +18,12 @@ export function register (program: Command): void {
         `the fetch of ${machine}`, 'the blocks fetched so far are kept; fetch again to finish')
       if (r === undefined) return
       if (opts.json === true) return printJson(r)
-      process.stdout.write(`fetched ${r.points.length} point${r.points.length === 1 ? '' : 's'} of ${r.machine} from ${opts.from}: ` +
+      const points = `${r.points.length} point${r.points.length === 1 ? '' : 's'} of ${r.machine}`
+      if (r.blocks === 0) {
+        process.stdout.write(`nothing to move: this Core held every block of the ${points} already; they are recorded here (${r.seconds.toFixed(1)} s)\n`)
+        return
+      }
+      process.stdout.write(`fetched ${points} from ${opts.from}: ` +
         `${r.blocks} blocks, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s\n`)
     })
 }
