@@ -229,6 +229,11 @@ function dialError (err: any, label: string, protocol: string, addresses: Multia
   if (signal.aborted) {
     return new PeerTimeoutError(label, `could not reach peer ${label}${where} before the deadline`)
   }
+  if (/identity key/i.test(String(err?.message))) {
+    // libp2p's "Payload identity key X does not match expected remote identity key Y"
+    return new PeerUnreachableError(label, `another Core than peer ${label} answers${where}: the address is stale or wrong; ` +
+      `drcore id on that Core prints its addresses (drcore peer remove-address drops a wrong one)`)
+  }
   if (err?.name === 'NoValidAddressesError') {
     return new PeerUnreachableError(label, `no known address for peer ${label}; give one (a multiaddr ending in /p2p/${label})`)
   }

@@ -127,6 +127,22 @@ describe('node', () => {
   })
 })
 
+describe('a wrong address', () => {
+  it('where another Core answers is one sentence naming the peer and the address, not libp2p\'s identity-key message', async () => {
+    const [client, expected, other] = await Promise.all([startNode(), startNode(), startNode()])
+    try {
+      const wrong = other.addresses()[0].replace(/\/p2p\/.*$/, '')
+      await assert.rejects(client.open(expected.peerId, OPEN, { addresses: [wrong] }), (err: Error) =>
+        err instanceof PeerUnreachableError && err.message.startsWith(`another Core than peer ${expected.peerId} answers at ${wrong}/p2p/${expected.peerId}: `) &&
+        !/identity key/.test(err.message))
+      await assert.rejects(client.probe(wrong, expected.peerId.toString(), { label: 'dr' }), (err: Error) =>
+        err instanceof PeerUnreachableError && err.message.startsWith(`another Core than peer dr listens at ${wrong}: `))
+    } finally {
+      await Promise.all([client.stop(), expected.stop(), other.stop()])
+    }
+  })
+})
+
 describe('createNode', () => {
   it('names the address it cannot listen on and the system\'s reason, in one line', async () => {
     const first = await startNode()
