@@ -51,6 +51,16 @@ describe('replication rules from the command line', { timeout: 300_000 }, () => 
     assert.equal(rule.limit, 10 * 1024 * 1024)
   })
 
+  test('text output names peers as the operator named them: machines, seed create, seed list', async () => {
+    const machines = await cli('machines')
+    assert.match(machines.stdout, /^web01 +\(own\) +this Core /m)
+    const seed = await cli('seed', 'create', '--all', '--to', 'dr', '--out', join(work, 'seed'))
+    assert.equal(seed.code, 0, seed.stderr)
+    assert.match(seed.stdout, /^seed bafy\w+ for dr: 1 points, /)
+    const list = await cli('seed', 'list')
+    assert.match(list.stdout, /^bafy\w+ +outgoing +outstanding +dr +web01 /m)
+  })
+
   test('replication set changes a rule in place; none clears a window or a limit; a bad value is one line and changes nothing', async () => {
     const bad = await cli('replication', 'set', 'web01', '--to', 'dr', '--schedule', 'every day', '--limit', '1M')
     assert.equal(bad.code, 2)

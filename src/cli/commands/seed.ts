@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { withCore } from '../connect.ts'
+import { peerNamer } from '../peer-names.ts'
 import { runLong, withDetach } from '../long-operation.ts'
 import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
@@ -26,7 +27,8 @@ export function register (program: Command): void {
       for (const s of result.skipped) process.stderr.write(`left out point ${s.point} of ${s.machine}: ${s.reason}\n`)
       if (result.removed.length > 0) process.stderr.write(`removed ${result.removed.length} files an interrupted seed create had left in ${resolve(opts.out)}\n`)
       if (opts.json === true) return printJson(result)
-      process.stdout.write(`seed ${result.seed}${result.target != null ? ` for ${result.target}` : ''}: ${result.points} points, ` +
+      const target = result.target != null ? await withCore(opts.repo, async core => (await peerNamer(core))(result.target)) : null
+      process.stdout.write(`seed ${result.seed}${target != null ? ` for ${target}` : ''}: ${result.points} points, ` +
         `${result.blocks} blocks, ${formatBytes(result.bytes)} in ${result.parts.length} part${result.parts.length > 1 ? 's' : ''} (${result.seconds.toFixed(1)} s)\n`)
       for (const part of result.parts) process.stdout.write(`  ${part.file}  ${formatBytes(part.size)}\n`)
     })
@@ -34,13 +36,13 @@ export function register (program: Command): void {
   withCommonOptions(seed.command('list'))
     .description('seeds written here (outgoing) and seeds consumed here (incoming)')
     .action(async (opts: CommonOptions) => {
-      const rows: SeedRow[] = await withCore(opts.repo, async core => await core.call('seeds'))
+      const { rows, name } = await withCore(opts.repo, async core => ({ rows: await core.call('seeds') as SeedRow[], name: await peerNamer(core) }))
       if (opts.json === true) return printJson(rows)
       printTable(rows, [
         { header: 'seed', value: r => r.seed },
         { header: 'direction', value: r => r.direction },
         { header: 'state', value: r => r.missingParts.length > 0 ? `${r.state} (missing ${r.missingParts.join(',')})` : r.state },
-        { header: 'peer', value: r => r.direction === 'outgoing' ? r.target ?? 'any' : r.source },
+        { header: 'peer', value: r => r.direction === 'outgoing' ? (r.target != null ? name(r.target) : 'any') : name(r.source) },
         { header: 'machines', value: r => r.machines.join(',') },
         { header: 'points', value: r => r.points },
         { header: 'from', value: r => r.from },
