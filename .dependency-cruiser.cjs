@@ -16,11 +16,11 @@
  */
 const LAYERS = [
   ['foundation', ['common/', 'errors.ts', 'fsx/', 'chunker/']],
-  ['contracts', ['api/', 'events/api.ts', 'protocol/']],
+  ['contracts', ['api/', 'events/api.ts', 'events/retention.ts', 'protocol/']],
   ['storage', ['store/', 'repo/', 'events/log.ts']],
   ['model', ['points/', 'rules/', 'tenants/', 'retention/']],
   ['transport', ['net/']],
-  ['services', ['peers/', 'backup/', 'restore/', 'seed/', 'status/', 'replication/', 'scheduler/', 'repair/']],
+  ['services', ['peers/', 'backup/', 'restore/', 'seed/', 'status/', 'replication/', 'scheduler/', 'repair/', 'prune/']],
   ['composition', ['core/']],
   ['entry', ['http/', 'daemon.ts', 'cli/']]
 ]

@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: starts real Cores on 127.0.0.1 in a temporary folder and walks through the
  * mission with the real CLI: recovery points, restores, verification, pairing, replication across
- * topologies, a seed drive. Every command it runs is printed, so the output reads as a tutorial.
+ * topologies, a seed drive, retention and a locked tenant. Every command it runs is printed, so the output reads as a tutorial.
  * `--keep` leaves the folder for a look around.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -135,6 +135,18 @@ async function main (): Promise<void> {
   run(['points', 'web01', '--repo', msp])
   run(['restore', 'web01', join(work, 'msp-restore'), '--repo', msp])
   report(spawnSync('diff', ['-r', data, join(work, 'msp-restore', 'web01')], { encoding: 'utf8' }), 'web01 restored on msp after the seed')
+
+  section('Retention: a policy, forget, prune; and a locked tenant survives a delete from its source')
+  run(['tenant', 'set', 'acme', '--retention-lock', '30d', '--repo', msp])
+  run(['forget', 'web01', '--keep-last', '1', '--repo', hq])
+  run(['prune', '--repo', hq])
+  // whoever holds hq now (an operator's mistake, or ransomware) asks msp to delete its replicas
+  run(['replication', 'remove', 'web01', '--to', 'msp', '--delete-remote', '--repo', hq], { allowFail: true })
+  run(['tenant', 'list', '--repo', msp])
+  run(['restore', 'web01', join(work, 'msp-locked'), '--repo', msp])
+  report(spawnSync('diff', ['-r', data, join(work, 'msp-locked', 'web01')], { encoding: 'utf8' }), 'web01 restored on msp after its source asked for the delete')
+  run(['retention', 'set', '--default', '--keep-daily', '7', '--keep-weekly', '4', '--repo', dr])
+  run(['retention', 'show', '--repo', dr])
 
   section('Status and events')
   run(['status', '--repo', hq])

@@ -7,12 +7,13 @@ import type { NetworkOptions } from './core/index.ts'
 import { httpApp } from './http/server.ts'
 import { loadOrCreateToken } from './http/token.ts'
 import type { DaemonInfo } from './api/client.ts'
-import { UserError } from './errors.ts'
+import { OperationalError } from './errors.ts'
 import { listenFailure } from './common/listen-failure.ts'
 import { ListenError } from './net/index.ts'
 import type { Config } from './repo/index.ts'
 import { parseReplicationTuning, REPLICATION_TUNING_ENV } from './replication/tuning.ts'
 import { parseDelays, RETRY_DELAYS_ENV } from './scheduler/index.ts'
+import { checkPruneSchedule, DEFAULT_PRUNE_SCHEDULE } from './prune/index.ts'
 
 export interface Daemon {
   core: OnlineCore
@@ -25,11 +26,15 @@ export interface Daemon {
  * The daemon's network options: where to listen from the repository's config; from the
  * environment, `DRCORE_RETRY_DELAYS` (e.g. `5s,1m`: the waits before retrying a failed
  * replication job) and `DRCORE_REPLICATION_TUNING` (the engine's tunables,
- * src/replication/tuning.ts). The only place that reads them.
+ * src/replication/tuning.ts). The only place that reads them. The prune schedule comes from the
+ * config's `prune.schedule` (daily at 03:30 when absent; null: never).
  */
 export function daemonNetworkOptions (config: Config, env: NodeJS.ProcessEnv): NetworkOptions {
+  const pruneSchedule = config.prune === undefined ? DEFAULT_PRUNE_SCHEDULE : config.prune.schedule
+  if (pruneSchedule !== null) checkPruneSchedule(pruneSchedule)
   return {
     listen: config.listen,
+    pruneSchedule,
     retryDelays: parseDelays(env[RETRY_DELAYS_ENV]),
     engine: parseReplicationTuning(env[REPLICATION_TUNING_ENV])
   }
@@ -54,13 +59,20 @@ export async function startDaemon (dir: string, overrides: AddressOverrides = {}
   if (overrides.api != null) config.api = overrides.api
   const whatToDo = (option: string, key: string): string =>
     `give another address for this run with drcore start ${option}, or for good with drcore config set ${key}`
+  let options: NetworkOptions
+  try {
+    options = daemonNetworkOptions(config, process.env)
+  } catch (err) {
+    await closeServices(services)
+    throw err
+  }
   let core: OnlineCore
   try {
-    core = await OnlineCore.start(services, daemonNetworkOptions(config, process.env))
+    core = await OnlineCore.start(services, options)
   } catch (err: any) {
     await closeServices(services)
-    if (err instanceof ListenError) throw new UserError(listenFailure('peers', err.address, err.code ?? err.detail, whatToDo('--listen ADDR', 'listen ADDR')))
-    throw new UserError(`cannot start the network on ${config.listen.join(', ')}: ${err.message}`)
+    if (err instanceof ListenError) throw new OperationalError(listenFailure('peers', err.address, err.code ?? err.detail, whatToDo('--listen ADDR', 'listen ADDR')))
+    throw new OperationalError(`cannot start the network on ${config.listen.join(', ')}: ${err.message}`)
   }
   let token: string
   try {
@@ -76,7 +88,7 @@ export async function startDaemon (dir: string, overrides: AddressOverrides = {}
   try {
     server = await new Promise((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s))
-      s.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(listenFailure('the API', `${host.includes(':') ? `[${host}]` : host}:${port}`, err.code ?? err.message, whatToDo('--api HOST:PORT', 'api HOST:PORT')))))
+      s.once('error', (err: NodeJS.ErrnoException) => reject(new OperationalError(listenFailure('the API', `${host.includes(':') ? `[${host}]` : host}:${port}`, err.code ?? err.message, whatToDo('--api HOST:PORT', 'api HOST:PORT')))))
     })
   } catch (err) {
     http.close()
@@ -97,7 +109,7 @@ export async function startDaemon (dir: string, overrides: AddressOverrides = {}
     token,
     stop: async () => {
       stopping ??= (async () => {
-        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`)
+        core.events.emit('core.stopped', `Core ${core.files.config.name} stopped`, {})
         await rm(infoPath, { force: true })
         http.close()
         await new Promise<void>(resolve => {

@@ -1,21 +1,76 @@
 /**
- * Named error classes. A `UserError` is something the operator can act on: the CLI prints its
- * message as one line, without a stack, and exits with `exitCode`. Anything else is a bug and is
- * printed with its stack.
+ * Named error classes. Every failure drcore expects is an `ExpectedError`: the CLI prints its
+ * message as one line, without a stack, and exits with `exitCode`; the HTTP API answers with the
+ * status of its `kind`. Anything else is a bug and is printed with its stack.
+ *
+ * Expected failures come in two families (docs/architecture.md, "Errors"):
+ * - a `UserError` is the operator's to fix by asking differently: bad input, a refusal of what
+ *   the Core's state does not allow, something that does not exist, a peer not allowed;
+ * - an `OperationalError` is the machine's, the data's or a peer's: a full or failing disk,
+ *   damaged data, a peer that cannot be reached or does not answer in time. Asking again the
+ *   same way may work later (after freeing space, repairing, the peer coming back).
+ * Code that means one family catches that class; code that means "anything expected" uses
+ * `isExpectedError`. A place that needs one particular failure catches its own class (the
+ * scheduler: `RuleNotFoundError`), never a base class.
  */
-export class UserError extends Error {
-  override name = 'UserError'
+
+/** What kind of failure an expected error is; the HTTP status follows from it (http/api.ts). */
+export type ErrorKind = UserErrorKind | OperationalErrorKind
+
+/**
+ * - `bad-input`: the request does not parse or names something invalid (a peer id, a name, a window)
+ * - `refused`: a valid request this Core's state does not allow (a paused rule, a locked or
+ *   existing repository, an operation that needs the running Core)
+ * - `not-found`: it names something that does not exist here
+ * - `not-authorized`: a peer (or client) is not allowed to do it
+ */
+export type UserErrorKind = 'bad-input' | 'refused' | 'not-found' | 'not-authorized'
+
+/**
+ * - `damaged`: data that does not verify or decode (a corrupt or missing block, a bad signature,
+ *   malformed bytes on the wire or in a file)
+ * - `operational`: the machine failed (I/O error, disk full, permissions, a repository format it cannot read)
+ * - `unavailable`: a peer cannot be reached, ended the exchange, failed on its side or does not
+ *   serve the protocol; or this Core is stopping
+ * - `timeout`: a peer did not answer within the deadline
+ * - `rate-limited`: a peer limits how often it may be asked (pairing requests); later works
+ */
+export type OperationalErrorKind = 'damaged' | 'operational' | 'unavailable' | 'timeout' | 'rate-limited'
+
+/** A failure drcore expects: told in one line, never with a stack. */
+export abstract class ExpectedError extends Error {
+  abstract readonly kind: ErrorKind
   exitCode = 1
+}
+
+/** The operator's to fix: bad input, a refusal, something unknown, a peer not allowed. Exit 1. */
+export class UserError extends ExpectedError {
+  override name = 'UserError'
+  readonly kind: UserErrorKind = 'refused'
+}
+
+/** The machine's, the data's or a peer's: I/O, damage, peers unreachable or late. Exit 1. */
+export class OperationalError extends ExpectedError {
+  override name = 'OperationalError'
+  readonly kind: OperationalErrorKind = 'operational'
 }
 
 /** Wrong command-line usage: exit 2. */
 export class UsageError extends UserError {
   override name = 'UsageError'
+  override readonly kind = 'bad-input'
   override exitCode = 2
+}
+
+/** A value that does not parse or is not allowed (a name, a peer id, an address, a window). Exit 1. */
+export class InvalidInputError extends UserError {
+  override name = 'InvalidInputError'
+  override readonly kind = 'bad-input'
 }
 
 export class RepositoryNotFoundError extends UserError {
   override name = 'RepositoryNotFoundError'
+  override readonly kind = 'not-found'
 }
 
 export class RepositoryExistsError extends UserError {
@@ -28,8 +83,9 @@ export class RepositoryLockedError extends UserError {
 }
 
 /** A block's bytes do not hash to its CID. */
-export class CorruptBlockError extends UserError {
+export class CorruptBlockError extends OperationalError {
   override name = 'CorruptBlockError'
+  override readonly kind = 'damaged'
   readonly cid: string
   /** what is wrong with it */
   readonly detail: string
@@ -40,9 +96,10 @@ export class CorruptBlockError extends UserError {
   }
 }
 
-/** A block is not in this repository (or not visible to the asking tenant). */
-export class MissingBlockError extends UserError {
+/** A block is not in this repository (or not visible to the asking tenant): the data that needs it is incomplete. */
+export class MissingBlockError extends OperationalError {
   override name = 'MissingBlockError'
+  override readonly kind = 'damaged'
   readonly cid: string
   constructor (cid: string) {
     super(`block ${cid} is not in the repository`)
@@ -51,22 +108,26 @@ export class MissingBlockError extends UserError {
 }
 
 /** A recovery-point manifest whose signature does not verify against its origin's key. */
-export class BadSignatureError extends UserError {
+export class BadSignatureError extends OperationalError {
   override name = 'BadSignatureError'
+  override readonly kind = 'damaged'
 }
 
 export class NotFoundError extends UserError {
   override name = 'NotFoundError'
+  override readonly kind = 'not-found'
 }
 
 /** A peer is not allowed to do what it asked. */
 export class NotAuthorizedError extends UserError {
   override name = 'NotAuthorizedError'
+  override readonly kind = 'not-authorized'
 }
 
 /** Bytes on the wire or in a file that do not decode. */
-export class MalformedError extends UserError {
+export class MalformedError extends OperationalError {
   override name = 'MalformedError'
+  override readonly kind = 'damaged'
 }
 
 /** An operation that would be unsafe on an orphan (e.g. volume-level restore). */
@@ -74,8 +135,14 @@ export class OrphanPointError extends UserError {
   override name = 'OrphanPointError'
 }
 
-export function isUserError (err: unknown): err is UserError {
-  return err instanceof UserError
+/** This Core is stopping: what was asked of it will not happen now. */
+export class StoppingError extends OperationalError {
+  override name = 'StoppingError'
+  override readonly kind = 'unavailable'
+}
+
+export function isExpectedError (err: unknown): err is ExpectedError {
+  return err instanceof ExpectedError
 }
 
 /** What went wrong with a file-system call, in words, and what the operator can do about it. */
@@ -123,7 +190,7 @@ const LEVEL_REASONS: Record<string, string> = {
  * (`no space left on device writing pack /repo/packs/00000003.pack; free space and run the
  * command again`).
  */
-export class FileSystemError extends UserError {
+export class FileSystemError extends OperationalError {
   override name = 'FileSystemError'
   /** the errno name (ENOSPC, EIO, ...), when the cause had one */
   readonly code: string | undefined
@@ -194,13 +261,13 @@ function levelIoFailure (err: unknown): { file: string, code: string } | undefin
 }
 
 /**
- * An error that escaped an operation, as the operator should read it: a `UserError` as it is;
- * LevelDB's I/O errors, and Node's for a full or failing disk or a permission, as a
+ * An error that escaped an operation, as the operator should read it: an `ExpectedError` as it
+ * is; LevelDB's I/O errors, and Node's for a full or failing disk or a permission, as a
  * `FileSystemError` naming the path when the error carries one; anything else (a bug) as
  * undefined.
  */
-export function asUserError (err: unknown): UserError | undefined {
-  if (err instanceof UserError) return err
+export function asExpectedError (err: unknown): ExpectedError | undefined {
+  if (err instanceof ExpectedError) return err
   const level = levelIoFailure(err)
   if (level !== undefined) return new FileSystemError(OUT_OF_SPACE.has(level.code) ? 'writing index file' : 'using index file', level.file, err)
   // "no space left on device at open /srv/x; free space and run the command again"; an ENOENT
@@ -212,4 +279,16 @@ export function asUserError (err: unknown): UserError | undefined {
 function oneLine (err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
   return text.replace(/\s+/g, ' ').trim()
+}
+
+/**
+ * An error's message with its causes', on one line: LevelDB and abstract-level wrap the reason
+ * (a full disk, an I/O error) in `cause` ("The prewrite hook failed on batch(): No space left on device").
+ */
+export function messageWithCauses (err: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = err; e != null && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(oneLine(e))
+  }
+  return parts.join(': ')
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { asUserError, FileSystemError } from '../src/errors.ts'
+import { asExpectedError, FileSystemError } from '../src/errors.ts'
 import { removeDir, tempDir } from './support/dirs.ts'
 import { canMount, Tmpfs } from './helpers/tmpfs.ts'
 
@@ -34,7 +34,7 @@ describe('file-system failures as one line', { timeout: 60_000, skip: canMount ?
       await handle.close()
       await fs.removeFiller()
     }
-    const err = asUserError(failure)
+    const err = asExpectedError(failure)
     assert.ok(err instanceof FileSystemError && err.outOfSpace)
     assert.equal(err.message, 'no space left on device at write; free space and run the command again')
     assert.match(err.forPeer, /^no space left on device on its disk: /)
@@ -54,14 +54,14 @@ describe('file-system failures as one line', { timeout: 60_000, skip: canMount ?
       await fs.removeFiller()
       await db.close().catch(() => {})
     }
-    const err = asUserError(failure)
+    const err = asExpectedError(failure)
     assert.ok(err instanceof FileSystemError, `a FileSystemError, not ${String(failure)}`)
     assert.match(err.message, new RegExp(`^no space left on device writing index file ${fs.dir}/index/\\d+\\.(log|ldb); free space and run the command again$`))
   })
 
   it('leaves a missing file alone: that is more likely a bug, and keeps its stack', async () => {
     const failure = await readFile(join(fs.dir, 'no-such-file')).catch((err: unknown) => err)
-    assert.equal(asUserError(failure), undefined)
-    assert.equal(asUserError(new TypeError('x is undefined')), undefined)
+    assert.equal(asExpectedError(failure), undefined)
+    assert.equal(asExpectedError(new TypeError('x is undefined')), undefined)
   })
 })

@@ -45,7 +45,7 @@ export type Target =
 
 export interface Row {
   metric: string
-  unit: 'seconds' | 'bytes' | 'bytes/s'
+  unit: 'seconds' | 'bytes' | 'bytes/s' | 'count'
   drcore: number | null
   anchor: { name: string, value: number } | null
   target?: Target
@@ -270,6 +270,7 @@ export function formatBytes (n: number): string {
 
 export function formatValue (v: number, unit: Row['unit']): string {
   if (unit === 'bytes/s') return `${formatBytes(v)}/s`
+  if (unit === 'count') return String(v)
   return unit === 'seconds' ? `${v.toFixed(v < 10 ? 2 : 1)} s` : formatBytes(v)
 }
 

@@ -22,9 +22,10 @@
 import { mkdir, open } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import path from 'node:path'
-import { IMAGE_MUTATION_SEED, Prng, formatBytes, mutateImage, randomStream, resetDir, run, sha256File, warmCache } from './lib.ts'
+import { IMAGE_MUTATION_SEED, formatBytes, mutateImage, randomStream, resetDir, run, sha256File, warmCache } from './lib.ts'
 import type { BenchContext, BenchSection, Row, RunResult, SectionResult } from './lib.ts'
 import { imageCorpus, treeCorpus } from './corpora.ts'
+import { EDIT_BYTES, editTree } from './churn.ts'
 import type { DaemonCore } from '../../test/support/daemon.ts'
 import { freePort, sleep } from '../../test/support/wait.ts'
 import { Cleanup, NetPair, RsyncDaemon, Sampler, benchCore, bulk, cli, startBenchCore } from './cores.ts'
@@ -38,8 +39,6 @@ const IMAGE_CHANGED_FRACTION = 0.005
 const TREE_EDITED_FRACTION = 0.02
 /** The same seed as the backup section: the same blocks are rewritten. */
 const TREE_EDIT_SEED = 'drcore-bench-tree-edit-v1'
-/** Bytes overwritten in each edited file (at a seeded offset; an empty file gets them appended). */
-const EDIT_BYTES = 100
 /** The WAN link: `tc qdisc add dev IF root tbf rate 24mbit burst 32kbit latency 400ms`. */
 const LINK = { rate: '24mbit', burst: '32kbit', latency: '400ms', bytesPerSecond: 24e6 / 8 }
 const LINK_USE_TARGET = 0.95
@@ -73,34 +72,6 @@ const imageName = (bytes: number): string => `image-${sizeLabel(bytes).replace('
 
 // ---------------------------------------------------------------------------------------------
 // Data
-
-/**
- * A day's edits of a tree: `fraction` of its regular files (chosen by a seeded PRNG from the
- * name-sorted list) get EDIT_BYTES random bytes written over them at a seeded offset (appended
- * to an empty file). Their mtimes change, so both tools see them as modified.
- */
-async function editTree (root: string, fraction: number): Promise<{ files: number, edited: number, bytes: number }> {
-  const { stdout } = await run('find', [root, '-type', 'f', '-printf', '%s %P\\0'])
-  const files = stdout.split('\0').filter(s => s !== '').map(s => {
-    const i = s.indexOf(' ')
-    return { size: Number(s.slice(0, i)), rel: s.slice(i + 1) }
-  }).sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)
-  const n = Math.round(files.length * fraction)
-  const prng = new Prng(TREE_EDIT_SEED)
-  const chosen = new Set<number>()
-  while (chosen.size < n) chosen.add(prng.below(files.length))
-  const random = randomStream(TREE_EDIT_SEED)
-  let bytes = 0
-  for (const i of [...chosen].sort((x, y) => x - y)) {
-    const f = files[i]
-    const len = EDIT_BYTES
-    const at = f.size <= len ? 0 : prng.below(f.size - len + 1)
-    const fh = await open(path.join(root, f.rel), 'r+')
-    try { await fh.write(random(len), 0, len, at) } finally { await fh.close() }
-    bytes += len
-  }
-  return { files: files.length, edited: n, bytes }
-}
 
 /** A file of `bytes` incompressible bytes (deterministic). */
 async function randomFile (file: string, bytes: number, seed: string): Promise<void> {
@@ -293,7 +264,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
 
     // -------------------------------------------------------------------------------------------
     // 2. Incremental after a day's change
-    const edits = await editTree(treeCopy, TREE_EDITED_FRACTION)
+    const edits = await editTree(treeCopy, TREE_EDITED_FRACTION, TREE_EDIT_SEED)
     const mutation = await mutateImage(disk, image.sizeBytes, IMAGE_CHANGED_FRACTION)
     ctx.log(`day's change: edited ${edits.edited} of ${edits.files} files (${EDIT_BYTES} bytes each); rewrote ${mutation.blocks} 4 KiB blocks of the image`)
     details.change = { tree: { ...edits, fraction: TREE_EDITED_FRACTION, seed: TREE_EDIT_SEED }, image: { ...mutation, fraction: IMAGE_CHANGED_FRACTION, seed: IMAGE_MUTATION_SEED } }

@@ -1,4 +1,5 @@
-import { UserError } from '../errors.ts'
+import { ExpectedError, OperationalError, UserError } from '../errors.ts'
+import type { ErrorKind } from '../errors.ts'
 import { operations } from './operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './operations.ts'
 
@@ -12,7 +13,8 @@ export interface DaemonInfo {
 
 /**
  * Calls a Core's operations over its HTTP API. Errors come back as `{"error": {name, message,
- * exitCode}}` and are rethrown as `UserError`s with the same message and exit code.
+ * exitCode, kind}}` and are rethrown as `DaemonError`s with the same name, message, exit code
+ * and kind.
  */
 export class HttpCoreClient {
   readonly url: string
@@ -51,7 +53,7 @@ export class HttpCoreClient {
     try {
       res = await fetch(url, init)
     } catch (err: any) {
-      throw new UserError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
+      throw new DaemonUnreachableError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
     }
     if (spec.progress === true && res.ok && res.body != null) {
       const onStarted = async (operation: string): Promise<unknown> => {
@@ -71,7 +73,7 @@ export class HttpCoreClient {
     try {
       body = text === '' ? null : JSON.parse(text)
     } catch {
-      throw new UserError(`the drcore daemon answered ${res.status} with a body that is not JSON`)
+      throw new OperationalError(`the drcore daemon answered ${res.status} with a body that is not JSON`)
     }
     if (!res.ok) throw remoteError(body, res.status)
     return body
@@ -105,11 +107,30 @@ async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?
       else if ('result' in msg) return msg.result
     }
   }
-  throw new UserError('the drcore daemon closed the connection before the operation finished')
+  throw new DaemonUnreachableError('the drcore daemon closed the connection before the operation finished')
+}
+
+const KINDS: readonly ErrorKind[] = ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout', 'rate-limited']
+
+/** The daemon cannot be reached, or the connection to it ended before the answer. */
+export class DaemonUnreachableError extends OperationalError {
+  override name = 'DaemonUnreachableError'
+  override readonly kind = 'unavailable'
+}
+
+/** A failure the daemon reported, as it reported it: the CLI prints it as one line and exits with its code. */
+export class DaemonError extends ExpectedError {
+  override name = 'DaemonError'
+  readonly kind: ErrorKind
+  constructor (message: string, kind: ErrorKind) {
+    super(message)
+    this.kind = kind
+  }
 }
 
 function remoteError (body: any, status: number): Error {
-  const err = new UserError(body?.error?.message ?? `the drcore daemon answered HTTP ${status}`)
+  const kind = KINDS.find(k => k === body?.error?.kind) ?? 'operational'
+  const err = new DaemonError(body?.error?.message ?? `the drcore daemon answered HTTP ${status}`, kind)
   if (typeof body?.error?.exitCode === 'number') err.exitCode = body.error.exitCode
   if (typeof body?.error?.name === 'string') err.name = body.error.name
   return err

@@ -31,6 +31,17 @@ const req = (description?: string) => ({ type: 'string', required: true, descrip
 const b = (description?: string) => ({ type: 'boolean', description }) as const
 const i = (description?: string) => ({ type: 'integer', description }) as const
 
+/** The `--keep-*` options of forget and retention set. */
+const KEEP = {
+  keepLast: i('keep the n newest points'),
+  keepHourly: i('keep the newest point of each of the last n hours with points'),
+  keepDaily: i('... days'),
+  keepWeekly: i('... weeks'),
+  keepMonthly: i('... months'),
+  keepYearly: i('... years'),
+  keepWithin: s('keep every point within this duration of the newest, e.g. 30d')
+} as const
+
 export const operations = {
   id: { method: 'GET', path: '/id', summary: 'This Core: peer id, name, listening addresses', params: {} },
   status: { method: 'GET', path: '/status', summary: 'Overview: machines, peers, rules, repository size', params: {} },
@@ -70,7 +81,42 @@ export const operations = {
     progress: true,
     params: { from: s('ask only this peer') }
   },
+  prune: {
+    method: 'POST',
+    path: '/prune',
+    summary: 'Free the blocks no recovery point needs any more, and rewrite mostly dead pack files',
+    progress: true,
+    params: { dryRun: b('report what would be freed, change nothing') }
+  },
   events: { method: 'GET', path: '/events', summary: 'Recent events', params: { since: i('sequence number'), limit: i() } },
+
+  forget: {
+    method: 'POST',
+    path: '/machines/{machine}/forget',
+    summary: "Remove the machine's points a retention policy does not keep (restic's forget); blocks stay until prune",
+    params: { machine: req(), ...KEEP, dryRun: b('say what would be removed, remove nothing') }
+  },
+  retentionShow: { method: 'GET', path: '/retention', summary: "The standing retention policies, and what each machine's next rollup would remove", params: {} },
+  retentionSet: {
+    method: 'POST',
+    path: '/retention',
+    summary: "Set a machine's standing retention policy (or the default), applied after every backup and every received point",
+    params: { machine: s('machine name; omit with default'), default: b('the policy of every machine without its own'), ...KEEP }
+  },
+  retentionClear: {
+    method: 'DELETE',
+    path: '/retention',
+    summary: "Remove a machine's standing policy (it falls back to the default), or the default",
+    params: { machine: s(), default: b() }
+  },
+  retentionApply: { method: 'POST', path: '/retention/apply', summary: 'Apply every standing policy now (the rollup of every machine)', params: {} },
+  tenants: { method: 'GET', path: '/tenants', summary: "Each peer's tenant on this Core: peers, points, stored bytes, quota and retention lock", params: {} },
+  tenantSet: {
+    method: 'POST',
+    path: '/tenants/{tenant}',
+    summary: "Set a tenant's quota and retention lock (only this Core's operator can)",
+    params: { tenant: req(), retentionLock: s('a duration such as 30d, or "none"'), quota: s('a size such as 50G, or "none"') }
+  },
 
   peers: { method: 'GET', path: '/peers', summary: 'Known peers', params: {} },
   peerRequests: { method: 'GET', path: '/peers/requests', summary: 'Pending pairing requests', params: {} },
@@ -148,7 +194,7 @@ export interface Progress {
   done: number
   total?: number
   /** unit of done/total */
-  unit: 'bytes' | 'blocks' | 'files'
+  unit: 'bytes' | 'blocks' | 'files' | 'points' | 'packs'
   detail?: string
 }
 

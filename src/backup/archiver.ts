@@ -6,7 +6,7 @@ import { DirTreeBuilder, dirEntries } from '../points/dir-tree.ts'
 import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
 import { splitDev } from '../fsx/index.ts'
-import { UserError } from '../errors.ts'
+import { OperationalError, UserError } from '../errors.ts'
 import { mapLimit } from '../common/concurrency.ts'
 import { ctimeOf, isFsError, mtimeOf } from './fs.ts'
 import type { BackupSyncFs } from './fs.ts'
@@ -78,14 +78,14 @@ export class Archiver {
     const root = Buffer.from(path)
     if (st.isDirectory()) {
       const tree = await this.#dir(root, st, parent?.type === 'dir' ? parent.root : undefined)
-      if (tree === undefined) throw new UserError(`cannot read volume ${path}: ${this.#lastError}`)
+      if (tree === undefined) throw new OperationalError(`cannot read volume ${path}: ${this.#lastError}`)
       return volumeRef({ ...this.#metadata(root, st), root: tree.cid, type: 'dir', files: tree.files, bytes: tree.bytes })
     }
     const previous: Entry | undefined = parent?.type === 'file'
       ? { name: 'volume', type: 'file', cid: parent.root, size: parent.bytes, mode: parent.mode, mtime: parent.mtime, ino: parent.ino, ctime: parent.ctime }
       : undefined
     const entry = await this.#file(root, 'volume', st, previous)
-    if (entry === undefined) throw new UserError(`cannot read volume ${path}: ${this.#lastError}`)
+    if (entry === undefined) throw new OperationalError(`cannot read volume ${path}: ${this.#lastError}`)
     return volumeRef({
       root: entry.cid as CID, type: 'file', files: 1, bytes: entry.size, mode: entry.mode, mtime: entry.mtime,
       ino: entry.ino, ctime: entry.ctime, uid: entry.uid, gid: entry.gid, xattrs: entry.xattrs

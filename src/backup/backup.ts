@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs'
 import { DEFAULT_CHUNKING } from '../chunker/index.ts'
 import { Throttle } from '../common/throttle.ts'
-import { UserError } from '../errors.ts'
+import { InvalidInputError, OperationalError, UserError } from '../errors.ts'
 import { isSafeName, showPath } from '../points/names.ts'
 import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
 import { pointRecord } from '../points/point-index.ts'
@@ -32,8 +32,8 @@ export async function backup (deps: BackupDeps, opts: BackupOptions): Promise<Ba
   validateShape(shape)
   const chunking = { ...DEFAULT_CHUNKING, ...deps.chunking }
   if (chunking.maxSize > MAX_BLOCK_SIZE) throw new RangeError(`chunk maxSize ${chunking.maxSize} exceeds the block limit of ${MAX_BLOCK_SIZE} bytes`)
-  if (!isMachineName(opts.machine)) throw new UserError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
-  if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new UserError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
+  if (!isMachineName(opts.machine)) throw new InvalidInputError(`invalid machine name: ${JSON.stringify(opts.machine)} (letters, digits, . _ - @ +; at most 128)`)
+  if (opts.cluster !== undefined && !isMachineName(opts.cluster)) throw new InvalidInputError(`invalid cluster name: ${JSON.stringify(opts.cluster)}`)
   // in call order: the backup started first takes the lower seq (a stat must not overtake it)
   return await deps.points.ownChainWrites.run(opts.machine, async () => {
     const roots = await statVolumes(fs, opts.volumes)
@@ -117,19 +117,19 @@ interface VolumeRoot {
 
 /** Checks every volume before anything is written: names, existence, type. */
 async function statVolumes (fs: BackupFs, volumes: BackupOptions['volumes']): Promise<VolumeRoot[]> {
-  if (volumes.length === 0) throw new UserError('a backup needs at least one volume')
+  if (volumes.length === 0) throw new InvalidInputError('a backup needs at least one volume')
   const seen = new Set<string>()
   const roots: VolumeRoot[] = []
   for (const { name, path } of volumes) {
-    if (!isSafeName(name)) throw new UserError(`invalid volume name: ${JSON.stringify(name)}`)
-    if (seen.has(name)) throw new UserError(`two volumes are named ${JSON.stringify(name)}`)
+    if (!isSafeName(name)) throw new InvalidInputError(`invalid volume name: ${JSON.stringify(name)}`)
+    if (seen.has(name)) throw new InvalidInputError(`two volumes are named ${JSON.stringify(name)}`)
     seen.add(name)
     let stat: BigIntStats
     try {
       stat = await fs.stat(path, { bigint: true })
     } catch (err) {
       if (isFsError(err) && err.code === 'ENOENT') throw new UserError(`no such file or directory: ${path}`)
-      if (isFsError(err)) throw new UserError(`cannot read volume ${name} at ${path}: ${err.code}`)
+      if (isFsError(err)) throw new OperationalError(`cannot read volume ${name} at ${path}: ${err.code}`)
       throw err
     }
     if (!stat.isDirectory() && !stat.isFile()) throw new UserError(`not a directory or regular file: ${path}`)

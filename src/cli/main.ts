@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { asUserError } from '../errors.ts'
+import { asExpectedError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
@@ -12,6 +12,7 @@ import { register as ls } from './commands/ls.ts'
 import { register as restore } from './commands/restore.ts'
 import { register as verify } from './commands/verify.ts'
 import { register as repair } from './commands/repair.ts'
+import { register as prune } from './commands/prune.ts'
 import { register as events } from './commands/events.ts'
 import { register as peer } from './commands/peer.ts'
 import { register as seed } from './commands/seed.ts'
@@ -19,6 +20,9 @@ import { register as replicate } from './commands/replicate.ts'
 import { register as replication } from './commands/replication.ts'
 import { register as fetch } from './commands/fetch.ts'
 import { register as status } from './commands/status.ts'
+import { register as forget } from './commands/forget.ts'
+import { register as retention } from './commands/retention.ts'
+import { register as tenant } from './commands/tenant.ts'
 
 // Everything this process creates is its owner's only: LevelDB's files (which it creates with the
 // default mode), seed parts, restore temporaries. The repository's own files and folders are also
@@ -34,15 +38,15 @@ const program = new Command('drcore')
   .version(`drcore ${version} (Node ${process.versions.node})`, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, events, peer, seed, replicate, replication, fetch, status]) register(program)
+for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 
 try {
   await program.parseAsync(process.argv)
 } catch (err: any) {
-  // a file-system failure (disk full, I/O error) is the operator's to fix: one line, like a UserError
-  const user = asUserError(err)
+  // every expected failure, user or operational (disk full, I/O error, a peer away), is one line
+  const user = asExpectedError(err)
   if (err instanceof CommanderError) {
     // help and version print and exit 0; everything else commander reports is a usage error
     process.exitCode = err.exitCode === 0 ? 0 : 2

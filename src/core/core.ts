@@ -2,12 +2,12 @@ import type { Handler, Handlers } from '../api/handler.ts'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
-import { asUserError, UsageError } from '../errors.ts'
+import { asExpectedError, UsageError } from '../errors.ts'
 import type { EventLog } from '../events/log.ts'
 import type { DrcoreNode } from '../net/index.ts'
 import { OfflinePairing } from '../peers/index.ts'
 import type { PairingService, PeerRegistry } from '../peers/index.ts'
-import type { PointIndex } from '../points/index.ts'
+import type { PointIndex, PointPins } from '../points/index.ts'
 import type { ReplicationCursors } from '../replication/cursors.ts'
 import type { ReplicationEngine } from '../replication/engine.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
@@ -15,7 +15,8 @@ import type { RuleStore } from '../rules/index.ts'
 import type { ReplicationScheduler } from '../scheduler/index.ts'
 import type { SeedImports, SeedRegistry } from '../seed/index.ts'
 import type { BlockStore } from '../store/index.ts'
-import type { TenantBlocks } from '../tenants/index.ts'
+import type { Retention, RetentionPolicies } from '../retention/index.ts'
+import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 import { buildHandlers, OFFLINE_JOBS, runningJobs } from './handlers/index.ts'
 import type { NetworkParts } from './handlers/index.ts'
 import { startNetwork } from './network.ts'
@@ -33,11 +34,16 @@ abstract class Core implements Services {
   readonly files: RepositoryFiles
   readonly store: BlockStore
   readonly points: PointIndex
+  readonly pins: PointPins
   readonly events: EventLog
   readonly peers: PeerRegistry
   readonly rules: RuleStore
   readonly cursors: ReplicationCursors
   readonly tenants: TenantBlocks
+  readonly tenantSettings: TenantSettings
+  readonly quotas: TenantQuotas
+  readonly policies: RetentionPolicies
+  readonly retention: Retention
   readonly seeds: SeedRegistry
   readonly seedImports: SeedImports
   readonly #handlers: Handlers
@@ -46,11 +52,16 @@ abstract class Core implements Services {
     this.files = services.files
     this.store = services.store
     this.points = services.points
+    this.pins = services.pins
     this.events = services.events
     this.peers = services.peers
     this.rules = services.rules
     this.cursors = services.cursors
     this.tenants = services.tenants
+    this.tenantSettings = services.tenantSettings
+    this.quotas = services.quotas
+    this.policies = services.policies
+    this.retention = services.retention
     this.seeds = services.seeds
     this.seedImports = services.seedImports
     this.#handlers = buildHandlers(services, network)
@@ -70,7 +81,7 @@ abstract class Core implements Services {
       return await handler(validateInput(name, spec, input) as never, onProgress)
     } catch (err) {
       // a full disk or a failing one is the operator's to fix: one line, not a bug's stack
-      throw asUserError(err) ?? err
+      throw asExpectedError(err) ?? err
     }
   }
 

@@ -1,6 +1,6 @@
 import { EventLog } from '../events/log.ts'
 import { PeerRegistry } from '../peers/index.ts'
-import { PointIndex } from '../points/index.ts'
+import { PointIndex, PointPins } from '../points/index.ts'
 import { ReplicationCursors } from '../replication/cursors.ts'
 import { openRepositoryFiles } from '../repo/index.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
@@ -8,7 +8,8 @@ import { RuleStore } from '../rules/index.ts'
 import { SeedImports, SeedRegistry } from '../seed/index.ts'
 import { openBlockStore } from '../store/index.ts'
 import type { BlockStore } from '../store/index.ts'
-import { TenantBlocks } from '../tenants/index.ts'
+import { Retention, RetentionPolicies } from '../retention/index.ts'
+import { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 
 /**
  * Every store of a repository, opened once. Services never open a store themselves: they get
@@ -22,6 +23,8 @@ export interface Services {
   readonly store: BlockStore
   /** recovery points, machines and chains */
   readonly points: PointIndex
+  /** points operations in progress keep from garbage collection (seed create) */
+  readonly pins: PointPins
   readonly events: EventLog
   /** known peers and the pairing decisions */
   readonly peers: PeerRegistry
@@ -29,8 +32,16 @@ export interface Services {
   readonly rules: RuleStore
   /** per target and machine, the last point acknowledged */
   readonly cursors: ReplicationCursors
-  /** which blocks each tenant delivered */
+  /** which blocks each tenant delivered, and what they add up to */
   readonly tenants: TenantBlocks
+  /** each tenant's quota and retention lock, as this Core's operator set them */
+  readonly tenantSettings: TenantSettings
+  /** the quotas, checked before a peer's block or a seed is stored */
+  readonly quotas: TenantQuotas
+  /** the standing retention policies */
+  readonly policies: RetentionPolicies
+  /** forget and the rollup */
+  readonly retention: Retention
   /** the seed drives this Core wrote */
   readonly seeds: SeedRegistry
   /** the seed drives this Core consumes */
@@ -47,15 +58,24 @@ export async function openServices (dir: string): Promise<Services> {
     await events.start()
     const peers = await PeerRegistry.open(db, { self: files.peerId.toString(), events })
     const rules = new RuleStore(db)
+    const points = new PointIndex(db)
+    const tenants = new TenantBlocks(db, store)
+    const tenantSettings = new TenantSettings(db)
+    const policies = new RetentionPolicies(db)
     return {
       files,
       store,
-      points: new PointIndex(db),
+      points,
+      pins: new PointPins(),
       events,
       peers,
       rules,
       cursors: new ReplicationCursors(db),
-      tenants: new TenantBlocks(db),
+      tenants,
+      tenantSettings,
+      quotas: new TenantQuotas(tenantSettings, tenants),
+      policies,
+      retention: new Retention({ points, policies, settings: tenantSettings, blocks: tenants, events }),
       seeds: new SeedRegistry(db, rules),
       seedImports: new SeedImports(db)
     }

@@ -3,7 +3,8 @@ import type { Context } from 'hono'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
-import { isUserError, NotFoundError, UsageError, NotAuthorizedError } from '../errors.ts'
+import { isExpectedError, UsageError } from '../errors.ts'
+import type { ErrorKind } from '../errors.ts'
 import { Throttle } from '../common/throttle.ts'
 import { cancellable } from '../api/cancel.ts'
 import { randomUUID } from 'node:crypto'
@@ -23,7 +24,7 @@ export interface OperationRunner {
 export function apiRoutes (runner: OperationRunner, token: string): Hono {
   const app = new Hono()
   app.use('*', async (c, next) => {
-    if (!authorized(c, token)) return c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1 } }, 401)
+    if (!authorized(c, token)) return c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1, kind: 'not-authorized' } }, 401)
     await next()
   })
   /** long operations running for a client, by the id their stream begins with, to cancel them */
@@ -55,7 +56,7 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
     else if (spec.method === 'POST') app.post(route, handler)
     else app.delete(route, handler)
   }
-  app.notFound(c => c.json({ error: { name: 'NotFound', message: `no such API route: ${c.req.method} ${c.req.path}`, exitCode: 1 } }, 404))
+  app.notFound(c => c.json({ error: { name: 'NotFound', message: `no such API route: ${c.req.method} ${c.req.path}`, exitCode: 1, kind: 'not-found' } }, 404))
   app.onError((err, c) => errorResponse(c, err))
   return app
 }
@@ -94,20 +95,48 @@ async function readInput (c: Context, spec: OperationSpec): Promise<Record<strin
   return input
 }
 
-export function errorStatus (err: unknown): 400 | 401 | 403 | 404 | 409 | 500 {
-  if (err instanceof UsageError) return 400
-  if (err instanceof NotAuthorizedError) return 403
-  if (err instanceof NotFoundError) return 404
-  if (isUserError(err)) return 409
-  return 500
+/**
+ * The HTTP status of each kind of expected failure (docs/api.md, "Errors"). A damaged block is
+ * 422, not a conflict: the request was fine and asking again will not help, repairing will; a
+ * peer away or late is 503 or 504, the gateway's words for an upstream that failed.
+ */
+const STATUS_OF_KIND = {
+  'bad-input': 400,
+  'not-authorized': 403,
+  'not-found': 404,
+  refused: 409,
+  damaged: 422,
+  operational: 500,
+  'rate-limited': 429,
+  unavailable: 503,
+  timeout: 504
+} as const satisfies Record<ErrorKind, number>
+
+export type ErrorStatus = (typeof STATUS_OF_KIND)[ErrorKind]
+
+/** The status of an error: from its kind when drcore expected it; 500 for a bug. */
+export function errorStatus (err: unknown): ErrorStatus {
+  return isExpectedError(err) ? STATUS_OF_KIND[err.kind] : 500
+}
+
+/** The JSON body of an error: name, one-line message, the CLI's exit code, and its kind. */
+export function errorBody (err: unknown): { error: { name: string, message: string, exitCode: number, kind: ErrorKind | 'internal' } } {
+  const e = err as Error | undefined
+  return {
+    error: {
+      name: e?.name ?? 'Error',
+      message: e?.message ?? String(err),
+      exitCode: isExpectedError(err) ? err.exitCode : 1,
+      kind: isExpectedError(err) ? err.kind : 'internal'
+    }
+  }
 }
 
 function errorResponse (c: Context, err: unknown): Response {
   const status = errorStatus(err)
-  const e = err as Error
-  const exitCode = isUserError(err) ? err.exitCode : 1
-  if (status === 500) console.error(e)
-  return c.json({ error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode } }, status)
+  // a bug's stack goes to the daemon's log; an expected failure is the client's to read
+  if (!isExpectedError(err)) console.error(err)
+  return c.json(errorBody(err), status)
 }
 
 /** NDJSON: progress lines, then a result or an error line. */
@@ -139,8 +168,8 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
         }))
         send({ result: result ?? null })
       } catch (err: any) {
-        if (!isUserError(err)) console.error(err)
-        send({ error: { name: err?.name ?? 'Error', message: err?.message ?? String(err), exitCode: isUserError(err) ? err.exitCode : 1 } })
+        if (!isExpectedError(err)) console.error(err)
+        send(errorBody(err))
       } finally {
         running?.delete(id)
       }

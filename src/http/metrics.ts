@@ -1,13 +1,7 @@
-import type { CoreEvent } from '../events/api.ts'
-import type { EventLog } from '../events/log.ts'
+import type { EventSource } from '../events/api.ts'
 import type { Overview } from '../status/index.ts'
 
-/** Job outcomes by event type. */
-const OUTCOMES: Record<string, string> = {
-  'replication.finished': 'success',
-  'replication.failed': 'failure',
-  'replication.cancelled': 'cancelled'
-}
+type Outcome = 'success' | 'failure' | 'cancelled'
 
 /**
  * Counts replication jobs by rule and outcome, and the blocks they sent, from the events of the
@@ -17,10 +11,14 @@ const OUTCOMES: Record<string, string> = {
 export class JobCounters {
   readonly #jobs = new Map<string, { machine: string, to: string, outcome: string, count: number }>()
   readonly #blocks = new Map<string, number>()
-  readonly #stop: () => void
+  readonly #stop: Array<() => void>
 
-  constructor (log: EventLog) {
-    this.#stop = log.subscribe(e => this.#count(e))
+  constructor (log: EventSource) {
+    this.#stop = [
+      log.on('replication.finished', e => { this.#count(e.data.machine, e.data.to, 'success', e.data.blocks) }),
+      // the engine reports a cancelled job (paused, removed, stopping) as failed with this error
+      log.on('replication.failed', e => { this.#count(e.data.machine, e.data.to, e.data.error === 'cancelled' ? 'cancelled' : 'failure', 0) })
+    ]
   }
 
   jobs (): Array<{ machine: string, to: string, outcome: string, count: number }> {
@@ -32,23 +30,15 @@ export class JobCounters {
   }
 
   stop (): void {
-    this.#stop()
+    for (const stop of this.#stop) stop()
   }
 
-  #count (e: CoreEvent): void {
-    let outcome = OUTCOMES[e.type]
-    if (outcome === undefined) return
-    // the engine reports a cancelled job (paused, removed, stopping) as failed with this error
-    if (outcome === 'failure' && e.data.error === 'cancelled') outcome = 'cancelled'
-    const machine = typeof e.data.machine === 'string' ? e.data.machine : ''
-    const to = typeof e.data.to === 'string' ? e.data.to : ''
+  #count (machine: string, to: string, outcome: Outcome, blocks: number): void {
     const k = `${key(machine, to)}\u0000${outcome}`
     const entry = this.#jobs.get(k) ?? { machine, to, outcome, count: 0 }
     entry.count++
     this.#jobs.set(k, entry)
-    if (outcome === 'success' && typeof e.data.blocks === 'number') {
-      this.#blocks.set(key(machine, to), this.blocksSent(machine, to) + e.data.blocks)
-    }
+    if (blocks > 0) this.#blocks.set(key(machine, to), this.blocksSent(machine, to) + blocks)
   }
 }
 
@@ -88,9 +78,10 @@ function formatValue (v: number): string {
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4). Everything an operator
  * alerts on: repository size, points and orphans, peers by health, pending pairing requests,
- * and per replication rule the bytes and blocks sent, jobs by outcome, lag and points behind.
+ * per replication rule the bytes and blocks sent, jobs by outcome, lag and points behind, and
+ * events the event log could not store.
  */
-export function renderMetrics (o: Overview, jobs: JobCounters): string {
+export function renderMetrics (o: Overview, jobs: JobCounters, log: { readonly writeFailures: number }): string {
   const m = new Exposition()
   const rule = (r: { machine: string, to: string, toName?: string | null }): Labels => ({ machine: r.machine, to: r.to, to_name: r.toName ?? '' })
 
@@ -122,6 +113,8 @@ export function renderMetrics (o: Overview, jobs: JobCounters): string {
     o.rules.filter(r => r.pointsBehind != null).map(r => [rule(r), r.pointsBehind!]))
   m.family('drcore_replication_rule_up', 'gauge', '1 when a rule is neither paused nor failing.',
     o.rules.map(r => [{ ...rule(r), state: r.state }, r.state === 'paused' || r.state === 'error' || r.paused === true ? 0 : 1]))
+  m.family('drcore_event_log_write_failures_total', 'counter', 'Events the event log could not store (or old ones it could not remove) since the daemon started; the first of each run is told on stderr.',
+    [[{}, log.writeFailures]])
   m.family('drcore_seed_drives', 'gauge', 'Seed drives by direction and state.', seedCounts(o))
   return m.text()
 }

@@ -43,7 +43,7 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
       license: { name: 'Apache License 2.0', identifier: 'Apache-2.0' },
       description: 'The JSON API of a running drcore Core, used by the CLI and the web console. Every request needs the ' +
         'token from `<repo>/api-token`: as `Authorization: Bearer <token>`, or the `drcore_token` cookie set by `/login?token=…`. ' +
-        'Errors are `{"error": {"name", "message", "exitCode"}}` and never carry a stack trace. Prometheus metrics are served ' +
+        'Errors are `{"error": {"name", "message", "exitCode", "kind"}}` and never carry a stack trace. Prometheus metrics are served ' +
         'outside this prefix at `/metrics` (same token).'
     },
     servers: [{ url: '/api/v1' }],
@@ -65,7 +65,12 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
               properties: {
                 name: { type: 'string', description: 'error class, e.g. UsageError, NotFoundError, Unauthorized' },
                 message: { type: 'string', description: 'one sentence for the operator' },
-                exitCode: { type: 'integer', description: 'what the CLI exits with for this error' }
+                exitCode: { type: 'integer', description: 'what the CLI exits with for this error' },
+                kind: {
+                  type: 'string',
+                  enum: ['bad-input', 'refused', 'not-found', 'not-authorized', 'damaged', 'operational', 'unavailable', 'timeout', 'rate-limited', 'internal'],
+                  description: 'what kind of failure: the operator\'s to fix by asking differently (bad-input, refused, not-found, not-authorized), the machine\'s, the data\'s or a peer\'s (damaged, operational, unavailable, timeout), or a bug (internal); the status follows from it'
+                }
               }
             }
           }
@@ -84,7 +89,7 @@ export function openApiDocument (options: { version?: string } = {}): Record<str
                     phase: { type: 'string' },
                     done: { type: 'number' },
                     total: { type: 'number' },
-                    unit: { type: 'string', enum: ['bytes', 'blocks', 'files'] },
+                    unit: { type: 'string', enum: ['bytes', 'blocks', 'files', 'points', 'packs'] },
                     detail: { type: 'string' }
                   }
                 }
@@ -168,7 +173,10 @@ function errorResponses (): Record<string, unknown> {
     403: error('not allowed'),
     404: error('no such route, machine, point, peer, rule or seed'),
     409: error('refused: the request is valid but cannot be done now (the message says why)'),
-    500: error('internal error (message only)')
+    422: error('damaged data: a corrupt or missing block, a bad signature, bytes that do not decode (verify and repair help, asking again does not)'),
+    500: error('this Core\'s machine failed it (a full or failing disk, kind operational), or an internal error (kind internal, message only)'),
+    503: error('a peer cannot be reached, ended the exchange, failed on its side or does not serve the protocol; or the Core is stopping'),
+    504: error('a peer did not answer in time')
   }
 }
 

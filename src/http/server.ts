@@ -32,7 +32,7 @@ export function httpApp (core: HttpCore, token: string): HttpApp {
   const streams = new EventStreams(core.events)
   const jobs = new JobCounters(core.events)
   const openapi = JSON.stringify(openApiDocument())
-  const unauthorized = (c: Context): Response => c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1 } }, 401)
+  const unauthorized = (c: Context): Response => c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1, kind: 'not-authorized' } }, 401)
 
   app.get('/api/v1/openapi.json', c => {
     if (!authorized(c, token)) return unauthorized(c)
@@ -42,7 +42,7 @@ export function httpApp (core: HttpCore, token: string): HttpApp {
     if (!authorized(c, token)) return unauthorized(c)
     const since = c.req.header('last-event-id') ?? c.req.query('since')
     if (since != null && !/^\d+$/.test(since)) {
-      return c.json({ error: { name: 'UsageError', message: 'events stream: "since" (or Last-Event-ID) must be a sequence number', exitCode: 2 } }, 400)
+      return c.json({ error: { name: 'UsageError', message: 'events stream: "since" (or Last-Event-ID) must be a sequence number', exitCode: 2, kind: 'bad-input' } }, 400)
     }
     return streams.response(since == null ? undefined : Number(since), c.req.raw.signal)
   })
@@ -50,19 +50,19 @@ export function httpApp (core: HttpCore, token: string): HttpApp {
   app.get('/metrics', async c => {
     if (!authorized(c, token)) return unauthorized(c)
     const overview = await core.run('status', {}) as Overview
-    return c.body(renderMetrics(overview, jobs), 200, { 'content-type': METRICS_CONTENT_TYPE })
+    return c.body(renderMetrics(overview, jobs, core.events), 200, { 'content-type': METRICS_CONTENT_TYPE })
   })
   app.route('/', consoleRoutes(token))
   app.notFound(c => {
     if (c.req.path.startsWith('/api/')) {
       if (!authorized(c, token)) return unauthorized(c)
-      return c.json({ error: { name: 'NotFound', message: `no such API route: ${c.req.method} ${c.req.path}`, exitCode: 1 } }, 404)
+      return c.json({ error: { name: 'NotFound', message: `no such API route: ${c.req.method} ${c.req.path}`, exitCode: 1, kind: 'not-found' } }, 404)
     }
     return notFoundPage(c)
   })
   app.onError((err, c) => {
     console.error(err)
-    return c.json({ error: { name: 'InternalError', message: err.message, exitCode: 1 } }, 500)
+    return c.json({ error: { name: 'InternalError', message: err.message, exitCode: 1, kind: 'internal' } }, 500)
   })
   return {
     app,

@@ -1,7 +1,7 @@
-import { UserError } from '../errors.ts'
+import { OperationalError } from '../errors.ts'
 
 /** The node could not listen on one of its addresses: which, and the system's error code. */
-export class ListenError extends UserError {
+export class ListenError extends OperationalError {
   override name = 'ListenError'
   readonly address: string
   readonly code: string | undefined

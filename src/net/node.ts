@@ -7,9 +7,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
-import { NotAuthorizedError, UserError } from '../errors.ts'
+import { UnsupportedProtocolError } from '@libp2p/interface'
+import { InvalidInputError, isExpectedError, NotAuthorizedError, OperationalError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
-import { PeerTimeoutError, PeerUnreachableError, RemoteError } from './errors.ts'
+import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { listenErrorOf } from './listen-error.ts'
 import { WireStream } from './wire-stream.ts'
@@ -121,7 +122,7 @@ export class DrcoreNode {
         await handler(wire, { peer, connection })
         await wire.close()
       } catch (err: any) {
-        if (!(err instanceof UserError)) this.#log.error('%s handler failed for peer %s - %e', protocol, id, err)
+        if (!isExpectedError(err)) this.#log.error('%s handler failed for peer %s - %e', protocol, id, err)
         else this.#log('%s: peer %s - %s', protocol, id, err.message)
         await wire.fail(err)
       }
@@ -134,8 +135,8 @@ export class DrcoreNode {
 
   /**
    * Opens a stream to `peer` on `protocol`: over an open connection when there is one, else by
-   * dialling `addresses`. Failures are `PeerUnreachableError`, `PeerTimeoutError`, or a
-   * `RemoteError` when the peer does not serve the protocol.
+   * dialling `addresses`. Failures are `PeerUnreachableError`, `PeerTimeoutError`, or
+   * `ProtocolNotServedError` when the peer does not serve the protocol.
    */
   async open (peer: PeerId | string, protocol: string, options: OpenOptions = {}): Promise<WireStream> {
     const peerId = typeof peer === 'string' ? parsePeerId(peer) : peer
@@ -202,7 +203,7 @@ function parsePeerId (peer: string): PeerId {
   try {
     return peerIdFromString(peer)
   } catch {
-    throw new UserError(`not a peer id: ${peer}`)
+    throw new InvalidInputError(`not a peer id: ${peer}`)
   }
 }
 
@@ -212,20 +213,18 @@ function dialAddress (address: string, peerId: string): Multiaddr {
   try {
     ma = multiaddr(address)
   } catch {
-    throw new UserError(`not a multiaddr: ${address}`)
+    throw new InvalidInputError(`not a multiaddr: ${address}`)
   }
   const named = ma.getComponents().findLast(c => c.name === 'p2p')?.value
   if (named == null) return ma.encapsulate(`/p2p/${peerId}`)
-  if (named !== peerId) throw new UserError(`address ${address} belongs to peer ${named}, not ${peerId}`)
+  if (named !== peerId) throw new InvalidInputError(`address ${address} belongs to peer ${named}, not ${peerId}`)
   return ma
 }
 
 function dialError (err: any, label: string, protocol: string, addresses: Multiaddr[], signal: AbortSignal): Error {
-  if (err instanceof UserError) return err
+  if (isExpectedError(err)) return err
   const where = addresses.length > 0 ? ` at ${addresses.map(String).join(', ')}` : ''
-  if (err?.name === 'UnsupportedProtocolError') {
-    return new RemoteError(label, 'refused', `peer ${label} does not serve ${protocol} (is it a drcore Core of a compatible version?)`)
-  }
+  if (isUnsupportedProtocol(err)) return new ProtocolNotServedError(label, protocol)
   if (signal.aborted) {
     return new PeerTimeoutError(label, `could not reach peer ${label}${where} before the deadline`)
   }
@@ -242,4 +241,12 @@ function dialError (err: any, label: string, protocol: string, addresses: Multia
   const detail = err instanceof Error ? err.message : closedEarly ? 'the connection closed' : String(err)
   const hint = closedEarly ? ' (the connection closed during the handshake: the peer may have denied this Core)' : ''
   return new PeerUnreachableError(label, `cannot reach peer ${label}${where}: ${detail}${hint}`)
+}
+
+/**
+ * libp2p's protocol negotiation found no protocol in common: the peer lacks a handler. Told by
+ * the error's class (by its name too, should another copy of @libp2p/interface have made it).
+ */
+function isUnsupportedProtocol (err: unknown): boolean {
+  return err instanceof UnsupportedProtocolError || (err as Error | undefined)?.name === UnsupportedProtocolError.name
 }

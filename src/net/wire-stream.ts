@@ -1,7 +1,7 @@
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import {
-  asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError, UserError
+  asExpectedError, BadSignatureError, CorruptBlockError, ExpectedError, FileSystemError, isExpectedError, MalformedError, MissingBlockError, NotAuthorizedError, NotFoundError
 } from '../errors.ts'
 import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, verifyBlock } from '../protocol/index.ts'
 import type { ErrorCode, Frame, Message, MessageOf, MessageType } from '../protocol/index.ts'
@@ -24,7 +24,7 @@ export interface WireStreamOptions {
  *
  *   const reply = await wire.request({ type: 'have', cids }, 'have-reply')
  *
- * Every failure is a `UserError` naming the peer: `MalformedError` for bad bytes,
+ * Every failure is an `ExpectedError` naming the peer: `MalformedError` for bad bytes,
  * `CorruptBlockError` for a block that does not match its CID, `PeerTimeoutError`,
  * `StreamEndedError`, or the error the peer sent (see `errorFromWire`).
  */
@@ -35,10 +35,11 @@ export class WireStream {
   readonly #writer: FrameWriter
   readonly #timeout: number
   /** the `error` message the peer sent, noticed while we were sending */
-  #peerFailure: UserError | undefined
+  #peerFailure: ExpectedError | undefined
   /** aborted with the peer's error when it arrives while a write waits */
   readonly #peerGaveUp = new AbortController()
   #writing = false
+  #bytesWritten = 0
 
   constructor (stream: Stream, options: WireStreamOptions) {
     this.stream = stream
@@ -48,6 +49,11 @@ export class WireStream {
     this.#writer = new FrameWriter(stream)
     // after the reader's own listener: it has buffered the bytes by the time this one looks
     stream.addEventListener('message', this.#onMessage)
+  }
+
+  /** bytes of the frames written so far (messages and blocks, before the stream's encryption) */
+  get bytesWritten (): number {
+    return this.#bytesWritten
   }
 
   async send (message: Message, options: AbortOptions = {}): Promise<void> {
@@ -120,7 +126,7 @@ export class WireStream {
 
   /**
    * Tells the peer why this exchange failed (an `error` message, as far as the stream still
-   * takes one) and closes the stream. Errors that are not `UserError`s are bugs: the peer gets
+   * takes one) and closes the stream. Errors that are not `ExpectedError`s are bugs: the peer gets
    * `internal` without details.
    */
   async fail (err: unknown): Promise<void> {
@@ -155,6 +161,7 @@ export class WireStream {
     this.#writing = true
     try {
       await this.#guard(what, options, async (signal) => { await this.#writer.write(parts, { signal, interrupt: this.#peerGaveUp.signal }) })
+      for (const part of parts) this.#bytesWritten += part.length
     } finally {
       this.#writing = false
     }
@@ -168,7 +175,7 @@ export class WireStream {
   }
 
   /** The error the peer sent, if one is among the frames received and not read yet. */
-  #checkPeerFailure (): UserError | undefined {
+  #checkPeerFailure (): ExpectedError | undefined {
     if (this.#peerFailure !== undefined) return this.#peerFailure
     this.#reader.scanMessages((body) => {
       if (this.#peerFailure !== undefined) return
@@ -189,7 +196,7 @@ export class WireStream {
     try {
       return await fn(signal)
     } catch (err: any) {
-      if (err instanceof UserError) throw err
+      if (isExpectedError(err)) throw err
       if (signal.aborted && err === signal.reason) {
         if (err?.name === 'TimeoutError') {
           throw new PeerTimeoutError(this.peer, `${what}: no progress with peer ${this.peer} before the deadline${options.signal == null ? ` (${this.#timeout / 1000} s)` : ''}`)
@@ -203,7 +210,7 @@ export class WireStream {
 }
 
 /** The error to throw for an `error` message a peer sent. */
-export function errorFromWire (peer: string, code: ErrorCode, message: string): UserError {
+export function errorFromWire (peer: string, code: ErrorCode, message: string): ExpectedError {
   // the text is the peer's: keep it to one printable line
   const text = `peer ${peer}: ${message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()}`
   switch (code) {
@@ -216,7 +223,7 @@ export function errorFromWire (peer: string, code: ErrorCode, message: string): 
 
 /** The `error` message that tells a peer about `err`. */
 export function errorToWire (failure: unknown): { code: ErrorCode, message: string } {
-  const err = asUserError(failure)
+  const err = asExpectedError(failure)
   if (err === undefined) return { code: 'internal', message: 'internal error; see the log of the Core that reported it' }
   // a full or failing disk: the peer learns what happened and what became of its transfer, not our paths
   if (err instanceof FileSystemError) return { code: 'refused', message: err.forPeer }

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { UserError } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 
 /**
  * Our decision about a peer: may it send to us (and fetch its tenant back)?
@@ -105,7 +105,7 @@ export function isValidName (name: string): boolean {
 
 export function checkName (name: string, what: 'peer name' | 'tenant'): string {
   if (!isValidName(name)) {
-    throw new UserError(`invalid ${what} ${JSON.stringify(name)}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not a peer id)`)
+    throw new InvalidInputError(`invalid ${what} ${JSON.stringify(name)}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not a peer id)`)
   }
   return name
 }
@@ -121,21 +121,21 @@ export function isPeerId (value: string): boolean {
 
 /**
  * Splits a multiaddr into the peer id it ends with (`/p2p/<id>`) and the address without it.
- * `UserError` when it does not parse, names no peer, or names another peer than `expected`.
+ * `InvalidInputError` when it does not parse, names no peer, or names another peer than `expected`.
  */
 export function splitAddress (address: string, expected?: string): { peerId: string, address: string } {
   let components
   try {
     components = multiaddr(address).getComponents()
   } catch {
-    throw new UserError(`not a multiaddr: ${address}`)
+    throw new InvalidInputError(`not a multiaddr: ${address}`)
   }
   const last = components.at(-1)
   const peerId = last?.name === 'p2p' ? last.value : undefined
   if (peerId == null) {
     if (expected != null) return { peerId: expected, address }
-    throw new UserError(`the address ${address} does not say which Core listens there: it must end in /p2p/<peerId> (as printed by drcore id)`)
+    throw new InvalidInputError(`the address ${address} does not say which Core listens there: it must end in /p2p/<peerId> (as printed by drcore id)`)
   }
-  if (expected != null && peerId !== expected) throw new UserError(`the address ${address} belongs to peer ${peerId}, not ${expected}`)
+  if (expected != null && peerId !== expected) throw new InvalidInputError(`the address ${address} belongs to peer ${peerId}, not ${expected}`)
   return { peerId, address: address.slice(0, address.length - `/p2p/${peerId}`.length) }
 }

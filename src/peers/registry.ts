@@ -1,6 +1,6 @@
 import { SerialQueue } from '../common/serial-queue.ts'
-import { NotFoundError, UserError } from '../errors.ts'
-import type { EventSink } from '../events/api.ts'
+import { InvalidInputError, NotFoundError, UserError } from '../errors.ts'
+import type { EventSink, PairingData, PairingEventType } from '../events/api.ts'
 import type { PeerTrust } from '../net/index.ts'
 import { MAX_ADDRESSES } from '../protocol/index.ts'
 import type { PairState } from '../protocol/index.ts'
@@ -28,6 +28,7 @@ export class PeerRegistry implements PeerTrust {
   readonly #peers = new Map<string, PeerRecord>()
   readonly #self: string
   readonly #events: EventSink | undefined
+  readonly #approvals = new Set<(peerId: string) => void>()
   readonly #writes = new SerialQueue()
 
   private constructor (db: JsonSublevel<PeerRecord>, options: PeerRegistryOptions) {
@@ -136,7 +137,7 @@ export class PeerRegistry implements PeerTrust {
    * target); approves it if it is already pending.
    */
   async allow (peerId: string, options: { name?: string, tenant?: string, address?: string } = {}): Promise<PeerRecord> {
-    if (!isPeerId(peerId)) throw new UserError(`not a peer id: ${peerId}`)
+    if (!isPeerId(peerId)) throw new InvalidInputError(`not a peer id: ${peerId}`)
     if (peerId === this.#self) throw new UserError('a Core cannot pair with itself')
     const existing = this.#peers.get(peerId)
     const record = existing ?? emptyRecord(peerId)
@@ -234,10 +235,20 @@ export class PeerRegistry implements PeerTrust {
     return updated
   }
 
+  /**
+   * Calls `listener` with the peer id whenever a peer approves this Core (its decision about
+   * us), until the returned function is called: the scheduler starts the rules to that peer.
+   */
+  onApproval (listener: (peerId: string) => void): () => void {
+    this.#approvals.add(listener)
+    return () => { this.#approvals.delete(listener) }
+  }
+
   #announceOutbound (before: PeerRecord, after: PeerRecord): void {
     if (before.outbound === after.outbound) return
     if (after.outbound === 'approved') {
       this.#emit('pairing.approved', `peer ${peerLabel(after)} approved this Core: replication to it is allowed`, after, { by: 'remote' })
+      for (const listener of [...this.#approvals]) listener(after.peerId)
     } else if (after.outbound === 'denied') {
       this.#emit('pairing.denied', `peer ${peerLabel(after)} denied this Core's pairing request`, after, { by: 'remote' }, 'warning')
     }
@@ -346,7 +357,7 @@ export class PeerRegistry implements PeerTrust {
     else this.#peers.set(peerId, record)
   }
 
-  #emit (type: string, message: string, record: PeerRecord, data: Record<string, unknown>, level: 'info' | 'warning' = 'info'): void {
+  #emit (type: PairingEventType, message: string, record: PeerRecord, data: Omit<PairingData, 'peerId' | 'name'>, level: 'info' | 'warning' = 'info'): void {
     this.#events?.emit(type, message, { peerId: record.peerId, name: record.name, ...data }, level)
   }
 }

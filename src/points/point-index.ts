@@ -219,7 +219,9 @@ export class PointIndex {
 
   /** `drcore points <machine> --json` */
   async pointRows (machineName: string): Promise<PointRow[]> {
-    return (await this.points(await this.findMachine(machineName))).map(pointRow)
+    const records = await this.points(await this.findMachine(machineName))
+    const ids = new Set(records.map(r => r.point))
+    return records.map(r => pointRow(r, r.parent !== null && ids.has(r.parent)))
   }
 }
 

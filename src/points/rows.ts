@@ -18,7 +18,15 @@ export interface PointRow {
   seq: number
   kind: PointKind
   parent: string | null
+  /**
+   * the parent is still one of the machine's points here; false when it is not (forgotten by
+   * retention, or never here): the point stays complete and restorable, its closure is its own.
+   * null for a base (no parent)
+   */
+  parentPresent: boolean | null
   createdAt: string
+  /** when this Core received it (points that came from elsewhere) */
+  receivedAt: string | null
   complete: boolean
   /** older data was never here (`!complete` and not damaged) */
   orphan: boolean
@@ -37,7 +45,7 @@ export function machineRow (m: MachineRecord): MachineRow {
   return { machine: m.machine, tenant: m.tenant, origin: m.origin, cluster: m.cluster, points: m.points, latest: m.latest }
 }
 
-export function pointRow (r: PointRecord): PointRow {
+export function pointRow (r: PointRecord, parentPresent: boolean): PointRow {
   const volumes: PointRow['volumes'] = {}
   for (const [name, v] of Object.entries(r.volumes)) volumes[name] = { type: v.type, files: v.files, bytes: v.bytes }
   return {
@@ -47,7 +55,9 @@ export function pointRow (r: PointRecord): PointRow {
     seq: r.seq,
     kind: r.kind,
     parent: r.parent,
+    parentPresent: r.parent === null ? null : parentPresent,
     createdAt: r.createdAt,
+    receivedAt: r.receivedAt ?? null,
     complete: r.complete,
     orphan: !r.complete && r.damaged !== true,
     damaged: r.damaged === true,

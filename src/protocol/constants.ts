@@ -26,3 +26,10 @@ export const MAX_NAME_LENGTH = 128
 export const RAW_CODE = 0x55
 export const DAG_CBOR_CODE = 0x71
 export const SHA2_256_CODE = 0x12
+
+/**
+ * How an `offer-reply` declining a point the target's own retention removed begins its reason:
+ * the source then counts the point as settled there (not behind, not a warning). A target keeps
+ * by its own policies (docs/retention.md).
+ */
+export const FORGOTTEN_BY_RETENTION = 'forgotten by retention'

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { ProgressFn } from '../api/operations.ts'
-import { CorruptBlockError, MalformedError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
+import { CorruptBlockError, isExpectedError, MalformedError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { isRaw } from '../points/blocks.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -95,7 +95,7 @@ export async function repair (deps: RepairDeps, options: RepairOptions = {}): Pr
         asked.bytes = pull.bytes
         for (const [id, blocks] of Object.entries(pull.byPoint)) if (blocks > 0) from.get(id)?.add(name ?? peer)
       } catch (err) {
-        if (!(err instanceof UserError)) throw err
+        if (!isExpectedError(err)) throw err
         asked.error = err.message
       }
       report.fetched += asked.blocks

@@ -32,6 +32,8 @@ export interface EngineMetrics {
   messagesSent: Record<string, number>
   blocksSent: number
   bytesSent: number
+  /** bytes of every frame sent on replicate streams by jobs (messages and blocks, before the stream's encryption) */
+  frameBytesSent: number
   blocksReceived: number
   bytesReceived: number
 }

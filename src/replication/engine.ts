@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { ProgressFn } from '../api/operations.ts'
 import { NotAuthorizedError, NotFoundError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
+import { emitRetentionEvent } from '../events/retention.ts'
 import type { DrcoreNode, WireStream } from '../net/index.ts'
 import type { PeerRegistry } from '../peers/index.ts'
 import { peerLabel } from '../peers/record.ts'
@@ -10,7 +11,7 @@ import { FETCH_PROTOCOL, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPLICATE_PROTOC
 import { planRule } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { BlockStore } from '../store/api.ts'
-import type { TenantBlocks } from '../tenants/index.ts'
+import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 import type { ReplicationCursors } from './cursors.ts'
 import { fetchPoints } from './fetch.ts'
 import { serveFetch } from './fetch-server.ts'
@@ -21,7 +22,9 @@ import { pullRepair } from './repair-client.ts'
 import type { PeerPull } from './repair-client.ts'
 import { serveRepair } from './repair-server.ts'
 import { ReplicationSession } from './sender.ts'
+import { RemoteError } from '../net/index.ts'
 import type { EngineMetrics, EngineOptions, FetchResult, JobProgress, JobResult, PointReceived } from './api.ts'
+import type { PointPins } from '../points/pins.ts'
 
 /**
  * What the engine needs of a Core: its stores, its peers and its running node. The composition
@@ -39,10 +42,16 @@ export interface EngineParts {
   cursors: ReplicationCursors
   /** which blocks each tenant delivered */
   tenants: TenantBlocks
+  /** each tenant's retention lock (a peer's `remove-machine` may not break it) */
+  tenantSettings: Pick<TenantSettings, 'get'>
+  /** each tenant's quota (a block that would pass it is refused before it is stored) */
+  quotas: Pick<TenantQuotas, 'reserve' | 'release'>
   /** the rules: the repair protocol serves a peer the points of the rules that send to it */
   rules: { list: () => Promise<RuleRecord[]> }
   /** the seed drives this Core wrote (a job notices when the target consumed one) */
   seeds: SeedDrives
+  /** a point being sent is pinned against garbage collection until its offer ends */
+  pins?: PointPins
 }
 
 const DEFAULTS: Required<EngineOptions> = {
@@ -64,7 +73,7 @@ const DEFAULTS: Required<EngineOptions> = {
  * rules can forward them (multi-hop).
  */
 export class ReplicationEngine {
-  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0 }
+  readonly metrics: EngineMetrics = { messagesSent: {}, blocksSent: 0, bytesSent: 0, frameBytesSent: 0, blocksReceived: 0, bytesReceived: 0 }
   readonly #core: EngineParts
   readonly #options: Required<EngineOptions>
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()
@@ -87,6 +96,8 @@ export class ReplicationEngine {
       peers,
       events,
       tenants: this.#core.tenants,
+      settings: this.#core.tenantSettings,
+      quotas: this.#core.quotas,
       metrics: this.metrics,
       self: this.#core.self,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
@@ -129,7 +140,8 @@ export class ReplicationEngine {
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,
       ackTimeout: this.#options.ackTimeout,
-      seeds: this.#core.seeds
+      seeds: this.#core.seeds,
+      pins: this.#core.pins
     }
   }
 
@@ -181,6 +193,12 @@ export class ReplicationEngine {
       this.#core.events.emit('replication.remote-deleted', `${this.#label(to)} deleted ${removed} points of ${names.join(', ')}`, { machine, to, machines: names, removed })
     } catch (err) {
       wire.abort(err instanceof Error ? err : new Error(String(err)))
+      if (err instanceof RemoteError && err.code === 'refused') {
+        // e.g. the target's retention lock keeps them: its operator's decision, said here too
+        emitRetentionEvent(this.#core.events, 'replication.remote-delete-refused', `${this.#label(to)} refused to delete the points of ${names.join(', ')}: ${err.message}`, {
+          machine, to, reason: err.message
+        }, 'warning')
+      }
       throw err
     }
   }

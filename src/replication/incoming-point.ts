@@ -7,7 +7,7 @@ import type { PointIndex } from '../points/point-index.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { BlockIntake } from './block-intake.ts'
-import type { IntakeOptions } from './block-intake.ts'
+import type { IntakeOptions, IntakeQuota } from './block-intake.ts'
 import type { TenantBlocks, TenantScope } from '../tenants/index.ts'
 import { bitmapOf, MAX_CIDS_PER_MESSAGE } from '../protocol/index.ts'
 
@@ -22,6 +22,8 @@ export interface IncomingDeps {
   points: PointIndex
   tenants: TenantBlocks
   intake: IntakeOptions
+  /** each tenant's quota: a block that would pass it is refused before it is stored */
+  quotas?: IntakeQuota
 }
 
 /** What `done` committed. */
@@ -56,7 +58,7 @@ export class IncomingPoint {
     this.scope = scope
     this.signed = signed
     this.from = from
-    this.#intake = new BlockIntake(deps.store, deps.tenants, scope.tenant, deps.intake)
+    this.#intake = new BlockIntake(deps.store, deps.tenants, scope.tenant, deps.intake, deps.quotas)
   }
 
   get stats (): BlockIntake['stats'] {

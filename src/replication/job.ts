@@ -14,7 +14,9 @@ import { TokenBucket } from './token-bucket.ts'
 import { blockedNote } from './blocked-note.ts'
 import { TRANSFER_PROGRESS_INTERVAL_MS } from './api.ts'
 import type { EngineMetrics, JobProgress, JobResult } from './api.ts'
+import { FORGOTTEN_BY_RETENTION } from '../protocol/index.ts'
 import type { PointSummary } from '../protocol/index.ts'
+import type { PointPins } from '../points/pins.ts'
 
 export interface JobDeps {
   store: BlockStore
@@ -31,6 +33,8 @@ export interface JobDeps {
   ackTimeout: number
   /** the seeds this Core wrote: a job learns from the target's status when one was consumed */
   seeds?: SeedDrives
+  /** points being sent are pinned against garbage collection (docs/retention.md) */
+  pins?: PointPins
 }
 
 /** What a job needs of the seed drives this Core wrote (the seed registry provides it). */
@@ -76,6 +80,8 @@ class ReplicationJob {
   readonly #present = new Set<string>()
   /** points found damaged on this Core while they were sent (blocks it could not read) */
   readonly #damagedHere = new Set<string>()
+  /** points the target's own retention removed: settled there, not behind */
+  readonly #forgottenThere = new Set<string>()
   #plan: RulePlan = { machines: [], points: [] }
   #seedMode: boolean
   #wire: WireStream | undefined
@@ -164,23 +170,51 @@ class ReplicationJob {
     for (const p of candidates) if (this.#present.has(p.record.point)) await deps.cursors.advance(rule.to, p.machine, p.record)
     const toSend = candidates.filter(p => !this.#present.has(p.record.point))
     const bases = new Map<MachineRecord, SignedPoint | null>()
-    for (const [i, p] of toSend.entries()) {
-      progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
-      await this.#send(session, p, bases)
-      progress.update(undefined, true)
+    try {
+      for (const [i, p] of toSend.entries()) {
+        progress.start({ point: p.record.point, machine: p.record.machine, pointIndex: i + 1, points: toSend.length })
+        await this.#send(session, p, bases, statuses.get(p.machine.machine) ?? [])
+        progress.update(undefined, true)
+      }
+      await wire.close()
+    } finally {
+      deps.metrics.frameBytesSent += wire.bytesWritten
     }
-    await wire.close()
   }
 
-  /** Offers one point and records the outcome; `bases` holds each machine's last acknowledged point. */
-  async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<void> {
+  /**
+   * Offers one point and records the outcome; `bases` holds each machine's last acknowledged
+   * point, `held` the target's points of the machine at the status.
+   */
+  async #send (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<void> {
+    const deps = this.#deps
+    const id = p.record.point
+    // pinned, then checked: a prune reads the point index before the pins, so a point still
+    // recorded once pinned was seen by it; a point forgotten since the plan is not sent
+    const release = deps.pins?.pin([id])
+    try {
+      if (release !== undefined && await deps.points.get(id, p.record.tenant) === undefined) {
+        this.#result.skipped.push(id)
+        return
+      }
+      await this.#offer(session, p, bases, held)
+    } finally {
+      release?.()
+    }
+  }
+
+  async #offer (session: ReplicationSession, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<void> {
     const deps = this.#deps
     const id = p.record.point
     const signed = await loadManifest(deps.store, id)
-    const base = this.#seedMode ? await parentOf(deps.store, signed) : await cursorBase(deps, this.#rule.to, p, bases)
+    const base = this.#seedMode ? await parentOf(deps, p.machine, signed) : await deltaBase(deps, this.#rule.to, p, bases, held)
     const outcome = await session.offer(signed, { base, seed: this.#seedMode, repair: !this.#seedMode })
     if (outcome.kind === 'declined') {
       this.#result.skipped.push(id)
+      if (outcome.reason.startsWith(FORGOTTEN_BY_RETENTION)) {
+        this.#forgottenThere.add(id)
+        return
+      }
       deps.events.emit('replication.declined', `${this.#to} declined point ${id} of ${p.record.machine}: ${outcome.reason}`, { machine: p.record.machine, to: this.#rule.to, point: id, reason: outcome.reason }, 'warning')
       return
     }
@@ -214,7 +248,7 @@ class ReplicationJob {
   #finish (): void {
     const covered = this.#covered()
     this.#result.lastPoint = covered.findLast(p => this.#present.has(p.record.point))?.record.point ?? null
-    const behind = covered.filter(p => !this.#present.has(p.record.point))
+    const behind = covered.filter(p => !this.#present.has(p.record.point) && !this.#forgottenThere.has(p.record.point))
     this.#result.pointsBehind = behind.length
     this.#result.blocked = behind
       .filter(p => p.reason === 'incomplete' || this.#damagedHere.has(p.record.point))
@@ -279,24 +313,41 @@ async function settleSeeds (deps: JobDeps, rule: RuleRecord, seeds: OutstandingS
 
 /**
  * The point to diff against: the last one this target acknowledged for the machine (this job's,
- * or the stored cursor), when this Core still has it. Null: send the full closure.
+ * or the stored cursor), when this Core still has it; else, when retention here forgot that
+ * one, the newest point the target holds complete (its status) that this Core still has, so a
+ * forgotten cursor costs a delta, not the full closure's "have?". Null: the full closure.
+ *
+ * "Still has" means a point recorded here: a forgotten point's blocks are left to garbage
+ * collection, which may take them while the job runs.
  */
-async function cursorBase (deps: JobDeps, to: string, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>): Promise<SignedPoint | null> {
+async function deltaBase (deps: JobDeps, to: string, p: PlannedPoint, bases: Map<MachineRecord, SignedPoint | null>, held: PointSummary[]): Promise<SignedPoint | null> {
   const known = bases.get(p.machine)
   if (known !== undefined) return known
   const cursor = await deps.cursors.get(to, p.machine)
-  const base = cursor === undefined || cursor.point === p.record.point ? null : await loadIfPresent(deps.store, cursor.point)
+  const candidates = [
+    ...(cursor === undefined ? [] : [cursor.point]),
+    ...held.filter(s => s.complete && s.origin === p.machine.origin).sort((a, b) => b.seq - a.seq).map(s => s.point.toString())
+  ]
+  let base: SignedPoint | null = null
+  for (const id of candidates) {
+    if (id === p.record.point) continue
+    base = await loadIfKept(deps, p.machine, id)
+    if (base !== null) break
+  }
   bases.set(p.machine, base)
   return base
 }
 
-async function parentOf (store: BlockStore, point: SignedPoint): Promise<SignedPoint | null> {
+async function parentOf (deps: JobDeps, machine: MachineRecord, point: SignedPoint): Promise<SignedPoint | null> {
   const parent = point.manifest.parent
-  return parent === null ? null : await loadIfPresent(store, parent.toString())
+  return parent === null ? null : await loadIfKept(deps, machine, parent.toString())
 }
 
-async function loadIfPresent (store: BlockStore, id: string): Promise<SignedPoint | null> {
-  return await store.has(CID.parse(id)) ? await loadManifest(store, id) : null
+/** The manifest of a point this Core still records in the machine's tenant, else null. */
+async function loadIfKept (deps: JobDeps, machine: MachineRecord, id: string): Promise<SignedPoint | null> {
+  const record = await deps.points.get(id, machine.tenant)
+  if (record === undefined || !await deps.store.has(CID.parse(id))) return null
+  return await loadManifest(deps.store, id)
 }
 
 /** Calls `onProgress` at most every TRANSFER_PROGRESS_INTERVAL_MS, and at each point's start and end. */

@@ -1,12 +1,16 @@
-import { asUserError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
+import { asExpectedError, BadSignatureError, CorruptBlockError, FileSystemError, MalformedError, NotAuthorizedError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
+import { emitRetentionEvent } from '../events/retention.ts'
 import type { WireStream, PeerTrust } from '../net/index.ts'
 import { decodeManifest } from '../points/manifest.ts'
 import { IncomingPoint } from './incoming-point.ts'
 import type { IncomingDeps } from './incoming-point.ts'
-import { TenantScope } from '../tenants/index.ts'
+import { lockedPoints } from '../retention/index.ts'
+import { QuotaExceededError, RetentionLockedError, TenantScope } from '../tenants/index.ts'
+import type { TenantSettings } from '../tenants/index.ts'
 import type { EngineMetrics, PointReceived } from './api.ts'
 import { approvedTenant, countedSend } from './sessions.ts'
+import { FORGOTTEN_BY_RETENTION } from '../protocol/index.ts'
 import type { Message, MessageOf } from '../protocol/index.ts'
 
 export interface ReceiverDeps extends IncomingDeps {
@@ -17,6 +21,8 @@ export interface ReceiverDeps extends IncomingDeps {
   metrics: EngineMetrics
   /** told about every point committed new, or completed, in a tenant */
   received: (event: PointReceived) => void
+  /** each tenant's retention lock, which `remove-machine` may not break */
+  settings: Pick<TenantSettings, 'get'>
   /** how a peer is named in events: `name (peer id)` where the operator named it */
   label?: (peerId: string) => string
 }
@@ -87,7 +93,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
         }
         case 'remove-machine': {
           between('remove-machine')
-          const removed = await removeMachine(deps, scope, frame.machine)
+          const removed = await removeMachine(deps, scope, frame.machine, peer)
           await send({ type: 'remove-reply', machine: frame.machine, removed })
           if (removed > 0) {
             deps.events.emit('replication.removed', `peer ${who} removed ${removed} points of ${frame.machine} from tenant ${tenant}`, { peerId: peer, tenant, machine: frame.machine, removed })
@@ -100,6 +106,11 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
     }
   } catch (err) {
     failure = err
+    if (err instanceof QuotaExceededError) {
+      emitRetentionEvent(deps.events, 'tenant.quota-exceeded', `refused a block of point ${offered ?? 'unknown'} from peer ${peer}: ${err.message}`, {
+        tenant, quota: err.quota, storedBytes: err.storedBytes, bytes: err.bytes, peerId: peer, point: offered, seed: null
+      }, 'error')
+    }
     if (err instanceof CorruptBlockError || err instanceof BadSignatureError || (err instanceof MalformedError && offered !== null)) {
       deps.events.emit('replication.rejected', `rejected ${offered === null ? 'a transfer' : `point ${offered}`} from peer ${who}: ${err.message}`, {
         peerId: peer, tenant, point: offered, reason: err.message
@@ -111,7 +122,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       const point = incoming
       const kept = await point.abandon()
       const { blocks, bytes } = point.stats
-      const storage = asUserError(failure)
+      const storage = asExpectedError(failure)
       if (storage instanceof FileSystemError) {
         // this Core's disk, not the peer, stopped the transfer: the operator here must act
         const next = storage.outOfSpace ? '; once space is freed here, its next job completes the point' : ''
@@ -138,6 +149,11 @@ async function offer (deps: ReceiverDeps, scope: TenantScope, frame: MessageOf<'
     return undefined
   }
   const existing = await scope.point(id)
+  const forgotten = existing === undefined ? await deps.tenants.forgottenAt(scope.tenant, id) : undefined
+  if (forgotten !== undefined) {
+    await send({ type: 'offer-reply', known: false, complete: false, accepted: false, reason: `${FORGOTTEN_BY_RETENTION}: this Core's retention policy removed point ${id} on ${forgotten}; it is not taken again` })
+    return undefined
+  }
   if (existing !== undefined && (await scope.completeness(existing, signed)).complete) {
     await send({ type: 'offer-reply', known: true, complete: true, accepted: false, reason: `point ${id} is already complete here` })
     return undefined
@@ -161,10 +177,25 @@ function announce (deps: ReceiverDeps, point: IncomingPoint, committed: Awaited<
   }
 }
 
-/** Deletes the tenant's records of a machine's points (every origin); blocks stay. */
-async function removeMachine (deps: ReceiverDeps, scope: TenantScope, machine: string): Promise<number> {
+/**
+ * Deletes the tenant's records of a machine's points (every origin); blocks stay. Refused, with
+ * nothing removed, while the tenant's retention lock keeps any of them (a source's operator, or
+ * whoever took over the source, cannot wipe its replicas; docs/retention.md).
+ */
+async function removeMachine (deps: ReceiverDeps, scope: TenantScope, machine: string, peer: string): Promise<number> {
+  const records = await scope.points(machine)
+  const lock = (await deps.settings.get(scope.tenant))?.retentionLock ?? null
+  const locked = lockedPoints(records, lock, Date.now())
+  if (locked.points.size > 0) {
+    const err = new RetentionLockedError(`the retention lock of tenant ${scope.tenant} on this Core (${lock}) keeps ${locked.points.size} of the ${records.length} points of ${machine} ` +
+      `until ${locked.until}: nothing was removed (only this Core's operator can change the lock)`, { tenant: scope.tenant, retentionLock: lock!, locked: locked.points.size, until: locked.until! })
+    emitRetentionEvent(deps.events, 'tenant.delete-refused', `refused to delete the points of ${machine} for peer ${peer}: tenant ${scope.tenant}'s retention lock (${lock}) keeps ${locked.points.size} of them until ${locked.until}`, {
+      tenant: scope.tenant, peerId: peer, machine, retentionLock: lock!, locked: locked.points.size, until: locked.until!
+    }, 'warning')
+    throw err
+  }
   let removed = 0
-  for (const record of await scope.points(machine)) {
+  for (const record of records) {
     await deps.points.remove(record.point, scope.tenant)
     await deps.tenants.forgetPoint(scope.tenant, record.point)
     removed++

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 import type { EngineOptions } from './api.ts'
 
 /**
@@ -10,7 +10,7 @@ export const REPLICATION_TUNING_ENV = 'DRCORE_REPLICATION_TUNING'
 
 const KEYS: ReadonlyArray<keyof EngineOptions> = ['flushBytes', 'flushIntervalMs', 'batchSize', 'pipeline', 'timeout', 'ackTimeout']
 
-/** Parses `key=integer,...`; empty or unset is no override; anything else is a one-line `UserError`. */
+/** Parses `key=integer,...`; empty or unset is no override; anything else is a one-line `InvalidInputError`. */
 export function parseReplicationTuning (text: string | undefined): EngineOptions {
   const options: EngineOptions = {}
   if (text == null || text.trim() === '') return options
@@ -18,7 +18,7 @@ export function parseReplicationTuning (text: string | undefined): EngineOptions
     const m = /^\s*(\w+)\s*=\s*(\d+)\s*$/.exec(part)
     const key = m?.[1] as keyof EngineOptions | undefined
     if (m == null || key === undefined || !KEYS.includes(key) || Number(m[2]) < 1) {
-      throw new UserError(`${REPLICATION_TUNING_ENV}: "${part.trim()}" is not a setting; use key=integer (at least 1), with keys ${KEYS.join(', ')}`)
+      throw new InvalidInputError(`${REPLICATION_TUNING_ENV}: "${part.trim()}" is not a setting; use key=integer (at least 1), with keys ${KEYS.join(', ')}`)
     }
     options[key] = Number(m[2])
   }

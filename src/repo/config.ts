@@ -12,6 +12,11 @@ export interface Config {
   listen: string[]
   /** the HTTP API and console; `host` other than 127.0.0.1 only by explicit choice */
   api: { host: string, port: number }
+  /**
+   * When the daemon prunes by itself: `schedule` is a cron expression in local time, or null
+   * for never (docs/retention.md). Absent: the default, daily at 03:30.
+   */
+  prune?: { schedule: string | null }
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
@@ -52,7 +57,15 @@ export async function readConfig (dir: string): Promise<Config> {
   if (typeof api.host !== 'string' || !Number.isInteger(api.port) || api.port < 0 || api.port > 65535) {
     throw new MalformedError(`${path}: "api" must be {"host": string, "port": 0-65535}`)
   }
-  return { version: 1, name: raw.name, listen: raw.listen, api }
+  const config: Config = { version: 1, name: raw.name, listen: raw.listen, api }
+  if (raw.prune !== undefined) {
+    const schedule = raw.prune?.schedule
+    if (typeof raw.prune !== 'object' || raw.prune === null || (schedule !== null && typeof schedule !== 'string')) {
+      throw new MalformedError(`${path}: "prune" must be {"schedule": "<cron expression>"} or {"schedule": null}`)
+    }
+    config.prune = { schedule }
+  }
+  return config
 }
 
 export async function writeConfig (dir: string, config: Config): Promise<void> {

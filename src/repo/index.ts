@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
-import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, UserError } from '../errors.ts'
+import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, OperationalError, UserError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
 import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
@@ -99,7 +99,7 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
   try {
     keyBytes = await readFile(join(dir, 'identity.key'))
   } catch (err: any) {
-    throw new UserError(`cannot read the Core's identity key ${join(dir, 'identity.key')}: ${err.code ?? err.message}`)
+    throw new OperationalError(`cannot read the Core's identity key ${join(dir, 'identity.key')}: ${err.code ?? err.message}`)
   }
   const privateKey = privateKeyFromProtobuf(keyBytes)
   const db: RootDb = new Level(join(dir, 'index'))
@@ -112,7 +112,7 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
     }
     // LevelDB writes while it opens (it turns its log into a table): a full disk stops it
     if (fileSystemFault(err) !== undefined) throw new FileSystemError('opening the index of repository', dir, err)
-    throw new UserError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
+    throw new OperationalError(`cannot open the index of repository ${dir}: ${err.cause?.message ?? err.message}`)
   }
   try {
     await checkRepositoryFormat(db, dir)

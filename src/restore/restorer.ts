@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { mapLimit, readAhead } from '../common/concurrency.ts'
 import { Throttle } from '../common/throttle.ts'
-import { FileSystemError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
+import { FileSystemError, InvalidInputError, isSystemError, MalformedError, OrphanPointError, UserError } from '../errors.ts'
 import { dirEntries } from '../points/dir-tree.ts'
 import { fileChunks } from '../points/file-tree.ts'
 import { countMissing, missingBlocks } from '../points/closure.ts'
@@ -53,7 +53,7 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
     await refuseOrphan(deps, s.signed, names, s.record)
     targets = names.map(name => ({ entry: volumeEntry(name, s.signed.manifest.volumes[name]), path: Buffer.from(join(opts.dest, name)) }))
   } else {
-    if (s.entry === undefined) throw new UserError('restore --path needs a path inside a volume')
+    if (s.entry === undefined) throw new InvalidInputError('restore --path needs a path inside a volume')
     const entry = s.entry
     if (!s.record.complete && entry.cid !== undefined) {
       let nodes = 0

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { NotFoundError, UserError } from '../errors.ts'
+import { InvalidInputError, NotFoundError } from '../errors.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { lookupEntry } from '../points/dir-tree.ts'
 import type { Entry } from '../points/nodes.ts'
@@ -65,6 +65,6 @@ export function volumeEntry (name: string, ref: VolumeRef): Entry {
 function splitPath (path: string | undefined): string[] {
   if (path === undefined) return []
   const parts = path.split('/').filter(p => p !== '' && p !== '.')
-  if (parts.includes('..')) throw new UserError(`a path inside a point cannot contain "..": ${path}`)
+  if (parts.includes('..')) throw new InvalidInputError(`a path inside a point cannot contain "..": ${path}`)
   return parts
 }

@@ -54,3 +54,8 @@ export function subtract (time: number, d: Duration): number {
   t.setUTCFullYear(t.getUTCFullYear() - d.years, t.getUTCMonth() - d.months, t.getUTCDate() - d.days)
   return t.getTime() - d.hours * 3_600_000
 }
+
+/** `time` plus `d` (the inverse of `subtract`): when a point received at `time` leaves a lock of `d`. */
+export function add (time: number, d: Duration): number {
+  return subtract(time, { years: -d.years, months: -d.months, days: -d.days, hours: -d.hours })
+}

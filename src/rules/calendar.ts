@@ -3,7 +3,7 @@
  * window, both in local time. The scheduler arms its timers from these; rule input checks them.
  */
 import { Cron } from 'croner'
-import { UserError } from '../errors.ts'
+import { InvalidInputError } from '../errors.ts'
 
 /** The default schedule: a job after every backup (and verify, and point received to forward). */
 export const AFTER_BACKUP = 'after-backup'
@@ -16,7 +16,7 @@ const WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/
 
 export function parseWindow (text: string): { start: number, end: number } {
   const m = WINDOW.exec(text)
-  if (m == null) throw new UserError(`not a window: "${text}" (use HH:MM-HH:MM, e.g. 22:00-06:00)`)
+  if (m == null) throw new InvalidInputError(`not a window: "${text}" (use HH:MM-HH:MM, e.g. 22:00-06:00)`)
   return { start: Number(m[1]) * 60 + Number(m[2]), end: Number(m[3]) * 60 + Number(m[4]) }
 }
 

@@ -5,7 +5,7 @@
  * engine, which runs jobs, and the scheduler, which decides when.
  */
 export type { NewRule, RuleRecord } from './record.ts'
-export { RuleStore } from './store.ts'
+export { RuleNotFoundError, RuleStore } from './store.ts'
 export { AFTER_BACKUP, inWindow, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart, parseWindow } from './calendar.ts'
 export { checkRuleMachine, checkSchedule, checkWindow, MIN_RATE, parseRate } from './input.ts'
 export { planRule } from './plan.ts'

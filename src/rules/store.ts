@@ -6,6 +6,21 @@ import { parseWindow } from './calendar.ts'
 import type { NewRule, RuleRecord } from './record.ts'
 
 /**
+ * No rule sends this machine to this peer: it was never added, or it was removed. The scheduler
+ * tells a rule removed meanwhile by this class, and nothing else.
+ */
+export class RuleNotFoundError extends NotFoundError {
+  override name = 'RuleNotFoundError'
+  readonly machine: string
+  readonly to: string
+  constructor (machine: string, to: string) {
+    super(`no rule sends ${machine} to ${to}`)
+    this.machine = machine
+    this.to = to
+  }
+}
+
+/**
  * Rules in the `rules` sublevel, keyed `<peer id>\0<machine>`. A Core opens one RuleStore
  * (src/core/services.ts) and hands it to every service that reads or writes rules: the
  * operations, the scheduler (job outcomes), seeds (seed state) and repair. Writes to one rule run
@@ -56,7 +71,7 @@ export class RuleStore {
 
   async get (machine: string, to: string): Promise<RuleRecord> {
     const rule = await this.rules.get(RuleStore.key(machine, to))
-    if (rule === undefined) throw new NotFoundError(`no rule sends ${machine} to ${to}`)
+    if (rule === undefined) throw new RuleNotFoundError(machine, to)
     return rule
   }
 

@@ -1,4 +1,4 @@
-import type { CoreEvent, EventSink } from '../events/api.ts'
+import type { EventSink, LiveEventSink } from '../events/api.ts'
 import type { JobProgress, JobResult, PointReceived, RuleRecord } from '../rules/index.ts'
 
 export type { JobProgress, JobResult, PointReceived }
@@ -12,17 +12,19 @@ export interface ReplicationJobs {
   onPointReceived (listener: (point: PointReceived) => void): () => void
 }
 
-/** Events in, events out: the Core's `EventLog`. */
-export interface SchedulerEvents extends EventSink {
-  subscribe (listener: (event: CoreEvent) => void): () => void
-  /** live-only events (job progress), not kept in the log */
-  publish (type: string, message: string, data?: Record<string, unknown>): void
-}
+/**
+ * Where the scheduler reports (deferred and retried jobs, live job progress): the Core's
+ * `EventLog`. It only writes there: what starts jobs reaches it as calls and listeners (see
+ * `ReplicationScheduler`), not as events.
+ */
+export interface SchedulerEvents extends EventSink, LiveEventSink {}
 
-/** The pairing decisions the scheduler consults before it starts a job. */
+/** The pairing decisions the scheduler consults before it starts a job, and hears of. */
 export interface SchedulerPeers {
   canSendTo (peerId: string): boolean
   get (peerId: string): { name: string | null, outbound: string } | undefined
+  /** calls `listener` when a peer approves this Core (its decision about us), until the returned function is called */
+  onApproval (listener: (peerId: string) => void): () => void
 }
 
 /** Time, injectable so tests can move it. Timers must not keep the process alive. */

@@ -1,13 +1,23 @@
-import { UserError } from '../errors.ts'
-import type { CoreEvent } from '../events/api.ts'
+import { messageWithCauses, StoppingError, UserError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
-import { inWindow, RuleStore, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart } from '../rules/index.ts'
+import { isCronSchedule, nextCronRun, nextWindowStart, RuleStore } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { Clock, JobResult, JobProgress, PointReceived, ReplicationJobs, RuleActivity, SchedulerEvents, SchedulerPeers } from './api.ts'
-import { DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAYS_MS, MAX_TIMER_MS } from './constants.ts'
+import { DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAYS_MS } from './constants.ts'
+import { triggerOutcome, wakeAsksForJob } from './decide.ts'
+import { JobQueue } from './job-queue.ts'
+import { JobRunner } from './job-runner.ts'
 import { rulesSending } from './matching.ts'
 import type { TriggerMachine } from './matching.ts'
 import { whyCannotSend } from './permission.ts'
+import { Quiescence } from './quiescence.ts'
+import { ifRemoved } from './removed.ts'
+import { formatDelay, retryDelay } from './retry.ts'
+import { activityOf, newJob, newSlot } from './slot.ts'
+import type { Slot, TriggerReason } from './slot.ts'
+import { realClock, Timers } from './timers.ts'
+
+export type { TriggerReason }
 
 export interface SchedulerOptions {
   rules: RuleStore
@@ -25,52 +35,6 @@ export interface SchedulerOptions {
   clock?: Clock
 }
 
-/** Why a job was asked for; shown in events. */
-export type TriggerReason = 'start' | 'added' | 'resumed' | 'approved' | 'backup' | 'verify' | 'received' | 'schedule' | 'window' | 'retry' | 'follow-up' | 'seed abandoned' | 'seed consumed'
-
-interface Timer {
-  handle: unknown
-  at: number
-}
-
-interface Waiter {
-  resolve: (outcome: JobResult) => void
-  reject: (err: Error) => void
-  onProgress?: (p: JobProgress) => void
-}
-
-interface Job {
-  readonly controller: AbortController
-  readonly listeners: Set<(p: JobProgress) => void>
-  readonly startedAt: number
-  progress: JobProgress | null
-  done?: Promise<void>
-}
-
-/** The scheduler's state of one rule. */
-interface Slot {
-  readonly key: string
-  readonly machine: string
-  readonly to: string
-  job?: Job
-  /** a trigger arrived while the job ran: run once more when it ends */
-  again: boolean
-  queued: boolean
-  /** `now` callers, served by the next job that starts */
-  waiting: Waiter[]
-  /** failed jobs in a row */
-  failures: number
-  window?: Timer
-  retry?: Timer
-  cron?: Timer
-}
-
-const realClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimer: timer => { clearTimeout(timer as NodeJS.Timeout) }
-}
-
 /**
  * Decides when each replication rule runs a job (docs/replication.md, "Triggers"):
  * - after every backup of the rule's machine (or of its cluster), after a passing verify, after
@@ -79,13 +43,14 @@ const realClock: Clock = {
  * - on its cron schedule, for a rule that has one (and only then);
  * - at start (a restart resumes unfinished work), on resume, when the rule is added, and when
  *   the target approves this Core: always for `after-backup` rules, and for cron rules only when
- *   a scheduled run was missed or the last job failed or was cut short;
+ *   a scheduled run was missed or the last job failed or was cut short (decide.ts);
  * - `now`: at once, outside the window and the schedule, past the concurrency limit.
  * A trigger outside the rule's daily window waits for the window to open; a job started inside
  * it runs to the end. A paused rule, or one whose target has not approved this Core, starts no
  * job; resume and the approval wake it. One job per rule at a time: a trigger during a job runs
- * it once more afterwards. At most `concurrency` jobs at once. A failed job is retried after
- * 30 s, 2 min, then every 10 min (triggers in between wait for the retry) until one succeeds.
+ * it once more afterwards. At most `concurrency` jobs at once (job-queue.ts). A failed job is
+ * retried after 30 s, 2 min, then every 10 min (triggers in between wait for the retry) until
+ * one succeeds. Running one job and recording its outcome is job-runner.ts's.
  */
 export class ReplicationScheduler {
   readonly #rules: RuleStore
@@ -93,16 +58,13 @@ export class ReplicationScheduler {
   readonly #events: SchedulerEvents
   readonly #points: SchedulerOptions['points']
   readonly #peers: SchedulerPeers
-  readonly #concurrency: number
   readonly #retryDelays: number[]
-  readonly #clock: Clock
+  readonly #timers: Timers
   readonly #slots = new Map<string, Slot>()
-  readonly #queue: Slot[] = []
+  readonly #queue: JobQueue
+  readonly #runner: JobRunner
+  readonly #quiet: Quiescence
   readonly #unsubscribe: Array<() => void> = []
-  readonly #idle: Array<() => void> = []
-  #active = 0
-  /** trigger handlers still reading the store */
-  #deciding = 0
   #running = false
 
   constructor (options: SchedulerOptions) {
@@ -111,16 +73,28 @@ export class ReplicationScheduler {
     this.#events = options.events
     this.#points = options.points
     this.#peers = options.peers
-    this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY)
     this.#retryDelays = options.retryDelays != null && options.retryDelays.length > 0 ? options.retryDelays : DEFAULT_RETRY_DELAYS_MS
-    this.#clock = options.clock ?? realClock
+    this.#timers = new Timers(options.clock ?? realClock)
+    this.#queue = new JobQueue(Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY))
+    this.#quiet = new Quiescence(() => this.#queue.busy)
+    this.#runner = new JobRunner({
+      rules: this.#rules,
+      jobs: this.#jobs,
+      events: this.#events,
+      now: () => this.#timers.now(),
+      label: peerId => this.#label(peerId),
+      retry: (slot, message) => { this.#armRetry(slot, message) }
+    })
   }
 
-  /** Listens for triggers and wakes every rule once (a restart resumes unfinished work). */
+  /**
+   * Listens to its parts (points from peers, approvals from peers) and wakes every rule once (a
+   * restart resumes unfinished work).
+   */
   async start (): Promise<void> {
     this.#running = true
-    this.#unsubscribe.push(this.#events.subscribe(event => { this.#background(async () => { await this.#onEvent(event) }) }))
     this.#unsubscribe.push(this.#jobs.onPointReceived(point => { this.#background(async () => { await this.#onPointReceived(point) }) }))
+    this.#unsubscribe.push(this.#peers.onApproval(peerId => { this.#background(async () => { await this.#onApproval(peerId) }) }))
     for (const rule of await this.#rules.list()) this.#wake(rule, 'start')
   }
 
@@ -130,15 +104,15 @@ export class ReplicationScheduler {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe()
     const jobs: Array<Promise<void> | undefined> = []
     for (const slot of this.#slots.values()) {
-      this.#clearTimers(slot)
-      for (const waiter of slot.waiting.splice(0)) waiter.reject(new UserError('the Core is stopping'))
-      slot.job?.controller.abort(new UserError('the Core is stopping'))
+      this.#timers.clearAll(slot)
+      for (const waiter of slot.waiting.splice(0)) waiter.reject(new StoppingError('the Core is stopping'))
+      slot.job?.controller.abort(new StoppingError('the Core is stopping'))
       jobs.push(slot.job?.done)
     }
-    this.#queue.length = 0
+    this.#queue.clear()
     await Promise.allSettled(jobs)
     this.#slots.clear()
-    this.#settle()
+    this.#quiet.settle()
   }
 
   // --- the operator's changes (the rule store is already updated) ------------------------------
@@ -152,9 +126,9 @@ export class ReplicationScheduler {
   async paused (machine: string, to: string): Promise<void> {
     const slot = this.#slots.get(RuleStore.key(machine, to))
     if (slot == null) return
-    this.#unqueue(slot)
-    if (slot.window != null) this.#clear(slot, 'window')
-    if (slot.retry != null) this.#clear(slot, 'retry')
+    this.#queue.remove(slot)
+    if (slot.window != null) this.#timers.clear(slot, 'window')
+    if (slot.retry != null) this.#timers.clear(slot, 'retry')
     slot.again = false
     slot.job?.controller.abort(new UserError('the rule was paused'))
     await slot.job?.done
@@ -172,8 +146,8 @@ export class ReplicationScheduler {
     const slot = this.#slots.get(RuleStore.key(rule.machine, rule.to))
     if (slot == null || !this.#running) return
     const deferred = slot.window != null
-    this.#clear(slot, 'cron')
-    this.#clear(slot, 'window')
+    this.#timers.clear(slot, 'cron')
+    this.#timers.clear(slot, 'window')
     if (isCronSchedule(rule.schedule) && !rule.paused) this.#armCron(slot, rule.schedule)
     // a job waiting for the old window waits for the new one, or starts if it is open now
     if (deferred) this.#trigger(slot, 'window')
@@ -184,12 +158,12 @@ export class ReplicationScheduler {
     const slot = this.#slots.get(RuleStore.key(machine, to))
     if (slot == null) return
     this.#slots.delete(slot.key)
-    this.#unqueue(slot)
-    this.#clearTimers(slot)
+    this.#queue.remove(slot)
+    this.#timers.clearAll(slot)
     for (const waiter of slot.waiting.splice(0)) waiter.reject(new UserError('the rule was removed'))
     slot.job?.controller.abort(new UserError('the rule was removed'))
     await slot.job?.done
-    this.#settle()
+    this.#quiet.settle()
   }
 
   /**
@@ -206,15 +180,15 @@ export class ReplicationScheduler {
     const blocked = whyCannotSend(this.#peers, to)
     if (blocked != null) throw new UserError(`cannot replicate ${machine} to ${label}: ${blocked}`)
     const slot = this.#slot(rule)
-    if (slot.retry != null) this.#clear(slot, 'retry')
-    if (slot.window != null) this.#clear(slot, 'window')
+    if (slot.retry != null) this.#timers.clear(slot, 'retry')
+    if (slot.window != null) this.#timers.clear(slot, 'window')
     const outcome = new Promise<JobResult>((resolve, reject) => {
       slot.waiting.push({ resolve, reject, onProgress })
     })
     if (slot.job != null) {
       if (onProgress != null) slot.job.listeners.add(onProgress)
     } else {
-      this.#unqueue(slot)
+      this.#queue.remove(slot)
       this.#startJob(slot)
     }
     return { outcome }
@@ -222,53 +196,55 @@ export class ReplicationScheduler {
 
   /** What the scheduler is doing with a rule right now (for `replication list`). */
   activity (machine: string, to: string): RuleActivity {
-    const slot = this.#slots.get(RuleStore.key(machine, to))
-    const iso = (timer: Timer | undefined): string | null => timer == null ? null : new Date(timer.at).toISOString()
-    return {
-      running: slot?.job != null,
-      progress: slot?.job?.progress ?? null,
-      startedAt: slot?.job != null ? new Date(slot.job.startedAt).toISOString() : null,
-      waitingForWindow: iso(slot?.window),
-      retryAt: iso(slot?.retry),
-      nextRunAt: iso(slot?.cron)
-    }
+    return activityOf(this.#slots.get(RuleStore.key(machine, to)))
   }
 
   /** Resolves when no job runs, none is queued and no trigger is being decided (tests). */
   async idle (): Promise<void> {
-    while (this.#busy()) await new Promise<void>(resolve => this.#idle.push(resolve))
+    await this.#quiet.idle()
+  }
+
+  // --- what happened elsewhere in the Core (the composition root tells) ------------------------
+
+  /** A backup of this Core took `point`: the rules that send its machine, or its cluster, run. */
+  backedUp (point: string): void {
+    this.#background(async () => {
+      const record = await this.#points.get(point, '')
+      if (record != null) await this.#triggerSending(record, 'backup')
+    })
+  }
+
+  /** A verify ended: a passing one runs every after-backup rule (it may have healed what a job lacked). */
+  verified (report: { ok: boolean }): void {
+    if (!report.ok) return
+    this.#background(async () => { await this.#triggerAfterBackupRules('verify') })
+  }
+
+  /** A seed drive was consumed: when it brought blocks (points arrived, or orphans became complete), rules may forward them. */
+  seedConsumed (result: { imported: number }): void {
+    if (result.imported === 0) return
+    this.#background(async () => { await this.#triggerAfterBackupRules('seed consumed') })
+  }
+
+  /** A seed was abandoned: its rules wake, to send its points over the network. */
+  seedAbandoned (rules: Array<{ machine: string, to: string }>): void {
+    this.#background(async () => {
+      for (const r of rules) {
+        const rule = await this.#rules.get(r.machine, r.to).catch(ifRemoved(undefined))
+        if (rule != null) this.#wake(rule, 'seed abandoned')
+      }
+    })
   }
 
   // --- triggers ----------------------------------------------------------------------------------
 
-  async #onEvent (event: CoreEvent): Promise<void> {
-    const data = event.data
-    switch (event.type) {
-      case 'backup.finished': {
-        const record = typeof data.point === 'string' ? await this.#points.get(data.point, '') : undefined
-        if (record != null) await this.#triggerSending(record, 'backup')
-        break
-      }
-      case 'verify.finished':
-        if (event.level === 'error') break
-        for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'verify')
-        break
-      case 'seed.consumed':
-        // points arrived on a seed drive (or orphans became complete): rules may forward them
-        if (typeof data.imported !== 'number' || data.imported === 0) break
-        for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), 'seed consumed')
-        break
-      case 'pairing.approved':
-        if (data.by !== 'remote') break
-        for (const rule of await this.#rules.list()) if (rule.to === data.peerId) this.#wake(rule, 'approved')
-        break
-      case 'seed.abandoned':
-        for (const r of Array.isArray(data.rules) ? data.rules as Array<{ machine: string, to: string }> : []) {
-          const rule = await this.#rules.get(r.machine, r.to).catch(() => undefined)
-          if (rule != null) this.#wake(rule, 'seed abandoned')
-        }
-        break
-    }
+  async #triggerAfterBackupRules (reason: TriggerReason): Promise<void> {
+    for (const rule of await this.#rules.list()) if (!isCronSchedule(rule.schedule)) this.#trigger(this.#slot(rule), reason)
+  }
+
+  /** A target approved this Core: its rules, which started no job until now, wake. */
+  async #onApproval (peerId: string): Promise<void> {
+    for (const rule of await this.#rules.list()) if (rule.to === peerId) this.#wake(rule, 'approved')
   }
 
   async #onPointReceived (point: PointReceived): Promise<void> {
@@ -285,48 +261,48 @@ export class ReplicationScheduler {
     }
   }
 
-  /**
-   * Start, resume, a new rule, an approval: after-backup rules run; cron rules run only when a
-   * scheduled run was missed, or their last job failed or was cut short.
-   */
+  /** Start, resume, a new rule, an approval: arms a cron rule's schedule; asks for a job when due. */
   #wake (rule: RuleRecord, reason: TriggerReason): void {
     if (!this.#running) return
     const slot = this.#slot(rule)
-    if (isCronSchedule(rule.schedule)) {
-      this.#armCron(slot, rule.schedule)
-      const last = lastCronRun(rule.schedule, new Date(this.#clock.now()))
-      const since = Date.parse(rule.lastRunAt ?? rule.createdAt)
-      const missed = last != null && last.getTime() > since
-      if (!missed && rule.state !== 'running' && rule.state !== 'error') return
-    }
-    this.#trigger(slot, reason)
+    if (isCronSchedule(rule.schedule)) this.#armCron(slot, rule.schedule)
+    if (wakeAsksForJob(rule, new Date(this.#timers.now()))) this.#trigger(slot, reason)
   }
 
   /** Asks for a job: it starts when the rule may run, now or when its window opens. */
   #trigger (slot: Slot, reason: TriggerReason): void {
     if (!this.#running) return
     this.#background(async () => {
-      const rule = await this.#rules.get(slot.machine, slot.to).catch(() => undefined)
-      if (rule == null || this.#slots.get(slot.key) !== slot || rule.paused) return
-      if (whyCannotSend(this.#peers, rule.to) != null) return // the approval wakes it
-      if (slot.retry != null && reason !== 'retry') return // the retry will send it
-      if (slot.job != null) {
-        slot.again = true
-        return
+      let rule: RuleRecord | undefined
+      try {
+        rule = await this.#rules.get(slot.machine, slot.to).catch(ifRemoved(undefined))
+      } catch (err) {
+        // the store failed (a full or failing disk): the rule is not removed, so it runs once
+        // the store answers again, as after a failed job
+        slot.failures++
+        this.#armRetry(slot, `cannot read the rule: ${messageWithCauses(err)}`)
+        throw err
       }
-      const now = new Date(this.#clock.now())
-      if (!inWindow(rule.window, now)) {
-        this.#deferToWindow(slot, rule, now, reason)
-        return
+      if (rule == null || this.#slots.get(slot.key) !== slot) return
+      const now = new Date(this.#timers.now())
+      switch (triggerOutcome(rule, slot, reason, whyCannotSend(this.#peers, rule.to) == null, now)) {
+        case 'ignore': return
+        case 'again':
+          slot.again = true
+          return
+        case 'wait-for-window':
+          this.#deferToWindow(slot, rule, now, reason)
+          return
+        case 'queue':
+          if (this.#queue.add(slot)) this.#pump()
       }
-      this.#enqueue(slot)
     })
   }
 
   #deferToWindow (slot: Slot, rule: RuleRecord, now: Date, reason: TriggerReason): void {
     if (slot.window != null || rule.window == null) return
     const opens = nextWindowStart(rule.window, now)
-    slot.window = this.#timer(opens.getTime(), () => {
+    slot.window = this.#timers.at(opens.getTime(), () => {
       slot.window = undefined
       this.#trigger(slot, 'window')
     })
@@ -337,9 +313,9 @@ export class ReplicationScheduler {
 
   #armCron (slot: Slot, schedule: string): void {
     if (slot.cron != null) return
-    const next = nextCronRun(schedule, new Date(this.#clock.now()))
+    const next = nextCronRun(schedule, new Date(this.#timers.now()))
     if (next == null) return
-    slot.cron = this.#timer(next.getTime(), () => {
+    slot.cron = this.#timers.at(next.getTime(), () => {
       slot.cron = undefined
       if (!this.#running || this.#slots.get(slot.key) !== slot) return
       this.#trigger(slot, 'schedule')
@@ -349,102 +325,27 @@ export class ReplicationScheduler {
 
   // --- jobs ------------------------------------------------------------------------------------
 
-  #enqueue (slot: Slot): void {
-    if (slot.queued || slot.job != null) return
-    slot.queued = true
-    this.#queue.push(slot)
-    this.#pump()
-  }
-
-  #unqueue (slot: Slot): void {
-    if (!slot.queued) return
-    slot.queued = false
-    this.#queue.splice(this.#queue.indexOf(slot), 1)
-  }
-
+  /** Starts the queued jobs there are places for. */
   #pump (): void {
-    while (this.#running && this.#active < this.#concurrency && this.#queue.length > 0) {
-      const slot = this.#queue.shift()!
-      slot.queued = false
+    while (this.#running) {
+      const slot = this.#queue.next()
+      if (slot == null) break
       this.#startJob(slot)
     }
-    this.#settle()
+    this.#quiet.settle()
   }
 
   #startJob (slot: Slot): void {
     const waiters = slot.waiting.splice(0)
-    const job: Job = {
-      controller: new AbortController(),
-      listeners: new Set(waiters.flatMap(w => w.onProgress != null ? [w.onProgress] : [])),
-      startedAt: this.#clock.now(),
-      progress: null
-    }
+    const job = newJob(waiters, this.#timers.now())
     slot.job = job
     slot.again = false
-    this.#active++
-    job.done = this.#runJob(slot, job, waiters).finally(() => {
-      this.#active--
+    this.#queue.started()
+    job.done = this.#runner.run(slot, job, waiters).finally(() => {
+      this.#queue.ended()
       slot.job = undefined
       this.#afterJob(slot)
     })
-  }
-
-  async #runJob (slot: Slot, job: Job, waiters: Waiter[]): Promise<void> {
-    const signal = job.controller.signal
-    let rule: RuleRecord
-    try {
-      rule = await this.#rules.update(slot.machine, slot.to, r => {
-        if (r.paused) return
-        r.state = 'running' // on disk until the job ends: a crash leaves it, and the next start resumes
-        r.lastRunAt = this.#isoNow()
-      })
-      if (rule.paused) throw new UserError(`replication of ${slot.machine} to ${this.#label(slot.to)} is paused`)
-      if (signal.aborted) throw signal.reason
-    } catch (err: any) {
-      for (const waiter of waiters) waiter.reject(err)
-      return
-    }
-    try {
-      const outcome = await this.#jobs.replicate(rule, {
-        signal,
-        onProgress: p => {
-          job.progress = p
-          this.#publishProgress(slot, job, false)
-          for (const listener of job.listeners) listener(p)
-        }
-      })
-      if (job.progress != null) this.#publishProgress(slot, job, true)
-      slot.failures = 0
-      await this.#record(slot, r => {
-        r.state = 'idle'
-        r.error = null
-        r.lastPoint = outcome.lastPoint ?? r.lastPoint
-        r.bytesSent += outcome.bytesSent
-        r.lastSuccessAt = this.#isoNow()
-      })
-      for (const waiter of waiters) waiter.resolve(outcome)
-    } catch (err: any) {
-      if (job.progress != null) this.#publishProgress(slot, job, true)
-      const partial = job.progress?.bytesSent ?? 0
-      const label = this.#label(slot.to)
-      if (signal.aborted) {
-        // paused, removed or stopping: not a failure; the job stays `running` on disk, so the
-        // next start or resume knows it has unfinished work
-        await this.#record(slot, r => { r.bytesSent += partial })
-        const why = signal.reason instanceof Error ? signal.reason.message : 'it was stopped'
-        for (const waiter of waiters) waiter.reject(new UserError(`replication of ${slot.machine} to ${label} stopped: ${why}`))
-        return
-      }
-      const message = String(err?.message ?? err)
-      slot.failures++
-      await this.#record(slot, r => {
-        r.bytesSent += partial
-        r.state = 'error'
-        r.error = message
-      })
-      this.#armRetry(slot, message)
-      for (const waiter of waiters) waiter.reject(err instanceof UserError ? err : new UserError(`replication of ${slot.machine} to ${label} failed: ${message}`))
-    }
   }
 
   #afterJob (slot: Slot): void {
@@ -459,12 +360,13 @@ export class ReplicationScheduler {
     this.#pump()
   }
 
+  /** A job failed (`slot.failures` counts it): the next trigger waits for the retry, which runs it. */
   #armRetry (slot: Slot, message: string): void {
     if (!this.#running || this.#slots.get(slot.key) !== slot) return
     slot.again = false
-    const delay = this.#retryDelays[Math.min(slot.failures, this.#retryDelays.length) - 1]
-    if (slot.retry != null) this.#clear(slot, 'retry')
-    slot.retry = this.#timer(this.#clock.now() + delay, () => {
+    const delay = retryDelay(this.#retryDelays, slot.failures)
+    if (slot.retry != null) this.#timers.clear(slot, 'retry')
+    slot.retry = this.#timers.at(this.#timers.now() + delay, () => {
       slot.retry = undefined
       this.#trigger(slot, 'retry')
     })
@@ -473,94 +375,27 @@ export class ReplicationScheduler {
       { machine: slot.machine, to: slot.to, attempt: slot.failures, delayMs: delay, error: message }, 'warning')
   }
 
-  /** `replication.progress`, live only: the console and `drcore status` show running jobs. */
-  #publishProgress (slot: Slot, job: Job, done: boolean): void {
-    const p = job.progress!
-    const seconds = (this.#clock.now() - job.startedAt) / 1000
-    this.#events.publish('replication.progress', `replicating ${slot.machine} to ${this.#label(slot.to)}: point ${p.pointIndex} of ${p.points}, ${p.bytesSent} bytes`, {
-      ...p,
-      machine: slot.machine,
-      to: slot.to,
-      rate: seconds > 0 ? Math.round(p.bytesSent / seconds) : 0,
-      startedAt: new Date(job.startedAt).toISOString(),
-      done
-    })
-  }
-
-  /** Records a job's outcome on the rule, unless the rule was removed meanwhile. */
-  async #record (slot: Slot, change: (rule: RuleRecord) => void): Promise<void> {
-    try {
-      await this.#rules.update(slot.machine, slot.to, change)
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err
-    }
-  }
-
   // --- plumbing ----------------------------------------------------------------------------------
 
   #slot (rule: RuleRecord): Slot {
     const key = RuleStore.key(rule.machine, rule.to)
     let slot = this.#slots.get(key)
     if (slot == null) {
-      slot = { key, machine: rule.machine, to: rule.to, again: false, queued: false, waiting: [], failures: 0 }
+      slot = newSlot(key, rule.machine, rule.to)
       this.#slots.set(key, slot)
     }
     return slot
-  }
-
-  /** A timer at an absolute time, re-armed in steps past the longest setTimeout. */
-  #timer (at: number, fire: () => void): Timer {
-    const timer: Timer = { handle: undefined, at }
-    const arm = (): void => {
-      const wait = at - this.#clock.now()
-      timer.handle = this.#clock.setTimer(() => { if (wait > MAX_TIMER_MS) arm(); else fire() }, Math.max(0, Math.min(wait, MAX_TIMER_MS)))
-    }
-    arm()
-    return timer
-  }
-
-  #clear (slot: Slot, which: 'window' | 'retry' | 'cron'): void {
-    const timer = slot[which]
-    if (timer != null) this.#clock.clearTimer(timer.handle)
-    slot[which] = undefined
-  }
-
-  #clearTimers (slot: Slot): void {
-    this.#clear(slot, 'window')
-    this.#clear(slot, 'retry')
-    this.#clear(slot, 'cron')
   }
 
   #label (peerId: string): string {
     return this.#peers.get(peerId)?.name ?? peerId
   }
 
-  #isoNow (): string {
-    return new Date(this.#clock.now()).toISOString()
-  }
-
-  #busy (): boolean {
-    return this.#active > 0 || this.#queue.length > 0 || this.#deciding > 0
-  }
-
-  #settle (): void {
-    if (!this.#busy()) for (const resolve of this.#idle.splice(0)) resolve()
-  }
-
-  /** Runs trigger handling that reads the store; `idle()` waits for it. */
+  /** Runs trigger handling that reads the store; `idle()` waits for it. Nothing runs once stopped. */
   #background (work: () => Promise<void>): void {
-    this.#deciding++
-    work().catch((err: any) => {
+    if (!this.#running) return
+    this.#quiet.run(work, (err: any) => {
       this.#events.emit('replication.scheduler-error', `the replication scheduler failed to handle a trigger: ${err?.message ?? err}`, {}, 'error')
-    }).finally(() => {
-      this.#deciding--
-      this.#settle()
     })
   }
-}
-
-function formatDelay (ms: number): string {
-  if (ms < 1000) return `${ms} ms`
-  if (ms < 120_000) return `${Math.round(ms / 1000)} s`
-  return `${Math.round(ms / 60_000)} min`
 }

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { throttled } from '../common/throttle.ts'
-import { asUserError, FileSystemError, UserError } from '../errors.ts'
+import { asExpectedError, FileSystemError, isExpectedError, OperationalError, UserError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -10,7 +10,9 @@ import { decodeManifest, loadManifest, parsePointId } from '../points/manifest.t
 import { pointRecord } from '../points/point-index.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
-import { TenantBlocks } from '../tenants/index.ts'
+import { emitRetentionEvent } from '../events/retention.ts'
+import { QuotaExceededError } from '../tenants/index.ts'
+import type { TenantBlocks, TenantQuotas } from '../tenants/index.ts'
 import { missingParts } from './imports.ts'
 import { unfinishedParts } from './leftovers.ts'
 import type { SeedImports } from './imports.ts'
@@ -27,6 +29,8 @@ export interface ConsumeDeps {
   tenantOf: (peerId: string) => string | undefined
   /** which blocks each tenant delivered: a seed's blocks become visible to its tenant's peer */
   tenants: TenantBlocks
+  /** each tenant's quota: a seed that would pass it is refused before any part is read */
+  quotas?: Pick<TenantQuotas, 'check'>
   events?: EventSink
 }
 
@@ -80,6 +84,12 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   }
   const progress = throttled(onProgress)
   const total = found.filter(r => !record.imported.includes(r.part.part)).reduce((n, r) => n + r.size, 0)
+  try {
+    await checkQuota(deps, seed, tenant, found.filter(r => !record.imported.includes(r.part.part)))
+  } catch (err) {
+    await closeAll(found)
+    throw err
+  }
   let read = 0
   const pointIds = new Set(d.points)
   for (const reader of found.sort((a, b) => a.part.part - b.part.part)) {
@@ -104,7 +114,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
     } catch (err) {
       await Promise.allSettled(found.map(async r => await r.close()))
       // this Core's disk, not the seed, failed (full, or failing): say so, and what became of the import
-      const storage = asUserError(err)
+      const storage = asExpectedError(err)
       if (!(storage instanceof FileSystemError)) throw err
       const kept = importedBefore.length > 0 ? `part${importedBefore.length > 1 ? 's' : ''} ${importedBefore.join(', ')} and the blocks` : 'the blocks'
       throw storage.withNote(`${kept} of seed ${id} stored before are kept; part ${reader.part.part} is not imported yet`)
@@ -135,6 +145,27 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   return result
 }
 
+/**
+ * A seed for a tenant with a quota is checked against its descriptors' bytes (of the parts to
+ * import now) before any part is read: past the quota, nothing of it is stored, and an event
+ * says so.
+ */
+async function checkQuota (deps: ConsumeDeps, seed: VerifiedSeed, tenant: string, parts: SeedPartReader[]): Promise<void> {
+  if (deps.quotas === undefined || parts.length === 0) return
+  const bytes = parts.reduce((n, r) => n + r.part.bytes, 0)
+  const id = seed.id.toString()
+  try {
+    await deps.quotas.check(tenant, bytes, `seed ${id} (${parts.length === 1 ? `part ${parts[0].part.part}` : `${parts.length} parts`}) was not imported, nothing of it was stored`)
+  } catch (err) {
+    if (err instanceof QuotaExceededError && deps.events !== undefined) {
+      emitRetentionEvent(deps.events, 'tenant.quota-exceeded', err.message, {
+        tenant, quota: err.quota, storedBytes: err.storedBytes, bytes, peerId: seed.descriptor.source, point: null, seed: id
+      }, 'error')
+    }
+    throw err
+  }
+}
+
 /** The tenant the seed's points land in, or a `UserError` saying why this Core refuses it. */
 function tenantFor (deps: ConsumeDeps, seed: VerifiedSeed): string {
   const d = seed.descriptor
@@ -159,7 +190,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
     if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car parts`)
-    throw new UserError(`cannot read ${dir}: ${(err as Error).message}`)
+    throw new OperationalError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
   // source did not record it either), so nothing of it is imported
@@ -174,7 +205,7 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     try {
       readers.push(await SeedPartReader.open(join(dir, name)))
     } catch (err) {
-      if (err instanceof UserError) errors.push(err.message)
+      if (isExpectedError(err)) errors.push(err.message)
       else if (isFileError(err)) errors.push(`${name}: cannot read it: ${err.message}`)
       else throw err
     }
@@ -203,7 +234,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
         try {
           await decodeManifest(section.bytes, section.cid)
         } catch (err) {
-          if (!(err instanceof UserError)) throw err
+          if (!isExpectedError(err)) throw err
           part.rejected++
           problems.push(`${reader.file}: ${err.message}; the point was refused`)
           continue
@@ -212,10 +243,10 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
       part.blocks++
       bytes += section.bytes.length
       if (await writer.put(section.cid, section.bytes)) part.imported++
-      // the seed carried these bytes, so the tenant's peer may learn that they are here (a
-      // reference to a block lost with an unfinished part is harmless: visibility also asks the store)
+      // the seed carried these bytes, so the tenant's peer may learn that they are here
       refs.push(section.cid)
-      if (refs.length >= REF_BATCH) await deps.tenants.add(tenant, refs.splice(0))
+      // indexed first: a reference counts its block's stored size in the tenant's usage
+      if (refs.length >= REF_BATCH) await deps.tenants.add(tenant, refs.splice(0), { after: async () => { await writer.flush() } })
       onBlock()
     }
     const expected = reader.part.blocks
@@ -224,7 +255,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
     else if (seen > expected) problems.push(`${reader.file} is damaged: it holds ${seen} blocks, its descriptor lists ${expected}`)
     else if (problems.length === 0 && bytes !== reader.part.bytes) problems.push(`${reader.file} is damaged: its blocks hold ${bytes} bytes, its descriptor says ${reader.part.bytes}`)
   } catch (err) {
-    if (err instanceof UserError) problems.push(err.message)
+    if (isExpectedError(err)) problems.push(err.message)
     else if (isFileError(err)) problems.push(`${reader.file}: cannot read it: ${err.message}`)
     else {
       await writer.abort()
@@ -234,9 +265,14 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
   }
   try {
     // Verified blocks are kept even when the part is not whole; the part is recorded only when it
-    // is, in the same batch as its last blocks' tenant references: a recorded part is never read
+    // is, in the same batch as its last blocks' tenant references (written once the blocks are
+    // indexed, so the tenant's usage counts their stored size): a recorded part is never read
     // again, so a crash after the record must not lose them
-    totals.healed += (await writer.commit([...TenantBlocks.ops(tenant, refs), ...finalOps(problems.length === 0)])).healed
+    const stats = await deps.tenants.commitWithRefs(tenant, refs, async ops => await writer.commit([...ops, ...finalOps(problems.length === 0)]), { after: async () => { await writer.flush() } })
+    totals.healed += stats.healed
+  } catch (err) {
+    await writer.abort()
+    throw err
   } finally {
     await reader.close()
   }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { FileSystemError, UserError } from '../errors.ts'
+import { FileSystemError, InvalidInputError, UserError } from '../errors.ts'
 import { syncDirectory } from '../fsx/sync-directory.ts'
 import { readAhead } from '../common/concurrency.ts'
 import { throttled } from '../common/throttle.ts'
@@ -77,7 +77,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
   } catch (err) {
     if (!(err instanceof PartTooSmallError)) throw err
     const needed = overhead + sectionSize(36, MAX_BLOCK_SIZE)
-    throw new UserError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${Math.ceil(needed / 2 ** 20)}M`)
+    throw new InvalidInputError(`--max-size ${options.maxSize} is too small: a part needs ${overhead} bytes for its header and descriptors plus room for a whole block (up to ${MAX_BLOCK_SIZE}); use at least ${Math.ceil(needed / 2 ** 20)}M`)
   }
   progress({ phase: 'seed plan', done: layout.blocks, unit: 'blocks' }, true)
 

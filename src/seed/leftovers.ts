@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UserError } from '../errors.ts'
+import { OperationalError, UserError } from '../errors.ts'
 import { PARTIAL_SUFFIX } from './constants.ts'
 import { SeedPartReader } from './part-reader.ts'
 
@@ -29,8 +29,8 @@ export async function removeUnfinishedSeeds (dir: string, self: string, recorded
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return []
     if (code === 'ENOTDIR') throw new UserError(`--out ${dir} is a file, not a directory: give a directory (it is created when missing)`)
-    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`--out ${dir}: this user may not read that directory; give one it may write to`)
-    throw new UserError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
+    if (code === 'EACCES' || code === 'EPERM') throw new OperationalError(`--out ${dir}: this user may not read that directory; give one it may write to`)
+    throw new OperationalError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
   }
   const doomed = unfinishedParts(names)
   const verdicts = new Map<string, boolean>()

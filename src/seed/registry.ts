@@ -1,4 +1,5 @@
 import { NotFoundError, UserError } from '../errors.ts'
+import { RuleNotFoundError } from '../rules/index.ts'
 import type { RuleRecord, RuleStore } from '../rules/index.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
@@ -81,7 +82,7 @@ export class SeedRegistry {
           if (rule.seedDrive) rule.seedState = state
         }))
       } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err // the rule was removed since
+        if (!(err instanceof RuleNotFoundError)) throw err // the rule was removed since
       }
     }
     return updated.filter(rule => rule.seedDrive)

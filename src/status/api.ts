@@ -1,5 +1,7 @@
 import type { PointKind } from '../points/api.ts'
 import type { PeerInfo } from '../peers/index.ts'
+import type { RetentionRow } from '../retention/index.ts'
+import type { TenantRow } from '../tenants/index.ts'
 import type { SeedRow } from '../seed/api.ts'
 
 /**
@@ -22,6 +24,10 @@ export interface Overview {
   pendingRequests: number
   rules: RuleOverview[]
   seeds: SeedRow[]
+  /** the default retention policy (machines without their own follow it) */
+  defaultPolicy: RetentionRow['policy']
+  /** the tenants hosted here: use, quota, retention lock (as `drcore tenant list`) */
+  tenants: TenantRow[]
 }
 
 /**
@@ -66,19 +72,28 @@ export interface MachineOverview {
   logicalBytes: number
   /** the newest points, oldest first (at most `POINTS_SHOWN`; `pointCount` has them all) */
   points: PointOverview[]
+  /** its standing retention policy, and what its next rollup would remove now */
+  retention: MachineRetention
 }
+
+/** A machine's retention, as `drcore retention show` has it. */
+export type MachineRetention = Pick<RetentionRow, 'policy' | 'from' | 'wouldRemove' | 'locked' | 'lockedUntil'>
 
 export interface PointOverview {
   point: string
   seq: number
   kind: PointKind
   parent: string | null
+  /** the parent is one of the machine's points here (false: forgotten, or never here); null for a base */
+  parentPresent: boolean | null
   complete: boolean
   /** blocks known missing at the last check */
   missing: number
   /** entries its backup could not store: the point is partial when not 0 */
   skipped: number
   createdAt: string
+  /** when this Core received it, for points that came from elsewhere */
+  receivedAt: string | null
   origin: string
   tenant: string
   files: number

@@ -3,7 +3,9 @@ import type { PointRecord } from '../points/api.ts'
 import type { PeerInfo } from '../peers/index.ts'
 import type { SeedRow } from '../seed/api.ts'
 import type { StoreStats } from '../store/index.ts'
-import type { MachineOverview, Overview, PeerHealth, PeerOverview, PointOverview, RepositorySize, RuleOverview } from './api.ts'
+import type { RetentionShow } from '../retention/index.ts'
+import type { TenantRow } from '../tenants/index.ts'
+import type { MachineOverview, MachineRetention, Overview, PeerHealth, PeerOverview, PointOverview, RepositorySize, RuleOverview } from './api.ts'
 
 /** Points per machine in an overview: enough for a timeline, small enough for a page. */
 export const POINTS_SHOWN = 120
@@ -22,6 +24,10 @@ export interface OverviewSources {
   /** rules as the scheduler lists them (without `lagSeconds`) */
   rules: Array<Omit<RuleOverview, 'lagSeconds'>>
   seeds: SeedRow[]
+  /** the policies and what each machine's next rollup would remove (`drcore retention show`) */
+  retention: RetentionShow
+  /** the tenants hosted here (`drcore tenant list`) */
+  tenants: TenantRow[]
   now?: Date
 }
 
@@ -30,7 +36,7 @@ export async function buildOverview (src: OverviewSources): Promise<Overview> {
   const records = await src.points.all()
   const names = new Map<string, string>([[src.peerId, src.name]])
   for (const p of src.peers) if (p.name != null) names.set(p.peerId, p.name)
-  const machines = machineOverviews(records, src.peerId, names)
+  const machines = machineOverviews(records, src.peerId, names, src.retention)
   const rules = src.rules.map(r => ({ ...r, lagSeconds: lagOf(r, machines, now) }))
   return {
     core: { peerId: src.peerId, name: src.name, online: src.online, addresses: src.addresses },
@@ -40,7 +46,9 @@ export async function buildOverview (src: OverviewSources): Promise<Overview> {
     peers: src.peers.map(p => withHealth(p, rules.filter(r => r.to === p.peerId), src.deniedByUs(p.peerId))),
     pendingRequests: src.peers.filter(p => p.state === 'pending').length,
     rules,
-    seeds: src.seeds
+    seeds: src.seeds,
+    defaultPolicy: src.retention.default,
+    tenants: src.tenants
   }
 }
 
@@ -67,7 +75,9 @@ function repositorySize (stats: StoreStats & { measuredAt: string }, records: Po
   }
 }
 
-function machineOverviews (records: PointRecord[], self: string, names: Map<string, string>): MachineOverview[] {
+const NO_RETENTION: MachineRetention = { policy: null, from: null, wouldRemove: [], locked: 0, lockedUntil: null }
+
+function machineOverviews (records: PointRecord[], self: string, names: Map<string, string>, retention: RetentionShow): MachineOverview[] {
   const byMachine = new Map<string, PointRecord[]>()
   for (const r of records) {
     const key = [r.tenant, r.origin, r.machine].join('\u0000')
@@ -80,6 +90,8 @@ function machineOverviews (records: PointRecord[], self: string, names: Map<stri
     list.sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt))
     const newest = list[list.length - 1]
     const complete = list.filter(r => r.complete).length
+    const ids = new Set(list.map(r => r.point))
+    const policy = retention.machines.find(m => m.tenant === newest.tenant && m.origin === newest.origin && m.machine === newest.machine)
     out.push({
       machine: newest.machine,
       tenant: newest.tenant,
@@ -92,7 +104,8 @@ function machineOverviews (records: PointRecord[], self: string, names: Map<stri
       complete,
       orphans: list.length - complete,
       logicalBytes: list.reduce((sum, r) => sum + volumeBytes(r), 0),
-      points: list.slice(-POINTS_SHOWN).map(pointOverview)
+      points: list.slice(-POINTS_SHOWN).map(r => pointOverview(r, r.parent !== null && ids.has(r.parent))),
+      retention: policy === undefined ? NO_RETENTION : { policy: policy.policy, from: policy.from, wouldRemove: policy.wouldRemove, locked: policy.locked, lockedUntil: policy.lockedUntil }
     })
   }
   // own machines first, then by tenant and name
@@ -100,7 +113,7 @@ function machineOverviews (records: PointRecord[], self: string, names: Map<stri
     a.tenant.localeCompare(b.tenant) || a.machine.localeCompare(b.machine) || a.origin.localeCompare(b.origin))
 }
 
-function pointOverview (r: PointRecord): PointOverview {
+function pointOverview (r: PointRecord, parentPresent: boolean): PointOverview {
   let files = 0
   for (const v of Object.values(r.volumes)) files += v.files
   return {
@@ -108,10 +121,12 @@ function pointOverview (r: PointRecord): PointOverview {
     seq: r.seq,
     kind: r.kind,
     parent: r.parent,
+    parentPresent: r.parent === null ? null : parentPresent,
     complete: r.complete,
     missing: r.missing,
     skipped: r.skipped ?? 0,
     createdAt: r.createdAt,
+    receivedAt: r.receivedAt ?? null,
     origin: r.origin,
     tenant: r.tenant,
     files,

@@ -23,6 +23,8 @@ export interface BlockStore {
   get (cid: CID): Promise<Uint8Array>
   /** size in bytes of the uncompressed block, or undefined when absent */
   size (cid: CID): Promise<number | undefined>
+  /** bytes of the block's body in its pack (after compression), or undefined when absent: what a tenant's quota counts */
+  storedSize (cid: CID): Promise<number | undefined>
   /** Starts a write batch. Several writers may be open at once (each appends to its own pack). */
   writer (): BlockWriter
   /** every indexed block, in key order */
@@ -53,7 +55,118 @@ export interface BlockStore {
    * block is healed, a block missing from the index is indexed again. Returns their CIDs.
    */
   salvage (cids: Iterable<CID>): Promise<CID[]>
+  /**
+   * Starts a garbage collection (docs/retention.md, "Garbage collection"): from this call on,
+   * every block the store reports present (`has`, `hasMany`, `get`, a writer's dedup hit) or
+   * stores is live, with everything below it; then waits for the writers open at the call to
+   * finish. The caller marks what it keeps (`Collection.mark`), then plans and sweeps. One
+   * collection at a time: a second call throws `CollectionRunningError`.
+   */
+  collect (options: CollectOptions): Promise<Collection>
   close (): Promise<void>
+}
+
+/** What a collection needs to know about blocks the store does not interpret. */
+export interface CollectOptions {
+  /** whether a block may link to others (a node); a raw chunk has no links and is never read by the mark */
+  hasLinks (cid: CID): boolean
+  /** the blocks a node links to; an undecodable block links to nothing */
+  links (cid: CID, bytes: Uint8Array): CID[]
+  /** expected number of live blocks beyond those indexed now (blocks a writer may add meanwhile) */
+  slack?: number
+  /** told while the collection waits for writers opened before it */
+  onWait?: (writers: number) => void
+}
+
+/**
+ * A garbage collection in progress (src/store/collection.ts). The live set is a Bloom filter
+ * (no false negatives) plus an exact set of the nodes walked; blocks the store reports present
+ * while the collection runs join it, with their closure, before the answer is given.
+ */
+export interface Collection {
+  /** seconds `collect` waited for writers opened before it */
+  readonly waitedSeconds: number
+  /** bytes the live set takes in memory */
+  readonly memoryBytes: number
+  /**
+   * Adds `roots` and every block below them to the live set. Returns the nodes it could not
+   * read (absent, or damaged here): what lies below them is not known.
+   */
+  mark (roots: CID[]): Promise<CID[]>
+  /** Reads a block the way the mark does: without adding it to the live set. */
+  read (cid: CID): Promise<Uint8Array>
+  /**
+   * Reads the index against the live set: live and dead bytes per pack, the packs to delete and
+   * those to rewrite (most dead first, until the dead bytes left are at most `maxUnused` of the
+   * repository). The packs it picks are kept from writers until `end`.
+   */
+  plan (options?: { maxUnused?: number }): Promise<SweepPlan>
+  /** Carries the plan out, in the crash-safe order of docs/retention.md. */
+  sweep (plan: SweepPlan, hooks?: SweepHooks): Promise<SweepResult>
+  /** Ends the collection: packs it kept from writers and did not delete are theirs again. */
+  end (): Promise<void>
+}
+
+export interface PackUse {
+  pack: number
+  /** committed length */
+  bytes: number
+  liveBytes: number
+  /** bytes of dead records, of copies nobody indexes and of quarantined copies */
+  deadBytes: number
+}
+
+export interface SweepPlan {
+  /** packs and their committed bytes when the plan was made */
+  packs: number
+  bytes: number
+  /** index entries and record bytes the live set keeps */
+  liveBlocks: number
+  liveBytes: number
+  /** index entries not in the live set: removed by the sweep */
+  deadBlocks: number
+  deadBytes: number
+  /** quarantine records of blocks not in the live set */
+  deadDamaged: number
+  /** packs with no live record: deleted */
+  remove: PackUse[]
+  /** packs whose live records are copied to new packs before they are deleted */
+  rewrite: PackUse[]
+  /** dead bytes left in the packs kept */
+  deadBytesLeft: number
+  /** packs held by a writer when the plan was made: never touched */
+  held: number
+  maxUnused: number
+}
+
+export interface SweepHooks {
+  /**
+   * The index writes to make with the removal of these blocks, in the same batch (the tenants'
+   * references to them, their usage counters).
+   */
+  removed?: (cids: CID[]) => Promise<IndexOp[]> | IndexOp[]
+  /** checked between steps: an aborted sweep stops where it is (every step is crash-safe) */
+  signal?: AbortSignal
+  onProgress?: (phase: 'remove' | 'rewrite' | 'delete', done: number, total: number) => void
+}
+
+export interface SweepResult {
+  /** index entries removed */
+  blocksRemoved: number
+  /** quarantine records removed (their blocks were not live either) */
+  damagedRemoved: number
+  packsDeleted: number
+  packsRewritten: number
+  /** packs the plan doomed that were kept: a block in them became live during the sweep, or they did not read */
+  packsKept: number
+  /** new packs the rewrite wrote into (or appended to) */
+  packsWritten: number
+  /** live record bytes copied by the rewrite */
+  bytesCopied: number
+  /** bytes of the packs deleted less the bytes the rewrite wrote */
+  bytesFreed: number
+  /** live blocks whose copy did not verify while being copied: quarantined, for verify and repair */
+  damaged: string[]
 }
 
 export interface StoreStats {

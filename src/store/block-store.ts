@@ -2,8 +2,10 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
-import { PackWriteError } from './errors.ts'
-import type { BlockStore, BlockWriter, IndexOp, StoreStats, VerifyResult } from './api.ts'
+import { CollectionRunningError, PackWriteError } from './errors.ts'
+import type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, StoreStats, VerifyResult } from './api.ts'
+import { GarbageCollection } from './collection.ts'
+import type { CollectionHost } from './collection.ts'
 import { decodeBody } from './block-codec.ts'
 import { DEFAULT_LIMITS } from './constants.ts'
 import type { StoreLimits } from './constants.ts'
@@ -53,7 +55,13 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #idle: WritablePack[] = []
   /** packs with room from earlier runs, not opened for writing yet */
   readonly #reusable: number[]
-  readonly #writers = new Set<PackWriter>()
+  /** open writers, each with the callback that tells a collection waiting for it that it closed */
+  readonly #writers = new Map<PackWriter, Array<() => void>>()
+  /** packs a writer holds */
+  readonly #held = new Set<number>()
+  /** packs a garbage collection is about to delete or rewrite: never handed to a writer */
+  readonly #reserved = new Set<number>()
+  #collection: GarbageCollection | undefined
   readonly #opSublevels = new Map<string, JsonSublevel>()
   readonly #quarantine: Quarantine
   /**
@@ -90,16 +98,29 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async has (cid: CID): Promise<boolean> {
+    const present = await this.#blocks.has(cid.bytes)
+    const collection = this.#collection
+    if (!present || collection === undefined || !collection.touch(cid)) return present
+    // a garbage collection may be removing it right now: it is live from here on; ask again once settled
+    await collection.settle()
     return await this.#blocks.has(cid.bytes)
   }
 
   async hasMany (cids: CID[]): Promise<boolean[]> {
     if (cids.length === 0) return []
-    return await this.#blocks.hasMany(cids.map((cid) => cid.bytes))
+    const keys = cids.map((cid) => cid.bytes)
+    const present = await this.#blocks.hasMany(keys)
+    const collection = this.#collection
+    if (collection === undefined) return present
+    let settle = false
+    for (let i = 0; i < cids.length; i++) if (present[i] && collection.touch(cids[i])) settle = true
+    if (!settle) return present
+    await collection.settle()
+    return await this.#blocks.hasMany(keys)
   }
 
   async get (cid: CID): Promise<Uint8Array> {
-    const value = this.#blocks.getSync(cid.bytes)
+    let value = await this.#locate(cid)
     if (value === undefined) {
       const damaged = await this.#quarantine.get(cid)
       if (damaged !== undefined) {
@@ -107,13 +128,35 @@ export class PackBlockStore implements BlockStore, WriterHost {
       }
       throw new MissingBlockError(cid.toString())
     }
-    try {
-      return await this.readBlock(cid, decodeLocation(value))
-    } catch (err) {
-      const damage = damageOf(err)
-      if (damage !== undefined) await this.#quarantineIfAt(cid, value, damage)
-      throw err
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.readBlock(cid, decodeLocation(value))
+      } catch (err) {
+        const damage = damageOf(err)
+        if (damage === undefined) throw err
+        // garbage collection moved the block and deleted the pack it was read from: read it where it is now
+        const now = this.#blocks.getSync(cid.bytes)
+        if (now !== undefined && !Buffer.from(now).equals(value) && attempt < 3) {
+          value = now
+          continue
+        }
+        await this.#quarantineIfAt(cid, value, damage)
+        throw err
+      }
     }
+  }
+
+  /** The block's index entry; during a garbage collection the block is live from here on. */
+  async #locate (cid: CID): Promise<Uint8Array | undefined> {
+    const value = this.#blocks.getSync(cid.bytes)
+    const collection = this.#collection
+    if (collection === undefined) return value
+    if (value !== undefined ? !collection.touch(cid) : !collection.removing) return value
+    // being removed, or removed and put back by the batch in flight: ask once that batch is settled
+    await collection.settle()
+    const now = this.#blocks.getSync(cid.bytes)
+    if (now !== undefined) collection.touch(cid)
+    return now
   }
 
   async size (cid: CID): Promise<number | undefined> {
@@ -121,10 +164,15 @@ export class PackBlockStore implements BlockStore, WriterHost {
     return value === undefined ? undefined : decodeLocation(value).rawLength
   }
 
+  async storedSize (cid: CID): Promise<number | undefined> {
+    const value = this.#blocks.getSync(cid.bytes)
+    return value === undefined ? undefined : decodeLocation(value).storedLength
+  }
+
   writer (): BlockWriter {
     this.#assertOpen()
     const writer = new PackWriter(this)
-    this.#writers.add(writer)
+    this.#writers.set(writer, [])
     return writer
   }
 
@@ -169,7 +217,8 @@ export class PackBlockStore implements BlockStore, WriterHost {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all([...this.#writers].map(async (writer) => await writer.abort()))
+    await this.#collection?.end()
+    await Promise.all([...this.#writers.keys()].map(async (writer) => await writer.abort()))
     const idle = this.#idle.splice(0)
     await Promise.all(idle.map(async (pack) => await pack.handle.close()))
     await this.#reads.close()
@@ -224,6 +273,8 @@ export class PackBlockStore implements BlockStore, WriterHost {
       }
       const taken = await this.#indexWrites.run(async () => {
         if (!this.#quarantine.has(damaged.cid) || this.#blocks.getSync(damaged.cid.bytes) !== undefined) return false
+        // a pack garbage collection is deleting: the copy goes with it (the block stays in quarantine)
+        if (this.#reserved.has(damaged.location.pack) || !this.#lengths.has(damaged.location.pack)) return false
         await this.#db.batch([
           { type: 'put', sublevel: this.#blocks, key: damaged.cid.bytes, value: encodeLocation(damaged.location) },
           { type: 'del', sublevel: this.#quarantine.sublevel, key: damaged.cid.toString() }
@@ -244,6 +295,78 @@ export class PackBlockStore implements BlockStore, WriterHost {
       openFile: this.#openFile,
       writer: () => this.writer()
     }, cids)
+  }
+
+  async collect (options: CollectOptions): Promise<Collection> {
+    this.#assertOpen()
+    if (this.#collection !== undefined) throw new CollectionRunningError()
+    let indexed = 0
+    for await (const _ of this.#blocks.keys()) indexed++
+    if (this.#collection !== undefined) throw new CollectionRunningError()
+    // synchronously from here: every writer opened after this line is seen by the collection
+    const collection = new GarbageCollection(this.#collectionHost(), options, indexed + this.#quarantine.size + (options.slack ?? Math.max(1024, Math.ceil(indexed / 10))))
+    this.#collection = collection
+    const open = [...this.#writers.keys()]
+    if (open.length > 0) {
+      const started = performance.now()
+      options.onWait?.(open.length)
+      await Promise.all(open.map(async (writer) => await new Promise<void>((resolve) => {
+        const waiting = this.#writers.get(writer)
+        if (waiting === undefined) resolve()
+        else waiting.push(resolve)
+      })))
+      collection.waitedSeconds = (performance.now() - started) / 1000
+    }
+    return collection
+  }
+
+  #collectionHost (): CollectionHost {
+    return {
+      dir: this.#dir,
+      limits: this.limits,
+      db: this.#db,
+      blocks: this.#blocks,
+      packs: this.#packs,
+      quarantine: this.#quarantine,
+      indexWrites: this.#indexWrites,
+      openFile: this.#openFile,
+      directory: this.#directory,
+      lengths: () => this.#lengths,
+      held: () => this.#held,
+      pathOf: (pack) => this.#packPath(pack),
+      readBlock: async (cid, location) => await this.readBlock(cid, location),
+      reserve: (packs) => {
+        for (const pack of packs) {
+          this.#reserved.add(pack)
+          const reusable = this.#reusable.indexOf(pack)
+          if (reusable >= 0) this.#reusable.splice(reusable, 1)
+          const idle = this.#idle.findIndex((p) => p.number === pack)
+          if (idle >= 0) this.#idle.splice(idle, 1)[0].handle.close().catch(() => {})
+        }
+      },
+      unreserve: (packs) => {
+        for (const pack of packs) {
+          if (!this.#reserved.delete(pack)) continue
+          const length = this.#lengths.get(pack)
+          if (length !== undefined && length < this.limits.packTargetSize) this.#reusable.push(pack)
+        }
+      },
+      acquirePack: async (bytes) => await this.acquirePack(bytes),
+      releasePack: (pack) => { this.releasePack(pack) },
+      retirePack: async (pack) => { await this.retirePack(pack) },
+      commitLength: (pack, length) => { this.#lengths.set(pack, length) },
+      dropped: (packs) => {
+        for (const pack of packs) {
+          this.#lengths.delete(pack)
+          this.#reserved.delete(pack)
+          this.#reads.forget(pack)
+        }
+      },
+      quarantineIfAt: async (cid, value, reason) => await this.#quarantineIfAt(cid, value, reason),
+      collectionEnded: (collection) => {
+        if (this.#collection === collection) this.#collection = undefined
+      }
+    }
   }
 
   /**
@@ -280,17 +403,27 @@ export class PackBlockStore implements BlockStore, WriterHost {
    * new key rarely touches disk (LevelDB's bloom filters answer it).
    */
   isIndexed (cid: CID): boolean {
-    return this.#blocks.getSync(cid.bytes) !== undefined
+    const present = this.#blocks.getSync(cid.bytes) !== undefined
+    // a dedup hit during a garbage collection: live from here on. The writer's own index batch
+    // goes through the index queue behind any removal in flight, which puts the block back.
+    if (present) this.#collection?.touch(cid)
+    return present
   }
 
   async acquirePack (bytes: number): Promise<WritablePack> {
+    const pack = await this.#acquirePack(bytes)
+    this.#held.add(pack.number)
+    return pack
+  }
+
+  async #acquirePack (bytes: number): Promise<WritablePack> {
     this.#assertOpen()
-    const i = this.#idle.findIndex((pack) => pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize)
+    const i = this.#idle.findIndex((pack) => !this.#reserved.has(pack.number) && (pack.length === 0 || pack.length + bytes <= this.limits.packTargetSize))
     if (i >= 0) return this.#idle.splice(i, 1)[0]
     for (const number of [...this.#reusable]) {
       // another writer may have taken it while this one waited for a pack that did not open
       const i = this.#reusable.indexOf(number)
-      if (i < 0 || this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
+      if (i < 0 || this.#reserved.has(number) || !this.#lengths.has(number) || this.#lengths.get(number)! + bytes > this.limits.packTargetSize) continue
       this.#reusable.splice(i, 1)
       const path = this.#packPath(number)
       try {
@@ -328,6 +461,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   releasePack (pack: WritablePack): void {
+    this.#held.delete(pack.number)
     if (this.#closed || pack.length >= this.limits.packTargetSize) {
       pack.handle.close().catch(() => {})
     } else {
@@ -336,6 +470,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async retirePack (pack: WritablePack): Promise<void> {
+    this.#held.delete(pack.number)
     // Best effort: give back the space of a failed append now; open truncates it anyway.
     try {
       await pack.handle.truncate(pack.length)
@@ -353,6 +488,8 @@ export class PackBlockStore implements BlockStore, WriterHost {
     const batch: any[] = []
     const healed: CID[] = []
     for (const { cid, location } of blocks) {
+      // a block stored during a garbage collection is live: the removal scan must not take it
+      this.#collection?.touch(cid)
       batch.push({ type: 'put', sublevel: this.#blocks, key: cid.bytes, value: encodeLocation(location) })
       if (this.#quarantine.has(cid)) {
         healed.push(cid)
@@ -377,7 +514,9 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   writerClosed (writer: PackWriter): void {
+    const waiting = this.#writers.get(writer)
     this.#writers.delete(writer)
+    for (const resolve of waiting ?? []) resolve()
   }
 
   #opSublevel (name: string): JsonSublevel {

@@ -1,7 +1,13 @@
 const MiB = 1024 * 1024
 
-/** A writer starts a new pack once the next flush would take its pack past this size. */
-export const PACK_TARGET_SIZE = 256 * MiB
+/**
+ * A writer starts a new pack once the next flush would take its pack past this size. Prune frees
+ * space a pack at a time (a pack is deleted when it is all dead, copied when mostly dead), so a
+ * pack is the unit of what prune can give back: at 256 MiB a small repository was one pack, and
+ * prune freed nothing until 5% of everything was dead, then copied every live byte. 32 MiB is
+ * about restic's default (16 MiB) and a good object size for an S3 store.
+ */
+export const PACK_TARGET_SIZE = 32 * MiB
 
 /** A writer flushes once its pending blocks reach this many uncompressed bytes ... */
 export const FLUSH_BYTES = 32 * MiB

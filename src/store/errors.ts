@@ -1,4 +1,4 @@
-import { FileSystemError, UserError } from '../errors.ts'
+import { FileSystemError, OperationalError, UserError } from '../errors.ts'
 
 /**
  * Appending to or syncing a pack failed (disk full, I/O error). The flush that hit it indexed
@@ -33,10 +33,19 @@ export class BlockIntegrityError extends Error {
  * The pack directory holds pack files the index knows nothing about: the index was lost or
  * belongs to another repository. The store refuses to open rather than delete them.
  */
-export class UnindexedPacksError extends UserError {
+export class UnindexedPacksError extends OperationalError {
   override name = 'UnindexedPacksError'
+  override readonly kind = 'damaged'
   constructor (dir: string, files: string[]) {
     const list = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ')
     super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs (rebuildBlockIndex) before opening the store`)
+  }
+}
+
+/** A garbage collection is already running on this store: one at a time. */
+export class CollectionRunningError extends UserError {
+  override name = 'CollectionRunningError'
+  constructor () {
+    super('a prune is already running on this repository; wait for it to finish (its progress and result are in drcore events)')
   }
 }

@@ -46,6 +46,26 @@ export const packDirectory: PackDirectory = {
 }
 
 /**
+ * Writes `buffers` at `position` with vectored writes until every byte up to `end` is written. A
+ * write that fills the disk returns short; the next one reports why (ENOSPC), which is what the
+ * operator must read.
+ */
+export async function writeFully (handle: PackFileHandle, buffers: Uint8Array[], position: number, end: number): Promise<void> {
+  let rest = buffers
+  while (position < end) {
+    const { bytesWritten } = await handle.writev(rest, position)
+    if (bytesWritten <= 0) throw new Error(`the file system wrote nothing at byte ${position} of ${end}`)
+    position += bytesWritten
+    if (position === end) break
+    // go on after what was written: skip whole buffers, then the written head of the next
+    let skip = bytesWritten
+    let i = 0
+    while (skip >= rest[i].length) skip -= rest[i++].length
+    rest = [rest[i].subarray(skip), ...rest.slice(i + 1)]
+  }
+}
+
+/**
  * Reads `length` bytes at `position`, looping over short reads. Returns fewer bytes only when the
  * file ends first.
  */
@@ -96,6 +116,18 @@ export class ReadHandles {
     } finally {
       this.#release(pack, entry)
     }
+  }
+
+  /**
+   * Drops the cached handle of a pack that is being deleted, so that its space is given back and
+   * a later pack of the same number is not read through it; a read in progress finishes first.
+   */
+  forget (pack: number): void {
+    const entry = this.#handles.get(pack)
+    if (entry === undefined) return
+    this.#handles.delete(pack)
+    entry.evicted = true
+    if (entry.users === 0) void closeQuietly(entry)
   }
 
   async close (): Promise<void> {

@@ -9,6 +9,7 @@ import type { StoreLimits } from './constants.ts'
 import { BlockIntegrityError, PackWriteError } from './errors.ts'
 import type { BlockLocation } from './location.ts'
 import { encodeRecordHeader, PACK_HEADER, PACK_HEADER_SIZE, recordHeaderLength } from './pack-format.ts'
+import { writeFully } from './pack-files.ts'
 import type { PackFileHandle } from './pack-files.ts'
 import { STORE_SUBLEVELS } from './sublevels.ts'
 
@@ -244,19 +245,7 @@ export class PackWriter implements BlockWriter {
    */
   async #append (pack: WritablePack, buffers: Uint8Array[], length: number): Promise<void> {
     try {
-      let position = pack.length
-      let rest = buffers
-      while (position < length) {
-        const { bytesWritten } = await pack.handle.writev(rest, position)
-        if (bytesWritten <= 0) throw new Error(`the file system wrote nothing at byte ${position} of ${length}`)
-        position += bytesWritten
-        if (position === length) break
-        // go on after what was written: skip whole buffers, then the written head of the next
-        let skip = bytesWritten
-        let i = 0
-        while (skip >= rest[i].length) skip -= rest[i++].length
-        rest = [rest[i].subarray(skip), ...rest.slice(i + 1)]
-      }
+      await writeFully(pack.handle, buffers, pack.length, length)
       await pack.handle.datasync()
     } catch (err) {
       await this.#dropPack(pack)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
 import { mkdir, writeFile, symlink, rm, rename, chmod, utimes, readFile, appendFile, lchown, lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MissingBlockError, UserError } from '../../src/errors.ts'
+import { MissingBlockError, OperationalError, UserError } from '../../src/errors.ts'
 import { backup } from '../../src/backup/index.ts'
 import type { BackupFs, BackupSyncFs } from '../../src/backup/index.ts'
 import { nodeBackupFs, nodeBackupSyncFs } from '../../src/backup/fs.ts'
@@ -287,7 +287,7 @@ describe(`volume images and failure handling (${kind} store)`, { timeout: 120_00
       readdir: async (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.readdir(path) }
     }
     await assert.rejects(backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'locked', path: join(tree, 'locked') }] }),
-      (err: any) => err instanceof UserError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
+      (err: any) => err instanceof OperationalError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
     const r = await backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'data', path: tree }] })
     assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
     assert.equal(r.partial, true)

@@ -151,9 +151,17 @@ describe('the web console, live, in a browser', () => {
     assert.equal(rule.state, 'idle')
     assert.equal(rule.pointsBehind, 0)
     assert.ok(rule.bytesSent > 3 * 1024 * 1024)
+    // the target's operator locks hq's tenant and gives it a quota
+    await dr.api('tenantSet', { tenant: 'hq-tenant', retentionLock: '30d', quota: '1G' })
     // the target's Overview shows the replicated chain, complete, in hq's tenant
     await drPage.click('.sidebar a[href="#overview"]')
     await drPage.locator('.machine[data-machine="web01"][data-tenant="hq-tenant"] button.pt[data-state="complete"]').nth(3).waitFor()
+    // each machine's retention, and the tenant's use, quota and lock (set by the target's operator)
+    const tenantRow = drPage.locator('#tenants tr[data-tenant="hq-tenant"]')
+    // the tenant.changed event refreshes the page
+    await drPage.waitForFunction(() => /30d/.test(document.querySelector('#tenants tr[data-tenant="hq-tenant"]')?.textContent ?? ''))
+    assert.match(await tenantRow.innerText(), /hq-tenant\s+4\s+[\d.]+ MiB\s+1\.00 GiB \(\d+%\)\s+30d: keeps 4 points until/)
+    assert.equal(await drPage.locator('.machine[data-machine="web01"][data-tenant="hq-tenant"] .retention').innerText(), 'no retention policy; lock keeps 4 points')
   })
 
   test('after a seed drive is consumed, an orphan on the timeline turns complete without a reload', async () => {

@@ -22,7 +22,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { isUserError } from '../../src/errors.ts'
+import { isExpectedError } from '../../src/errors.ts'
 import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
 import type { BlockStore, BlockWriter } from '../../src/store/index.ts'
 import type { StoreLimits } from '../../src/store/constants.ts'
@@ -401,7 +401,7 @@ function checkWriteOrder (point: { key: string, blocks: TestBlock[] }, events: T
 /** Only a fault's clear outcome may fail a writer while the power is on. */
 function assertClearFailure (err: unknown): void {
   if (err instanceof PackWriteError) {
-    assert.ok(isUserError(err))
+    assert.ok(isExpectedError(err))
     assert.ok(!err.message.includes('\n'), `a PackWriteError of more than one line: ${err.message}`)
     assert.match(err.path, PACK_PATH)
     assert.ok(err.message.includes(err.path), err.message)

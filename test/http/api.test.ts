@@ -47,7 +47,7 @@ describe('the HTTP API refuses what it must and explains every error in JSON', (
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
     const body = await res.json() as any
     assert.deepEqual(Object.keys(body), ['error'])
-    assert.deepEqual(Object.keys(body.error).sort(), ['exitCode', 'message', 'name'])
+    assert.deepEqual(Object.keys(body.error).sort(), ['exitCode', 'kind', 'message', 'name'])
     assert.equal(typeof body.error.message, 'string')
     assert.doesNotMatch(body.error.message, /\n\s+at |\.ts:\d+/, 'no stack trace or source location')
     if (message != null) assert.match(body.error.message, message)
@@ -89,12 +89,12 @@ describe('the HTTP API refuses what it must and explains every error in JSON', (
     await assertJsonError(await call('/api/v1/events?limit=many'), 400, /"limit" must be an integer/)
   })
 
-  test('unknown routes and unknown things are 404 JSON; refused work is 409', async () => {
+  test('unknown routes and unknown things are 404 JSON; a value that is not valid is 400', async () => {
     const route = await assertJsonError(await call('/api/v1/no/such/route'), 404, /no such API route: GET \/api\/v1\/no\/such\/route/)
     assert.equal(route.name, 'NotFound')
     await assertJsonError(await call('/api/v1/machines/nothing/points'), 404, /nothing/)
     await assertJsonError(await post('/api/v1/peers/12D3KooWNotAPeerXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/approve', '{}'), 404, /unknown peer/)
-    await assertJsonError(await post('/api/v1/peers/allow', '{"peerId": "not-a-peer-id"}'), 409, /not a peer id/)
+    await assertJsonError(await post('/api/v1/peers/allow', '{"peerId": "not-a-peer-id"}'), 400, /not a peer id/)
   })
 
   test('a progress operation with bad input is refused before its stream starts', async () => {

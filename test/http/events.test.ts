@@ -6,6 +6,7 @@ import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
 import { tempDir, removeDir } from '../support/dirs.ts'
+import { backupFinished, jobProgress, pairing } from '../support/events.ts'
 
 const TOKEN = 't'.repeat(32)
 
@@ -60,8 +61,8 @@ describe('the live event stream and the console routes', () => {
     assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/)
     const reading = readMessages(res, 2)
     await new Promise(resolve => setTimeout(resolve, 20))
-    core.events.publish('replication.progress', 'sending', { machine: 'web01', to: 'x', bytesSent: 10 })
-    core.events.emit('backup.finished', 'recovery point of web01 taken', { machine: 'web01' })
+    core.events.publish('replication.progress', 'sending', jobProgress('web01', 'x', 10))
+    core.events.emit('backup.finished', 'recovery point of web01 taken', backupFinished('web01'))
     const messages = await reading
     assert.equal(messages[0].id, undefined)
     assert.equal(messages[0].data.type, 'replication.progress')
@@ -71,14 +72,14 @@ describe('the live event stream and the console routes', () => {
   })
 
   test('a reconnecting client gets the stored events after its Last-Event-ID first, then live ones, each once', async () => {
-    core.events.emit('pairing.requested', 'peer x asks to pair')
-    core.events.emit('pairing.approved', 'approved peer x')
+    core.events.emit('pairing.requested', 'peer x asks to pair', pairing('x', 'remote'))
+    core.events.emit('pairing.approved', 'approved peer x', pairing('x'))
     const stored = await core.events.list({ limit: 3 })
     const since = stored[0].seq
     const res = await stream({ 'last-event-id': String(since) }, '?since=0')
     const reading = readMessages(res, 3)
     await new Promise(resolve => setTimeout(resolve, 50))
-    core.events.emit('peer.removed', 'removed peer x')
+    core.events.emit('peer.removed', 'removed peer x', pairing('x'))
     const messages = await reading
     assert.deepEqual(messages.map(m => m.data.type), ['pairing.requested', 'pairing.approved', 'peer.removed'])
     assert.deepEqual(messages.map(m => Number(m.id)), [since + 1, since + 2, since + 3])

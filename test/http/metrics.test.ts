@@ -7,6 +7,7 @@ import { initRepository } from '../../src/repo/index.ts'
 import { httpApp } from '../../src/http/server.ts'
 import type { HttpApp } from '../../src/http/server.ts'
 import { tempDir, removeDir } from '../support/dirs.ts'
+import { jobFailed, jobFinished } from '../support/events.ts'
 
 const TOKEN = 'm'.repeat(32)
 
@@ -64,7 +65,7 @@ function parseExposition (text: string): Map<string, Family> {
   return families
 }
 
-describe('/metrics', () => {
+describe('/metrics', { timeout: 30_000 }, () => {
   let work: string
   let core: OfflineCore
   let http: HttpApp
@@ -126,10 +127,10 @@ describe('/metrics', () => {
     const to = '12D3KooWDsD1xN7bY3EvbbUE9rYJm5NGuW1dR9JHn7HzpZ3cYxe2'
     await core.rules.add({ machine: 'web01', to })
     await core.rules.update('web01', to, r => { r.bytesSent = 12345 })
-    core.events.emit('replication.finished', 'sent', { machine: 'web01', to, bytes: 12345, blocks: 7, seconds: 1, points: 1 })
-    core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')
-    core.events.emit('replication.failed', 'failed', { machine: 'web01', to, error: 'offline' }, 'error')
-    core.events.emit('replication.failed', 'cancelled', { machine: 'web01', to, error: 'cancelled' }, 'warning')
+    core.events.emit('replication.finished', 'sent', jobFinished('web01', to, { bytes: 12345, blocks: 7 }))
+    core.events.emit('replication.failed', 'failed', jobFailed('web01', to, 'offline'), 'error')
+    core.events.emit('replication.failed', 'failed', jobFailed('web01', to, 'offline'), 'error')
+    core.events.emit('replication.failed', 'cancelled', jobFailed('web01', to, 'cancelled'), 'warning')
     const families = await scrape()
     const rule = { machine: 'web01', to }
     assert.equal(value(families, 'drcore_replication_sent_bytes_total', rule), 12345)
@@ -139,5 +140,19 @@ describe('/metrics', () => {
     assert.equal(value(families, 'drcore_replication_jobs_total', { ...rule, outcome: 'cancelled' }), 1)
     const lag = value(families, 'drcore_replication_lag_seconds', rule)!
     assert.ok(lag >= 0 && lag < 120, `the newest point is not on the target yet and is seconds old: ${lag}`)
+  })
+  test('events the event log could not store are counted', async () => {
+    const before = value(await scrape(), 'drcore_event_log_write_failures_total')
+    assert.equal(before, 0)
+    const full = (): void => { throw new Error('No space left on device') }
+    core.files.db.hooks.prewrite.add(full)
+    try {
+      core.events.emit('verify.finished', 'repository verified', { blocks: 1, corrupt: 0, quarantined: 0, lost: 0 })
+      core.events.emit('verify.finished', 'repository verified', { blocks: 1, corrupt: 0, quarantined: 0, lost: 0 })
+      await core.events.flush()
+    } finally {
+      core.files.db.hooks.prewrite.delete(full)
+    }
+    assert.equal(value(await scrape(), 'drcore_event_log_write_failures_total'), 2)
   })
 })

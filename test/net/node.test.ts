@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { NotAuthorizedError, UserError } from '../../src/errors.ts'
+import { NotAuthorizedError, OperationalError, UserError } from '../../src/errors.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode, ListenError, PeerTimeoutError, PeerUnreachableError, RemoteError } from '../../src/net/index.ts'
+import { createNode, ListenError, PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
 import { RecordingSink, startNode, TrustTable } from './nodes.ts'
 import { until } from '../support/wait.ts'
@@ -113,8 +113,16 @@ describe('node', () => {
       err instanceof PeerUnreachableError && err.message.startsWith(`cannot reach peer ${other.peerId} at ${address}`))
     await assert.rejects(client.open(other.peerId, OPEN), (err: Error) =>
       err instanceof PeerUnreachableError && /no known address for peer/.test(err.message))
-    await assert.rejects(client.open(server.peerId, '/drcore/nonexistent/1', { addresses: server.addresses() }), (err: Error) =>
-      err instanceof RemoteError && err.message === `peer ${server.peerId} does not serve /drcore/nonexistent/1 (is it a drcore Core of a compatible version?)`)
+    await assert.rejects(client.open(server.peerId, '/drcore/nonexistent/1', { addresses: server.addresses() }), (err: Error) => {
+      // libp2p's negotiation failed with UnsupportedProtocolError: a class of its own, not a refusal
+      assert.ok(err instanceof ProtocolNotServedError, `${err.name}: ${err.message}`)
+      assert.ok(!(err instanceof RemoteError))
+      assert.equal(err.kind, 'unavailable')
+      assert.equal(err.peer, server.peerId.toString())
+      assert.equal(err.protocol, '/drcore/nonexistent/1')
+      assert.equal(err.message, `peer ${server.peerId} does not serve /drcore/nonexistent/1 (is it a drcore Core of a compatible version?)`)
+      return true
+    })
     await assert.rejects(client.open(server.peerId, OPEN, { addresses: ['/ip4/127.0.0.1/tcp/1/p2p/' + client.peerId.toString()] }),
       /belongs to peer .*, not /)
 

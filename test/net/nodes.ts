@@ -2,7 +2,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode } from '../../src/net/index.ts'
 import type { DrcoreNode, PeerTrust } from '../../src/net/index.ts'
-import type { EventSink, EventLevel } from '../../src/events/api.ts'
+import type { EventLevel, EventMap, EventSink, EventType } from '../../src/events/api.ts'
 
 export class TrustTable implements PeerTrust {
   readonly accepted = new Set<string>()
@@ -11,16 +11,16 @@ export class TrustTable implements PeerTrust {
   isAccepted (peerId: string): boolean { return this.accepted.has(peerId) && !this.denied.has(peerId) }
 }
 
-export interface RecordedEvent { type: string, message: string, data: Record<string, unknown>, level: EventLevel }
+export interface RecordedEvent<T extends EventType = EventType> { type: T, message: string, data: EventMap[T], level: EventLevel }
 
 export class RecordingSink implements EventSink {
   readonly events: RecordedEvent[] = []
-  emit (type: string, message: string, data: Record<string, unknown> = {}, level: EventLevel = 'info'): void {
+  emit<T extends EventType> (type: T, message: string, data: EventMap[T], level: EventLevel = 'info'): void {
     this.events.push({ type, message, data, level })
   }
 
-  ofType (type: string): RecordedEvent[] {
-    return this.events.filter(e => e.type === type)
+  ofType<T extends EventType> (type: T): Array<RecordedEvent<T>> {
+    return this.events.filter(e => e.type === type) as Array<RecordedEvent<T>>
   }
 }
 

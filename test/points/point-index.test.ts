@@ -75,14 +75,14 @@ describe('the point index', () => {
 
   test('point rows carry the --json contract; orphan is !complete', async () => {
     const [row] = await repo.points.pointRows('acme/web01')
-    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missing', 'origin', 'orphan', 'parent', 'partial', 'point', 'seq', 'skipped', 'tenant', 'volumes'])
+    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missing', 'origin', 'orphan', 'parent', 'parentPresent', 'partial', 'point', 'receivedAt', 'seq', 'skipped', 'tenant', 'volumes'])
     assert.equal(row.orphan, true)
     assert.deepEqual([row.partial, row.skipped], [false, 0], 'a point whose backup stored everything is not partial')
     assert.equal(row.damaged, false, 'never complete here: an orphan, not a damaged point')
     assert.equal(row.missing, 12)
     assert.deepEqual(row.volumes, { root: { type: 'dir', files: 0, bytes: 70 } })
     const record = (await repo.points.get(row.point)) as PointRecord
-    assert.deepEqual(pointRow(record), row)
+    assert.deepEqual(pointRow(record, row.parentPresent === true), row)
     assert.equal(record.receivedFrom, remote.origin)
     assert.deepEqual(machineRow({ machine: 'm', tenant: 't', origin: 'o', cluster: null, points: 0, latest: null }),
       { machine: 'm', tenant: 't', origin: 'o', cluster: null, points: 0, latest: null })

@@ -67,7 +67,7 @@ describe('BlockIntake bounds what a kill -9 can lose to two flushes', { timeout:
 
   test('while a flush runs, puts queue up to flushBytes behind it, then wait for it', async () => {
     const store = new GatedStore()
-    const intake = new BlockIntake(store, new TenantBlocks(db), 'peer', { flushBytes: 1000, flushIntervalMs: 3_600_000 })
+    const intake = new BlockIntake(store, new TenantBlocks(db, store), 'peer', { flushBytes: 1000, flushIntervalMs: 3_600_000 })
     // 3 × 400 bytes reach flushBytes: the third put starts a flush (held at the gate)
     for (let i = 0; i < 3; i++) assert.equal(await settlesSoon(intake.put(block(i).cid, block(i).bytes)), true, `put ${i}`)
     assert.equal(store.flushes, 1)

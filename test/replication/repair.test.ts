@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { VerifyReport } from '../../src/core/index.ts'
 import { NotAuthorizedError } from '../../src/errors.ts'
-import { errorFromWire, RemoteError } from '../../src/net/index.ts'
+import { errorFromWire, ProtocolNotServedError } from '../../src/net/index.ts'
 import type { WireStream } from '../../src/net/index.ts'
 import { isRaw, rawCid } from '../../src/points/blocks.ts'
 import { walkClosure } from '../../src/points/closure.ts'
@@ -131,6 +131,6 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
   test('engine internals: a peer of an older version, which does not serve repair, is named in one line', async () => {
     await b.node.unhandle(REPAIR_PROTOCOL)
     await assert.rejects(a.engine.repairFrom(b.peerId, [CID.parse((await a.core.points.machines())[0].latest!).toString()]),
-      (err: Error) => err instanceof RemoteError && err.message === `peer b (${b.peerId}) does not serve /drcore/repair/1 (is it a drcore Core of a compatible version?)`)
+      (err: Error) => err instanceof ProtocolNotServedError && err.protocol === REPAIR_PROTOCOL && err.message === `peer b (${b.peerId}) does not serve /drcore/repair/1 (is it a drcore Core of a compatible version?)`)
   })
 })

@@ -201,7 +201,7 @@ export async function harness (options: { now: Date, concurrency?: number, retry
     },
     backup: async machine => {
       const record = await h.addPoint({ machine })
-      events.emit('backup.finished', `recovery point of ${machine} taken`, { machine, point: record.point })
+      scheduler.backedUp(record.point)
       await settle()
     },
     settle,

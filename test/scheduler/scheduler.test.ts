@@ -43,7 +43,7 @@ describe('replication scheduler: triggers', () => {
       await h.settle()
       h.engine.jobs.length = 0
       const sql02 = await h.addPoint({ machine: 'sql02', cluster: 'sqlc' })
-      h.events.emit('backup.finished', 'taken', { machine: 'sql02', point: sql02.point })
+      h.scheduler.backedUp(sql02.point)
       await h.settle()
       assert.deepEqual(h.engine.runs, ['sql01->' + h.siteB])
     })
@@ -86,10 +86,10 @@ describe('replication scheduler: triggers', () => {
       await h.addRule({ machine: 'mail01', to: h.siteC, schedule: '0 3 * * *' })
       await h.settle()
       h.engine.jobs.length = 0
-      h.events.emit('verify.finished', 'verify found problems', {}, 'error')
+      h.scheduler.verified({ ok: false })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
-      h.events.emit('verify.finished', 'repository verified', {})
+      h.scheduler.verified({ ok: true })
       await h.settle()
       assert.deepEqual(h.engine.runs.sort(), ['db01->' + h.siteC, 'web01->' + h.siteB].sort())
     })
@@ -101,10 +101,10 @@ describe('replication scheduler: triggers', () => {
       await h.addRule({ machine: 'db01', to: h.siteC, schedule: '0 3 * * *' })
       await h.settle()
       h.engine.jobs.length = 0
-      h.events.emit('seed.consumed', 'nothing new', { imported: 0 })
+      h.scheduler.seedConsumed({ imported: 0 })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
-      h.events.emit('seed.consumed', 'imported', { imported: 12, pointsCompleted: [] })
+      h.scheduler.seedConsumed({ imported: 12 })
       await h.settle()
       assert.deepEqual(h.engine.runs, ['web01->' + h.siteB])
     })
@@ -190,7 +190,7 @@ describe('replication scheduler: pause, resume, now', () => {
     await withHarness({ now: at(12) }, async h => {
       await h.addRule({ machine: 'web01', to: h.siteB, paused: true })
       await h.backup('web01')
-      h.events.emit('verify.finished', 'ok', {})
+      h.scheduler.verified({ ok: true })
       await h.settle()
       assert.equal(h.engine.jobs.length, 0)
       await assert.rejects(h.scheduler.now('web01', h.siteB), /paused: resume it first \(drcore replication resume web01 --to siteB\)/)
@@ -293,7 +293,7 @@ describe('replication scheduler: jobs', () => {
       await until(() => h.engine.open.length === 1)
       for (let i = 0; i < 3; i++) {
         const p = await h.addPoint({ machine: 'web01' })
-        h.events.emit('backup.finished', 'taken', { machine: 'web01', point: p.point })
+        h.scheduler.backedUp(p.point)
       }
       await new Promise(resolve => setTimeout(resolve, 20))
       assert.equal(h.engine.jobs.length, 1)
@@ -353,6 +353,65 @@ describe('replication scheduler: jobs', () => {
       assert.equal(h.scheduler.activity('web01', h.siteB).retryAt, null)
       await h.advanceTo(at(14))
       assert.equal(h.engine.jobs.length, 6, 'no retry after a success')
+    })
+  })
+
+  it('a rule store that fails when a job starts does not stop the rule: it is retried like a failed job', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await h.settle()
+      assert.equal(h.engine.jobs.length, 1)
+      const failing = failRuleWrites(h, 'IO error: rules.ldb: Input/output error')
+      try {
+        await h.backup('web01')
+        assert.equal(h.engine.jobs.length, 1, 'no job without its start on record')
+        assert.equal(h.scheduler.activity('web01', h.siteB).retryAt, at(12, 0, 30).toISOString(), 'not taken for a removed rule')
+        const retry = h.seen.filter(e => e.type === 'replication.retry').at(-1)
+        assert.ok(retry?.type === 'replication.retry')
+        assert.match(retry.data.error, /cannot record the job's start: .*Input\/output error/)
+      } finally {
+        failing.stop()
+      }
+      await h.advanceTo(at(12, 0, 30))
+      assert.equal(h.engine.jobs.length, 2, 'the retry runs the rule once the store writes again')
+      assert.equal((await h.rules.get('web01', h.siteB)).state, 'idle')
+    })
+  })
+
+  it('a job whose outcome cannot be recorded is reported, and its failure is still retried', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      h.engine.hold = true
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await until(() => h.engine.open.length === 1)
+      const failing = failRuleWrites(h, 'IO error: rules.ldb: No space left on device')
+      try {
+        h.engine.open[0].fail(new Error('stream reset'))
+        await h.settle()
+        assert.equal(h.scheduler.activity('web01', h.siteB).retryAt, at(12, 0, 30).toISOString())
+        const reported = h.seen.filter(e => e.type === 'replication.scheduler-error')
+        assert.equal(reported.length, 1)
+        assert.match(reported[0].message, /could not record the job of web01 to siteB: .*No space left on device/)
+      } finally {
+        failing.stop()
+      }
+      h.engine.hold = false
+      await h.advanceTo(at(12, 0, 30))
+      assert.equal(h.engine.jobs.length, 2)
+      assert.equal((await h.rules.get('web01', h.siteB)).state, 'idle')
+    })
+  })
+
+  it('a rule removed while its job ran ends quietly: no error reported, no retry', async () => {
+    await withHarness({ now: at(12), retryDelays: [30_000] }, async h => {
+      h.engine.hold = true
+      await h.addRule({ machine: 'web01', to: h.siteB })
+      await until(() => h.engine.open.length === 1)
+      const job = h.engine.open[0]
+      await h.rules.remove('web01', h.siteB)
+      job.fail(new Error('stream reset'))
+      await h.settle()
+      assert.deepEqual(h.seen.filter(e => e.type === 'replication.scheduler-error'), [])
+      await assert.rejects(h.rules.get('web01', h.siteB), /no rule sends web01/)
     })
   })
 
@@ -435,3 +494,12 @@ describe('replication scheduler: start and stop', () => {
     })
   })
 })
+
+/** Makes every write to the rule store fail, as a failing disk would, until `stop`. */
+function failRuleWrites (h: Harness, reason: string): { stop: () => void } {
+  const hook = (op: { key: unknown }): void => {
+    if (String(op.key).startsWith('!rules!')) throw new Error(reason)
+  }
+  h.db.hooks.prewrite.add(hook)
+  return { stop: () => { h.db.hooks.prewrite.delete(hook) } }
+}

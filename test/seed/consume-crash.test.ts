@@ -54,7 +54,7 @@ describe('seed consume killed after a part is recorded: the part\'s blocks are v
       imports,
       self: dr.peerId,
       tenantOf: (peerId) => dr.peers.tenantOf(peerId),
-      tenants: new DyingTenantBlocks(dr.files.db)
+      tenants: new DyingTenantBlocks(dr.files.db, dr.store)
     }, join(work, 'seed')).catch(() => {})
 
     const record = await imports.get(seed.seed)

@@ -44,6 +44,8 @@ function sources (opts: Partial<OverviewSources> & { records?: PointRecord[] } =
     deniedByUs: () => false,
     rules: [],
     seeds: [],
+    retention: { default: null, machines: [] },
+    tenants: [],
     now: new Date(Date.UTC(2026, 0, 2)),
     ...opts
   }
@@ -122,5 +124,23 @@ describe('the overview of a Core', () => {
     assert.equal(upToDate.rules[0].lagSeconds, 0)
     const noMachine = await buildOverview(sources({ records, rules: [{ ...rule, machine: 'nothing', lastPoint: null }] }))
     assert.equal(noMachine.rules[0].lagSeconds, null)
+  })
+  test("a forgotten parent shows as absent, and each machine carries its policy, next rollup and lock; tenants carry quota and lock", async () => {
+    const records = [point('web01', 2), point('web01', 3)]
+    const tenant = { tenant: 'siteB', peers: [], points: 0, storedBytes: 10, quota: 100, retentionLock: '30d', blocks: 1, lockedPoints: 0, lockedUntil: null }
+    const o = await buildOverview(sources({
+      records,
+      retention: {
+        default: { keepLast: 1 },
+        machines: [{ machine: 'web01', tenant: '', origin: SELF, policy: { keepLast: 1 }, from: 'default', points: 2, wouldRemove: ['web01--2'], locked: 0, lockedUntil: null }]
+      },
+      tenants: [tenant]
+    }))
+    const web = o.machines[0]
+    assert.deepEqual(web.points.map(p => p.parentPresent), [false, true])
+    assert.deepEqual(web.retention.wouldRemove, ['web01--2'])
+    assert.equal(web.retention.from, 'default')
+    assert.deepEqual(o.defaultPolicy, { keepLast: 1 })
+    assert.deepEqual(o.tenants, [tenant])
   })
 })

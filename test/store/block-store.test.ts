@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { CorruptBlockError, MalformedError, MissingBlockError, isUserError } from '../../src/errors.ts'
+import { CorruptBlockError, MalformedError, MissingBlockError, isExpectedError } from '../../src/errors.ts'
 import { block, collect, compressibleBlock, flipByte, putAll, randomBlock, TestRepo } from './helpers.ts'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
@@ -53,7 +53,7 @@ describe('block store', () => {
     const store = await repo.open()
     const b = randomBlock(10)
     await assert.rejects(store.get(b.cid), (err: unknown) => {
-      assert.ok(err instanceof MissingBlockError && isUserError(err))
+      assert.ok(err instanceof MissingBlockError && isExpectedError(err))
       assert.equal(err.cid, b.cid.toString())
       assert.match(err.message, new RegExp(b.cid.toString()))
       return true

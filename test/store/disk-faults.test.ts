@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
-import { isUserError } from '../../src/errors.ts'
+import { isExpectedError } from '../../src/errors.ts'
 import { jsonSublevel, openBlockStore, PackWriteError } from '../../src/store/index.ts'
 import type { BlockStore } from '../../src/store/index.ts'
 import { PowerCutError } from '../helpers/faulty-disk.ts'
@@ -59,7 +59,7 @@ function indexedCids (events: TraceEvent[]): Set<string> {
 function assertPackWriteError (err: unknown, code: FaultCode): string {
   assert.ok(err instanceof PackWriteError, `expected a PackWriteError, got ${String(err)}`)
   assert.equal(err.name, 'PackWriteError')
-  assert.ok(isUserError(err))
+  assert.ok(isExpectedError(err))
   assert.ok(!err.message.includes('\n'), `one line: ${err.message}`)
   assert.match(err.path, PACK_PATH)
   assert.ok(err.message.startsWith(`${MESSAGES[code]} writing pack ${err.path}`), err.message)
@@ -338,7 +338,7 @@ describe('a failing call while the store opens', { timeout: 60_000 }, () => {
     try {
       faulty.disk.inject({ op: 'truncate', code: 'EIO' })
       const err = await faulty.open(LIMITS).then(() => undefined, (e: unknown) => e) as Error
-      assert.ok(isUserError(err), `not a UserError: ${String(err)}`)
+      assert.ok(isExpectedError(err), `not an ExpectedError: ${String(err)}`)
       assert.match(err.message, /00000001\.pack/)
       assert.ok(!err.message.includes('\n'))
     } finally {

@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { isUserError } from '../../src/errors.ts'
+import { isExpectedError } from '../../src/errors.ts'
 import { jsonSublevel, PackWriteError } from '../../src/store/index.ts'
 import type { OpenPackFile, PackFileHandle } from '../../src/store/index.ts'
 import { openPackFile } from '../../src/store/pack-files.ts'
@@ -244,7 +244,7 @@ describe('block writer', { timeout: 60_000 }, () => {
         ? `no space left on device writing pack ${packPath}; free space and run the command again`
         : `i/o error writing pack ${packPath}; the disk may be failing: check it (dmesg) before trying again`
       await assert.rejects(writer.commit([{ type: 'put', sublevel: 'points', key: 'p', value: 1 }]), (err: unknown) => {
-        assert.ok(err instanceof PackWriteError && isUserError(err))
+        assert.ok(err instanceof PackWriteError && isExpectedError(err))
         assert.equal(err.message, expected)
         assert.ok(!err.message.includes('\n'))
         return true

@@ -11,7 +11,7 @@ import { OfflineCore, OnlineCore, closeServices, openServices } from '../../src/
 import type { NetworkOptions } from '../../src/core/index.ts'
 import type { ProgressFn } from '../../src/api/operations.ts'
 import type { BackupResult } from '../../src/backup/index.ts'
-import type { CoreEvent } from '../../src/events/api.ts'
+import type { AnyEventType, CoreEvent, CoreEventOf } from '../../src/events/api.ts'
 import type { PeerInfo } from '../../src/peers/index.ts'
 import type { EngineOptions, RuleRow } from '../../src/replication/api.ts'
 import { initRepository } from '../../src/repo/index.ts'
@@ -43,8 +43,8 @@ export async function openOfflineCore (name: string, parent: string): Promise<Of
 export class EventRecorder {
   readonly all: CoreEvent[] = []
 
-  ofType (type: string): CoreEvent[] {
-    return this.all.filter(e => e.type === type)
+  ofType<T extends AnyEventType> (type: T): Array<CoreEventOf<T>> {
+    return this.all.filter((e): e is CoreEventOf<T> & CoreEvent => e.type === type)
   }
 }
 

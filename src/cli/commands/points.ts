@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { printJson, printTable } from '../output.ts'
+import { printJson, printTable, shortId } from '../output.ts'
 
 export function register (program: Command): void {
   withCommonOptions(program.command('points'))
@@ -15,6 +15,7 @@ export function register (program: Command): void {
         { header: 'seq', value: r => r.seq },
         { header: 'point', value: r => r.point },
         { header: 'kind', value: r => r.kind },
+        { header: 'chain', value: r => r.parentPresent === null ? 'starts a chain' : r.parentPresent ? `after ${shortId(r.parent)}` : `parent ${shortId(r.parent)} forgotten (still restorable)` },
         { header: 'created', value: r => r.createdAt },
         { header: 'state', value: r => (r.complete ? 'complete' : r.damaged ? 'damaged' : 'orphan') + (r.partial ? `, partial (${r.skipped} skipped)` : '') },
         { header: 'volumes', value: r => Object.keys(r.volumes).join(',') }

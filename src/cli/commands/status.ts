@@ -6,6 +6,7 @@ import { formatBytes } from '../../common/sizes.ts'
 import { formatTable, printJson, shortId } from '../output.ts'
 import type { Column } from '../output.ts'
 import type { MachineOverview, Overview } from '../../status/index.ts'
+import { describePolicy } from '../../retention/view.ts'
 
 /** Glyphs of a chain, newest last: at most this many, older ones elided. */
 const GLYPHS = 40
@@ -23,7 +24,8 @@ export function register (program: Command): void {
 /** `B` base image, `i` incremental, `o` orphan (blocks missing); `|` starts a new chain. */
 export function chainGlyphs (m: Pick<MachineOverview, 'points' | 'pointCount'>): string {
   const shown = m.points.slice(-GLYPHS)
-  const glyphs = shown.map((p, i) => (p.kind === 'base' && i > 0 ? '| ' : '') + (!p.complete ? 'o' : p.kind === 'base' ? 'B' : 'i'))
+  // ':' before a point whose parent was forgotten (its closure is its own: it stays restorable)
+  const glyphs = shown.map((p, i) => (p.kind === 'base' && i > 0 ? '| ' : p.parentPresent === false ? ': ' : '') + (!p.complete ? 'o' : p.kind === 'base' ? 'B' : 'i'))
   return (m.pointCount > shown.length ? '… ' : '') + glyphs.join(' ')
 }
 
@@ -35,14 +37,15 @@ export function formatStatus (o: Overview, viaDaemon: boolean): string {
   const ratios = [`dedup ${ratio(r.dedupRatio)}`, `compression ${ratio(r.compressionRatio)}`, `total ${ratio(r.reductionRatio)}`].join(', ')
   write(`Repository  ${formatBytes(r.storedBytes)} stored for ${formatBytes(r.logicalBytes)} protected (${ratios}), ${r.blocks} blocks`)
   write()
-  write('MACHINES  (B base image, i incremental, o orphan, | new chain)')
+  write('MACHINES  (B base image, i incremental, o orphan, | new chain, : parent forgotten)')
   if (o.machines.length === 0) write('(none: take a recovery point with drcore backup)')
   const table = indentedTable(o.machines, [
     { header: 'machine', value: m => m.machine },
     { header: 'from', value: m => m.direction === 'local' ? 'this Core' : (m.originName ?? shortId(m.origin)) },
     { header: 'tenant', value: m => m.tenant === '' ? '(own)' : m.tenant },
     { header: 'points', value: m => `${m.pointCount}: ${m.complete} complete${m.orphans > 0 ? `, ${m.orphans} orphan${m.orphans > 1 ? 's' : ''}` : ''}` },
-    { header: 'chain', value: m => chainGlyphs(m) }
+    { header: 'chain', value: m => chainGlyphs(m) },
+    { header: 'retention', value: m => m.retention.policy === null ? '-' : `${describePolicy(m.retention.policy)}${m.retention.from === 'default' ? ' (default)' : ''}; next rollup removes ${m.retention.wouldRemove.length}` }
   ])
   if (o.machines.length > 0) out.push(...table)
   write()
@@ -69,6 +72,17 @@ export function formatStatus (o: Overview, viaDaemon: boolean): string {
       { header: 'lag', value: x => x.lagSeconds == null ? '-' : duration(x.lagSeconds) },
       { header: 'sent', value: x => formatBytes(x.bytesSent) },
       { header: 'last point', value: x => shortId(x.lastPoint) }
+    ]))
+  }
+  if (o.tenants.length > 0) {
+    write()
+    write('TENANTS')
+    out.push(...indentedTable(o.tenants, [
+      { header: 'tenant', value: t => t.tenant },
+      { header: 'points', value: t => t.points },
+      { header: 'stored', value: t => formatBytes(t.storedBytes) },
+      { header: 'quota', value: t => t.quota === null ? 'none' : `${formatBytes(t.quota)} (${Math.round(t.storedBytes / t.quota * 100)}%)` },
+      { header: 'retention lock', value: t => t.retentionLock === null ? 'none' : t.lockedPoints > 0 ? `${t.retentionLock} (${t.lockedPoints} points until ${t.lockedUntil})` : t.retentionLock }
     ]))
   }
   if (o.seeds.length > 0) {

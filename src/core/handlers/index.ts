@@ -3,16 +3,19 @@ import type { PairingOperations } from '../../peers/index.ts'
 import type { PeerRepair } from '../../repair/index.ts'
 import type { Services } from '../services.ts'
 import { peerHandlers } from './peers.ts'
+import { pruneHandlers } from './prune.ts'
 import { repairHandlers } from './repair.ts'
 import { replicationHandlers } from './replication.ts'
+import { retentionHandlers } from './retention.ts'
 import type { RuleJobs } from './replication.ts'
 import { repositoryHandlers } from './repository.ts'
 import { seedHandlers } from './seed.ts'
 import { statusHandlers } from './status.ts'
 
-export type { RuleJobs } from './replication.ts'
+export type { JobTriggers, RuleJobs } from './replication.ts'
 export { OFFLINE_JOBS, runningJobs } from './replication.ts'
 export type { VerifyReport } from './repository.ts'
+export { pruneRunner } from './prune.ts'
 
 /**
  * What the operations get from the network: the running Core's pairing service, scheduler and
@@ -31,13 +34,16 @@ export interface NetworkParts {
 /** Every operation of the table in api/operations.ts, on a Core's services. */
 export function buildHandlers (services: Services, network: NetworkParts): Handlers {
   const replication = replicationHandlers(services, network.jobs)
-  const seeds = seedHandlers(services)
+  const seeds = seedHandlers({ ...services, triggers: network.jobs })
+  const retention = retentionHandlers(services)
   return {
-    ...repositoryHandlers({ ...services, addresses: () => network.addresses() }),
+    ...repositoryHandlers({ ...services, triggers: network.jobs, addresses: () => network.addresses() }),
     ...repairHandlers(services, network.repair),
+    ...pruneHandlers(services),
     ...peerHandlers(network.pairing),
     ...replication,
     ...seeds,
+    ...retention,
     // listing the rules first asks the targets of outstanding seeds whether they arrived
     seeds: async () => {
       await replication.rules()
@@ -49,7 +55,9 @@ export function buildHandlers (services: Services, network: NetworkParts): Handl
       online: network.online,
       addresses: () => network.addresses(),
       rules: async () => await replication.rules(),
-      seeds: async () => await seeds.seeds()
+      seeds: async () => await seeds.seeds(),
+      retention: async () => await retention.retentionShow(),
+      tenants: async () => await retention.tenants()
     })
   }
 }

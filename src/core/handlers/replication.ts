@@ -21,12 +21,26 @@ export interface ReplicationParts {
 }
 
 /**
+ * What the other operations tell the scheduler, because it may start jobs: a backup, a verify,
+ * a seed drive consumed or abandoned. These are calls the composition root makes, not events
+ * the scheduler listens for (docs/architecture.md, "Events"); without the network they do
+ * nothing, and the daemon wakes every rule when it starts.
+ */
+export interface JobTriggers {
+  /** a backup of this Core took `point` */
+  backedUp (point: string): void
+  verified (report: { ok: boolean }): void
+  seedConsumed (result: { imported: number }): void
+  seedAbandoned (rules: Array<{ machine: string, to: string }>): void
+}
+
+/**
  * What the rule operations need of the running Core: its scheduler (what a rule is doing, jobs
  * now) and its engine (points behind, telling the target, fetch). `runningJobs` provides it on a
  * running Core; without the network, `OFFLINE_JOBS` shows no activity and refuses what needs a
  * peer, while rules stay records that the daemon picks up when it starts.
  */
-export interface RuleJobs {
+export interface RuleJobs extends JobTriggers {
   activity (machine: string, to: string): RuleActivity | undefined
   /** points the target lacks; null while the Core is not running */
   pointsBehind (rule: RuleRecord): Promise<number | null>
@@ -56,7 +70,11 @@ export const OFFLINE_JOBS: RuleJobs = {
   remove: async (_rule, deleteRemote) => {
     if (deleteRemote) throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
   },
-  fetch: async () => { throw new UserError('fetch needs the running Core (drcore start)') }
+  fetch: async () => { throw new UserError('fetch needs the running Core (drcore start)') },
+  backedUp: () => {},
+  verified: () => {},
+  seedConsumed: () => {},
+  seedAbandoned: () => {}
 }
 
 /** How often, at most, looking at a seed-drive rule asks its target whether the seed arrived. */
@@ -94,7 +112,11 @@ export function runningJobs (scheduler: ReplicationScheduler, engine: Replicatio
         throw err
       }
     },
-    fetch: async options => await engine.fetch(options)
+    fetch: async options => await engine.fetch(options),
+    backedUp: point => { scheduler.backedUp(point) },
+    verified: report => { scheduler.verified(report) },
+    seedConsumed: result => { scheduler.seedConsumed(result) },
+    seedAbandoned: rules => { scheduler.seedAbandoned(rules) }
   }
 }
 

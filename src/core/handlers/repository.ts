@@ -11,6 +11,9 @@ import type { RepositoryFiles } from '../../repo/index.ts'
 import { checkRepositoryModes } from '../../repo/modes.ts'
 import { listPath, restore, verifyPoints } from '../../restore/index.ts'
 import type { BlockStore } from '../../store/index.ts'
+import type { Retention } from '../../retention/index.ts'
+import { rollupQuietly } from '../rollup.ts'
+import type { JobTriggers } from './replication.ts'
 
 /** The parts of a Core the repository operations use. */
 export interface RepositoryParts {
@@ -18,6 +21,10 @@ export interface RepositoryParts {
   readonly store: BlockStore
   readonly points: PointIndex
   readonly events: EventLog
+  /** the rollup after every backup */
+  readonly retention: Pick<Retention, 'rollup'>
+  /** backups and verifies may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'backedUp' | 'verified'>
   /** the addresses the Core listens on (none without the network) */
   addresses (): string[]
 }
@@ -76,6 +83,9 @@ export function repositoryHandlers (core: RepositoryParts) {
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
         : `recovery point of ${result.machine} taken`, { ...result }, result.partial ? 'warning' : 'info')
+      // the rollup: the machine's standing policy applies to its points, the new one among them
+      await rollupQuietly(core.retention, core.events, { tenant: '', origin: peerId, machine: result.machine })
+      core.triggers.backedUp(result.point)
       const warnings = leftOut.length === 0
         ? []
         : [`the previous point of ${result.machine} (seq ${previous!.seq}) also had volume${leftOut.length === 1 ? '' : 's'} ${leftOut.join(', ')}, which this point does not: ` +
@@ -123,5 +133,6 @@ async function verify (core: RepositoryParts, onProgress?: ProgressFn): Promise<
     ? 'repository verified'
     : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
   core.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
+  core.triggers.verified({ ok })
   return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost, warnings }
 }

@@ -2,17 +2,21 @@ import { isAbsolute } from 'node:path'
 import type { Handlers } from '../../api/handler.ts'
 import { SerialQueue } from '../../common/serial-queue.ts'
 import { parseSize } from '../../common/sizes.ts'
-import { NotFoundError, UsageError } from '../../errors.ts'
+import { NotFoundError, UsageError, UserError } from '../../errors.ts'
 import type { EventSink } from '../../events/api.ts'
 import type { PeerRegistry } from '../../peers/index.ts'
 import { isPeerId } from '../../peers/record.ts'
 import type { PointIndex } from '../../points/point-index.ts'
+import type { PointPins } from '../../points/pins.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
 import type { RuleStore } from '../../rules/index.ts'
 import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSeed } from '../../seed/index.ts'
-import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow } from '../../seed/index.ts'
+import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow, SeedSelection } from '../../seed/index.ts'
 import type { BlockStore } from '../../store/api.ts'
-import type { TenantBlocks } from '../../tenants/index.ts'
+import type { Retention } from '../../retention/index.ts'
+import type { TenantBlocks, TenantQuotas } from '../../tenants/index.ts'
+import type { JobTriggers } from './replication.ts'
+import { rollupQuietly } from '../rollup.ts'
 
 /** What seeds need to know about peers (read only); the `PeerRegistry` provides it. */
 export type SeedPeers = Pick<PeerRegistry, 'resolve' | 'tenantOf'>
@@ -22,6 +26,8 @@ export interface SeedParts {
   readonly files: Pick<RepositoryFiles, 'privateKey' | 'peerId' | 'config'>
   readonly store: BlockStore
   readonly points: PointIndex
+  /** the points a seed is written from are kept from garbage collection while it is written */
+  readonly pins: PointPins
   readonly events: EventSink
   readonly peers: SeedPeers
   /** the seed-drive rules a seed serves */
@@ -32,6 +38,12 @@ export interface SeedParts {
   readonly seedImports: SeedImports
   /** a consumed seed's blocks become its source's tenant's */
   readonly tenants: TenantBlocks
+  /** a seed that would take its tenant past its quota is refused */
+  readonly quotas: Pick<TenantQuotas, 'check'>
+  /** the rollup of the machines a seed brought points of */
+  readonly retention: Pick<Retention, 'rollup'>
+  /** a seed consumed or abandoned may start replication jobs */
+  readonly triggers: Pick<JobTriggers, 'seedConsumed' | 'seedAbandoned'>
 }
 
 /**
@@ -49,13 +61,20 @@ export function seedHandlers (core: SeedParts) {
       if (!isAbsolute(input.out)) throw new UsageError('seed create: "out" must be an absolute path')
       const maxSize = input.maxSize === undefined ? undefined : partSize(input.maxSize)
       const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
-      const selection = await selectPoints(core.points, core.rules, { machines: input.machines, all: input.all, to })
-      const recorded = new Set((await registry.list()).map(r => r.seed))
-      const removed = await removeUnfinishedSeeds(input.out, self, async seed => recorded.has(seed))
-      const { result, record } = await writeSeed(
-        { store: core.store, privateKey: core.files.privateKey, peerId: self, name: core.files.config.name },
-        selection,
-        { dir: input.out, maxSize, onProgress })
+      const { selection, release } = await pinSelection(core, async () => await selectPoints(core.points, core.rules, { machines: input.machines, all: input.all, to }))
+      let written
+      let removed
+      try {
+        const recorded = new Set((await registry.list()).map(r => r.seed))
+        removed = await removeUnfinishedSeeds(input.out, self, async seed => recorded.has(seed))
+        written = await writeSeed(
+          { store: core.store, privateKey: core.files.privateKey, peerId: self, name: core.files.config.name },
+          selection,
+          { dir: input.out, maxSize, onProgress })
+      } finally {
+        release()
+      }
+      const { result, record } = written
       await registry.add(record)
       core.events.emit('seed.created',
         `seed ${record.seed} written to ${record.dir}: ${record.points.length} points of ${record.machines.map(m => m.machine).join(', ')} in ${record.parts} part${record.parts > 1 ? 's' : ''}`,
@@ -88,22 +107,49 @@ export function seedHandlers (core: SeedParts) {
       core.events.emit('seed.abandoned',
         `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
         { seed: record.seed, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to })) }, 'warning')
+      core.triggers.seedAbandoned(changed.map(r => ({ machine: r.machine, to: r.to })))
       return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
     }),
 
     seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
       if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
-      return await consumeSeed({
+      const result = await consumeSeed({
         store: core.store,
         points: core.points,
         imports,
         self,
         tenantOf: (peerId) => core.peers.tenantOf(peerId),
         tenants: core.tenants,
+        quotas: core.quotas,
         events: core.events
       }, input.dir, onProgress)
+      // the points it brought are received points: their machines' policies apply
+      const record = result.seed === null || result.tenant === null ? undefined : await imports.get(result.seed)
+      for (const m of record?.machines ?? []) await rollupQuietly(core.retention, core.events, { tenant: result.tenant!, origin: m.origin, machine: m.machine })
+      return result
     })
   } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
+}
+
+/**
+ * Selects the points of a seed and pins them against garbage collection. A prune reads the point
+ * index before the pins: a point pinned after that read is safe only if its record is still
+ * there once pinned (then that read saw it). So the selection is checked after pinning, and made
+ * again when a point was forgotten in between.
+ */
+async function pinSelection (core: Pick<SeedParts, 'points' | 'pins'>, select: () => Promise<SeedSelection>): Promise<{ selection: SeedSelection, release: () => void }> {
+  for (let attempt = 1; ; attempt++) {
+    const selection = await select()
+    const records = selection.machines.flatMap(m => m.points)
+    const release = core.pins.pin(records.map(r => r.point))
+    const present = await Promise.all(records.map(async r => await core.points.get(r.point, r.tenant) !== undefined))
+    if (present.every(Boolean) || attempt >= 3) {
+      if (present.every(Boolean)) return { selection, release }
+      release()
+      throw new UserError('the recovery points changed while the seed was being planned (points were forgotten); run seed create again')
+    }
+    release()
+  }
 }
 
 /** `--to`: a known peer by id or name, or the id of a Core not paired yet. */

@@ -5,6 +5,8 @@ import type { PointIndex } from '../../points/index.ts'
 import type { RuleRow } from '../../replication/api.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
 import type { SeedRow } from '../../seed/api.ts'
+import type { RetentionShow } from '../../retention/index.ts'
+import type { TenantRow } from '../../tenants/index.ts'
 import { buildOverview } from '../../status/index.ts'
 import type { BlockStore, StoreStats } from '../../store/index.ts'
 
@@ -29,6 +31,9 @@ export interface StatusParts {
   /** the rules and the seeds, as their operations list them */
   rules (): Promise<RuleRow[]>
   seeds (): Promise<SeedRow[]>
+  /** the policies and tenants, as their operations list them */
+  retention (): Promise<RetentionShow>
+  tenants (): Promise<TenantRow[]>
 }
 
 /**
@@ -49,7 +54,9 @@ export function statusHandlers (core: StatusParts) {
       peers: core.pairing.list(),
       deniedByUs: peerId => core.peers.get(peerId)?.inbound === 'denied',
       rules: await core.rules(),
-      seeds: await core.seeds()
+      seeds: await core.seeds(),
+      retention: await core.retention(),
+      tenants: await core.tenants()
     })
   } satisfies Pick<Handlers, 'status'>
 }

@@ -21,7 +21,7 @@ import * as seeds from './pages/seeds.js'
 import * as events from './pages/events.js'
 
 /** events after which the overview is refetched */
-const REFRESH_ON = /^(backup|replication|pairing|peer|seed|points|verify|fetch|restore|core)\./
+const REFRESH_ON = /^(backup|replication|pairing|peer|seed|points|verify|fetch|restore|core|retention|tenant|prune)\./
 
 /** Every page and the navigation's badges, from the overview just fetched. */
 function render () {

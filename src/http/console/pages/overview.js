@@ -60,10 +60,21 @@ export function render () {
           h('span', {}, plural(m.pointCount, 'point')),
           h('span', { class: m.orphans ? 'orphans' : '' }, `${m.complete} complete${m.orphans ? `, ${m.orphans} orphan${m.orphans > 1 ? 's' : ''}` : ''}`),
           h('span', {}, `${bytes(m.logicalBytes)} protected`),
-          h('span', {}, `latest ${ago(shown.at(-1)?.createdAt)}`))),
+          h('span', {}, `latest ${ago(shown.at(-1)?.createdAt)}`),
+          h('span', { class: 'retention' }, retentionText(m.retention)))),
       h('div', { class: 'timeline', role: 'group', 'aria-label': chainLabel }, boxes))
   })
   renderInto($('#machines'), machines.length ? machines : h('p', { class: 'empty' }, 'No recovery points yet. Take one with ', h('code', {}, 'drcore backup <machine> <path>'), '.'))
+  renderInto($('#tenants'), o.tenants.length === 0
+    ? h('p', { class: 'empty' }, 'No tenants: approve a peer into one to host its points.')
+    : h('table', {},
+      h('thead', {}, h('tr', {}, ['Tenant', 'Points', 'Stored', 'Quota', 'Retention lock'].map(x => h('th', {}, x)))),
+      h('tbody', {}, o.tenants.map(t => h('tr', { 'data-tenant': t.tenant },
+        h('td', {}, t.tenant),
+        h('td', {}, String(t.points)),
+        h('td', {}, bytes(t.storedBytes)),
+        h('td', {}, t.quota === null ? 'none' : `${bytes(t.quota)} (${Math.round(t.storedBytes / t.quota * 100)}%)`),
+        h('td', {}, t.retentionLock === null ? 'none' : t.lockedPoints > 0 ? `${t.retentionLock}: keeps ${plural(t.lockedPoints, 'point')} until ${when(t.lockedUntil)}` : t.retentionLock))))))
   if (state.selectedPoint) {
     const m = o.machines.find(x => x.points.some(p => p.point === state.selectedPoint))
     const p = m?.points.find(x => x.point === state.selectedPoint)
@@ -99,6 +110,16 @@ function showPoint (m, p) {
     row('State', (p.complete ? 'complete: volume- and file-level restore' : `orphan: ${p.missing} blocks missing; file-level restore only until they arrive`) +
       (p.skipped > 0 ? `; partial: ${p.skipped} entries were not stored (see the backup's skipped list)` : '')),
     row('Data', `${p.files} files, ${bytes(p.bytes)}`),
-    row('Parent', p.parent ? h('code', {}, short(p.parent)) : '– (starts a chain)'),
+    row('Parent', p.parent ? [h('code', {}, short(p.parent)), p.parentPresent === false ? ' (forgotten here: this point stays whole, its closure is its own)' : ''] : '– (starts a chain)'),
+    p.receivedAt ? row('Received', `${when(p.receivedAt)} (its age for retention here)`) : null,
     row('Restore', h('code', { class: 'copyable' }, `drcore restore ${m.machine} <dest> --point ${p.point}`))))
+}
+
+/** A machine's standing policy and its next rollup, as `drcore retention show` says them. */
+function retentionText (r) {
+  const lock = r.locked > 0 ? `; lock keeps ${plural(r.locked, 'point')}` : ''
+  if (r.policy === null) return `no retention policy${lock}`
+  const names = { keepLast: 'last', keepHourly: 'hourly', keepDaily: 'daily', keepWeekly: 'weekly', keepMonthly: 'monthly', keepYearly: 'yearly', keepWithin: 'within' }
+  const policy = Object.entries(r.policy).map(([k, v]) => `${names[k] ?? k} ${v}`).join(', ')
+  return `keep ${policy}${r.from === 'default' ? ' (default)' : ''}; next rollup removes ${plural(r.wouldRemove.length, 'point')}${lock}`
 }
