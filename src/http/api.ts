@@ -3,7 +3,7 @@ import type { Context } from 'hono'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
-import { isExpectedError, UsageError } from '../errors.ts'
+import { isExpectedError, NotFoundError, UsageError } from '../errors.ts'
 import type { ErrorKind } from '../errors.ts'
 import { Throttle } from '../common/throttle.ts'
 import { cancellable } from '../api/cancel.ts'
@@ -32,7 +32,7 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
   // POST /operations/{id}/cancel: the CLI's Ctrl-C; the operation's stream then ends with its outcome
   app.post('/operations/:id/cancel', c => {
     const cancel = running.get(c.req.param('id'))
-    if (cancel == null) return c.json({ error: { name: 'NotFoundError', message: `no operation ${c.req.param('id')} is running`, exitCode: 1 } }, 404)
+    if (cancel == null) return errorResponse(c, new NotFoundError(`no operation ${c.req.param('id')} is running`))
     cancel()
     return c.json({ cancelling: c.req.param('id') }, 202)
   })

@@ -71,10 +71,11 @@ test('POST /operations/{id}/cancel stops a progress operation at its next report
   proceed()
   const rest: any[] = []
   for await (const line of lines) rest.push(JSON.parse(line))
-  assert.deepEqual(rest.at(-1), { error: { name: 'CancelledError', message: 'verify was cancelled', exitCode: 130 } })
+  assert.deepEqual(rest.at(-1), { error: { name: 'CancelledError', message: 'verify was cancelled', exitCode: 130, kind: 'refused' } })
   assert.equal(rest.some(l => 'result' in l), false)
   const gone = await app.request(`/operations/${operation as string}/cancel`, { method: 'POST', headers: auth })
   assert.equal(gone.status, 404, 'an operation that ended cannot be cancelled')
+  assert.equal(((await gone.json()) as any).error.kind, 'not-found')
   assert.equal((await app.request(`/operations/${operation as string}/cancel`, { method: 'POST' })).status, 401, 'cancelling needs the token')
 })
 
