@@ -1,9 +1,10 @@
 import { readFile, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MalformedError } from '../errors.ts'
+import { MalformedError, UsageError } from '../errors.ts'
 import { LEGACY_CHUNKING } from '../chunker/index.ts'
 import type { ChunkerOptions } from '../chunker/index.ts'
 import { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
+import { parseListenAddress } from './addresses.ts'
 
 /** `<repo>/config.json`: what an operator may edit by hand (with the daemon stopped). */
 export interface Config {
@@ -51,6 +52,16 @@ export async function readConfig (dir: string): Promise<Config> {
   if (typeof raw.name !== 'string') throw new MalformedError(`${path}: "name" must be a string`)
   if (!Array.isArray(raw.listen) || !raw.listen.every((a: unknown) => typeof a === 'string')) {
     throw new MalformedError(`${path}: "listen" must be a list of multiaddr strings`)
+  }
+  for (const address of raw.listen) {
+    // a hand-edited address fails here, naming the file, and not deep in libp2p at start
+    try {
+      if (!address.startsWith('/')) throw new UsageError(`${path}: "listen" ${address}: not a multiaddr; write /ip4/ADDRESS/tcp/PORT, or use drcore config set listen, which takes HOST:PORT too`)
+      parseListenAddress(address, `${path}: "listen"`)
+    } catch (err) {
+      if (err instanceof UsageError) throw new MalformedError(err.message)
+      throw err
+    }
   }
   const api = { ...DEFAULT_API, ...(raw.api ?? {}) }
   if (typeof api.host !== 'string' || !Number.isInteger(api.port) || api.port < 0 || api.port > 65535) {
