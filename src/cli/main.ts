@@ -18,6 +18,7 @@ import { register as replicate } from './commands/replicate.ts'
 import { register as replication } from './commands/replication.ts'
 import { register as fetch } from './commands/fetch.ts'
 import { register as status } from './commands/status.ts'
+import { register as indexCommands } from './commands/index-rebuild.ts'
 
 // Everything this process creates is its owner's only: LevelDB's files (which it creates with the
 // default mode), seed parts, restore temporaries. The repository's own files and folders are also
@@ -29,7 +30,7 @@ const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status]) register(program)
+for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, indexCommands]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 
