@@ -209,7 +209,8 @@ export class PackBlockStore implements BlockStore, WriterHost {
       packs++
       packBytes += await this.#directory.size(`${this.#dir}/${name}`)
     }
-    return { blocks, rawBytes, storedBytes, packs, packBytes }
+    const objectStore = this.#storage.usage()
+    return objectStore === undefined ? { blocks, rawBytes, storedBytes, packs, packBytes } : { blocks, rawBytes, storedBytes, packs, packBytes, objectStore }
   }
 
   verifyAll (onProgress?: (done: number, total: number) => void): AsyncIterable<VerifyResult> {

@@ -1,6 +1,9 @@
 import { openPackFile, packDirectory } from './pack-files.ts'
 import type { OpenPackFile, PackDirectory } from './pack-files.ts'
 import { packFileName } from './pack-format.ts'
+import type { StorageUsage } from './storage-usage.ts'
+
+export type { StorageUsage } from './storage-usage.ts'
 
 /**
  * Where a store keeps its pack files (docs/storage.md). The block store, its writers, verify,
@@ -27,22 +30,6 @@ export interface PackStorage {
   /** what the storage did since it opened, for `status` and /metrics (undefined: local disk) */
   usage (): StorageUsage | undefined
   close (): Promise<void>
-}
-
-/** Requests to an object store since the Core started, by kind. */
-export interface StorageUsage {
-  kind: 's3'
-  location: string
-  /** requests sent, by operation (GetObject, PutObject, ...), retries included */
-  requests: Record<string, number>
-  /** requests that failed for good (after retries), by operation */
-  errors: Record<string, number>
-  /** attempts the client retried (throttling, timeouts, resets) */
-  retries: number
-  bytesUploaded: number
-  bytesDownloaded: number
-  /** the read cache: bytes held, hits and misses of its segments */
-  cache: { bytes: number, limit: number, hits: number, misses: number }
 }
 
 /** The path (or object URL) of pack `pack` under `location`. */
