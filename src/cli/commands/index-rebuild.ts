@@ -15,7 +15,8 @@ export function register (program: Command): void {
       const { rebuildRepositoryIndex } = await import('../../core/index.ts')
       const rebuilt = await rebuildRepositoryIndex(dir)
       if (opts.json !== true) {
-        process.stdout.write(`index rebuilt from ${rebuilt.packs} packs: ${rebuilt.blocks} blocks\n`)
+        process.stdout.write(`index rebuilt from ${rebuilt.packs} packs: ${rebuilt.blocks} blocks; ${rebuilt.pointsRecovered} of this Core's points recorded again from their manifests\n`)
+        if (rebuilt.foreignManifests > 0) process.stdout.write(`${rebuilt.foreignManifests} points of other Cores are in the packs: their records come back with the next replication from them\n`)
         for (const c of rebuilt.corrupt) process.stdout.write(`left out (corrupt): ${c}\n`)
         for (const d of rebuilt.damaged) process.stdout.write(`damaged pack: ${d}\n`)
       }

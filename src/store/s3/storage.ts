@@ -71,7 +71,8 @@ export class S3PackStorage implements PackStorage {
     this.directory = {
       mkdir: async () => { await mkdir(this.#config.stagingDir, { recursive: true, mode: 0o700 }) },
       readdir: async () => await this.#list(),
-      size: async (path) => await this.#size(this.#keyOf(path)),
+      // right after a listing (recovery, rebuild, stats) its sizes serve: packs are written once
+      size: async (path) => this.#listed.get(this.#keyOf(path)) ?? await this.#size(this.#keyOf(path)),
       unlink: async (path) => { await this.#delete(this.#keyOf(path)) },
       // a PUT or DELETE is durable once acknowledged
       sync: async () => {}
@@ -101,7 +102,7 @@ export class S3PackStorage implements PackStorage {
 
   openFile = async (path: string, flags: string): Promise<PackFileHandle> => {
     const key = this.#keyOf(path)
-    if (flags === 'r') return new ObjectReadHandle(this, key, await this.#size(key, path))
+    if (flags === 'r') return new ObjectReadHandle(this, key, this.#listed.get(key) ?? await this.#size(key, path))
     if (flags === 'wx') return await this.#createStaging(path, key)
     if (flags === 'r+') return new ObjectRewriteHandle(this, key, await this.#size(key, path))
     throw new Error(`pack storage ${this.location}: unsupported open mode ${flags}`)
