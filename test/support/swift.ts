@@ -46,7 +46,7 @@ export async function startSwift (): Promise<Swift> {
   const data = await tempDir('drcore-swift-')
   const port = await freePort()
   const backend = await freePort()
-  const env = { ...process.env, SWIFT_S3_PORT: String(port), SWIFT_BACKEND_PORT: String(backend), SWIFT_LOG_LEVEL: 'WARNING' }
+  const env = { ...process.env, SWIFT_S3_PORT: String(port), SWIFT_BACKEND_PORT: String(backend), SWIFT_LOG_LEVEL: 'WARNING', SWIFT_START_TIMEOUT: '300' }
   try {
     await run('bash', [SWIFT_SCRIPT!, 'start', data], { env, timeout: 600_000 })
   } catch (err) {
