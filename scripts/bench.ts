@@ -19,7 +19,8 @@ import type { BenchContext, BenchSection, Mode, SectionResult, Tool } from './be
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   backup: async () => (await import('./bench/backup.ts')).section,
   replication: async () => (await import('./bench/replication.ts')).section,
-  seed: async () => (await import('./bench/seed.ts')).section
+  seed: async () => (await import('./bench/seed.ts')).section,
+  s3: async () => (await import('./bench/s3.ts')).section
 }
 
 const USAGE = `usage: npm run bench -- [options]
