@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import * as raw from 'multiformats/codecs/raw'
 import { localPackStorage, openBlockStore, openS3PackStorage } from '../../src/store/index.ts'
 import type { PackStorage, RootDb } from '../../src/store/index.ts'
@@ -179,6 +180,31 @@ describe('S3 pack storage', { timeout: 300_000, skip }, () => {
     assert.ok(!(await swift.keys(bucket, prefix)).includes(`${prefix}/lock.json`), 'close releases the lock')
     const b = await reopenS3(bucket, prefix, join(work, 'lock-b'), 'core-b')
     await b.close()
+  })
+
+  it('the lock is renewed while the storage is open; a lock not renewed for 5 minutes is taken over', async () => {
+    const { storage, bucket, prefix } = await openStorage('s3', 's3-renew', 'core-a')
+    await storage.close()
+    const key = `${prefix}/lock.json`
+    const read = async (): Promise<{ peer: string, renewed: string }> => JSON.parse(await (await swift.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString())
+    const renewing = await reopenS3(bucket, prefix, join(work, 'renew-a'), 'core-a', { lockRenewMs: 200 })
+    try {
+      const first = await read()
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      const later = await read()
+      assert.equal(later.peer, 'core-a')
+      assert.ok(Date.parse(later.renewed) > Date.parse(first.renewed), `${first.renewed} -> ${later.renewed}`)
+    } finally {
+      await renewing.close()
+    }
+    // a Core that died 10 minutes ago left its lock: another Core may take the prefix
+    await swift.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify({ peer: 'core-gone', host: 'h', pid: 1, renewed: new Date(Date.now() - 10 * 60_000).toISOString() }) }))
+    const taker = await reopenS3(bucket, prefix, join(work, 'renew-b'), 'core-b')
+    try {
+      assert.equal((await read()).peer, 'core-b')
+    } finally {
+      await taker.close()
+    }
   })
 
   it('wrong credentials, a missing bucket and an endpoint that does not answer are one line naming the bucket', async () => {

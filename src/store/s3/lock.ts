@@ -45,7 +45,8 @@ export class PrefixLock {
     this.#peer = peer
   }
 
-  static async take (client: S3Client, bucket: string, key: string, url: string, peer: string, now = Date.now()): Promise<PrefixLock> {
+  static async take (client: S3Client, bucket: string, key: string, url: string, peer: string, renewMs = LOCK_RENEW_MS): Promise<PrefixLock> {
+    const now = Date.now()
     const lock = new PrefixLock(client, bucket, key, url, peer)
     const held = await lock.read()
     if (held !== undefined && held.peer !== peer) {
@@ -56,7 +57,7 @@ export class PrefixLock {
       log('taking the lock of %s from Core %s: not renewed since %s', url, held.peer, held.renewed)
     }
     await lock.#write()
-    lock.#timer = setInterval(() => { lock.renew().catch((err) => log('renewing the lock of %s failed: %s', url, err.message)) }, LOCK_RENEW_MS)
+    lock.#timer = setInterval(() => { lock.renew().catch((err) => log('renewing the lock of %s failed: %s', url, err.message)) }, renewMs)
     lock.#timer.unref()
     return lock
   }

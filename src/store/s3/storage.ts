@@ -35,8 +35,10 @@ export interface S3PackStorageOptions extends S3StorageConfig {
   stagingDir: string
   /** the peer id of the Core: written into the prefix's lock */
   owner: string
-  /** without a lock: `drcore index rebuild` and read-only inspection only (default false) */
+  /** without a lock: a check before `init` writes nothing (default false) */
   noLock?: boolean
+  /** how often the lock is renewed (default LOCK_RENEW_MS; tests shorten it) */
+  lockRenewMs?: number
 }
 
 /**
@@ -89,7 +91,7 @@ export class S3PackStorage implements PackStorage {
     try {
       await storage.#run('checking the bucket', async (c) => await c.send(new HeadBucketCommand({ Bucket: config.bucket })))
       if (config.noLock !== true) {
-        storage.#lock = await storage.#run('taking the lock of the prefix', async (c) => await PrefixLock.take(c, config.bucket, storage.#key(LOCK_NAME), storage.location, config.owner))
+        storage.#lock = await storage.#run('taking the lock of the prefix', async (c) => await PrefixLock.take(c, config.bucket, storage.#key(LOCK_NAME), storage.location, config.owner, config.lockRenewMs))
         await storage.#abortIncompleteUploads()
         await storage.#clearStaging()
       }
