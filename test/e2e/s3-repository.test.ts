@@ -9,13 +9,13 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { buildExt4Image, checkRealDataTools, compareFiles, compareTrees, copyCorpus } from '../helpers/real-data.ts'
 import type { Corpus } from '../helpers/real-data.ts'
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { BIN, drcore } from '../support/daemon.ts'
+import { BIN, drcore, startCore } from '../support/daemon.ts'
 import { removeDir, tempDir } from '../support/dirs.ts'
 import { newRepository, pair, TestCore } from '../support/core.ts'
 import { startSwift, swiftUnavailable } from '../support/swift.ts'
@@ -65,11 +65,38 @@ async function ok (args: string[], env: Record<string, string> = {}): Promise<st
 
 async function s3Repo (name: string, endpoint = swift.endpoint): Promise<string> {
   const repo = join(work, name)
-  await ok(['init', '--repo', repo, '--storage', `s3://drcore/cores/${name}`, '--s3-endpoint', endpoint, '--s3-path-style', '--api-port', '0'])
+  await ok(['init', '--repo', repo, '--storage', `s3://drcore/cores/${name}`, '--s3-endpoint', endpoint, '--s3-path-style', '--api-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0'])
   return repo
 }
 
-describe('a repository with its packs in S3', { timeout: 600_000, skip }, () => {
+/**
+ * A proxy in front of Swift: `intercept` answers a request itself (true) or lets it through,
+ * after `delayMs(req)` milliseconds.
+ */
+async function startProxy (options: { intercept?: (req: IncomingMessage, res: ServerResponse) => boolean, delayMs?: (req: IncomingMessage) => number }): Promise<{ endpoint: string, close: () => Promise<void> }> {
+  const target = new URL(swift.endpoint)
+  const proxy: Server = createServer((req, res) => {
+    if (options.intercept?.(req, res) === true) return
+    setTimeout(() => {
+      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      })
+      upstream.on('error', () => res.destroy())
+      req.pipe(upstream)
+    }, options.delayMs?.(req) ?? 0)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    endpoint: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
+    close: async () => {
+      proxy.closeAllConnections()
+      await new Promise((resolve) => proxy.close(resolve))
+    }
+  }
+}
+
+describe('a repository with its packs in S3', { timeout: 1_200_000, skip }, () => {
   let repo: string
 
   it('backs up real data, verifies, restores it byte for byte, and status names the bucket and its requests', async () => {
@@ -115,18 +142,13 @@ describe('a repository with its packs in S3', { timeout: 600_000, skip }, () => 
     config.storage = JSON.parse(await readFile(join(repo, 'config.json'), 'utf8')).storage
     await writeFile(join(other, 'config.json'), JSON.stringify(config))
     // a daemon holds the lock while it runs
-    const daemon = spawn(process.execPath, [BIN, 'start', '--repo', repo], { env: { ...process.env, ...swift.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    daemon.stdout.on('data', (d) => { log += d })
-    daemon.stderr.on('data', (d) => { log += d })
+    const daemon = await startCore(repo, { env: swift.env, timeoutMs: 180_000 })
     try {
-      await waitFor('the daemon', async () => log, (l) => l.includes('API http'), 60_000)
       const r = await cli(['verify', '--repo', other])
       assert.equal(r.code, 1)
       assert.match(r.stderr, /^drcore: s3:\/\/drcore\/cores\/main is in use by Core 12D3Koo\w+ on .*one Core writes one prefix; give this Core another prefix\n$/)
     } finally {
-      daemon.kill('SIGTERM')
-      await new Promise((resolve) => daemon.once('exit', resolve))
+      await daemon.stop()
     }
   })
 
@@ -160,24 +182,34 @@ describe('a repository with its packs in S3', { timeout: 600_000, skip }, () => 
     await mkdir(big)
     // incompressible: the backup's one flush makes a pack larger than a part (16 MiB)
     await writeFile(join(big, 'random.bin'), randomBytes(20 * 1024 * 1024))
-    const child = spawn(process.execPath, [BIN, 'backup', '--repo', repo, 'big', big], { env: { ...process.env, ...swift.env }, stdio: 'ignore' })
-    const exited = new Promise((resolve) => child.once('exit', resolve))
+    // each part takes a second to go up: the kill lands while the upload is in flight
+    const slow = await startProxy({ delayMs: (req) => req.method === 'PUT' && (req.url ?? '').includes('uploadId=') ? 1000 : 0 })
     try {
-      await waitFor('a multipart upload in flight', async () => await swift.uploads('drcore', 'cores/main'), (u) => u.length > 0, 120_000, 20)
+      const killed = await s3Repo('killed', slow.endpoint)
+      await ok(['backup', '--repo', killed, 'etc', join(corpus.dir, 'etc')])
+      const child = spawn(process.execPath, [BIN, 'backup', '--repo', killed, 'big', big], { env: { ...process.env, ...swift.env }, stdio: 'ignore' })
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      try {
+        await waitFor('a multipart upload in flight', async () => await swift.uploads('drcore', 'cores/killed'), (u) => u.length > 0, 120_000, 50)
+      } finally {
+        child.kill('SIGKILL')
+        await exited
+      }
+      assert.ok((await swift.uploads('drcore', 'cores/killed')).length > 0)
+      assert.match(await ok(['verify', '--repo', killed]), /0 corrupt, 0 missing.*\nok\n$/s)
+      assert.deepEqual(await swift.uploads('drcore', 'cores/killed'), [])
+      // the point was never committed; the one before it is whole
+      assert.deepEqual(JSON.parse(await ok(['machines', '--repo', killed, '--json'])).map((m: { machine: string }) => m.machine), ['etc'])
     } finally {
-      child.kill('SIGKILL')
-      await exited
+      await slow.close()
     }
-    assert.ok((await swift.uploads('drcore', 'cores/main')).length > 0)
-    assert.match(await ok(['verify', '--repo', repo]), /0 corrupt, 0 missing.*\nok\n$/s)
-    assert.deepEqual(await swift.uploads('drcore', 'cores/main'), [])
-    await ok(['backup', '--repo', repo, 'big', big])
-    assert.match(await ok(['verify', '--repo', repo]), /ok\n$/)
-    await rm(big, { recursive: true })
   })
 
   it('forget and prune: the objects of blocks no point needs are deleted from the bucket, the rest verifies', async () => {
     const packs = async (): Promise<string[]> => (await swift.keys('drcore', 'cores/main')).filter((k) => k.endsWith('.pack'))
+    const data = join(work, 'big')
+    await ok(['backup', '--repo', repo, 'big', data])
+    await rm(data, { recursive: true })
     const before = await packs()
     const [big] = JSON.parse(await ok(['points', '--repo', repo, 'big', '--json'])).map((p: { point: string }) => p.point)
     // forget the point as the retention policy would (the record goes; its blocks stay until prune)
@@ -216,35 +248,26 @@ describe('a repository with its packs in S3', { timeout: 600_000, skip }, () => 
   it('a storm of 503 SlowDown is ridden out with backoff: backup and verify succeed, status counts the retries', async () => {
     let refused = 0
     let n = 0
-    const target = new URL(swift.endpoint)
     // every third request is throttled the way S3 does it
-    const proxy: Server = createServer((req, res) => {
-      if (n++ % 3 === 0) {
+    const proxy = await startProxy({
+      intercept: (req, res) => {
+        if (n++ % 3 !== 0) return false
         refused++
         req.resume()
         res.writeHead(503, { 'content-type': 'application/xml' })
         res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>')
-        return
+        return true
       }
-      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers)
-        up.pipe(res)
-      })
-      upstream.on('error', () => res.destroy())
-      req.pipe(upstream)
     })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
     try {
-      const port = (proxy.address() as { port: number }).port
-      const stormy = await s3Repo('stormy', `http://127.0.0.1:${port}`)
+      const stormy = await s3Repo('stormy', proxy.endpoint)
       await ok(['backup', '--repo', stormy, 'etc', join(corpus.dir, 'etc')])
       assert.match(await ok(['verify', '--repo', stormy]), /ok\n$/)
       assert.ok(refused > 5, `throttled ${refused} requests`)
       const status = JSON.parse(await ok(['status', '--repo', stormy, '--json']))
       assert.ok(status.repository.objectStore.retries > 0, JSON.stringify(status.repository.objectStore))
     } finally {
-      proxy.closeAllConnections()
-      await new Promise((resolve) => proxy.close(resolve))
+      await proxy.close()
     }
   })
 })
