@@ -23,6 +23,7 @@ import { register as status } from './commands/status.ts'
 import { register as forget } from './commands/forget.ts'
 import { register as retention } from './commands/retention.ts'
 import { register as tenant } from './commands/tenant.ts'
+import { register as indexCommands } from './commands/index-rebuild.ts'
 
 // Everything this process creates is its owner's only: LevelDB's files (which it creates with the
 // default mode), seed parts, restore temporaries. The repository's own files and folders are also
@@ -38,7 +39,7 @@ const program = new Command('drcore')
   .version(`drcore ${version} (Node ${process.versions.node})`, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
+for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant, indexCommands]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 
