@@ -28,7 +28,7 @@ export interface Swift {
   stop: () => Promise<void>
 }
 
-export const SWIFT_SCRIPT = [join(ROOT, '..', 'shared', 'tools', 'swift-s3.sh'), '/work/shared/tools/swift-s3.sh'].find(existsSync)
+export const SWIFT_SCRIPT = [join(ROOT, '..', 'shared', 'tools', 'swift-s3.sh'), join(ROOT, 'test', 'support', 'swift-s3.sh')].find(existsSync)
 
 /**
  * Why Swift cannot run here, or undefined when it can: the script is missing, or its packages
