@@ -4,7 +4,8 @@
 // so `drcore` works from any directory and any PATH (README, "Install").
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { enableCompileCache } from 'node:module'
+// a namespace import: Node 20 (which only relaunches) has no enableCompileCache to import by name
+import * as nodeModule from 'node:module'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -69,7 +70,7 @@ if (bundledVersion !== undefined && bundledVersion !== process.versions.node && 
   // (~/.cache/drcore/compile), never a directory other users can write; without a writable home
   // it is simply not used.
   try {
-    enableCompileCache(join(homedir(), '.cache', 'drcore', 'compile'))
+    nodeModule.enableCompileCache?.(join(homedir(), '.cache', 'drcore', 'compile'))
   } catch {}
   await import('../src/cli/main.ts')
 }
