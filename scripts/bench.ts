@@ -20,7 +20,8 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   backup: async () => (await import('./bench/backup.ts')).section,
   replication: async () => (await import('./bench/replication.ts')).section,
   seed: async () => (await import('./bench/seed.ts')).section,
-  prune: async () => (await import('./bench/prune.ts')).section
+  prune: async () => (await import('./bench/prune.ts')).section,
+  s3: async () => (await import('./bench/s3.ts')).section
 }
 
 const USAGE = `usage: npm run bench -- [options]

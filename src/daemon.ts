@@ -8,6 +8,8 @@ import { httpApp } from './http/server.ts'
 import { loadOrCreateToken } from './http/token.ts'
 import type { DaemonInfo } from './api/client.ts'
 import { OperationalError } from './errors.ts'
+import { listenFailure } from './common/listen-failure.ts'
+import { ListenError } from './net/index.ts'
 import type { Config } from './repo/index.ts'
 import { parseReplicationTuning, REPLICATION_TUNING_ENV } from './replication/tuning.ts'
 import { parseDelays, RETRY_DELAYS_ENV } from './scheduler/index.ts'
@@ -38,16 +40,28 @@ export function daemonNetworkOptions (config: Config, env: NodeJS.ProcessEnv): N
   }
 }
 
+/** Addresses `drcore start --listen/--api` gives for this run, instead of config.json's. */
+export interface AddressOverrides {
+  listen?: string[]
+  api?: { host: string, port: number }
+}
+
 /**
  * `drcore start`: opens the repository (holding its lock for as long as it runs), starts the
  * network and scheduler, serves the HTTP API on 127.0.0.1 and writes `<repo>/daemon.json` so the
  * CLI sends every other command through the API.
  */
-export async function startDaemon (dir: string): Promise<Daemon> {
+export async function startDaemon (dir: string, overrides: AddressOverrides = {}): Promise<Daemon> {
   const services = await openServices(dir)
+  // for this run only: config.json keeps its addresses (drcore config set changes them)
+  const config = services.files.config
+  if (overrides.listen != null && overrides.listen.length > 0) config.listen = overrides.listen
+  if (overrides.api != null) config.api = overrides.api
+  const whatToDo = (option: string, key: string): string =>
+    `give another address for this run with drcore start ${option}, or for good with drcore config set ${key}`
   let options: NetworkOptions
   try {
-    options = daemonNetworkOptions(services.files.config, process.env)
+    options = daemonNetworkOptions(config, process.env)
   } catch (err) {
     await closeServices(services)
     throw err
@@ -57,7 +71,8 @@ export async function startDaemon (dir: string): Promise<Daemon> {
     core = await OnlineCore.start(services, options)
   } catch (err: any) {
     await closeServices(services)
-    throw new OperationalError(`cannot start the network on ${services.files.config.listen.join(', ')}: ${err.message}`)
+    if (err instanceof ListenError) throw new OperationalError(listenFailure('peers', err.address, err.code ?? err.detail, whatToDo('--listen ADDR', 'listen ADDR')))
+    throw new OperationalError(`cannot start the network on ${config.listen.join(', ')}: ${err.message}`)
   }
   let token: string
   try {
@@ -73,7 +88,7 @@ export async function startDaemon (dir: string): Promise<Daemon> {
   try {
     server = await new Promise((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s))
-      s.once('error', (err: NodeJS.ErrnoException) => reject(new OperationalError(`cannot serve the API on ${host}:${port}: ${err.code ?? err.message} (change "api" in ${join(dir, 'config.json')})`)))
+      s.once('error', (err: NodeJS.ErrnoException) => reject(new OperationalError(listenFailure('the API', `${host.includes(':') ? `[${host}]` : host}:${port}`, err.code ?? err.message, whatToDo('--api HOST:PORT', 'api HOST:PORT')))))
     })
   } catch (err) {
     http.close()

@@ -25,7 +25,13 @@ export class HttpCoreClient {
     this.token = info.token
   }
 
-  async call (name: OperationName, input: Record<string, unknown> = {}, onProgress?: ProgressFn): Promise<any> {
+  /**
+   * Runs an operation. For a long one (`progress` in the table), `control.cancel` asks the Core
+   * to stop it (the result or error that ends the stream still says how it ended), and
+   * `control.detach` returns `{detached: true, operation}` as soon as it started, leaving the
+   * Core to carry on.
+   */
+  async call (name: OperationName, input: Record<string, unknown> = {}, onProgress?: ProgressFn, control: OperationControl = {}): Promise<any> {
     const spec: OperationSpec = operations[name]
     const rest = { ...input }
     const path = spec.path.replace(/\{(\w+)\}/g, (_, key: string) => {
@@ -49,7 +55,19 @@ export class HttpCoreClient {
     } catch (err: any) {
       throw new DaemonUnreachableError(`cannot reach the drcore daemon at ${this.url}: ${err.cause?.code ?? err.message}`)
     }
-    if (spec.progress === true && res.ok && res.body != null) return await readProgressStream(res.body, onProgress)
+    if (spec.progress === true && res.ok && res.body != null) {
+      const onStarted = async (operation: string): Promise<unknown> => {
+        // leaving the stream unread closes it; the Core carries on (api.ts drops its progress)
+        if (control.detach === true) return { detached: true, operation }
+        const cancel = async (): Promise<void> => {
+          await fetch(`${this.url}/api/v1/operations/${operation}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${this.token}` } }).catch(() => {})
+        }
+        if (control.cancel?.aborted === true) await cancel()
+        else control.cancel?.addEventListener('abort', () => { void cancel() }, { once: true })
+        return undefined
+      }
+      return await readProgressStream(res.body, onProgress, onStarted)
+    }
     const text = await res.text()
     let body: any
     try {
@@ -62,7 +80,15 @@ export class HttpCoreClient {
   }
 }
 
-async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?: ProgressFn): Promise<any> {
+/** What the caller of a long operation may do with it while it runs. */
+export interface OperationControl {
+  /** aborted: ask the Core to stop the operation */
+  cancel?: AbortSignal
+  /** return once the operation started */
+  detach?: boolean
+}
+
+async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?: ProgressFn, onStarted?: (operation: string) => Promise<unknown>): Promise<any> {
   const decoder = new TextDecoder()
   let buffered = ''
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -73,7 +99,10 @@ async function readProgressStream (body: ReadableStream<Uint8Array>, onProgress?
       buffered = buffered.slice(nl + 1)
       if (line.trim() === '') continue
       const msg = JSON.parse(line)
-      if (msg.progress != null) onProgress?.(msg.progress)
+      if (typeof msg.operation === 'string') {
+        const early = await onStarted?.(msg.operation)
+        if (early !== undefined) return early
+      } else if (msg.progress != null) onProgress?.(msg.progress)
       else if (msg.error != null) throw remoteError(msg, 500)
       else if ('result' in msg) return msg.result
     }

@@ -19,6 +19,8 @@ export interface OperationSpec {
   params: Record<string, ParamSpec>
   /** the response is an NDJSON stream of `{"progress":…}` lines ending with `{"result":…}` */
   progress?: boolean
+  /** false: a progress operation that POST /operations/{id}/cancel does not stop (a replication job belongs to its rule) */
+  cancellable?: false
   /** needs the running daemon (network); the CLI refuses it when the daemon is not running */
   online?: boolean
 }
@@ -124,6 +126,13 @@ export const operations = {
   peerIgnore: { method: 'POST', path: '/peers/{peer}/ignore', summary: 'Drop a pairing request without answering', params: { peer: req() } },
   peerAllow: { method: 'POST', path: '/peers/allow', summary: 'Pre-approve a peer', params: { peerId: req(), name: s(), tenant: s(), address: s() } },
   peerRemove: { method: 'DELETE', path: '/peers/{peer}', summary: 'Forget a peer', params: { peer: req() } },
+  peerSet: { method: 'POST', path: '/peers/{peer}/set', summary: 'Rename a peer', params: { peer: req(), name: s('the new name') } },
+  peerRemoveAddress: {
+    method: 'DELETE',
+    path: '/peers/{peer}/addresses',
+    summary: 'Forget one address of a peer',
+    params: { peer: req(), address: req('multiaddr, with or without /p2p/<peerId>') }
+  },
 
   ruleAdd: {
     method: 'POST',
@@ -142,11 +151,20 @@ export const operations = {
   rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },
   rulePause: { method: 'POST', path: '/replication/{machine}/{to}/pause', summary: 'Pause a rule', params: { machine: req(), to: req() } },
   ruleResume: { method: 'POST', path: '/replication/{machine}/{to}/resume', summary: 'Resume a rule', params: { machine: req(), to: req() } },
+  ruleSet: {
+    method: 'POST',
+    path: '/replication/{machine}/{to}/set',
+    summary: "Change a rule's schedule, window or limit; its counters stay",
+    params: {
+      machine: req(), to: req(), schedule: s('after-backup or a cron expression'), window: s('HH:MM-HH:MM, or none'), limit: s('rate, e.g. 10M (bytes/s), or none')
+    }
+  },
   ruleNow: {
     method: 'POST',
     path: '/replication/{machine}/{to}/now',
     summary: 'Replicate now, outside the window and schedule; waits for the job unless wait is false',
     progress: true,
+    cancellable: false,
     online: true,
     params: { machine: req(), to: req(), wait: b('wait for the job to end (default true)') }
   },

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HttpCoreClient } from '../api/client.ts'
-import type { DaemonInfo } from '../api/client.ts'
+import type { DaemonInfo, OperationControl } from '../api/client.ts'
+import { cancellable } from '../api/cancel.ts'
 import { operations } from '../api/operations.ts'
 import type { OperationName, ProgressFn } from '../api/operations.ts'
 import { UserError } from '../errors.ts'
@@ -11,7 +12,7 @@ import { resolveRepoDir } from '../repo/dir.ts'
 export interface CoreConnection {
   readonly dir: string
   readonly viaDaemon: boolean
-  call (name: OperationName, input?: Record<string, unknown>, onProgress?: ProgressFn): Promise<any>
+  call (name: OperationName, input?: Record<string, unknown>, onProgress?: ProgressFn, control?: OperationControl): Promise<any>
 }
 
 export async function readDaemonInfo (dir: string): Promise<DaemonInfo | undefined> {
@@ -34,7 +35,7 @@ export async function withCore<T> (repoFlag: string | undefined, fn: (core: Core
     const client = new HttpCoreClient(info)
     const alive = await client.call('id').then(() => true, () => false)
     if (alive) {
-      return await fn({ dir, viaDaemon: true, call: async (name, input = {}, onProgress) => await client.call(name, input, onProgress) })
+      return await fn({ dir, viaDaemon: true, call: async (name, input = {}, onProgress, control) => await client.call(name, input, onProgress, control) })
     }
   }
   const { OfflineCore } = await import('../core/index.ts')
@@ -43,11 +44,13 @@ export async function withCore<T> (repoFlag: string | undefined, fn: (core: Core
     return await fn({
       dir,
       viaDaemon: false,
-      call: async (name, input = {}, onProgress) => {
+      call: async (name, input = {}, onProgress, control = {}) => {
         if ((operations[name] as { online?: boolean }).online === true) {
           throw new UserError(`this command needs the running Core: start it with "drcore start --repo ${dir}", then try again`)
         }
-        return await core.run(name, input, onProgress)
+        if (control.detach === true) throw new UserError(`--detach needs the running Core, to carry on without this command: start it with "drcore start --repo ${dir}"`)
+        const cancel = control.cancel
+        return await core.run(name, input, cancel === undefined ? onProgress : cancellable(name, () => cancel.aborted, onProgress))
       }
     })
   } finally {

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { asExpectedError } from '../errors.ts'
 import { register as init } from './commands/init.ts'
 import { register as id } from './commands/id.ts'
 import { register as start } from './commands/start.ts'
+import { register as config } from './commands/config.ts'
 import { register as backup } from './commands/backup.ts'
 import { register as machines } from './commands/machines.ts'
 import { register as points } from './commands/points.ts'
@@ -21,6 +23,7 @@ import { register as status } from './commands/status.ts'
 import { register as forget } from './commands/forget.ts'
 import { register as retention } from './commands/retention.ts'
 import { register as tenant } from './commands/tenant.ts'
+import { register as indexCommands } from './commands/index-rebuild.ts'
 
 // Everything this process creates is its owner's only: LevelDB's files (which it creates with the
 // default mode), seed parts, restore temporaries. The repository's own files and folders are also
@@ -28,11 +31,15 @@ import { register as tenant } from './commands/tenant.ts'
 // not touch.
 process.umask(0o077)
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
 const program = new Command('drcore')
   .description('peer-to-peer disaster-recovery replication node')
+  // the Node it runs on too: bin/drcore.js runs the CLI on the project's own, whatever node started it
+  .version(`drcore ${version} (Node ${process.versions.node})`, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-for (const register of [init, id, start, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant]) register(program)
+for (const register of [init, id, start, config, backup, machines, points, ls, restore, verify, repair, prune, events, peer, seed, replicate, replication, fetch, status, forget, retention, tenant, indexCommands]) register(program)
 const exitOverride = (cmd: Command): void => { cmd.exitOverride(); cmd.commands.forEach(exitOverride) }
 exitOverride(program)
 

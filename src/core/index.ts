@@ -6,6 +6,7 @@
  */
 export { OfflineCore, OnlineCore } from './core.ts'
 export { closeServices, openServices } from './services.ts'
+export { checkNewPrefix, rebuildRepositoryIndex } from './pack-storage.ts'
 export type { Services } from './services.ts'
 export { startNetwork } from './network.ts'
 export type { Network, NetworkOptions } from './network.ts'

@@ -6,8 +6,8 @@ import { openRepositoryFiles } from '../repo/index.ts'
 import type { RepositoryFiles } from '../repo/index.ts'
 import { RuleStore } from '../rules/index.ts'
 import { SeedImports, SeedRegistry } from '../seed/index.ts'
-import { openBlockStore } from '../store/index.ts'
-import type { BlockStore } from '../store/index.ts'
+import { localPackStorage, openBlockStore, openS3PackStorage } from '../store/index.ts'
+import type { BlockStore, PackStorage } from '../store/index.ts'
 import { Retention, RetentionPolicies } from '../retention/index.ts'
 import { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 
@@ -53,7 +53,7 @@ export async function openServices (dir: string): Promise<Services> {
   const files = await openRepositoryFiles(dir)
   try {
     const { db } = files
-    const store = await openBlockStore({ dir: files.packsDir, db })
+    const store = await openBlockStore({ storage: await openPackStorage(files), db })
     const events = new EventLog(db)
     await events.start()
     const peers = await PeerRegistry.open(db, { self: files.peerId.toString(), events })
@@ -83,6 +83,16 @@ export async function openServices (dir: string): Promise<Services> {
     await files.db.close()
     throw err
   }
+}
+
+/**
+ * Where the repository's packs live: `packs/`, or the bucket of `config.storage` (whose lock
+ * this Core takes; `noLock` for inspection that writes nothing there).
+ */
+export async function openPackStorage (files: RepositoryFiles, options: { noLock?: boolean } = {}): Promise<PackStorage> {
+  const storage = files.config.storage
+  if (storage === undefined) return localPackStorage(files.packsDir)
+  return await openS3PackStorage({ ...storage, stagingDir: files.packsDir, owner: files.peerId.toString(), noLock: options.noLock })
 }
 
 /** Waits for the event log's writes, then closes the block store and the repository (its lock). */

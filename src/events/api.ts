@@ -20,10 +20,14 @@ export interface PairingData {
   tenant?: string | null
   /** approved because the operator had allowed it before it asked */
   allowed?: true
+  /** peer.renamed: the name it had before */
+  previous?: string | null
+  /** peer.address-removed: the address forgotten */
+  address?: string
 }
 
 /** The events `PairingData` goes with. */
-export type PairingEventType = 'pairing.requested' | 'pairing.approved' | 'pairing.denied' | 'pairing.ignored' | 'pairing.allowed' | 'peer.removed'
+export type PairingEventType = 'pairing.requested' | 'pairing.approved' | 'pairing.denied' | 'pairing.ignored' | 'pairing.allowed' | 'peer.removed' | 'peer.renamed' | 'peer.address-removed'
 
 /** A point left out of a replication job because this Core cannot send it as it is. */
 export interface BlockedPoint {
@@ -89,6 +93,8 @@ export interface EventMap {
   'core.stopped': Record<string, never>
 
   'backup.finished': BackupFinishedData
+  /** a backup stopped by its operator (Ctrl-C): no point was taken */
+  'backup.cancelled': { machine: string }
   /** level `error` when verify found damage */
   'verify.finished': { blocks: number, corrupt: number, quarantined: number, lost: number }
   'repair.finished': { points: number, whole: number, stillDamaged: number, reinstated: number, foundLocally: number, fetched: number, quarantined: number }
@@ -99,6 +105,8 @@ export interface EventMap {
   'pairing.ignored': PairingData
   'pairing.allowed': PairingData
   'peer.removed': PairingData
+  'peer.renamed': PairingData
+  'peer.address-removed': PairingData
   /** a connection or stream of a peer refused by the trust checks (rate-limited per peer and protocol) */
   'peer.refused': { peerId: string, protocol: string }
 

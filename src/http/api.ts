@@ -3,9 +3,11 @@ import type { Context } from 'hono'
 import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, Progress } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
-import { isExpectedError, UsageError } from '../errors.ts'
+import { isExpectedError, NotFoundError, UsageError } from '../errors.ts'
 import type { ErrorKind } from '../errors.ts'
 import { Throttle } from '../common/throttle.ts'
+import { cancellable } from '../api/cancel.ts'
+import { randomUUID } from 'node:crypto'
 import { sameToken } from './token.ts'
 
 /** What the HTTP layer needs from a Core: one function that runs any operation. */
@@ -25,6 +27,15 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
     if (!authorized(c, token)) return c.json({ error: { name: 'Unauthorized', message: 'missing or wrong API token', exitCode: 1, kind: 'not-authorized' } }, 401)
     await next()
   })
+  /** long operations running for a client, by the id their stream begins with, to cancel them */
+  const running = new Map<string, () => void>()
+  // POST /operations/{id}/cancel: the CLI's Ctrl-C; the operation's stream then ends with its outcome
+  app.post('/operations/:id/cancel', c => {
+    const cancel = running.get(c.req.param('id'))
+    if (cancel == null) return errorResponse(c, new NotFoundError(`no operation ${c.req.param('id')} is running`))
+    cancel()
+    return c.json({ cancelling: c.req.param('id') }, 202)
+  })
   for (const [name, spec] of Object.entries(operations) as Array<[OperationName, OperationSpec]>) {
     const route = spec.path.replace(/\{(\w+)\}/g, ':$1')
     const handler = async (c: Context): Promise<Response> => {
@@ -34,7 +45,7 @@ export function apiRoutes (runner: OperationRunner, token: string): Hono {
       } catch (err) {
         return errorResponse(c, err)
       }
-      if (spec.progress === true) return progressResponse(runner, name, input)
+      if (spec.progress === true) return progressResponse(runner, name, input, spec.cancellable === false ? undefined : running)
       try {
         return c.json((await runner.run(name, input)) ?? null)
       } catch (err) {
@@ -129,9 +140,11 @@ function errorResponse (c: Context, err: unknown): Response {
 }
 
 /** NDJSON: progress lines, then a result or an error line. */
-function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>): Response {
+function progressResponse (runner: OperationRunner, name: OperationName, input: Record<string, unknown>, running?: Map<string, () => void>): Response {
   const encoder = new TextEncoder()
   const throttle = new Throttle()
+  const id = randomUUID()
+  let cancelled = false
   // The client may go away (Ctrl-C, `--no-wait`) while the operation goes on: from then on
   // progress is dropped, and a write to the closed stream must never fail the operation itself.
   let open = true
@@ -145,15 +158,20 @@ function progressResponse (runner: OperationRunner, name: OperationName, input: 
           open = false
         }
       }
+      // first line: the operation's id, for POST /operations/{id}/cancel
+      send({ operation: id })
+      running?.set(id, () => { cancelled = true })
       try {
-        const result = await runner.run(name, input, p => {
+        const result = await runner.run(name, input, cancellable(name, () => cancelled, p => {
           // the line that says "all done" always goes out
           if (throttle.ready(p.total != null && p.done >= p.total)) send({ progress: p })
-        })
+        }))
         send({ result: result ?? null })
       } catch (err: any) {
         if (!isExpectedError(err)) console.error(err)
         send(errorBody(err))
+      } finally {
+        running?.delete(id)
       }
       if (open) {
         open = false

@@ -91,6 +91,16 @@ export function renderMetrics (o: Overview, jobs: JobCounters, log: { readonly w
   m.family('drcore_repository_stored_bytes', 'gauge', 'Bytes of the unique blocks in pack files after compression.', [[{}, o.repository.storedBytes]])
   m.family('drcore_repository_pack_bytes', 'gauge', 'Bytes of all pack files on disk.', [[{}, o.repository.packBytes]])
   m.family('drcore_repository_blocks', 'gauge', 'Blocks in the repository.', [[{}, o.repository.blocks]])
+  const s3 = o.repository.objectStore
+  if (s3 !== undefined) {
+    const bucket = { location: s3.location }
+    m.family('drcore_object_store_requests_total', 'counter', 'Requests sent to the object store holding the packs, by operation, since the Core started.', Object.entries(s3.requests).map(([op, n]) => [{ ...bucket, operation: op }, n]))
+    m.family('drcore_object_store_errors_total', 'counter', 'Object store requests that failed after their retries, by operation.', Object.entries(s3.errors).map(([op, n]) => [{ ...bucket, operation: op }, n]))
+    m.family('drcore_object_store_retries_total', 'counter', 'Object store requests retried (throttling, timeouts, resets).', [[bucket, s3.retries]])
+    m.family('drcore_object_store_bytes_total', 'counter', 'Pack bytes uploaded to and downloaded from the object store.', [[{ ...bucket, direction: 'up' }, s3.bytesUploaded], [{ ...bucket, direction: 'down' }, s3.bytesDownloaded]])
+    m.family('drcore_object_store_cache_bytes', 'gauge', 'Bytes of pack segments held in the read cache.', [[bucket, s3.cache.bytes]])
+    m.family('drcore_object_store_cache_reads_total', 'counter', 'Segment reads of the cache, by result.', [[{ ...bucket, result: 'hit' }, s3.cache.hits], [{ ...bucket, result: 'miss' }, s3.cache.misses]])
+  }
   m.family('drcore_repository_dedup_ratio', 'gauge', 'Logical bytes over unique raw block bytes (NaN while empty).', [[{}, o.repository.dedupRatio ?? NaN]])
   m.family('drcore_machines', 'gauge', 'Machines with recovery points here, by direction.', [
     [{ direction: 'local' }, o.machines.filter(x => x.direction === 'local').length],

@@ -15,5 +15,6 @@ export { WireStream, errorFromWire, errorToWire, DEFAULT_EXCHANGE_TIMEOUT } from
 export type { WireStreamOptions } from './wire-stream.ts'
 export { FrameReader, FrameWriter } from './frames.ts'
 export { RateLimiter } from './rate-limit.ts'
+export { ListenError } from './listen-error.ts'
 export { PeerUnreachableError, PeerTimeoutError, ProtocolNotServedError, RateLimitedError, RemoteError, StreamEndedError } from './errors.ts'
 export type { PeerTrust, NodeOptions, HandlerContext, ProtocolHandler, HandleOptions, OpenOptions } from './api.ts'

@@ -12,6 +12,7 @@ import { InvalidInputError, isExpectedError, NotAuthorizedError, OperationalErro
 import type { EventSink } from '../events/api.ts'
 import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
+import { listenErrorOf } from './listen-error.ts'
 import { WireStream } from './wire-stream.ts'
 import type { HandleOptions, NodeOptions, OpenOptions, PeerTrust, ProtocolHandler } from './api.ts'
 
@@ -46,7 +47,7 @@ export async function createNode (options: NodeOptions): Promise<DrcoreNode> {
     await node.start()
   } catch (err: any) {
     await Promise.resolve(libp2p.stop()).catch(() => {})
-    throw new OperationalError(`cannot listen on ${options.listen.join(', ')}: ${err.message}`)
+    throw listenErrorOf(err, options.listen)
   }
   return node
 }
@@ -158,6 +159,32 @@ export class DrcoreNode {
     return new WireStream(stream, { peer: label, timeout: options.timeout, onBytes: options.onBytes })
   }
 
+  /**
+   * Dials exactly `address` (a new connection, even when one to the peer is open) and so proves
+   * that `peerId` listens there: the Noise handshake checks the key. The connection stays open
+   * for what follows unless another one was open already. `PeerUnreachableError` naming the
+   * address when nothing answers, or another Core does.
+   */
+  async probe (address: string, peerId: string, options: { label?: string, signal?: AbortSignal } = {}): Promise<void> {
+    const label = options.label ?? peerId
+    const ma = dialAddress(address, peerId)
+    const signal = options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT)
+    const open = this.libp2p.getConnections(peerIdFromString(peerId)).filter(c => c.status === 'open')
+    // a connection this node dialled to that very address proved it already
+    if (open.some(c => c.direction === 'outbound' && c.remoteAddr.decapsulateCode(421).equals(ma.decapsulateCode(421)))) return
+    const connectedBefore = open.length > 0
+    let connection
+    try {
+      connection = await this.libp2p.dial(ma, { signal, force: true })
+    } catch (err: any) {
+      if (/identity key/i.test(String(err?.message))) {
+        throw new PeerUnreachableError(label, `another Core than peer ${label} listens at ${String(ma.decapsulateCode(421))}: check the address (drcore id on that Core prints its own)`)
+      }
+      throw dialError(err, label, 'a connection', [ma], signal)
+    }
+    if (connectedBefore) await connection.close().catch(() => {})
+  }
+
   #refusal (peerId: string, protocol: string, allowUnknown: boolean, admitsOthers = false): string | undefined {
     if (this.#trust.isDenied(peerId)) return `this Core has denied peer ${peerId}`
     if (!allowUnknown && !this.#trust.isAccepted(peerId)) {
@@ -203,6 +230,11 @@ function dialError (err: any, label: string, protocol: string, addresses: Multia
   if (isUnsupportedProtocol(err)) return new ProtocolNotServedError(label, protocol)
   if (signal.aborted) {
     return new PeerTimeoutError(label, `could not reach peer ${label}${where} before the deadline`)
+  }
+  if (/identity key/i.test(String(err?.message))) {
+    // libp2p's "Payload identity key X does not match expected remote identity key Y"
+    return new PeerUnreachableError(label, `another Core than peer ${label} answers${where}: the address is stale or wrong; ` +
+      `drcore id on that Core prints its addresses (drcore peer remove-address drops a wrong one)`)
   }
   if (err?.name === 'NoValidAddressesError') {
     return new PeerUnreachableError(label, `no known address for peer ${label}; give one (a multiaddr ending in /p2p/${label})`)

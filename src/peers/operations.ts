@@ -16,6 +16,8 @@ export interface PairingOperations {
   ignore (peer: string): Promise<void>
   allow (peerId: string, options?: { name?: string, tenant?: string, address?: string }): Promise<PeerInfo>
   remove (peer: string): Promise<PeerInfo>
+  rename (peer: string, name: string): Promise<PeerInfo>
+  removeAddress (peer: string, address: string): Promise<PeerInfo>
 }
 
 /**
@@ -60,5 +62,13 @@ export class OfflinePairing implements PairingOperations {
 
   async remove (peer: string): Promise<PeerInfo> {
     return toPeerInfo(await this.#registry.remove(peer), false)
+  }
+
+  async rename (peer: string, name: string): Promise<PeerInfo> {
+    return toPeerInfo(await this.#registry.rename(peer, name), false)
+  }
+
+  async removeAddress (peer: string, address: string): Promise<PeerInfo> {
+    return toPeerInfo(await this.#registry.removeAddress(peer, address), false)
   }
 }

@@ -1,5 +1,5 @@
 import type { Connection, IdentifyResult, Logger, PeerId } from '@libp2p/interface'
-import { MalformedError, NotAuthorizedError, NotFoundError } from '../errors.ts'
+import { MalformedError, NotAuthorizedError, NotFoundError, UserError } from '../errors.ts'
 import { RateLimitedError, RateLimiter } from '../net/index.ts'
 import type { DrcoreNode, WireStream } from '../net/index.ts'
 import { MAX_ADDRESSES, PAIR_PROTOCOL } from '../protocol/index.ts'
@@ -132,6 +132,9 @@ export class PairingService implements PairingOperations {
   async request (address: string, options: { name?: string } = {}): Promise<PeerInfo> {
     const target = splitAddress(address)
     const previous = this.#registry.get(target.peerId)
+    if (target.peerId === this.#node.peerId.toString()) throw new UserError('that address is this Core\'s own: a Core cannot pair with itself')
+    // nothing is recorded, and no known peer changes, unless that very address reaches that peer
+    await this.#node.probe(target.address, target.peerId, { label: previous != null ? peerLabel(previous) : target.peerId })
     const record = await this.#registry.asking(target.peerId, { name: options.name, address: target.address })
     let state: PairState
     this.#asking.add(record.peerId)
@@ -180,6 +183,14 @@ export class PairingService implements PairingOperations {
     const record = await this.#registry.allow(peerId, options)
     this.#deliverInBackground(record.peerId)
     return this.#info(record)
+  }
+
+  async rename (peer: string, name: string): Promise<PeerInfo> {
+    return this.#info(await this.#registry.rename(peer, name))
+  }
+
+  async removeAddress (peer: string, address: string): Promise<PeerInfo> {
+    return this.#info(await this.#registry.removeAddress(peer, address))
   }
 
   /** Forgets the peer and closes its connections. */

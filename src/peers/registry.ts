@@ -165,13 +165,36 @@ export class PeerRegistry implements PeerTrust {
     return record
   }
 
+  /** Gives a peer another name (`drcore peer set --name`): rules and listings follow it. */
+  async rename (peer: string, name: string): Promise<PeerRecord> {
+    const record = this.resolve(peer)
+    this.#checkFreeName(name, record.peerId)
+    if (record.name === name) return record
+    const updated = await this.#put({ ...record, name })
+    this.#emit('peer.renamed', `renamed peer ${peerLabel(record)} to ${name}`, updated, { by: 'local', previous: record.name })
+    return updated
+  }
+
+  /** Forgets one address of a peer (`drcore peer remove-address`). */
+  async removeAddress (peer: string, address: string): Promise<PeerRecord> {
+    const record = this.resolve(peer)
+    const bare = splitAddress(address, record.peerId).address
+    if (!record.addresses.includes(bare)) {
+      throw new NotFoundError(`peer ${peerLabel(record)} has no address ${bare}; its addresses: ${record.addresses.join(', ') || '(none)'}`)
+    }
+    const updated = await this.#put({ ...record, addresses: record.addresses.filter(a => a !== bare) })
+    this.#emit('peer.address-removed', `removed address ${bare} of peer ${peerLabel(updated)}`, updated, { by: 'local', address: bare })
+    return updated
+  }
+
   // --- pairing, our side: we ask them ----------------------------------------------------------
 
   /** Records that we are asking `peerId` to pair (before the request is sent). */
   async asking (peerId: string, options: { name?: string, address: string }): Promise<PeerRecord> {
     if (peerId === this.#self) throw new UserError('that address is this Core\'s own: a Core cannot pair with itself')
     const record = this.#peers.get(peerId) ?? emptyRecord(peerId)
-    const name = options.name != null ? this.#checkFreeName(options.name, peerId) : record.name
+    // a name names a peer that has none; a named peer is renamed only when asked (rename)
+    const name = record.name ?? (options.name != null ? this.#checkFreeName(options.name, peerId) : null)
     return await this.#put({
       ...record,
       name,

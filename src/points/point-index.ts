@@ -122,8 +122,9 @@ export class PointIndex {
   }
 
   /**
-   * A point of a machine: by id, or `latest` (also when `point` is omitted). Throws
-   * `NotFoundError` when the id is not one of the machine's points.
+   * A point of a machine: `latest` (also when `point` is omitted), its `seq` as `drcore points`
+   * shows it, its id, or a prefix of the id that only one of its points has. Throws
+   * `NotFoundError` when none matches, `UserError` when a prefix matches several.
    */
   async resolvePoint (machineName: string, point?: string): Promise<{ machine: MachineRecord, record: PointRecord }> {
     const machine = await this.findMachine(machineName)
@@ -132,11 +133,15 @@ export class PointIndex {
       if (record === undefined) throw new NotFoundError(`machine ${machineName} has no recovery points`)
       return { machine, record }
     }
-    const record = await this.get(point, machine.tenant)
-    if (record === undefined || record.machine !== machine.machine || record.origin !== machine.origin) {
-      throw new NotFoundError(`machine ${machineName} has no recovery point ${point}`)
+    const exact = await this.get(point, machine.tenant)
+    if (exact !== undefined && exact.machine === machine.machine && exact.origin === machine.origin) return { machine, record: exact }
+    const all = await this.points(machine)
+    const matches = /^\d+$/.test(point) ? all.filter(r => r.seq === Number(point)) : all.filter(r => r.point.startsWith(point))
+    if (matches.length === 1) return { machine, record: matches[0] }
+    if (matches.length > 1) {
+      throw new UserError(`${point} is the start of ${matches.length} points of ${machineName} (seq ${matches.map(r => r.seq).join(', ')}); give more of the id, or its seq`)
     }
-    return { machine, record }
+    throw new NotFoundError(`machine ${machineName} has no recovery point ${point} (drcore points ${machineName} lists them: latest, a seq, or an id or its start)`)
   }
 
   /**

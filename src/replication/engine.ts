@@ -17,7 +17,7 @@ import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/inde
 import type { ReplicationCursors } from './cursors.ts'
 import { fetchPoints } from './fetch.ts'
 import { serveFetch } from './fetch-server.ts'
-import { runJob } from './job.ts'
+import { checkSeeds, runJob } from './job.ts'
 import type { SeedDrives } from './job.ts'
 import { serveReplicate } from './receiver.ts'
 import { pullRepair } from './repair-client.ts'
@@ -117,7 +117,8 @@ export class ReplicationEngine {
       metrics: this.metrics,
       self: this.#core.self,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
-      received: (event: PointReceived) => { this.#received.emit('point', event) }
+      received: (event: PointReceived) => { this.#received.emit('point', event) },
+      label: (peerId: string) => this.#label(peerId)
     }
     const options = { timeout: this.#options.timeout, onBytes: this.#onBytes }
     for (const protocol of this.#protocols('replicate')) {
@@ -158,7 +159,11 @@ export class ReplicationEngine {
    * the job at once; what the target acknowledged or stored stays.
    */
   async replicate (rule: RuleRecord, options: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<JobResult> {
-    return await runJob({
+    return await runJob(this.#jobDeps(), rule, options)
+  }
+
+  #jobDeps (): Parameters<typeof runJob>[0] {
+    return {
       store: this.#core.store,
       points: this.#core.points,
       cursors: this.#core.cursors,
@@ -171,7 +176,15 @@ export class ReplicationEngine {
       ackTimeout: this.#options.ackTimeout,
       seeds: this.#core.seeds,
       pins: this.#core.pins
-    }, rule, options)
+    }
+  }
+
+  /**
+   * Asks the target whether the rule's outstanding seeds arrived (no point is sent); see
+   * `checkSeeds` in job.ts. Bounded by a short deadline: it runs when the operator looks.
+   */
+  async checkSeeds (rule: RuleRecord): Promise<{ asked: boolean, consumed: boolean }> {
+    return await checkSeeds(this.#jobDeps(), rule, AbortSignal.timeout(5_000))
   }
 
   /**

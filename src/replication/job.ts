@@ -258,6 +258,41 @@ class ReplicationJob {
 }
 
 /**
+ * Asks the target about a seed-drive rule's outstanding seeds, without sending anything (when
+ * the operator looks at the rule: `replication list`, `status`, `seed list`): a seed whose every
+ * point the target now holds is marked consumed, and the link's cursors advance over the points
+ * the target holds, so the rule stops counting them behind before its next job. `asked`: the
+ * target was asked (the rule has a seed written for it); `consumed`: a seed was found consumed.
+ */
+export async function checkSeeds (deps: JobDeps, rule: RuleRecord, signal?: AbortSignal): Promise<{ asked: boolean, consumed: boolean }> {
+  if (!rule.seedDrive || rule.seedState !== 'outstanding' || deps.seeds === undefined) return { asked: false, consumed: false }
+  const seeds = await deps.seeds.outstanding(rule)
+  if (seeds.length === 0) return { asked: false, consumed: false }
+  const wire = await deps.open(rule.to, signal)
+  try {
+    const session = new ReplicationSession(wire, { store: deps.store, metrics: deps.metrics, batchSize: deps.batchSize, pipeline: deps.pipeline, ackTimeout: deps.ackTimeout, signal })
+    const names = [...new Set(seeds.flatMap(seed => seed.machines))]
+    const statuses = new Map((await session.status(names)).map((points, i) => [names[i], points]))
+    const before = seeds.length
+    await settleSeeds(deps, rule, seeds, statuses)
+    const consumed = (await deps.seeds.outstanding(rule)).length < before
+    const plan = await planRule(deps.points, { ...rule, seedState: 'consumed' })
+    for (const m of plan.machines) {
+      const held = new Set((statuses.get(m.machine) ?? []).filter(s => s.origin === m.origin && s.complete).map(s => s.point.toString()))
+      // as a job records it: what the target lacks stays behind, what it holds advances the cursor
+      const covered = plan.points.filter(p => p.machine === m && p.reason !== 'target')
+      await deps.cursors.setLacking(rule.to, m, covered.filter(p => !held.has(p.record.point)).map(p => p.record.point))
+      for (const p of covered) if (held.has(p.record.point)) await deps.cursors.advance(rule.to, m, p.record)
+    }
+    await wire.close()
+    return { asked: true, consumed }
+  } catch (err) {
+    wire.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }
+}
+
+/**
  * Marks the outstanding seeds whose every point the target now holds complete as consumed (the
  * target imported them); returns true when no seed of the rule is outstanding any more.
  */

@@ -23,6 +23,8 @@ export interface ReceiverDeps extends IncomingDeps {
   received: (event: PointReceived) => void
   /** each tenant's retention lock, which `remove-machine` may not break */
   settings: Pick<TenantSettings, 'get'>
+  /** how a peer is named in events: `name (peer id)` where the operator named it */
+  label?: (peerId: string) => string
 }
 
 /**
@@ -37,17 +39,18 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
   // the node checked this before the handler ran; the tenant is what every answer depends on
   const tenant = approvedTenant(deps.peers, peer)
   if (tenant === undefined) throw new NotAuthorizedError(`this Core has not approved peer ${peer}`)
+  const who = deps.label?.(peer) ?? peer
   const scope = new TenantScope(deps, tenant)
   const send = countedSend(wire, deps.metrics)
   let incoming: IncomingPoint | undefined
   /** the point of the offer being handled, for the rejection event */
   let offered: string | null = null
   const current = (type: string): IncomingPoint => {
-    if (incoming === undefined) throw new MalformedError(`peer ${peer} sent ${type} outside an accepted offer`)
+    if (incoming === undefined) throw new MalformedError(`peer ${who} sent ${type} outside an accepted offer`)
     return incoming
   }
   const between = (type: string): void => {
-    if (incoming !== undefined) throw new MalformedError(`peer ${peer} sent ${type} before finishing the offer of point ${incoming.signed.id}`)
+    if (incoming !== undefined) throw new MalformedError(`peer ${who} sent ${type} before finishing the offer of point ${incoming.signed.id}`)
   }
   /** what ended the session, when it failed */
   let failure: unknown
@@ -99,12 +102,12 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
           const removed = await removeMachine(deps, scope, frame.machine, peer)
           await send({ type: 'remove-reply', machine: frame.machine, removed })
           if (removed > 0) {
-            deps.events.emit('replication.removed', `peer ${peer} removed ${removed} points of ${frame.machine} from tenant ${tenant}`, { peerId: peer, tenant, machine: frame.machine, removed })
+            deps.events.emit('replication.removed', `peer ${who} removed ${removed} points of ${frame.machine} from tenant ${tenant}`, { peerId: peer, tenant, machine: frame.machine, removed })
           }
           break
         }
         default:
-          throw new MalformedError(`peer ${peer} sent ${frame.type}, which is not a request of the replicate protocol`)
+          throw new MalformedError(`peer ${who} sent ${frame.type}, which is not a request of the replicate protocol`)
       }
     }
   } catch (err) {
@@ -115,7 +118,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       }, 'error')
     }
     if (err instanceof CorruptBlockError || err instanceof BadSignatureError || (err instanceof MalformedError && offered !== null)) {
-      deps.events.emit('replication.rejected', `rejected ${offered === null ? 'a transfer' : `point ${offered}`} from peer ${peer}: ${err.message}`, {
+      deps.events.emit('replication.rejected', `rejected ${offered === null ? 'a transfer' : `point ${offered}`} from peer ${who}: ${err.message}`, {
         peerId: peer, tenant, point: offered, reason: err.message
       }, 'error')
     }
@@ -129,13 +132,13 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       if (storage instanceof FileSystemError) {
         // this Core's disk, not the peer, stopped the transfer: the operator here must act
         const next = storage.outOfSpace ? '; once space is freed here, its next job completes the point' : ''
-        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} stopped: ${storage.summary}; ` +
+        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${who} stopped: ${storage.summary}; ` +
           `the blocks made durable before are kept, and the peer was told why${next}`, {
           peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept, reason: storage.summary, code: storage.code ?? null
         }, 'error')
       } else {
         const what = kept ? `the ${blocks} blocks (${bytes} bytes) received are kept` : 'the store failed while keeping what was received'
-        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${peer} ended before it was complete; ${what}`, {
+        deps.events.emit('replication.interrupted', `the transfer of point ${point.signed.id} from peer ${who} ended before it was complete; ${what}`, {
           peerId: peer, tenant, point: point.signed.id.toString(), blocks, bytes, kept
         }, 'warning')
       }
@@ -172,7 +175,7 @@ function announce (deps: ReceiverDeps, point: IncomingPoint, committed: Awaited<
   const seconds = (performance.now() - point.started) / 1000
   const { blocks, bytes, newBlocks } = point.stats
   const state = committed.complete ? 'complete' : `an orphan, ${committed.missing} blocks missing`
-  deps.events.emit('replication.received', `received point ${id} of ${manifest.machine} from peer ${point.from} into tenant ${tenant}: ${blocks} blocks, ${bytes} bytes in ${seconds.toFixed(1)} s; ${state}`, {
+  deps.events.emit('replication.received', `received point ${id} of ${manifest.machine} from peer ${deps.label?.(point.from) ?? point.from} into tenant ${tenant}: ${blocks} blocks, ${bytes} bytes in ${seconds.toFixed(1)} s; ${state}`, {
     peerId: point.from, point: id, machine: manifest.machine, origin: manifest.origin, tenant, complete: committed.complete, missing: committed.missing, blocks, bytes, newBlocks, seconds
   })
   if (committed.isNew || committed.completed) {

@@ -1,9 +1,11 @@
 import { readFile, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MalformedError } from '../errors.ts'
+import { MalformedError, UsageError } from '../errors.ts'
 import { LEGACY_CHUNKING } from '../chunker/index.ts'
 import type { ChunkerOptions } from '../chunker/index.ts'
 import { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
+import { parseListenAddress } from './addresses.ts'
+import type { S3StorageConfig } from '../store/s3/options.ts'
 
 /** `<repo>/config.json`: what an operator may edit by hand (with the daemon stopped). */
 export interface Config {
@@ -26,6 +28,11 @@ export interface Config {
    * (`LEGACY_CHUNKING`).
    */
   chunking: ChunkerOptions
+  /**
+   * Where the pack files live when not in `packs/` (docs/storage.md): an S3 bucket and prefix.
+   * Never credentials: the SDK's default chain finds those.
+   */
+  storage?: S3StorageConfig
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
@@ -52,6 +59,16 @@ export async function readConfig (dir: string): Promise<Config> {
   if (!Array.isArray(raw.listen) || !raw.listen.every((a: unknown) => typeof a === 'string')) {
     throw new MalformedError(`${path}: "listen" must be a list of multiaddr strings`)
   }
+  for (const address of raw.listen) {
+    // a hand-edited address fails here, naming the file, and not deep in libp2p at start
+    try {
+      if (!address.startsWith('/')) throw new UsageError(`${path}: "listen" ${address}: not a multiaddr; write /ip4/ADDRESS/tcp/PORT, or use drcore config set listen, which takes HOST:PORT too`)
+      parseListenAddress(address, `${path}: "listen"`)
+    } catch (err) {
+      if (err instanceof UsageError) throw new MalformedError(err.message)
+      throw err
+    }
+  }
   const api = { ...DEFAULT_API, ...(raw.api ?? {}) }
   if (typeof api.host !== 'string' || !Number.isInteger(api.port) || api.port < 0 || api.port > 65535) {
     throw new MalformedError(`${path}: "api" must be {"host": string, "port": 0-65535}`)
@@ -65,6 +82,7 @@ export async function readConfig (dir: string): Promise<Config> {
     }
     config.prune = { schedule }
   }
+  if (raw.storage !== undefined) config.storage = readStorage(raw.storage, path)
   return config
 }
 
@@ -82,4 +100,21 @@ export async function writeConfig (dir: string, config: Config): Promise<void> {
   const path = configPath(dir)
   await writeFile(path + '.tmp', JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
   await rename(path + '.tmp', path)
+}
+
+const STORAGE_KEYS = new Set(['type', 'bucket', 'prefix', 'endpoint', 'region', 'pathStyle', 'cacheBytes', 'maxAttempts'])
+
+function readStorage (raw: any, path: string): S3StorageConfig {
+  const bad = (what: string): never => { throw new MalformedError(`${path}: "storage" ${what}`) }
+  if (raw === null || typeof raw !== 'object') bad('must be an object')
+  if (raw.type !== 's3') bad(`has type ${JSON.stringify(raw.type)}; this drcore knows "s3"`)
+  for (const key of Object.keys(raw)) {
+    if (!STORAGE_KEYS.has(key)) bad(`has the unknown key "${key}" (credentials never go here: the SDK's default chain finds them)`)
+  }
+  if (typeof raw.bucket !== 'string' || raw.bucket === '') bad('needs a "bucket"')
+  if (typeof raw.prefix !== 'string') bad('needs a "prefix" (a string, "" for the bucket\'s root)')
+  for (const key of ['endpoint', 'region']) if (raw[key] !== undefined && typeof raw[key] !== 'string') bad(`"${key}" must be a string`)
+  if (raw.pathStyle !== undefined && typeof raw.pathStyle !== 'boolean') bad('"pathStyle" must be true or false')
+  for (const key of ['cacheBytes', 'maxAttempts']) if (raw[key] !== undefined && !(Number.isInteger(raw[key]) && raw[key] >= 0)) bad(`"${key}" must be a whole number`)
+  return { ...raw }
 }

@@ -12,6 +12,7 @@ import { DEFAULT_CHUNKING } from '../chunker/index.ts'
 import type { ChunkerOptions } from '../chunker/index.ts'
 import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
 import type { RootDb } from '../store/index.ts'
+import type { S3StorageConfig } from '../store/s3/options.ts'
 
 export type { Config } from './config.ts'
 
@@ -20,7 +21,7 @@ export type { Config } from './config.ts'
  *   config.json     name, listen addresses, API address, chunk sizes
  *   identity.key    the Core's Ed25519 key (libp2p protobuf encoding)
  *   index/          LevelDB: block index and every record
- *   packs/          append-only pack files
+ *   packs/          append-only pack files (with config.storage: packs being written, before upload)
  *   daemon.json     present while `drcore start` runs: API URL, token, pid (mode 0600)
  */
 export interface RepositoryFiles {
@@ -41,6 +42,8 @@ export interface InitOptions {
   listen?: string[]
   apiPort?: number
   apiHost?: string
+  /** pack files in an S3 bucket instead of packs/ (docs/storage.md) */
+  storage?: S3StorageConfig
 }
 
 export async function initRepository (dir: string, opts: InitOptions = {}): Promise<{ peerId: PeerId, config: Config }> {
@@ -68,6 +71,7 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
       api: { host: opts.apiHost ?? DEFAULT_API.host, port: opts.apiPort ?? DEFAULT_API.port },
       chunking: { ...(opts.chunking ?? DEFAULT_CHUNKING) }
     }
+    if (opts.storage !== undefined) config.storage = opts.storage
     const db: RootDb = new Level(join(dir, 'index'))
     await db.open()
     try {

@@ -26,9 +26,11 @@ export async function select (deps: RestoreDeps, sel: PointSelector): Promise<Se
   let parts = splitPath(sel.path)
   let volume = sel.volume
   if (volume === undefined) {
+    // one rule for every machine: a path starts with its volume's name; a machine's only volume
+    // may be left out (so `ls web01 doc/bash` and `ls web01 bash` agree when doc is its only one)
     const names = Object.keys(volumes)
-    if (names.length === 1) volume = names[0]
-    else if (parts.length > 0 && Object.hasOwn(volumes, parts[0])) volume = parts.shift() as string
+    if (parts.length > 0 && Object.hasOwn(volumes, parts[0])) volume = parts.shift() as string
+    else if (names.length === 1) volume = names[0]
     else if (parts.length > 0) throw new NotFoundError(`point ${record.point} of ${record.machine} has volumes ${names.join(', ')}; name one with --volume or start the path with it`)
     else return { record, signed, parts }
   }

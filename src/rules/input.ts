@@ -15,6 +15,10 @@ import { AFTER_BACKUP, parseCron, parseWindow } from './calendar.ts'
 export function checkSchedule (text: string): string {
   const schedule = text.trim().split(/\s+/).join(' ')
   if (schedule === AFTER_BACKUP) return schedule
+  const fields = schedule.split(' ').length
+  if (fields !== 5 && fields !== 6) {
+    throw new UsageError(`--schedule: "${text}" is neither after-backup nor a cron expression: one has 5 fields (minute hour day-of-month month day-of-week, e.g. "0 2 * * *") or 6 (seconds first), not ${fields}`)
+  }
   let cron: Cron
   try {
     cron = parseCron(schedule)

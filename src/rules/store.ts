@@ -46,7 +46,7 @@ export class RuleStore {
   }
 
   private async insert (key: string, rule: NewRule): Promise<RuleRecord> {
-    if (await this.rules.get(key) !== undefined) throw new UserError(`a rule already sends ${rule.machine} to ${rule.to}; remove it first or use replication pause/resume`)
+    if (await this.rules.get(key) !== undefined) throw new UserError(`a rule already sends ${rule.machine} to ${rule.to}; change it with drcore replication set, or pause or remove it`)
     const record: RuleRecord = {
       machine: rule.machine,
       to: rule.to,

@@ -138,6 +138,21 @@ export class ReplicationScheduler {
     this.#wake(rule, 'resumed')
   }
 
+  /**
+   * The rule's schedule, window or limit changed (`replication set`): its timers follow the new
+   * schedule and window; no job starts for the change itself. A running job keeps its limit.
+   */
+  changed (rule: RuleRecord): void {
+    const slot = this.#slots.get(RuleStore.key(rule.machine, rule.to))
+    if (slot == null || !this.#running) return
+    const deferred = slot.window != null
+    this.#timers.clear(slot, 'cron')
+    this.#timers.clear(slot, 'window')
+    if (isCronSchedule(rule.schedule) && !rule.paused) this.#armCron(slot, rule.schedule)
+    // a job waiting for the old window waits for the new one, or starts if it is open now
+    if (deferred) this.#trigger(slot, 'window')
+  }
+
   /** The rule is about to be removed: stop its job and forget it. */
   async removed (machine: string, to: string): Promise<void> {
     const slot = this.#slots.get(RuleStore.key(machine, to))

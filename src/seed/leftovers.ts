@@ -26,7 +26,10 @@ export async function removeUnfinishedSeeds (dir: string, self: string, recorded
   try {
     names = await readdir(dir)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return []
+    if (code === 'ENOTDIR') throw new UserError(`--out ${dir} is a file, not a directory: give a directory (it is created when missing)`)
+    if (code === 'EACCES' || code === 'EPERM') throw new OperationalError(`--out ${dir}: this user may not read that directory; give one it may write to`)
     throw new OperationalError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
   }
   const doomed = unfinishedParts(names)

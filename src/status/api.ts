@@ -1,3 +1,4 @@
+import type { StorageUsage } from '../store/api.ts'
 import type { PointKind } from '../points/api.ts'
 import type { PeerInfo } from '../peers/index.ts'
 import type { RetentionRow } from '../retention/index.ts'
@@ -49,6 +50,8 @@ export interface RepositorySize {
   dedupRatio: number | null
   compressionRatio: number | null
   reductionRatio: number | null
+  /** with packs in an object store: requests, errors and cache since the Core started */
+  objectStore?: StorageUsage
   /** when the block statistics were computed (they are cached for a few seconds) */
   measuredAt: string
 }

@@ -71,7 +71,8 @@ function repositorySize (stats: StoreStats & { measuredAt: string }, records: Po
     dedupRatio: ratio(logicalBytes, stats.rawBytes),
     compressionRatio: ratio(stats.rawBytes, stats.storedBytes),
     reductionRatio: ratio(logicalBytes, stats.storedBytes),
-    measuredAt: stats.measuredAt
+    measuredAt: stats.measuredAt,
+    ...(stats.objectStore !== undefined ? { objectStore: stats.objectStore } : {})
   }
 }
 

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { DamagedBlock } from './quarantine.ts'
+import type { StorageUsage } from './storage-usage.ts'
 
 export type { DamagedBlock } from './quarantine.ts'
 
@@ -186,6 +187,8 @@ export interface StoredBlock {
   rawLength: number
 }
 
+export type { StorageUsage } from './storage-usage.ts'
+
 export interface StoreStats {
   blocks: number
   /** sum of uncompressed block sizes */
@@ -193,8 +196,10 @@ export interface StoreStats {
   /** sum of compressed sizes in packs (live blocks only) */
   storedBytes: number
   packs: number
-  /** bytes of all pack files on disk */
+  /** bytes of all pack files on disk (or objects in the bucket) */
   packBytes: number
+  /** with packs in an object store: its requests, errors and cache since the Core started */
+  objectStore?: StorageUsage
 }
 
 export interface VerifyResult {

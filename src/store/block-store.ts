@@ -1,5 +1,3 @@
-import { readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import { CollectionRunningError, PackWriteError } from './errors.ts'
@@ -11,8 +9,8 @@ import { DEFAULT_LIMITS } from './constants.ts'
 import type { StoreLimits } from './constants.ts'
 import { decodeLocation, encodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'
-import { packFileName, parsePackFileName } from './pack-format.ts'
-import { openPackFile, packDirectory, ReadHandles } from './pack-files.ts'
+import { parsePackFileName } from './pack-format.ts'
+import { ReadHandles } from './pack-files.ts'
 import type { OpenPackFile, PackDirectory, PackFileHandle } from './pack-files.ts'
 import { packKey, recoverPacks } from './recovery.ts'
 import { blocksSublevel, jsonSublevel, packsSublevel } from './sublevels.ts'
@@ -24,15 +22,19 @@ import { Quarantine } from './quarantine.ts'
 import { salvageBlocks } from './salvage.ts'
 import type { DamagedBlock } from './quarantine.ts'
 import { SerialQueue } from '../common/serial-queue.ts'
+import { localPackStorage, packPath } from './storage.ts'
+import type { PackStorage, StorageUsage } from './storage.ts'
 
 export interface BlockStoreOptions {
-  /** the repository's `packs/` directory (created when missing) */
-  dir: string
+  /** the repository's `packs/` directory (created when missing), when the packs are local files */
+  dir?: string
+  /** where the packs live (docs/storage.md); default: local files in `dir`. The store closes it. */
+  storage?: PackStorage
   /** the repository's root LevelDB */
   db: RootDb
-  /** opens pack files; tests inject handles that fail like a full or broken disk */
+  /** opens local pack files (without `storage`); tests inject handles that fail like a full or broken disk */
   openFile?: OpenPackFile
-  /** creates, lists, deletes pack files and syncs their directory; tests inject a disk that crashes */
+  /** creates, lists, deletes local pack files and syncs their directory; tests inject a disk that crashes */
   directory?: PackDirectory
   /** pack and flush sizes (defaults in constants.ts) */
   limits?: Partial<StoreLimits>
@@ -47,6 +49,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #packs: JsonSublevel<number>
   readonly #openFile: OpenPackFile
   readonly #directory: PackDirectory
+  readonly #storage: PackStorage
   readonly #reads: ReadHandles
   /** committed length of every pack */
   readonly #lengths: Map<number, number>
@@ -72,29 +75,40 @@ export class PackBlockStore implements BlockStore, WriterHost {
   readonly #indexWrites = new SerialQueue()
   #closed = false
 
-  private constructor (options: Required<BlockStoreOptions>, blocks: BlocksSublevel, packs: JsonSublevel<number>, lengths: Map<number, number>, nextPack: number, quarantine: Quarantine) {
+  private constructor (options: { storage: PackStorage, db: RootDb, limits: Partial<StoreLimits> }, blocks: BlocksSublevel, packs: JsonSublevel<number>, lengths: Map<number, number>, nextPack: number, quarantine: Quarantine) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
-    this.#dir = options.dir
+    this.#storage = options.storage
+    this.#dir = options.storage.location
     this.#db = options.db
-    this.#openFile = options.openFile
-    this.#directory = options.directory
+    this.#openFile = options.storage.openFile
+    this.#directory = options.storage.directory
     this.#blocks = blocks
     this.#packs = packs
-    this.#reads = new ReadHandles(options.openFile, (pack) => this.#packPath(pack))
+    this.#reads = new ReadHandles(this.#openFile, (pack) => this.#packPath(pack))
     this.#lengths = lengths
     this.#nextPack = nextPack
-    this.#reusable = [...lengths].filter(([, length]) => length < this.limits.packTargetSize).map(([pack]) => pack)
+    // a pack in an object store is written once: none is appended to again
+    this.#reusable = this.sealOnce ? [] : [...lengths].filter(([, length]) => length < this.limits.packTargetSize).map(([pack]) => pack)
     this.#quarantine = quarantine
   }
 
   /** Opens the store, first cutting every pack back to its committed length (see recovery.ts). */
   static async open (options: BlockStoreOptions): Promise<PackBlockStore> {
-    const full = { openFile: openPackFile, directory: packDirectory, limits: {}, ...options }
-    const blocks = blocksSublevel(full.db)
-    const packs = packsSublevel(full.db)
-    await blocks.open() // getSync() does not wait for a sublevel to open
-    const { lengths, nextPack } = await recoverPacks(full.dir, full.db, packs, full.openFile, full.directory)
-    return new PackBlockStore(full, blocks, packs, lengths, nextPack, await Quarantine.open(full.db))
+    let storage = options.storage
+    if (storage === undefined) {
+      if (options.dir === undefined) throw new TypeError('a block store needs a pack directory or a pack storage')
+      storage = localPackStorage(options.dir, { openFile: options.openFile, directory: options.directory })
+    }
+    try {
+      const blocks = blocksSublevel(options.db)
+      const packs = packsSublevel(options.db)
+      await blocks.open() // getSync() does not wait for a sublevel to open
+      const { lengths, nextPack } = await recoverPacks(storage, options.db, packs)
+      return new PackBlockStore({ storage, db: options.db, limits: options.limits ?? {} }, blocks, packs, lengths, nextPack, await Quarantine.open(options.db))
+    } catch (err) {
+      await storage.close()
+      throw err
+    }
   }
 
   async has (cid: CID): Promise<boolean> {
@@ -212,12 +226,13 @@ export class PackBlockStore implements BlockStore, WriterHost {
     }
     let packs = 0
     let packBytes = 0
-    for (const name of await readdir(this.#dir)) {
+    for (const name of await this.#directory.readdir(this.#dir)) {
       if (parsePackFileName(name) === undefined) continue
       packs++
-      packBytes += (await stat(join(this.#dir, name))).size
+      packBytes += await this.#directory.size(`${this.#dir}/${name}`)
     }
-    return { blocks, rawBytes, storedBytes, packs, packBytes }
+    const objectStore = this.#storage.usage()
+    return objectStore === undefined ? { blocks, rawBytes, storedBytes, packs, packBytes } : { blocks, rawBytes, storedBytes, packs, packBytes, objectStore }
   }
 
   verifyAll (onProgress?: (done: number, total: number) => void): AsyncIterable<VerifyResult> {
@@ -239,6 +254,17 @@ export class PackBlockStore implements BlockStore, WriterHost {
     const idle = this.#idle.splice(0)
     await Promise.all(idle.map(async (pack) => await pack.handle.close()))
     await this.#reads.close()
+    await this.#storage.close()
+  }
+
+  /** true when packs are written once (an object store): every flush seals its own pack */
+  get sealOnce (): boolean {
+    return this.#storage.sealOnce
+  }
+
+  /** the object store's requests and cache since open; undefined for local packs */
+  storageUsage (): StorageUsage | undefined {
+    return this.#storage.usage()
   }
 
   /** Reads one block body at a known location, decompresses and rehashes it. */
@@ -415,7 +441,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   #packPath (pack: number): string {
-    return join(this.#dir, packFileName(pack))
+    return packPath(this.#dir, pack)
   }
 
   #assertOpen (): void {
@@ -489,7 +515,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
 
   releasePack (pack: WritablePack): void {
     this.#held.delete(pack.number)
-    if (this.#closed || pack.length >= this.limits.packTargetSize) {
+    if (this.#closed || this.sealOnce || pack.length >= this.limits.packTargetSize) {
       pack.handle.close().catch(() => {})
     } else {
       this.#idle.push(pack)

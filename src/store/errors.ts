@@ -41,7 +41,7 @@ export class UnindexedPacksError extends OperationalError {
   override readonly kind = 'damaged'
   constructor (dir: string, files: string[]) {
     const list = files.length > 3 ? `${files.slice(0, 3).join(', ')} and ${files.length - 3} more` : files.join(', ')
-    super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs (rebuildBlockIndex) before opening the store`)
+    super(`the block index has no record of pack files in ${dir} (${list}); the index was lost or belongs to another repository: rebuild it from the packs with drcore index rebuild`)
   }
 }
 

@@ -1,13 +1,12 @@
-import { readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { decodeBody } from './block-codec.ts'
 import { blocksSublevel, packsSublevel } from './sublevels.ts'
 import { encodeLocation } from './location.ts'
-import { PACK_HEADER_SIZE, packFileName, parsePackFileName } from './pack-format.ts'
-import { openPackFile } from './pack-files.ts'
+import { PACK_HEADER_SIZE, parsePackFileName } from './pack-format.ts'
 import { scanPack } from './pack-scanner.ts'
 import type { OpenPackFile } from './pack-files.ts'
+import { localPackStorage, packPath } from './storage.ts'
+import type { PackStorage } from './storage.ts'
 import { packKey } from './recovery.ts'
 import type { RootDb } from './sublevels.ts'
 
@@ -28,17 +27,20 @@ const BATCH = 4096
  * lost. Every record is rehashed; only blocks that verify are indexed. Other sublevels (points,
  * refs) are not the store's and are not touched. Run it with the store closed.
  */
-export async function rebuildBlockIndex (options: { dir: string, db: RootDb, openFile?: OpenPackFile }): Promise<RebuildResult> {
-  const { dir, db, openFile = openPackFile } = options
+export async function rebuildBlockIndex (options: { dir?: string, storage?: PackStorage, db: RootDb, openFile?: OpenPackFile, onPack?: (done: number, total: number) => void }): Promise<RebuildResult> {
+  const { db } = options
+  const storage = options.storage ?? localPackStorage(options.dir ?? '', { openFile: options.openFile })
+  const { location: dir, openFile, directory } = storage
   const blocks = blocksSublevel(db)
   const packs = packsSublevel(db)
   await blocks.clear()
   await packs.clear()
   const result: RebuildResult = { packs: 0, blocks: 0, corrupt: [], damaged: [] }
-  const numbers = (await readdir(dir)).map(parsePackFileName).filter((n) => n !== undefined).sort((a, b) => a - b)
+  const numbers = (await directory.readdir(dir)).map(parsePackFileName).filter((n) => n !== undefined).sort((a, b) => a - b)
   for (const pack of numbers) {
-    const path = join(dir, packFileName(pack))
-    const size = (await stat(path)).size
+    options.onPack?.(result.packs, numbers.length)
+    const path = packPath(dir, pack)
+    const size = await directory.size(path)
     const handle = await openFile(path, 'r')
     let end = PACK_HEADER_SIZE
     let batch: any[] = []

@@ -1,9 +1,8 @@
-import { join } from 'node:path'
 import { debuglog } from 'node:util'
 import { UnindexedPacksError } from './errors.ts'
 import { FileSystemError, fileSystemFault } from '../errors.ts'
 import { packFileName, parsePackFileName } from './pack-format.ts'
-import type { OpenPackFile, PackDirectory } from './pack-files.ts'
+import type { PackStorage } from './storage.ts'
 import type { JsonSublevel, RootDb } from './sublevels.ts'
 
 const log = debuglog('drcore:store')
@@ -21,13 +20,14 @@ export interface RecoveredPacks {
  * byte is deleted. A non-empty pack file the index has never heard of means the index is not this
  * directory's: the store refuses to open rather than delete it.
  */
-export async function recoverPacks (dir: string, db: RootDb, packs: JsonSublevel<number>, openFile: OpenPackFile, directory: PackDirectory): Promise<RecoveredPacks> {
+export async function recoverPacks (storage: PackStorage, db: RootDb, packs: JsonSublevel<number>): Promise<RecoveredPacks> {
+  const { location: dir, openFile, directory } = storage
   await directory.mkdir(dir)
   const files = new Map<number, { path: string, size: number }>()
   for (const name of await directory.readdir(dir)) {
     const pack = parsePackFileName(name)
     if (pack === undefined) continue
-    const path = join(dir, name)
+    const path = `${dir}/${name}`
     files.set(pack, { path, size: await directory.size(path) })
   }
   const committed = new Map<number, number>()

@@ -30,6 +30,8 @@ export interface IndexedBlock {
 /** What a writer needs from its store. */
 export interface WriterHost {
   readonly limits: StoreLimits
+  /** packs are written once (an object store): each flush goes to a pack of its own */
+  readonly sealOnce: boolean
   /** whether the block is indexed */
   isIndexed (cid: CID): boolean
   /** a pack with room for `bytes` more, for this writer alone */
@@ -284,7 +286,7 @@ export class PackWriter implements BlockWriter {
 
   async #packFor (recordBytes: number): Promise<WritablePack> {
     const pack = this.#pack
-    if (pack !== undefined && pack.length > PACK_HEADER_SIZE && pack.length + recordBytes > this.#host.limits.packTargetSize) {
+    if (pack !== undefined && pack.length > PACK_HEADER_SIZE && (this.#host.sealOnce || pack.length + recordBytes > this.#host.limits.packTargetSize)) {
       this.#pack = undefined
       this.#host.releasePack(pack)
     }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFile, truncate, writeFile } from 'node:fs/promises'
+import { readdir, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BIN, drcore } from '../support/daemon.ts'
 import { removeDir, tempDir } from '../support/dirs.ts'
@@ -64,5 +64,30 @@ describe('the launcher gives backup a small young generation, in the same proces
 
   test("an operator's own --max-semi-space-size is kept, not replaced", async () => {
     assert.deepEqual(await semiSpaceFlagsOfBackup(['--max-semi-space-size=2']), ['--max-semi-space-size=2'])
+  })
+})
+
+describe('the launcher keeps compiled code in the user\'s own cache', { timeout: TIMEOUT }, () => {
+  let home: string
+  before(async () => { home = await tempDir('drcore-home-') })
+  after(async () => { await removeDir(home) })
+
+  test('a command fills ~/.cache/drcore/compile, and the next one runs from it with the same output', async () => {
+    const env = { HOME: home }
+    const first = await drcore(['--help'], { env })
+    assert.equal(first.code, 0, first.stderr)
+    const cache = join(home, '.cache', 'drcore', 'compile')
+    const entries = await readdir(cache, { recursive: true })
+    assert.ok(entries.length > 0, 'the cache holds compiled modules after one command')
+    const second = await drcore(['--help'], { env })
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(second.stdout, first.stdout)
+    assert.equal(second.stderr, '')
+  })
+
+  test('without a writable home the command runs as before', async () => {
+    const r = await drcore(['--help'], { env: { HOME: '/dev/null/nowhere' } })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /Usage: drcore/)
   })
 })

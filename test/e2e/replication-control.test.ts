@@ -81,6 +81,12 @@ describe('replication rules under the operator\'s control', () => {
     assert.equal(after.lastPoint, point.point)
     assert.equal(after.waitingForWindow, null, 'the job sent what the window was waiting for')
     assert.ok((await machinesOnDr()).includes('db01'))
+    const again = await hq.cli(['replication', 'now', 'db01', '--to', 'dr'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(again.stdout, 'nothing to send: dr holds every point of db01 already\n')
+    // the target names the source as its operator named it, not by its peer id alone
+    const received = (await dr.events('replication.received')).find(e => e.data.machine === 'db01')
+    assert.match(received.message, new RegExp(`^received point ${point.point} of db01 from peer hq \\(${hq.peerId}\\) into tenant hq: `))
   })
 
   test('--limit holds the transfer rate: never more than 10% over it', async t => {

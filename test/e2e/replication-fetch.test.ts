@@ -66,6 +66,8 @@ describe('fetch: tenants see only their own points; a rebuilt Core fetches its p
     const own = await br.json(['fetch', 'web01', '--from', 'dr'])
     assert.deepEqual(own.points, [brPoint], 'br gets its own web01, never hq\'s')
     assert.equal(own.blocks, 0, 'br holds every block already')
+    const again = await br.cli(['fetch', 'web01', '--from', 'dr'])
+    assert.match(again.stdout, /^nothing to move: this Core held every block of the 1 point of web01 already; they are recorded here \(\d+\.\d s\)\n$/, 'not "fetched 1 point"')
     assert.deepEqual((await br.json(['points', 'web01'])).map((p: any) => p.point), [brPoint])
   })
 

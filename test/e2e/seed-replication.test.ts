@@ -81,6 +81,14 @@ describe('seed-drive replication between two running Cores', () => {
       completed.push(...result.pointsCompleted)
     }
     assert.deepEqual(new Set(completed), new Set([...old, fresh]))
+    // hq learns it when its operator looks, before any job: the seed is consumed, nothing behind
+    const jobs = (await hq.events('replication.started')).length
+    const listed = await waitFor('hq to see the seed consumed', async () => (await hq.json(['replication', 'list'])).find((x: any) => x.machine === 'web01'),
+      (x: any) => x.seedState === 'consumed' && x.pointsBehind === 0, 30_000, 1000)
+    assert.equal(listed.seedState, 'consumed')
+    assert.deepEqual((await hq.json(['seed', 'list'])).filter((x: any) => x.direction === 'outgoing').map((x: any) => x.state), ['consumed'])
+    assert.equal((await hq.events('replication.started')).length, jobs, 'no job ran for it')
+    assert.equal((await hq.events('replication.seed-consumed')).length, 1)
     const points = await pointsOn(dr, 'web01')
     assert.deepEqual(points.map(p => [p.point, p.tenant, p.complete]), [...old, fresh].map(id => [id, 'hq', true]))
     const dest = join(work, 'restored')

@@ -156,3 +156,36 @@ describe('/metrics', { timeout: 30_000 }, () => {
     assert.equal(value(await scrape(), 'drcore_event_log_write_failures_total'), 2)
   })
 })
+
+describe('/metrics of a repository whose packs are in an object store', { timeout: 10_000 }, () => {
+  test('requests and failures by operation, retries, bytes up and down and the cache, labelled with the bucket; none for local packs', async () => {
+    const { renderMetrics } = await import('../../src/http/metrics.ts')
+    const { EventLog } = await import('../../src/events/log.ts')
+    const work = await tempDir()
+    const { Level } = await import('level')
+    const db = new Level<string, any>(join(work, 'db'))
+    try {
+      const jobs = new (await import('../../src/http/metrics.ts')).JobCounters(new EventLog(db))
+      const repository = { blocks: 1, logicalBytes: 1, rawBytes: 1, storedBytes: 1, packs: 1, packBytes: 1, dedupRatio: 1, compressionRatio: 1, reductionRatio: 1, measuredAt: '' }
+      const overview = { core: { peerId: 'p', name: 'n', online: true, addresses: [] }, generatedAt: '', machines: [], peers: [], pendingRequests: 0, rules: [], seeds: [] }
+      const objectStore = { kind: 's3' as const, location: 's3://dr/hq', requests: { PutObjectCommand: 4, GetObjectCommand: 9 }, errors: { GetObjectCommand: 1 }, retries: 3, bytesUploaded: 1000, bytesDownloaded: 2000, cache: { bytes: 500, limit: 4096, hits: 7, misses: 2 } }
+      const families = parseExposition(renderMetrics({ ...overview, repository: { ...repository, objectStore } } as any, jobs, { writeFailures: 0 }))
+      const value = (name: string, labels: Record<string, string>): number | undefined =>
+        families.get(name)?.samples.find(s => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+      const at = { location: 's3://dr/hq' }
+      assert.equal(value('drcore_object_store_requests_total', { ...at, operation: 'GetObjectCommand' }), 9)
+      assert.equal(value('drcore_object_store_requests_total', { ...at, operation: 'PutObjectCommand' }), 4)
+      assert.equal(value('drcore_object_store_errors_total', { ...at, operation: 'GetObjectCommand' }), 1)
+      assert.equal(value('drcore_object_store_retries_total', at), 3)
+      assert.equal(value('drcore_object_store_bytes_total', { ...at, direction: 'up' }), 1000)
+      assert.equal(value('drcore_object_store_bytes_total', { ...at, direction: 'down' }), 2000)
+      assert.equal(value('drcore_object_store_cache_bytes', at), 500)
+      assert.equal(value('drcore_object_store_cache_reads_total', { ...at, result: 'hit' }), 7)
+      const local = parseExposition(renderMetrics({ ...overview, repository } as any, jobs, { writeFailures: 0 }))
+      assert.equal([...local.keys()].filter(k => k.startsWith('drcore_object_store')).length, 0)
+    } finally {
+      await db.close()
+      await removeDir(work)
+    }
+  })
+})

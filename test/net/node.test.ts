@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { NotAuthorizedError, OperationalError, UserError } from '../../src/errors.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode, PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError } from '../../src/net/index.ts'
+import { createNode, ListenError, PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'
 import { RecordingSink, startNode, TrustTable } from './nodes.ts'
 import { until } from '../support/wait.ts'
@@ -135,13 +135,29 @@ describe('node', () => {
   })
 })
 
+describe('a wrong address', () => {
+  it('where another Core answers is one sentence naming the peer and the address, not libp2p\'s identity-key message', async () => {
+    const [client, expected, other] = await Promise.all([startNode(), startNode(), startNode()])
+    try {
+      const wrong = other.addresses()[0].replace(/\/p2p\/.*$/, '')
+      await assert.rejects(client.open(expected.peerId, OPEN, { addresses: [wrong] }), (err: Error) =>
+        err instanceof PeerUnreachableError && err.message.startsWith(`another Core than peer ${expected.peerId} answers at ${wrong}/p2p/${expected.peerId}: `) &&
+        !/identity key/.test(err.message))
+      await assert.rejects(client.probe(wrong, expected.peerId.toString(), { label: 'dr' }), (err: Error) =>
+        err instanceof PeerUnreachableError && err.message.startsWith(`another Core than peer dr listens at ${wrong}: `))
+    } finally {
+      await Promise.all([client.stop(), expected.stop(), other.stop()])
+    }
+  })
+})
+
 describe('createNode', () => {
-  it('names the address it cannot listen on', async () => {
+  it('names the address it cannot listen on and the system\'s reason, in one line', async () => {
     const first = await startNode()
     try {
       const taken = first.libp2p.getMultiaddrs()[0].toString().replace(/\/p2p\/.*$/, '')
       await assert.rejects(createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [taken], trust: new TrustTable() }), (err: Error) =>
-        err instanceof OperationalError && err.message.startsWith(`cannot listen on ${taken}: `))
+        err instanceof ListenError && err.address === taken && err.code === 'EADDRINUSE' && err.message === `cannot listen on ${taken}: EADDRINUSE`)
     } finally {
       await first.stop()
     }

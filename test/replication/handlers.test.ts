@@ -46,7 +46,9 @@ describe('replication rules without the daemon', () => {
     assert.equal(row.limit, 10 * 1024 * 1024)
     assert.equal(row.state, 'idle')
     assert.equal(row.pointsBehind, null, 'counted by the running Core only')
-    assert.deepEqual(await core.run('rules', {}), [row])
+    const { warnings, ...listed } = row
+    assert.deepEqual(warnings, [], 'web01 has points here')
+    assert.deepEqual(await core.run('rules', {}), [listed])
     await assert.rejects(core.run('ruleAdd', { machine: 'web01', to: dr }), /a rule already sends web01/)
   })
 
@@ -64,6 +66,33 @@ describe('replication rules without the daemon', () => {
     await assert.rejects(core.run('ruleAdd', { machine: 'db01', to: 'nowhere' }), (err: Error) => err instanceof NotFoundError &&
       err.message === '--to: unknown peer nowhere: pair with it first (drcore peer add <its multiaddr>), or give its peer id')
     await assert.rejects(core.run('ruleAdd', { machine: 'db01', to: core.peerId }), /--to: .* is this Core itself/)
+  })
+
+  it('a rule for a machine this Core has no point of is added with a warning', async () => {
+    const row: any = await core.run('ruleAdd', { machine: 'web02', to: 'dr' })
+    assert.deepEqual(row.warnings, ['this Core has no recovery point of web02: the rule sends it once a backup or a replication brings one here; check the name (drcore machines)'])
+    await core.run('ruleRemove', { machine: 'web02', to: 'dr' })
+  })
+
+  it('replication set changes schedule, window and limit, checked first, and keeps the counters', async () => {
+    await core.run('ruleAdd', { machine: 'web01', to: stranger, limit: '1M' })
+    await core.rules.update('web01', stranger, r => { r.bytesSent = 4096; r.lastPoint = 'p1'; r.lastSuccessAt = '2026-01-01T00:00:00.000Z' })
+    await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger, window: '22:00', limit: '2M' }), /^UsageError: --window: /)
+    await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger }), /give what to change: --schedule, --window or --limit/)
+    await assert.rejects(core.run('ruleSet', { machine: 'web09', to: stranger, limit: '2M' }), NotFoundError)
+    assert.equal((await core.rules.get('web01', stranger)).limit, 1024 * 1024, 'a refused change changes nothing')
+    const set: any = await core.run('ruleSet', { machine: 'web01', to: stranger, schedule: '30 1 * * *', window: '01:00-05:00', limit: '2M' })
+    assert.equal(set.schedule, '30 1 * * *')
+    assert.equal(set.window, '01:00-05:00')
+    assert.equal(set.limit, 2 * 1024 * 1024)
+    assert.equal(set.bytesSent, 4096)
+    assert.equal(set.lastPoint, 'p1')
+    assert.equal(set.lastSuccessAt, '2026-01-01T00:00:00.000Z')
+    const cleared: any = await core.run('ruleSet', { machine: 'web01', to: stranger, window: 'none', limit: 'none' })
+    assert.equal(cleared.window, null)
+    assert.equal(cleared.limit, null)
+    assert.equal(cleared.schedule, '30 1 * * *')
+    await core.run('ruleRemove', { machine: 'web01', to: stranger })
   })
 
   it('accepts a peer id not paired yet; the rule shows why it waits', async () => {

@@ -9,7 +9,9 @@ describe('schedules and windows', { timeout: 10_000 }, () => {
     assert.equal(checkSchedule('after-backup'), 'after-backup')
     assert.equal(checkSchedule(' 0  2 * * * '), '0 2 * * *')
     assert.equal(checkSchedule('*/30 * * * * *'), '*/30 * * * * *')
-    assert.throws(() => checkSchedule('nightly'), (err: Error) => err instanceof UsageError && /"nightly" is neither after-backup nor a cron expression of 5 or 6 fields/.test(err.message))
+    assert.throws(() => checkSchedule('nightly'), (err: Error) => err instanceof UsageError && /"nightly" is neither after-backup nor a cron expression: one has 5 fields .* or 6 \(seconds first\), not 1$/.test(err.message))
+    // one count of fields, not croner's own "five, six, or seven" after ours
+    assert.throws(() => checkSchedule('every day'), (err: Error) => /not 2$/.test(err.message) && !/seven/.test(err.message))
     assert.throws(() => checkSchedule('0 0 0 1 1 * 2030'), UsageError, '7 fields (years) are refused')
     assert.throws(() => checkSchedule('0 61 * * *'), UsageError)
     assert.throws(() => checkSchedule('0 0 30 2 *'), /never fires/)

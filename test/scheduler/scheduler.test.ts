@@ -125,6 +125,28 @@ describe('replication scheduler: triggers', () => {
     })
   })
 
+  it('a changed schedule or window (replication set) moves the rule\'s timers, and starts no job itself', async () => {
+    await withHarness({ now: at(12, 0, 30) }, async h => {
+      await h.addRule({ machine: 'web01', to: h.siteB, schedule: '*/10 * * * *' })
+      await h.settle()
+      const changed = await h.rules.update('web01', h.siteB, r => { r.schedule = '45 * * * *' })
+      h.scheduler.changed(changed)
+      await h.settle()
+      assert.equal(h.engine.jobs.length, 0, 'the change runs nothing')
+      await h.advanceTo(at(12, 44))
+      assert.equal(h.engine.jobs.length, 0, 'the old schedule (12:10, 12:20 ...) is gone')
+      await h.advanceTo(at(12, 45))
+      assert.equal(h.engine.jobs.length, 1, 'the new one runs')
+      // a trigger waiting for a window that is changed to one open now starts at once
+      await h.addRule({ machine: 'db01', to: h.siteB, window: '22:00-06:00' })
+      await h.backup('db01')
+      assert.equal(h.scheduler.activity('db01', h.siteB).waitingForWindow, at(22).toISOString())
+      h.scheduler.changed(await h.rules.update('db01', h.siteB, r => { r.window = null }))
+      await until(() => h.engine.jobs.some(j => j.rule.machine === 'db01'))
+      assert.equal(h.scheduler.activity('db01', h.siteB).waitingForWindow, null)
+    })
+  })
+
   it('a trigger outside the window waits for it to open; a job started inside runs past its end', async () => {
     await withHarness({ now: at(12) }, async h => {
       await h.addRule({ machine: 'web01', to: h.siteB, window: '22:00-06:00' })

@@ -61,3 +61,15 @@ describe('seed create removes only what an interrupted seed create of this Core 
     assert.deepEqual(unfinishedParts(['bafyreiabc-0001.car.partial', 'bafyreiabc-0002.car', 'notes.partial', 'x-0001.car.partial', 'bafyreiabc-0003.car.partial.bak']), ['bafyreiabc-0001.car.partial'])
   })
 })
+
+test('a seed folder that is a file is one sentence naming it, not the system\'s ENOTDIR message', { timeout: 10_000 }, async () => {
+  const work = await tempDir()
+  try {
+    const file = join(work, 'not-a-dir')
+    await writeFile(file, 'x')
+    await assert.rejects(removeUnfinishedSeeds(file, 'self', async () => true), (err: Error) =>
+      err.message === `--out ${file} is a file, not a directory: give a directory (it is created when missing)`)
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+})

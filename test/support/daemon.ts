@@ -90,9 +90,9 @@ export interface RunningCore {
 }
 
 /** Starts `drcore start` on a repository and waits until its API answers. */
-export async function startCore (repo: string, options: { env?: Record<string, string>, ns?: string | null, track?: ProcessTracker, timeoutMs?: number, name?: string } = {}): Promise<RunningCore> {
+export async function startCore (repo: string, options: { env?: Record<string, string>, ns?: string | null, track?: ProcessTracker, timeoutMs?: number, name?: string, args?: string[] } = {}): Promise<RunningCore> {
   const name = options.name ?? 'drcore start'
-  const [cmd, argv] = inNamespace(options.ns ?? null, process.execPath, [BIN, 'start', '--repo', repo])
+  const [cmd, argv] = inNamespace(options.ns ?? null, process.execPath, [BIN, 'start', '--repo', repo, ...options.args ?? []])
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   options.track?.started(child.pid)
   let out = ''

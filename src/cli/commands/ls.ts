@@ -17,7 +17,7 @@ export function register (program: Command): void {
     .description('browse a recovery point')
     .argument('<machine>', 'machine name')
     .argument('[path]', 'path inside the volume (default: the volume root)')
-    .option('--point <id>', 'point id or "latest"', 'latest')
+    .option('--point <point>', 'latest, a seq as drcore points shows it, or a point id or its unique start', 'latest')
     .option('--volume <name>', 'volume (default: list the volumes, or the only one)')
     .action(async (machine: string, path: string | undefined, opts: CommonOptions & { point?: string, volume?: string }) => {
       const result = await withCore(opts.repo, async core => await core.call('ls', { machine, path, point: pointOption(opts.point), volume: opts.volume }))

@@ -2,18 +2,19 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { printJson, printTable, shortId } from '../output.ts'
+import { printJson, printTable } from '../output.ts'
+import { peerNamer } from '../peer-names.ts'
 
 export function register (program: Command): void {
   withCommonOptions(program.command('machines'))
     .description('machines with recovery points on this Core (local and replicated)')
     .action(async (opts: CommonOptions) => {
-      const rows = await withCore(opts.repo, async core => await core.call('machines'))
+      const { rows, name } = await withCore(opts.repo, async core => ({ rows: await core.call('machines'), name: await peerNamer(core) }))
       if (opts.json === true) return printJson(rows)
       printTable<any>(rows, [
         { header: 'machine', value: r => r.machine },
         { header: 'tenant', value: r => r.tenant === '' ? '(own)' : r.tenant },
-        { header: 'origin', value: r => shortId(r.origin) },
+        { header: 'origin', value: r => name(r.origin) },
         { header: 'cluster', value: r => r.cluster },
         { header: 'points', value: r => r.points },
         { header: 'latest', value: r => r.latest }

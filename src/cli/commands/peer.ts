@@ -32,7 +32,29 @@ export function register (program: Command): void {
     .argument('<multiaddr>')
     .option('--name <name>', 'what to call this peer here')
     .action(async (address: string, opts: CommonOptions & { name?: string }) => {
-      printPeer('asked', await withCore(opts.repo, async core => await core.call('peerAdd', { address, name: opts.name })), opts.json)
+      const peer: PeerInfo = await withCore(opts.repo, async core => await core.call('peerAdd', { address, name: opts.name }))
+      printPeer('asked', peer, opts.json)
+      if (opts.name != null && peer.name !== opts.name) {
+        process.stderr.write(`note: this Core knows the peer as ${peer.name}; it keeps that name (drcore peer set ${peer.name} --name ${opts.name} renames it)\n`)
+      }
+    })
+
+  withCommonOptions(peer.command('set'))
+    .description("change what this Core calls a peer (rules and listings follow the new name)")
+    .argument('<peer>', 'peer id or name')
+    .option('--name <name>', 'the new name')
+    .action(async (p: string, opts: CommonOptions & { name?: string }) => {
+      printPeer('set', await withCore(opts.repo, async core => await core.call('peerSet', { peer: p, name: opts.name })), opts.json)
+    })
+
+  withCommonOptions(peer.command('remove-address'))
+    .description('forget one address of a peer (peer list --json shows them all)')
+    .argument('<peer>', 'peer id or name')
+    .argument('<multiaddr>', 'the address, with or without /p2p/<peerId>')
+    .action(async (p: string, address: string, opts: CommonOptions) => {
+      const peer: PeerInfo = await withCore(opts.repo, async core => await core.call('peerRemoveAddress', { peer: p, address }))
+      if (opts.json === true) return printJson(peer)
+      process.stdout.write(`removed the address; ${peer.name ?? peer.peerId} has ${peer.addresses.length === 0 ? 'no address left (it is reached when it connects)' : peer.addresses.join(', ')}\n`)
     })
 
   withCommonOptions(peer.command('requests'))

@@ -1,19 +1,19 @@
 import type { Command } from 'commander'
-import { withCore } from '../connect.ts'
+import { runLong, withDetach } from '../long-operation.ts'
+import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
 import { printJson } from '../output.ts'
-import { progressBar } from '../progress.ts'
 import type { RepairReport } from '../../repair/index.ts'
 
 export function register (program: Command): void {
-  withCommonOptions(program.command('repair'))
+  withDetach(withCommonOptions(program.command('repair')))
     .description('rebuild damaged and missing blocks (found by drcore verify) from other copies in this repository and from peers that hold them; peers are asked only while the Core runs')
     .option('--from <peer>', 'ask only this peer (name or peer id); default: the peers each point came from or is replicated to')
-    .action(async (opts: CommonOptions & { from?: string }) => {
-      const bar = progressBar(opts.json !== true)
-      const r: RepairReport = await withCore(opts.repo, async core => await core.call('repair', { from: opts.from }, bar.onProgress)).finally(() => bar.stop())
+    .action(async (opts: LongOptions & { from?: string }) => {
+      const r = await runLong<RepairReport>(opts, 'repair', { from: opts.from }, 'the repair', 'the blocks repaired so far stay repaired')
+      if (r === undefined) return
       if (!r.ok) process.exitCode = 1
       if (opts.json === true) return printJson(r)
       process.stdout.write(describeRepair(r))

@@ -26,9 +26,10 @@ export function register (program: Command): void {
     .option('--seed-drive', 'the points that exist now travel on a seed drive (drcore seed create); only newer ones go over the network')
     .option('--limit <rate>', 'bandwidth limit in bytes per second: 512K, 10M, 1G (binary multiples)')
     .action(async (machine: string, opts: ReplicateOptions) => {
-      const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleAdd', {
+      const row: RuleRow & { warnings: string[] } = await withCore(opts.repo, async core => await core.call('ruleAdd', {
         machine, to: opts.to, schedule: opts.schedule, window: opts.window, paused: opts.paused, seedDrive: opts.seedDrive, limit: opts.limit
       }))
+      for (const w of row.warnings) process.stderr.write(`warning: ${w}\n`)
       if (opts.json === true) return printJson(row)
       process.stdout.write(`replicating ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
       if (row.state === 'error' && row.error != null) process.stdout.write(`not yet: ${row.error}; the rule runs once it may\n`)

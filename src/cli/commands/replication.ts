@@ -12,7 +12,7 @@ import { blockedNote } from '../../replication/blocked-note.ts'
 type RuleOptions = CommonOptions & { to: string }
 
 export function register (program: Command): void {
-  const replication = program.command('replication').description('replication rules: list, pause, resume, now, remove')
+  const replication = program.command('replication').description('replication rules: list, set, pause, resume, now, remove')
 
   withCommonOptions(replication.command('list'))
     .description('every rule with its state, last point on the target, points behind and bytes sent')
@@ -23,7 +23,9 @@ export function register (program: Command): void {
         { header: 'machine', value: r => r.machine },
         { header: 'to', value: r => r.toName ?? shortId(r.to) },
         { header: 'state', value: r => r.state },
-        { header: 'schedule', value: r => r.window == null ? r.schedule : `${r.schedule} ${r.window}` },
+        { header: 'schedule', value: r => r.schedule },
+        { header: 'window', value: r => r.window },
+        { header: 'limit', value: r => r.limit == null ? null : `${formatBytes(r.limit)}/s` },
         { header: 'last point', value: r => shortId(r.lastPoint) },
         { header: 'behind', value: r => r.pointsBehind },
         { header: 'sent', value: r => formatBytes(r.bytesSent) },
@@ -45,16 +47,39 @@ export function register (program: Command): void {
       process.stdout.write(`resumed replication of ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
     })
 
+  ruleCommand(replication, 'set', "change a rule's schedule, window or limit; its counters and state stay (a running job keeps its limit)")
+    .option('--schedule <when>', 'after-backup, or a cron expression in local time, e.g. "0 2 * * *"')
+    .option('--window <HH:MM-HH:MM>', 'daily start window in local time, or none for any time')
+    .option('--limit <rate>', 'bytes per second: 512K, 10M, 1G, or none for no limit')
+    .action(async (machine: string, opts: RuleOptions & { schedule?: string, window?: string, limit?: string }) => {
+      const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleSet', {
+        machine, to: opts.to, schedule: opts.schedule, window: opts.window, limit: opts.limit
+      }))
+      if (opts.json === true) return printJson(row)
+      process.stdout.write(`replicating ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+    })
+
   ruleCommand(replication, 'now', 'replicate now, outside the window and the schedule, and wait for the job (needs the running Core)')
     .option('--no-wait', 'return once the job has started; replication list and events show how it goes')
     .action(async (machine: string, opts: RuleOptions & { wait: boolean }) => {
       const bar = progressBar(opts.json !== true && opts.wait)
+      // a job belongs to its rule, not to this command: Ctrl-C leaves it to the Core, and says so
+      const leave = (): void => {
+        bar.stop()
+        process.stderr.write(`left: the replication job of ${machine} to ${opts.to} goes on in the Core; drcore replication list shows it, drcore replication pause ${machine} --to ${opts.to} stops it\n`)
+        process.exit(0)
+      }
+      process.once('SIGINT', leave)
       const r = await withCore(opts.repo, async core => await core.call('ruleNow', { machine, to: opts.to, wait: opts.wait }, bar.onProgress))
-        .finally(() => bar.stop())
+        .finally(() => { bar.stop(); process.off('SIGINT', leave) })
       if (opts.json === true) return printJson(r)
       const to = r.toName ?? r.to
       if (!opts.wait) {
         process.stdout.write(`replication of ${r.machine} to ${to} started\n`)
+        return
+      }
+      if (r.sent.length === 0 && r.pointsBehind === 0) {
+        process.stdout.write(`nothing to send: ${to} holds every point of ${r.machine} already\n`)
         return
       }
       process.stdout.write(`replicated ${r.machine} to ${to}: ${r.sent.length} point${r.sent.length === 1 ? '' : 's'} sent, ` +

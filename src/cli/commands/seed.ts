@@ -1,32 +1,34 @@
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { withCore } from '../connect.ts'
+import { peerNamer } from '../peer-names.ts'
+import { runLong, withDetach } from '../long-operation.ts'
+import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
 import { printJson, printTable } from '../output.ts'
-import { progressBar } from '../progress.ts'
 import type { SeedConsumeResult, SeedCreateResult, SeedRow } from '../../seed/api.ts'
 
 export function register (program: Command): void {
   const seed = program.command('seed').description('seed drives: carry recovery points to another Core on removable media')
 
-  withCommonOptions(seed.command('create'))
+  withDetach(withCommonOptions(seed.command('create')))
     .description('write recovery points as CAR parts, by default those that seed-drive rules wait for')
     .requiredOption('--out <dir>', 'directory to write the parts to')
     .option('--machines <names>', 'comma-separated machines (TENANT/MACHINE when ambiguous)', list)
     .option('--all', 'every machine on this Core')
     .option('--to <peer>', 'the Core that will consume it (peer id or name)')
     .option('--max-size <size>', 'largest part, e.g. 700M or 4G (default: one part)')
-    .action(async (opts: CommonOptions & { out: string, machines?: string[], all?: boolean, to?: string, maxSize?: string }) => {
-      const bar = progressBar(opts.json !== true)
-      const result: SeedCreateResult = await withCore(opts.repo, async core => await core.call('seedCreate', {
-        out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize
-      }, bar.onProgress)).finally(() => bar.stop())
+    .action(async (opts: LongOptions & { out: string, machines?: string[], all?: boolean, to?: string, maxSize?: string }) => {
+      const result = await runLong<SeedCreateResult>(opts, 'seedCreate', { out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize },
+        'the seed drive', `no seed was recorded; the next seed create removes the parts left in ${resolve(opts.out)}`)
+      if (result === undefined) return
       for (const s of result.skipped) process.stderr.write(`left out point ${s.point} of ${s.machine}: ${s.reason}\n`)
       if (result.removed.length > 0) process.stderr.write(`removed ${result.removed.length} files an interrupted seed create had left in ${resolve(opts.out)}\n`)
       if (opts.json === true) return printJson(result)
-      process.stdout.write(`seed ${result.seed}${result.target != null ? ` for ${result.target}` : ''}: ${result.points} points, ` +
+      const target = result.target != null ? await withCore(opts.repo, async core => (await peerNamer(core))(result.target)) : null
+      process.stdout.write(`seed ${result.seed}${target != null ? ` for ${target}` : ''}: ${result.points} points, ` +
         `${result.blocks} blocks, ${formatBytes(result.bytes)} in ${result.parts.length} part${result.parts.length > 1 ? 's' : ''} (${result.seconds.toFixed(1)} s)\n`)
       for (const part of result.parts) process.stdout.write(`  ${part.file}  ${formatBytes(part.size)}\n`)
     })
@@ -34,13 +36,13 @@ export function register (program: Command): void {
   withCommonOptions(seed.command('list'))
     .description('seeds written here (outgoing) and seeds consumed here (incoming)')
     .action(async (opts: CommonOptions) => {
-      const rows: SeedRow[] = await withCore(opts.repo, async core => await core.call('seeds'))
+      const { rows, name } = await withCore(opts.repo, async core => ({ rows: await core.call('seeds') as SeedRow[], name: await peerNamer(core) }))
       if (opts.json === true) return printJson(rows)
       printTable(rows, [
         { header: 'seed', value: r => r.seed },
         { header: 'direction', value: r => r.direction },
         { header: 'state', value: r => r.missingParts.length > 0 ? `${r.state} (missing ${r.missingParts.join(',')})` : r.state },
-        { header: 'peer', value: r => r.direction === 'outgoing' ? r.target ?? 'any' : r.source },
+        { header: 'peer', value: r => r.direction === 'outgoing' ? (r.target != null ? name(r.target) : 'any') : name(r.source) },
         { header: 'machines', value: r => r.machines.join(',') },
         { header: 'points', value: r => r.points },
         { header: 'from', value: r => r.from },
@@ -59,13 +61,12 @@ export function register (program: Command): void {
       process.stdout.write(`seed ${result.seed} abandoned${rules.length > 0 ? `; rules ${rules.join(', ')} send its points over the network with their next job` : ''}\n`)
     })
 
-  withCommonOptions(seed.command('consume'))
+  withDetach(withCommonOptions(seed.command('consume')))
     .description('import every part of a seed found in a directory (any order, again and again)')
     .argument('<dir>', 'directory holding the .car.zst parts (or .car parts of older seeds)')
-    .action(async (dir: string, opts: CommonOptions) => {
-      const bar = progressBar(opts.json !== true)
-      const result: SeedConsumeResult = await withCore(opts.repo, async core => await core.call('seedConsume', { dir: resolve(dir) }, bar.onProgress))
-        .finally(() => bar.stop())
+    .action(async (dir: string, opts: LongOptions) => {
+      const result = await runLong<SeedConsumeResult>(opts, 'seedConsume', { dir: resolve(dir) }, 'the seed import', 'the parts imported so far stay; consume again to finish')
+      if (result === undefined) return
       if (opts.json === true) printJson(result)
       else printConsume(result)
       for (const error of result.errors) process.stderr.write(`drcore: ${error}\n`)

@@ -36,6 +36,11 @@ export function formatStatus (o: Overview, viaDaemon: boolean): string {
   write(`Core ${o.core.name} (${o.core.peerId})  ${viaDaemon ? 'running' : 'not running (read from the repository)'}`)
   const ratios = [`dedup ${ratio(r.dedupRatio)}`, `compression ${ratio(r.compressionRatio)}`, `total ${ratio(r.reductionRatio)}`].join(', ')
   write(`Repository  ${formatBytes(r.storedBytes)} stored for ${formatBytes(r.logicalBytes)} protected (${ratios}), ${r.blocks} blocks`)
+  const s3 = r.objectStore
+  if (s3 !== undefined) {
+    const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0)
+    write(`Packs in   ${s3.location}: ${r.packs} objects, ${formatBytes(r.packBytes)}; since start ${sum(s3.requests)} requests, ${sum(s3.errors)} errors, ${s3.retries} retries, ${formatBytes(s3.bytesUploaded)} up, ${formatBytes(s3.bytesDownloaded)} down; cache ${formatBytes(s3.cache.bytes)} of ${formatBytes(s3.cache.limit)} (${s3.cache.hits} hits, ${s3.cache.misses} misses)`)
+  }
   write()
   write('MACHINES  (B base image, i incremental, o orphan, | new chain, : parent forgotten)')
   if (o.machines.length === 0) write('(none: take a recovery point with drcore backup)')

@@ -1,16 +1,16 @@
 import type { Command } from 'commander'
-import { withCore } from '../connect.ts'
+import { runLong, withDetach } from '../long-operation.ts'
+import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { printJson } from '../output.ts'
-import { progressBar } from '../progress.ts'
 
 export function register (program: Command): void {
-  withCommonOptions(program.command('verify'))
+  withDetach(withCommonOptions(program.command('verify')))
     .description("rehash every stored block and check every recovery point's closure")
-    .action(async (opts: CommonOptions) => {
-      const bar = progressBar(opts.json !== true)
-      const result = await withCore(opts.repo, async core => await core.call('verify', {}, bar.onProgress)).finally(() => bar.stop())
+    .action(async (opts: LongOptions) => {
+      const result = await runLong(opts, 'verify', {}, 'the verification', 'nothing was changed')
+      if (result === undefined) return
       if (opts.json === true) printJson(result)
       else {
         process.stdout.write(`${result.blocks} blocks checked: ${result.corrupt.length} corrupt, ${result.missing} missing; ${result.orphans.length} orphan points\n`)

@@ -44,6 +44,11 @@ export function buildHandlers (services: Services, network: NetworkParts): Handl
     ...replication,
     ...seeds,
     ...retention,
+    // listing the rules first asks the targets of outstanding seeds whether they arrived
+    seeds: async () => {
+      await replication.rules()
+      return await seeds.seeds()
+    },
     ...statusHandlers({
       ...services,
       pairing: network.pairing,

@@ -1,5 +1,6 @@
 import type { Handlers } from '../../api/handler.ts'
-import type { PairingOperations } from '../../peers/index.ts'
+import type { PairingOperations, PeerInfo } from '../../peers/index.ts'
+import { NotFoundError } from '../../errors.ts'
 
 /**
  * The peer operations. A running Core gives its `PairingService`, which also tells the peer; a
@@ -18,6 +19,15 @@ export function peerHandlers (pairing: PairingOperations) {
       return { ignored: input.peer }
     },
     peerAllow: async input => await pairing.allow(input.peerId, { name: input.name, tenant: input.tenant, address: input.address }),
-    peerRemove: async input => await pairing.remove(input.peer)
-  } satisfies Pick<Handlers, 'peers' | 'peerRequests' | 'peerAdd' | 'peerApprove' | 'peerDeny' | 'peerIgnore' | 'peerAllow' | 'peerRemove'>
+    peerRemove: async input => await pairing.remove(input.peer),
+    peerSet: async input => input.name != null ? await pairing.rename(input.peer, input.name) : infoOf(pairing, input.peer),
+    peerRemoveAddress: async input => await pairing.removeAddress(input.peer, input.address)
+  } satisfies Pick<Handlers, 'peers' | 'peerRequests' | 'peerAdd' | 'peerApprove' | 'peerDeny' | 'peerIgnore' | 'peerAllow' | 'peerRemove' | 'peerSet' | 'peerRemoveAddress'>
+}
+
+/** A peer as listed, by peer id or name. */
+function infoOf (pairing: PairingOperations, peer: string): PeerInfo {
+  const info = pairing.list().find(p => p.peerId === peer) ?? pairing.list().find(p => p.name === peer)
+  if (info == null) throw new NotFoundError(`unknown peer: ${peer}`)
+  return info
 }

@@ -47,6 +47,10 @@ export interface RuleJobs extends JobTriggers {
   added (rule: RuleRecord): void
   paused (machine: string, to: string): Promise<void>
   resumed (rule: RuleRecord): void
+  /** the schedule, window or limit changed */
+  changed (rule: RuleRecord): void
+  /** asks the target whether the rule's outstanding seeds arrived (nothing is sent) */
+  checkSeeds (rule: RuleRecord): Promise<void>
   /** a job now; `outcome` settles when it ends */
   now (rule: RuleRecord, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }>
   /** stops the rule's jobs before it is removed; with `deleteRemote`, the target deletes its points first */
@@ -60,6 +64,8 @@ export const OFFLINE_JOBS: RuleJobs = {
   added: () => {},
   paused: async () => {},
   resumed: () => {},
+  changed: () => {},
+  checkSeeds: async () => {},
   now: async () => { throw new UserError('replication now needs the running Core (drcore start)') },
   remove: async (_rule, deleteRemote) => {
     if (deleteRemote) throw new UserError('--delete-remote needs the running Core, to tell the target (drcore start); or remove the rule and keep the remote points')
@@ -71,14 +77,30 @@ export const OFFLINE_JOBS: RuleJobs = {
   seedAbandoned: () => {}
 }
 
+/** How often, at most, looking at a seed-drive rule asks its target whether the seed arrived. */
+const SEED_CHECK_INTERVAL_MS = 10_000
+
 /** The rule operations' view of a running Core. */
 export function runningJobs (scheduler: ReplicationScheduler, engine: ReplicationEngine): RuleJobs {
+  const seedChecks = new Map<string, number>()
   return {
     activity: (machine, to) => scheduler.activity(machine, to),
     pointsBehind: async rule => await engine.pointsBehind(rule),
     added: rule => { scheduler.added(rule) },
     paused: async (machine, to) => { await scheduler.paused(machine, to) },
     resumed: rule => { scheduler.resumed(rule) },
+    changed: rule => { scheduler.changed(rule) },
+    checkSeeds: async rule => {
+      // every 10 s per rule at most, and never beside its job (which checks them itself)
+      const key = `${rule.to} ${rule.machine}`
+      const last = seedChecks.get(key) ?? 0
+      if (Date.now() - last < SEED_CHECK_INTERVAL_MS || scheduler.activity(rule.machine, rule.to)?.running === true) return
+      try {
+        if ((await engine.checkSeeds(rule)).asked) seedChecks.set(key, Date.now())
+      } catch {
+        seedChecks.set(key, Date.now()) // an unreachable target: the rule shows why; asked again later
+      }
+    },
     now: async (rule, onProgress) => await scheduler.now(rule.machine, rule.to, onProgress),
     remove: async (rule, deleteRemote) => {
       await scheduler.removed(rule.machine, rule.to)
@@ -190,12 +212,21 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const limit = input.limit === undefined ? undefined : parseRate(input.limit)
       const seedDrive = input.seedDrive === true
       const seedPoints = seedDrive ? await seedPointsOf(machine) : []
+      const warnings = await core.points.findMachine(machine).then(() => [], (err: unknown) => {
+        if (err instanceof NotFoundError) return [`this Core has no recovery point of ${machine}: the rule sends it once a backup or a replication brings one here; check the name (drcore machines)`]
+        throw err
+      })
       const rule = await rules.add({ machine, to, schedule, window, paused: input.paused === true, seedDrive, seedPoints, limit })
       jobs.added(rule)
-      return await row(rule)
+      return { ...await row(rule), warnings }
     },
 
-    rules: async () => await Promise.all((await rules.list()).map(row)),
+    rules: async () => {
+      // a seed consumed on the target shows here when the operator looks, not only after the next job
+      const waiting = (await rules.list()).filter(r => r.seedDrive && r.seedState === 'outstanding' && !r.paused)
+      await Promise.all(waiting.map(async r => { await jobs.checkSeeds(r) }))
+      return await Promise.all((await rules.list()).map(row))
+    },
 
     rulePause: async input => {
       const to = peerOf(input.to, '--to')
@@ -210,6 +241,25 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       await ruleOf(input.machine, to)
       const rule = await rules.update(input.machine, to, r => { r.paused = false })
       jobs.resumed(rule)
+      return await row(rule)
+    },
+
+    ruleSet: async input => {
+      const to = peerOf(input.to, '--to')
+      await ruleOf(input.machine, to)
+      // checked before anything changes; `none` clears a window or a limit
+      const schedule = input.schedule === undefined ? undefined : checkSchedule(input.schedule)
+      const window = input.window === undefined ? undefined : input.window === 'none' ? null : checkWindow(input.window)
+      const limit = input.limit === undefined ? undefined : input.limit === 'none' ? null : parseRate(input.limit)
+      if (schedule === undefined && window === undefined && limit === undefined) {
+        throw new UsageError('replication set: give what to change: --schedule, --window or --limit')
+      }
+      const rule = await rules.update(input.machine, to, r => {
+        if (schedule !== undefined) r.schedule = schedule
+        if (window !== undefined) r.window = window
+        if (limit !== undefined) r.limit = limit
+      })
+      jobs.changed(rule)
       return await row(rule)
     },
 
@@ -238,7 +288,7 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const from = peerOf(input.from, '--from')
       return await jobs.fetch({ machine: input.machine, from, point: input.point, onProgress })
     }
-  } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleNow' | 'ruleRemove' | 'fetch'>
+  } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleSet' | 'ruleNow' | 'ruleRemove' | 'fetch'>
 }
 
 function jobRow (rule: RuleRecord, progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { Handlers } from '../../api/handler.ts'
+import { CancelledError } from '../../api/cancel.ts'
 import type { ProgressFn } from '../../api/operations.ts'
 import { backup } from '../../backup/index.ts'
 import { UsageError } from '../../errors.ts'
@@ -62,6 +63,10 @@ export function repositoryHandlers (core: RepositoryParts) {
           throw new UsageError('backup: each volume needs a "name" and an absolute "path"')
         }
       }
+      // the volumes of the machine's latest point that this backup leaves out: said, not dropped silently
+      const previous = await core.points.findMachine(input.machine).then(async m => await core.points.latest(m), () => undefined)
+      const names = volumes.map(v => v.name as string)
+      const leftOut = previous === undefined ? [] : Object.keys(previous.volumes).filter(v => !names.includes(v))
       const result = await backup(deps, {
         machine: input.machine,
         volumes: volumes as Array<{ name: string, path: string }>,
@@ -69,6 +74,11 @@ export function repositoryHandlers (core: RepositoryParts) {
         cluster: input.cluster,
         rehash: input.rehash,
         onProgress: onProgress == null ? undefined : p => onProgress({ phase: 'backup', done: p.bytes, total: p.totalBytes, unit: 'bytes', detail: p.path })
+      }).catch((err: unknown) => {
+        if (err instanceof CancelledError) {
+          core.events.emit('backup.cancelled', `the backup of ${input.machine} was cancelled by its operator; no recovery point was taken`, { machine: input.machine }, 'warning')
+        }
+        throw err
       })
       core.events.emit('backup.finished', result.partial
         ? `recovery point of ${result.machine} taken, partial: ${result.skipped.length} ${result.skipped.length === 1 ? 'entry' : 'entries'} not stored`
@@ -76,7 +86,11 @@ export function repositoryHandlers (core: RepositoryParts) {
       // the rollup: the machine's standing policy applies to its points, the new one among them
       await rollupQuietly(core.retention, core.events, { tenant: '', origin: peerId, machine: result.machine })
       core.triggers.backedUp(result.point)
-      return result
+      const warnings = leftOut.length === 0
+        ? []
+        : [`the previous point of ${result.machine} (seq ${previous!.seq}) also had volume${leftOut.length === 1 ? '' : 's'} ${leftOut.join(', ')}, which this point does not: ` +
+            `a restore of it brings back only ${names.join(', ')}; name every volume in each backup to keep them all`]
+      return { ...result, warnings }
     },
     machines: async () => await core.points.machineRows(),
     points: async input => await core.points.pointRows(input.machine),
