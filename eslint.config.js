@@ -14,6 +14,13 @@ export default [
     }
   },
   {
+    // `_` names a value a loop or a destructuring must take and does not use
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { args: 'none', varsIgnorePattern: '^_$', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }]
+    }
+  },
+  {
     // the web console runs in the browser, without a build step
     files: ['src/http/console/**/*.js'],
     languageOptions: { globals: globals.browser }

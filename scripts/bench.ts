@@ -201,11 +201,13 @@ async function main (): Promise<number> {
     finished: finished.toISOString(),
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
     loadavgAtEnd: os.loadavg(),
-    sections: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, 'error' in r ? r : {
-      rows: r.rows.map(row => ({ ...row, ratio: ratio(row), met: targetMet(row) })),
-      notes: r.notes,
-      details: r.details
-    }]))
+    sections: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, 'error' in r
+      ? r
+      : {
+          rows: r.rows.map(row => ({ ...row, ratio: ratio(row), met: targetMet(row) })),
+          notes: r.notes,
+          details: r.details
+        }]))
   }
   const body = JSON.stringify(json, null, 2) + '\n'
   const resultsFile = path.join(work, mode === 'quick' ? 'results-quick.json' : 'results.json')

@@ -124,7 +124,7 @@ async function main (): Promise<void> {
   await backup(branch, 'pos01', pos.path)
   await pos.change(1); await backup(branch, 'pos01', pos.path)
   await branch.api('ruleAdd', { machine: 'pos01', to: 'hq', seedDrive: true })
-  await branch.api('seedCreate', { out: join(work, 'seed-branch'), to: 'hq' }, )
+  await branch.api('seedCreate', { out: join(work, 'seed-branch'), to: 'hq' })
   await pos.change(2); await backup(branch, 'pos01', pos.path)
   await waitFor('the orphan on hq', async () => await hq.api('status'), o => o.machines.some((m: any) => m.machine === 'pos01' && m.orphans > 0), 120_000)
   log('orphan on hq')

@@ -41,8 +41,7 @@ function readLcov (text: string): Map<string, Counts> {
   let file = ''
   for (const line of text.split('\n')) {
     const [key, value] = [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]
-    if (key === 'SF') { file = relative(ROOT, value); counts = zero() }
-    else if (key === 'LH') counts.lines[0] = Number(value)
+    if (key === 'SF') { file = relative(ROOT, value); counts = zero() } else if (key === 'LH') counts.lines[0] = Number(value)
     else if (key === 'LF') counts.lines[1] = Number(value)
     else if (key === 'BRH') counts.branches[0] = Number(value)
     else if (key === 'BRF') counts.branches[1] = Number(value)

@@ -256,4 +256,3 @@ export function manifestDiff (want: string[], got: string[], max = 5): string[] 
   const g = new Set(got)
   return [...want.filter(l => !g.has(l)).map(l => `missing: ${l}`), ...got.filter(l => !w.has(l)).map(l => `unexpected: ${l}`)].slice(0, max)
 }
-

@@ -531,7 +531,7 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
     cleanup.dispose()
   }
   notes.push('parts 1-3 run between two network namespaces joined by a veth pair (unshaped: as fast as loopback; shaped with tbf for the WAN rows); bytes on the wire are the veth\'s rx + tx bytes (Ethernet frames, headers included), counted by the kernel outside both tools')
-  notes.push(`drcore's wall time is the \`drcore replication now\` command (a CLI process talking to the running daemon; it returns once the target acknowledged the point complete); rsync's is \`rsync -a\` pushing to an rsync daemon on the target side`)
+  notes.push('drcore\'s wall time is the `drcore replication now` command (a CLI process talking to the running daemon; it returns once the target acknowledged the point complete); rsync\'s is `rsync -a` pushing to an rsync daemon on the target side')
   notes.push(`WAN link rate: bytes sent on the shaped interface per second during the bulk of the transfer (from the last 100 ms sample before 256 KiB had gone to the first within 256 KiB of the end); target ${LINK_USE_TARGET * 100}% of ${LINK.rate}`)
   return { rows, details, notes }
 }

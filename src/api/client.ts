@@ -1,4 +1,4 @@
-import { ExpectedError, OperationalError, UserError } from '../errors.ts'
+import { ExpectedError, OperationalError } from '../errors.ts'
 import type { ErrorKind } from '../errors.ts'
 import { operations } from './operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from './operations.ts'

@@ -6,7 +6,7 @@ import { DirTreeBuilder, dirEntries } from '../points/dir-tree.ts'
 import type { GetBlock } from '../points/file-tree.ts'
 import type { VolumeRef } from '../points/api.ts'
 import { splitDev } from '../fsx/index.ts'
-import { OperationalError, UserError } from '../errors.ts'
+import { OperationalError } from '../errors.ts'
 import { mapLimit } from '../common/concurrency.ts'
 import { ctimeOf, isFsError, mtimeOf } from './fs.ts'
 import type { BackupSyncFs } from './fs.ts'
@@ -87,8 +87,17 @@ export class Archiver {
     const entry = await this.#file(root, 'volume', st, previous)
     if (entry === undefined) throw new OperationalError(`cannot read volume ${path}: ${this.#lastError}`)
     return volumeRef({
-      root: entry.cid as CID, type: 'file', files: 1, bytes: entry.size, mode: entry.mode, mtime: entry.mtime,
-      ino: entry.ino, ctime: entry.ctime, uid: entry.uid, gid: entry.gid, xattrs: entry.xattrs
+      root: entry.cid as CID,
+      type: 'file',
+      files: 1,
+      bytes: entry.size,
+      mode: entry.mode,
+      mtime: entry.mtime,
+      ino: entry.ino,
+      ctime: entry.ctime,
+      uid: entry.uid,
+      gid: entry.gid,
+      xattrs: entry.xattrs
     })
   }
 

@@ -14,7 +14,6 @@ import { isFsError, nodeBackupFs, nodeBackupSyncFs } from './fs.ts'
 import type { BackupFs } from './fs.ts'
 import type { BackupDeps, BackupOptions, BackupProgress, BackupResult } from './api.ts'
 
-
 /**
  * Takes a recovery point of a machine: walks its volumes, stores new chunks and nodes through one
  * block writer, signs the manifest, and commits the manifest block and the point records in the

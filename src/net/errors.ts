@@ -1,4 +1,4 @@
-import { NotAuthorizedError, OperationalError } from '../errors.ts'
+import { OperationalError } from '../errors.ts'
 import type { ErrorCode } from '../protocol/index.ts'
 
 /** A peer could not be reached: no address, nothing listening, refused, or it closed on us. */

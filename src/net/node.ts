@@ -8,7 +8,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import { UnsupportedProtocolError } from '@libp2p/interface'
-import { InvalidInputError, isExpectedError, NotAuthorizedError, OperationalError, UserError } from '../errors.ts'
+import { InvalidInputError, isExpectedError, NotAuthorizedError } from '../errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError } from './errors.ts'
 import { RateLimiter } from './rate-limit.ts'
@@ -234,7 +234,7 @@ function dialError (err: any, label: string, protocol: string, addresses: Multia
   if (/identity key/i.test(String(err?.message))) {
     // libp2p's "Payload identity key X does not match expected remote identity key Y"
     return new PeerUnreachableError(label, `another Core than peer ${label} answers${where}: the address is stale or wrong; ` +
-      `drcore id on that Core prints its addresses (drcore peer remove-address drops a wrong one)`)
+      'drcore id on that Core prints its addresses (drcore peer remove-address drops a wrong one)')
   }
   if (err?.name === 'NoValidAddressesError') {
     return new PeerUnreachableError(label, `no known address for peer ${label}; give one (a multiaddr ending in /p2p/${label})`)

@@ -11,7 +11,7 @@ import { peerLabel } from '../peers/record.ts'
 import { planRule } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { BlockStore } from '../store/api.ts'
-import type { PeerAsked, RepairedPoint, RepairReport } from './api.ts'
+import type { PeerAsked, RepairReport } from './api.ts'
 
 export interface RepairDeps {
   store: BlockStore

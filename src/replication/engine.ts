@@ -90,6 +90,7 @@ export class ReplicationEngine {
     if (direction === 'sent') this.metrics.wireBytesSent += bytes
     else this.metrics.wireBytesReceived += bytes
   }
+
   readonly #core: EngineParts
   readonly #options: Required<EngineOptions>
   readonly #received = new EventEmitter<{ point: [PointReceived] }>()

@@ -9,7 +9,6 @@ import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
 import { approvedTenant, countedSend, countSent } from './sessions.ts'
 import { bitmapOf } from '../protocol/index.ts'
-import type { Message } from '../protocol/index.ts'
 
 export interface FetchServerDeps {
   store: BlockStore

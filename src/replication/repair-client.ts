@@ -10,7 +10,6 @@ import { BlockPuller } from './pull.ts'
 import type { TenantBlocks } from '../tenants/index.ts'
 import type { EngineMetrics } from './api.ts'
 import { countedSend } from './sessions.ts'
-import type { Message } from '../protocol/index.ts'
 
 export interface RepairClientDeps {
   store: BlockStore

@@ -115,6 +115,7 @@ export class ReplicationSession {
     }
     const asked: CID[][] = []
     const ask = async (): Promise<void> => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- nextBatch sets it
       while (!exhausted && asked.length < pipeline) {
         const batch = await nextBatch()
         if (batch.length === 0) continue

@@ -23,7 +23,7 @@ export async function select (deps: RestoreDeps, sel: PointSelector): Promise<Se
   const { record } = await deps.points.resolvePoint(sel.machine, sel.point)
   const signed = await loadManifest(deps.store, record.point)
   const volumes = signed.manifest.volumes
-  let parts = splitPath(sel.path)
+  const parts = splitPath(sel.path)
   let volume = sel.volume
   if (volume === undefined) {
     // one rule for every machine: a path starts with its volume's name; a machine's only volume

@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 import { FileSystemError, InvalidInputError, UserError } from '../errors.ts'
 import { syncDirectory } from '../fsx/sync-directory.ts'
 import { readAhead } from '../common/concurrency.ts'

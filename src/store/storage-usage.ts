@@ -13,4 +13,3 @@ export interface StorageUsage {
   /** the read cache: bytes held, hits and misses of its segments */
   cache: { bytes: number, limit: number, hits: number, misses: number }
 }
-

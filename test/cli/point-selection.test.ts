@@ -33,7 +33,6 @@ describe('choosing a point', { timeout: 300_000 }, () => {
   })
   after(async () => { await removeDir(work) })
 
-
   test('a seq names the point drcore points shows with it', async () => {
     const points = await json('points', 'web01')
     for (const p of points) assert.equal((await json('ls', 'web01', '--point', String(p.seq))).point, p.point)

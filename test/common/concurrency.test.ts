@@ -114,6 +114,7 @@ describe('readAhead', { timeout: 10_000 }, () => {
       if (x === 1) throw new Error('one failed')
       return x
     }
+    // eslint-disable-next-line no-unreachable-loop -- leaves after the first value on purpose
     for await (const x of readAhead([0, 1, 2, 3], 4, slow)) {
       assert.equal(x, 0)
       break

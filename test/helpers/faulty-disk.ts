@@ -128,8 +128,18 @@ export function systemError (code: FaultCode, syscall: string, path?: string): N
 }
 
 const SYSCALLS: Record<DiskOp, string> = {
-  open: 'open', writev: 'write', read: 'read', datasync: 'fdatasync', truncate: 'ftruncate', close: 'close',
-  mkdir: 'mkdir', readdir: 'scandir', size: 'stat', unlink: 'unlink', syncdir: 'fsync', batch: 'write'
+  open: 'open',
+  writev: 'write',
+  read: 'read',
+  datasync: 'fdatasync',
+  truncate: 'ftruncate',
+  close: 'close',
+  mkdir: 'mkdir',
+  readdir: 'scandir',
+  size: 'stat',
+  unlink: 'unlink',
+  syncdir: 'fsync',
+  batch: 'write'
 }
 
 interface WriteChange {

@@ -21,7 +21,6 @@ import { CID } from 'multiformats/cid'
 import { decodeLocation } from '../../src/store/location.ts'
 import { packFileName } from '../../src/store/pack-format.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
-import { PowerCutError } from './faulty-disk.ts'
 import type { BatchSummary, CrashMode, CrashParticipant, FaultyDisk, TraceEvent } from './faulty-disk.ts'
 
 interface BatchOp {

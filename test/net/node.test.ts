@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { NotAuthorizedError, OperationalError, UserError } from '../../src/errors.ts'
+import { NotAuthorizedError } from '../../src/errors.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, ListenError, PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RemoteError } from '../../src/net/index.ts'
 import type { DrcoreNode } from '../../src/net/index.ts'

@@ -106,7 +106,7 @@ describe('wire streams over libp2p', () => {
     await until(() => count === total, 10_000)
   })
 
-  it("stops a sender at once when its peer gives up with an error, even while the send waits for the peer to read", { timeout: 30_000 }, async () => {
+  it('stops a sender at once when its peer gives up with an error, even while the send waits for the peer to read', { timeout: 30_000 }, async () => {
     // the receiver reads nothing (as a target whose disk filled stops reading), then says why
     const wire = await connect(async (wire) => {
       await new Promise(resolve => setTimeout(resolve, 1000))

@@ -49,6 +49,7 @@ const arbManifestCid = arbDigestCid(DAG_CBOR)
 const arbName = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40 }),
   fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' })
+// eslint-disable-next-line no-control-regex -- the control characters a peer's text must not carry
 ).filter(s => s.length <= 128 && !/[\u0000-\u001f\u007f]/.test(s))
 const arbText = fc.string({ maxLength: 200, unit: 'grapheme' })
 const arbAddress = fc.tuple(fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 65535 }))

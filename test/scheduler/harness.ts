@@ -174,7 +174,19 @@ export async function harness (options: { now: Date, concurrency?: number, retry
   }
   let seq = 0
   const h: Harness = {
-    db, events, seen, peers, points, rules, clock, engine, scheduler, self, siteB, siteC, pending,
+    db,
+    events,
+    seen,
+    peers,
+    points,
+    rules,
+    clock,
+    engine,
+    scheduler,
+    self,
+    siteB,
+    siteC,
+    pending,
     addRule: async rule => {
       await rules.add(rule)
       const record = await rules.update(rule.machine, rule.to, r => { r.createdAt = new Date(clock.now()).toISOString() })

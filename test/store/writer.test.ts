@@ -180,10 +180,17 @@ describe('block writer', { timeout: 60_000 }, () => {
     const store = await repo.open({
       openFile: async (path, flags) => {
         const real = await openPackFile(path, flags)
-        return { ...real, writev: async (buffers, position) => {
-          appended.push(buffers.reduce((n, b) => n + b.length, 0))
-          return await real.writev(buffers, position)
-        }, datasync: async () => await real.datasync(), read: async (...args) => await real.read(...args), truncate: async (length) => await real.truncate(length), close: async () => await real.close() }
+        return {
+          ...real,
+          writev: async (buffers, position) => {
+            appended.push(buffers.reduce((n, b) => n + b.length, 0))
+            return await real.writev(buffers, position)
+          },
+          datasync: async () => await real.datasync(),
+          read: async (...args) => await real.read(...args),
+          truncate: async (length) => await real.truncate(length),
+          close: async () => await real.close()
+        }
       }
     })
     // incompressible: a block's stored body is as large as the block

@@ -36,6 +36,7 @@ export const SWIFT_SCRIPT = [join(ROOT, '..', 'shared', 'tools', 'swift-s3.sh'),
  */
 export async function swiftUnavailable (): Promise<string | undefined> {
   if (SWIFT_SCRIPT === undefined) return 'shared/tools/swift-s3.sh is not beside the repository'
+  // eslint-disable-next-line no-template-curly-in-string -- dpkg-query's own format, not a template
   const installed = await run('dpkg-query', ['-W', '-f=${Status}', 'swift-proxy']).then((r) => r.stdout.includes('install ok installed'), () => false)
   if (installed) return undefined
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return 'the swift packages are not installed and this user cannot install them (.ci/run installs them as root)'

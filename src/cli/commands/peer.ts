@@ -40,7 +40,7 @@ export function register (program: Command): void {
     })
 
   withCommonOptions(peer.command('set'))
-    .description("change what this Core calls a peer (rules and listings follow the new name)")
+    .description('change what this Core calls a peer (rules and listings follow the new name)')
     .argument('<peer>', 'peer id or name')
     .option('--name <name>', 'the new name')
     .action(async (p: string, opts: CommonOptions & { name?: string }) => {

@@ -86,7 +86,7 @@ export function register (program: Command): void {
         `${formatBytes(r.bytesSent)} in ${r.seconds.toFixed(1)} s; ${r.pointsBehind} behind${blockedNote(r.blocked ?? [])}\n`)
     })
 
-  ruleCommand(replication, 'remove', "remove the rule; the target keeps the points it holds unless --delete-remote")
+  ruleCommand(replication, 'remove', 'remove the rule; the target keeps the points it holds unless --delete-remote')
     .option('--delete-remote', "also delete the machine's points on the target (needs the running Core)")
     .action(async (machine: string, opts: RuleOptions & { deleteRemote?: boolean }) => {
       const r = await withCore(opts.repo, async core => await core.call('ruleRemove', { machine, to: opts.to, deleteRemote: opts.deleteRemote }))

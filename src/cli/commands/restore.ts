@@ -3,7 +3,6 @@ import { resolve } from 'node:path'
 import { runLong, withDetach } from '../long-operation.ts'
 import type { LongOptions } from '../long-operation.ts'
 import { pointOption, withCommonOptions } from '../common.ts'
-import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
 import { printJson } from '../output.ts'
 

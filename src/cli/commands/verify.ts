@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import { runLong, withDetach } from '../long-operation.ts'
 import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
-import type { CommonOptions } from '../common.ts'
 import { printJson } from '../output.ts'
 
 export function register (program: Command): void {

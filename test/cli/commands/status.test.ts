@@ -50,10 +50,23 @@ test('with packs in an object store, the overview names the bucket and its reque
     core: { peerId: '12D3KooWSelf', name: 'hq', online: true, addresses: [] },
     generatedAt: '',
     repository: {
-      blocks: 10, logicalBytes: 10, rawBytes: 10, storedBytes: 10, packs: 3, packBytes: 3 * 1024 * 1024, dedupRatio: 1, compressionRatio: 1, reductionRatio: 1, measuredAt: '',
+      blocks: 10,
+      logicalBytes: 10,
+      rawBytes: 10,
+      storedBytes: 10,
+      packs: 3,
+      packBytes: 3 * 1024 * 1024,
+      dedupRatio: 1,
+      compressionRatio: 1,
+      reductionRatio: 1,
+      measuredAt: '',
       objectStore: { kind: 's3', location: 's3://dr/hq', requests: { PutObjectCommand: 4, GetObjectCommand: 9 }, errors: { GetObjectCommand: 1 }, retries: 3, bytesUploaded: 2 * 1024 * 1024, bytesDownloaded: 1024, cache: { bytes: 0, limit: 256 * 1024 * 1024, hits: 7, misses: 2 } }
     },
-    machines: [], peers: [], pendingRequests: 0, rules: [], seeds: []
+    machines: [],
+    peers: [],
+    pendingRequests: 0,
+    rules: [],
+    seeds: []
   } as unknown as Overview
   assert.match(formatStatus(o, true), /^Packs in {3}s3:\/\/dr\/hq: 3 objects, 3\.00 MiB; since start 13 requests, 1 errors, 3 retries, 2\.00 MiB up, 1\.00 KiB down; cache 0 B of 256\.0 MiB \(7 hits, 2 misses\)$/m)
   const local = { ...o, repository: { ...o.repository, objectStore: undefined } }

@@ -25,13 +25,15 @@ export function render () {
         h('td', {}, x.missingParts?.length ? `${x.parts - x.missingParts.length} of ${x.parts} (missing ${x.missingParts.join(', ')})` : String(x.parts)),
         h('td', { class: 'num nowrap' }, x.bytes == null ? '–' : bytes(x.bytes)),
         h('td', { class: 'when' }, ago(x.createdAt)),
-        actions ? h('td', {}, x.direction === 'outgoing' && x.state === 'outstanding'
-          ? h('button', {
-            class: 'danger',
-            type: 'button',
-            onclick: (ev) => { if (confirm('Abandon this seed drive? Its points go over the network in the next job.')) act(ev.currentTarget, 'seed drive abandoned', () => api('POST', `/seeds/${enc(x.seed)}/abandon`, {})) }
-          }, 'Abandon')
-          : null) : null))))
+        actions
+          ? h('td', {}, x.direction === 'outgoing' && x.state === 'outstanding'
+            ? h('button', {
+              class: 'danger',
+              type: 'button',
+              onclick: (ev) => { if (confirm('Abandon this seed drive? Its points go over the network in the next job.')) act(ev.currentTarget, 'seed drive abandoned', () => api('POST', `/seeds/${enc(x.seed)}/abandon`, {})) }
+            }, 'Abandon')
+            : null)
+          : null))))
   renderInto($('#seeds-outstanding'), table(outstanding, true))
   renderInto($('#seeds-done'), table(done, false))
 }
