@@ -66,7 +66,9 @@ test('with packs in an object store, the overview names the bucket and its reque
     peers: [],
     pendingRequests: 0,
     rules: [],
-    seeds: []
+    seeds: [],
+    tenants: [],
+    defaultPolicy: null
   } as unknown as Overview
   assert.match(formatStatus(o, true), /^Packs in {3}s3:\/\/dr\/hq: 3 objects, 3\.00 MiB; since start 13 requests, 1 errors, 3 retries, 2\.00 MiB up, 1\.00 KiB down; cache 0 B of 256\.0 MiB \(7 hits, 2 misses\)$/m)
   const local = { ...o, repository: { ...o.repository, objectStore: undefined } }
