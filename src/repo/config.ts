@@ -102,7 +102,7 @@ export async function writeConfig (dir: string, config: Config): Promise<void> {
   await rename(path + '.tmp', path)
 }
 
-const STORAGE_KEYS = new Set(['type', 'bucket', 'prefix', 'endpoint', 'region', 'pathStyle', 'cacheBytes', 'maxAttempts'])
+const STORAGE_KEYS = new Set(['type', 'bucket', 'prefix', 'endpoint', 'region', 'pathStyle', 'cacheBytes', 'maxAttempts', 'partBytes'])
 
 function readStorage (raw: any, path: string): S3StorageConfig {
   const bad = (what: string): never => { throw new MalformedError(`${path}: "storage" ${what}`) }
@@ -115,6 +115,7 @@ function readStorage (raw: any, path: string): S3StorageConfig {
   if (typeof raw.prefix !== 'string') bad('needs a "prefix" (a string, "" for the bucket\'s root)')
   for (const key of ['endpoint', 'region']) if (raw[key] !== undefined && typeof raw[key] !== 'string') bad(`"${key}" must be a string`)
   if (raw.pathStyle !== undefined && typeof raw.pathStyle !== 'boolean') bad('"pathStyle" must be true or false')
-  for (const key of ['cacheBytes', 'maxAttempts']) if (raw[key] !== undefined && !(Number.isInteger(raw[key]) && raw[key] >= 0)) bad(`"${key}" must be a whole number`)
+  for (const key of ['cacheBytes', 'maxAttempts', 'partBytes']) if (raw[key] !== undefined && !(Number.isInteger(raw[key]) && raw[key] >= 0)) bad(`"${key}" must be a whole number`)
+  if (raw.partBytes !== undefined && !(Number.isInteger(raw.partBytes) && raw.partBytes >= 5 * 1024 * 1024)) bad('"partBytes" must be a whole number of at least 5 MiB (5242880), S3\'s smallest part')
   return { ...raw }
 }

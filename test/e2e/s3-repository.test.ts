@@ -180,12 +180,16 @@ describe('a repository with its packs in S3', { timeout: 1_200_000, skip }, () =
   it('kill -9 during a multipart upload: the next start aborts it, and nothing indexed points at a missing object', async () => {
     const big = join(work, 'big')
     await mkdir(big)
-    // incompressible: the backup's one flush makes a pack larger than a part (16 MiB)
+    // incompressible: each flush of the backup (8 MiB) makes a pack larger than a part, set to
+    // S3's smallest (5 MiB) for this repository
     await writeFile(join(big, 'random.bin'), randomBytes(20 * 1024 * 1024))
     // each part takes a second to go up: the kill lands while the upload is in flight
     const slow = await startProxy({ delayMs: (req) => req.method === 'PUT' && (req.url ?? '').includes('uploadId=') ? 1000 : 0 })
     try {
       const killed = await s3Repo('killed', slow.endpoint)
+      const configPath = join(killed, 'config.json')
+      const config = JSON.parse(await readFile(configPath, 'utf8'))
+      await writeFile(configPath, JSON.stringify({ ...config, storage: { ...config.storage, partBytes: 5 * 1024 * 1024 } }))
       await ok(['backup', '--repo', killed, 'etc', join(corpus.dir, 'etc')])
       const child = spawn(process.execPath, [BIN, 'backup', '--repo', killed, 'big', big], { env: { ...process.env, ...swift.env }, stdio: 'ignore' })
       const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -75,7 +75,7 @@ describe('a target rejects what a source must not send', () => {
     assert.equal(event.level, 'error')
     assert.equal(event.data.point, point.id.toString())
     assert.equal(event.data.peerId, evil.peerId)
-    assert.match(event.message, new RegExp(`rejected point ${point.id} from peer ${evil.peerId}: block ${bad} is corrupt`))
+    assert.match(event.message, new RegExp(`rejected point ${point.id} from peer evil \\(${evil.peerId}\\): block ${bad} is corrupt`))
     assert.equal(await target.core.points.get(point.id.toString()), undefined)
     assert.equal(await target.core.store.has(point.id), false)
     assert.equal(await target.core.store.has(bad), false)

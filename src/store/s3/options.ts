@@ -19,6 +19,8 @@ export interface S3StorageConfig {
   cacheBytes?: number
   /** attempts per request before a failure is reported (default 8) */
   maxAttempts?: number
+  /** packs larger than this go up as a multipart upload in parts of this size (default 16 MiB, at least 5 MiB: S3's smallest part) */
+  partBytes?: number
 }
 
 /** `s3://BUCKET/PREFIX` as a location string. */

@@ -144,12 +144,13 @@ export class S3PackStorage implements PackStorage {
   async upload (key: string, file: string, size: number): Promise<void> {
     this.#cache.invalidate(key)
     await this.#run(`uploading ${this.#url(key)}`, async (client) => {
-      if (size <= PART_SIZE) {
+      const partSize = this.#config.partBytes ?? PART_SIZE
+      if (size <= partSize) {
         const body = await readFile(file)
         await client.send(new PutObjectCommand({ Bucket: this.#config.bucket, Key: key, Body: body, ContentLength: body.length }))
       } else {
         // an upload that fails is aborted here; one cut short by a crash is aborted on the next open
-        await new Upload({ client, params: { Bucket: this.#config.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false }).done()
+        await new Upload({ client, params: { Bucket: this.#config.bucket, Key: key, Body: createReadStream(file) }, partSize, queueSize: PART_QUEUE, leavePartsOnError: false }).done()
       }
     })
     this.#bytesUploaded += size
