@@ -298,3 +298,41 @@ describe('replication into a Core that stores in S3', { timeout: 300_000, skip }
     }
   })
 })
+
+describe('replication out of a Core that stores in S3, and repair from its replica', { timeout: 300_000, skip }, () => {
+  it('the point leaves the bucket whole; after bit rot in the bucket, repair --from the replica makes it whole again', async () => {
+    for (const [k, v] of Object.entries(swift.env)) process.env[k] = v
+    const sourceRepo = await newRepository(join(work, 'source-out'), 'source-out')
+    const config = JSON.parse(await readFile(join(sourceRepo, 'config.json'), 'utf8'))
+    config.storage = { type: 's3', bucket: 'drcore', prefix: 'cores/source-out', endpoint: swift.endpoint, pathStyle: true }
+    await writeFile(join(sourceRepo, 'config.json'), JSON.stringify(config))
+    const a = await TestCore.open(sourceRepo, 'source-out')
+    const b = await TestCore.create('replica')
+    try {
+      await pair(a, b, { tenant: 'source-out' })
+      await a.backup('web02', join(corpus.dir, 'usr-share-perl'))
+      await a.addRule('web02', b)
+      assert.equal((await a.replicateNow('web02', b)).pointsBehind, 0)
+      assert.equal(((await b.core.run('verify', {})) as { ok: boolean }).ok, true)
+
+      const packs = (await swift.keys('drcore', 'cores/source-out')).filter((k) => k.endsWith('.pack'))
+      assert.ok(packs.length > 0)
+      for (const key of packs) {
+        const out = await swift.client.send(new GetObjectCommand({ Bucket: 'drcore', Key: key }))
+        const bytes = Buffer.from(await out.Body!.transformToByteArray())
+        bytes[bytes.length >> 1] ^= 0xff
+        await swift.client.send(new PutObjectCommand({ Bucket: 'drcore', Key: key, Body: bytes }))
+      }
+      const damaged = (await a.core.run('verify', {})) as { ok: boolean, corrupt: string[] }
+      assert.equal(damaged.ok, false)
+      assert.ok(damaged.corrupt.length > 0)
+      const report = (await a.run('repair', { from: b.peerId })) as { points: Array<{ state: string }>, fetched: number }
+      assert.ok(report.fetched >= damaged.corrupt.length, `the damaged blocks came back from the replica (${report.fetched} blocks)`)
+      assert.ok(report.points.every((p) => p.state === 'whole'), JSON.stringify(report.points))
+      assert.equal(((await a.core.run('verify', {})) as { ok: boolean }).ok, true)
+    } finally {
+      await b.destroy()
+      await a.stop()
+    }
+  })
+})
