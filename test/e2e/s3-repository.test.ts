@@ -306,7 +306,7 @@ describe('replication out of a Core that stores in S3, and repair from its repli
     const config = JSON.parse(await readFile(join(sourceRepo, 'config.json'), 'utf8'))
     config.storage = { type: 's3', bucket: 'drcore', prefix: 'cores/source-out', endpoint: swift.endpoint, pathStyle: true }
     await writeFile(join(sourceRepo, 'config.json'), JSON.stringify(config))
-    const a = await TestCore.open(sourceRepo, 'source-out')
+    let a = await TestCore.open(sourceRepo, 'source-out')
     const b = await TestCore.create('replica')
     try {
       await pair(a, b, { tenant: 'source-out' })
@@ -323,6 +323,9 @@ describe('replication out of a Core that stores in S3, and repair from its repli
         bytes[bytes.length >> 1] ^= 0xff
         await swift.client.send(new PutObjectCommand({ Bucket: 'drcore', Key: key, Body: bytes }))
       }
+      // a fresh process reads the bucket, not what this one cached
+      await a.stop()
+      a = await TestCore.open(sourceRepo, 'source-out')
       const damaged = (await a.core.run('verify', {})) as { ok: boolean, corrupt: string[] }
       assert.equal(damaged.ok, false)
       assert.ok(damaged.corrupt.length > 0)
