@@ -3,20 +3,11 @@ import { operations } from '../api/operations.ts'
 import type { OperationName, OperationSpec, ProgressFn } from '../api/operations.ts'
 import { validateInput } from '../api/validate.ts'
 import { asExpectedError, UsageError } from '../errors.ts'
-import type { EventLog } from '../events/log.ts'
 import type { DrcoreNode } from '../net/index.ts'
 import { OfflinePairing } from '../peers/index.ts'
-import type { PairingService, PeerRegistry } from '../peers/index.ts'
-import type { PointIndex, PointPins } from '../points/index.ts'
-import type { ReplicationCursors } from '../replication/cursors.ts'
+import type { PairingService } from '../peers/index.ts'
 import type { ReplicationEngine } from '../replication/engine.ts'
-import type { RepositoryFiles } from '../repo/index.ts'
-import type { RuleStore } from '../rules/index.ts'
 import type { ReplicationScheduler } from '../scheduler/index.ts'
-import type { SeedImports, SeedRegistry } from '../seed/index.ts'
-import type { BlockStore } from '../store/index.ts'
-import type { Retention, RetentionPolicies } from '../retention/index.ts'
-import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
 import { buildHandlers, OFFLINE_JOBS, runningJobs } from './handlers/index.ts'
 import type { NetworkParts } from './handlers/index.ts'
 import { startNetwork } from './network.ts'
@@ -30,40 +21,14 @@ import type { Services } from './services.ts'
  * an `OfflineCore` (the CLI when no daemon runs) has the services only; an `OnlineCore`
  * (`drcore start`, see daemon.ts) also runs the network on them.
  */
-abstract class Core implements Services {
-  readonly files: RepositoryFiles
-  readonly store: BlockStore
-  readonly points: PointIndex
-  readonly pins: PointPins
-  readonly events: EventLog
-  readonly peers: PeerRegistry
-  readonly rules: RuleStore
-  readonly cursors: ReplicationCursors
-  readonly tenants: TenantBlocks
-  readonly tenantSettings: TenantSettings
-  readonly quotas: TenantQuotas
-  readonly policies: RetentionPolicies
-  readonly retention: Retention
-  readonly seeds: SeedRegistry
-  readonly seedImports: SeedImports
+// the services, as the fields of a Core (declaration merging: the constructor assigns them all)
+interface Core extends Services {}
+
+abstract class Core {
   readonly #handlers: Handlers
 
   protected constructor (services: Services, network: NetworkParts) {
-    this.files = services.files
-    this.store = services.store
-    this.points = services.points
-    this.pins = services.pins
-    this.events = services.events
-    this.peers = services.peers
-    this.rules = services.rules
-    this.cursors = services.cursors
-    this.tenants = services.tenants
-    this.tenantSettings = services.tenantSettings
-    this.quotas = services.quotas
-    this.policies = services.policies
-    this.retention = services.retention
-    this.seeds = services.seeds
-    this.seedImports = services.seedImports
+    Object.assign(this, services)
     this.#handlers = buildHandlers(services, network)
   }
 
