@@ -69,8 +69,9 @@ export interface BackupResult {
   /** bytes written to pack files (after compression, nodes included) */
   storedBytes: number
   /**
-   * what the point does not hold, with the reason: unreadable entries (the errno code), sockets
-   * (`unsupported type: socket`), attributes that could not be read. The CLI exits 3.
+   * what the point does not hold, with the reason: unreadable entries (why, and the errno code
+   * in `code`), sockets (`unsupported type: socket`), attributes that could not be read. The CLI
+   * exits 3.
    */
   skipped: Skipped[]
   /** `skipped` is not empty: the point is not all of what was there (recorded in its manifest) */

@@ -1,3 +1,4 @@
+import { whyUnreadable } from './reasons.ts'
 import type { BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { Entry, Xattr } from '../points/nodes.ts'
@@ -28,8 +29,10 @@ const XATTRS_MAX_BYTES = 128 * 1024
 export interface Skipped {
   /** the path, readable: bytes that are not UTF-8 as `\xHH` (see names.ts) */
   path: string
-  /** the errno code (`EACCES`), `unsupported type: socket`, `xattrs unreadable: EACCES` ... */
+  /** why, as a sentence: `permission denied: user backup may not read it; …`, `unsupported type: socket` … */
   reason: string
+  /** the system's error code when reading failed (`EACCES`), for scripts; null otherwise */
+  code: string | null
 }
 
 export interface ArchiverContext extends ReadContext {
@@ -78,14 +81,14 @@ export class Archiver {
     const root = Buffer.from(path)
     if (st.isDirectory()) {
       const tree = await this.#dir(root, st, parent?.type === 'dir' ? parent.root : undefined)
-      if (tree === undefined) throw new OperationalError(`cannot read volume ${path}: ${this.#lastError}`)
+      if (tree === undefined) throw new OperationalError(`cannot read volume ${path}: ${whyUnreadable(this.#lastError)}`)
       return volumeRef({ ...this.#metadata(root, st), root: tree.cid, type: 'dir', files: tree.files, bytes: tree.bytes })
     }
     const previous: Entry | undefined = parent?.type === 'file'
       ? { name: 'volume', type: 'file', cid: parent.root, size: parent.bytes, mode: parent.mode, mtime: parent.mtime, ino: parent.ino, ctime: parent.ctime }
       : undefined
     const entry = await this.#file(root, 'volume', st, previous)
-    if (entry === undefined) throw new OperationalError(`cannot read volume ${path}: ${this.#lastError}`)
+    if (entry === undefined) throw new OperationalError(`cannot read volume ${path}: ${whyUnreadable(this.#lastError)}`)
     return volumeRef({
       root: entry.cid as CID,
       type: 'file',
@@ -238,14 +241,14 @@ export class Archiver {
       raw = this.#ctx.fs.xattrs(path)
     } catch (err) {
       if (!isFsError(err)) throw err
-      if (err.code !== 'ENOENT') this.#skip(path, `xattrs unreadable: ${err.code as string}`)
+      if (err.code !== 'ENOENT') this.#skip(path, `extended attributes unreadable: ${whyUnreadable(err.code as string)}`, err.code as string)
       return undefined
     }
     if (raw.length === 0) return undefined
     let total = 0
     for (const [name, value] of raw) total += name.length + value.length
     if (total > XATTRS_MAX_BYTES) {
-      this.#skip(path, `xattrs too large: ${total} bytes`)
+      this.#skip(path, `extended attributes too large: ${total} bytes (at most ${XATTRS_MAX_BYTES})`)
       return undefined
     }
     return raw.map(([name, value]): Xattr => [nameOf(name), new Uint8Array(value)]).sort((a, b) => compareNames(a[0], b[0]))
@@ -275,14 +278,14 @@ export class Archiver {
     return map
   }
 
-  #skip (path: Buffer, reason: string): void {
-    this.skipped.push({ path: showPath(path), reason })
+  #skip (path: Buffer, reason: string, code: string | null = null): void {
+    this.skipped.push({ path: showPath(path), reason, code })
   }
 
   #unreadable (path: Buffer, err: unknown): undefined {
     if (!isFsError(err)) throw err
     this.#lastError = err.code as string
-    if (err.code !== 'ENOENT') this.#skip(path, err.code as string)
+    if (err.code !== 'ENOENT') this.#skip(path, whyUnreadable(err.code as string), err.code as string)
     return undefined
   }
 }

@@ -24,6 +24,12 @@ export function formatTable<T> (rows: T[], columns: Array<Column<T>>): string[] 
   return [line(columns.map(c => c.header.toUpperCase())), ...cells.map(line)]
 }
 
+/** A peer as the text output names it: the name this Core knows it by, else its shortened id. */
+export function peerText (ref: { peerId: string, name: string | null } | null | undefined): string {
+  if (ref == null) return '-'
+  return ref.name ?? shortId(ref.peerId)
+}
+
 export function shortId (id: string | null | undefined): string {
   if (id == null) return '-'
   return id.length > 16 ? `${id.slice(0, 6)}…${id.slice(-8)}` : id

@@ -83,7 +83,7 @@ function formatValue (v: number): string {
  */
 export function renderMetrics (o: Overview, jobs: JobCounters, log: { readonly writeFailures: number }): string {
   const m = new Exposition()
-  const rule = (r: { machine: string, to: string, toName?: string | null }): Labels => ({ machine: r.machine, to: r.to, to_name: r.toName ?? '' })
+  const rule = (r: { machine: string, to: { peerId: string, name: string | null } }): Labels => ({ machine: r.machine, to: r.to.peerId, to_name: r.to.name ?? '' })
 
   m.family('drcore_info', 'gauge', 'This Core: name and peer id (always 1).', [[{ name: o.core.name, peer_id: o.core.peerId }, 1]])
   m.family('drcore_repository_logical_bytes', 'gauge', 'File bytes of every distinct recovery point, as if each were a full copy.', [[{}, o.repository.logicalBytes]])
@@ -107,14 +107,14 @@ export function renderMetrics (o: Overview, jobs: JobCounters, log: { readonly w
     [{ direction: 'incoming' }, o.machines.filter(x => x.direction === 'incoming').length]
   ])
   m.family('drcore_points', 'gauge', 'Recovery points per machine, complete or orphan.', o.machines.flatMap(x => {
-    const labels = { machine: x.machine, tenant: x.tenant, origin: x.origin }
+    const labels = { machine: x.machine, tenant: x.tenant, origin: x.origin.peerId }
     return [[{ ...labels, state: 'complete' }, x.complete], [{ ...labels, state: 'orphan' }, x.orphans]] as Array<[Labels, number]>
   }))
   m.family('drcore_peers', 'gauge', 'Known peers by health (connected, paused, error, offline).', (['connected', 'paused', 'error', 'offline'] as const)
     .map(h => [{ health: h }, o.peers.filter(p => p.health === h).length]))
   m.family('drcore_pairing_requests_pending', 'gauge', 'Pairing requests waiting for a decision on this Core.', [[{}, o.pendingRequests]])
   m.family('drcore_replication_sent_bytes_total', 'counter', 'Bytes sent by each replication rule since it was created.', o.rules.map(r => [rule(r), r.bytesSent]))
-  m.family('drcore_replication_sent_blocks_total', 'counter', 'Blocks sent by each replication rule.', o.rules.map(r => [rule(r), r.blocksSent ?? jobs.blocksSent(r.machine, r.to)]))
+  m.family('drcore_replication_sent_blocks_total', 'counter', 'Blocks sent by each replication rule.', o.rules.map(r => [rule(r), r.blocksSent ?? jobs.blocksSent(r.machine, r.to.peerId)]))
   m.family('drcore_replication_jobs_total', 'counter', 'Replication jobs since the daemon started, by rule and outcome (success, failure, cancelled).',
     jobs.jobs().map(j => [{ machine: j.machine, to: j.to, outcome: j.outcome }, j.count]))
   m.family('drcore_replication_lag_seconds', 'gauge', 'Age of the newest point of the rule\'s machine not yet on the target; 0 when up to date.',

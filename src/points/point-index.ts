@@ -8,6 +8,7 @@ import { loadManifest } from './manifest.ts'
 import { missingBlocks } from './closure.ts'
 import { machineRow, pointRow } from './rows.ts'
 import type { MachineRow, PointRow } from './rows.ts'
+import type { PeerNamer } from '../api/peer-ref.ts'
 import type { MachineRecord, MachineRef, PointRecord, SignedPoint } from './api.ts'
 
 /** Sublevel names (also the `sublevel` of the `IndexOp`s this index emits). */
@@ -213,15 +214,15 @@ export class PointIndex {
   }
 
   /** `drcore machines --json` */
-  async machineRows (): Promise<MachineRow[]> {
-    return (await this.machines()).map(machineRow)
+  async machineRows (name: PeerNamer): Promise<MachineRow[]> {
+    return (await this.machines()).map(m => machineRow(m, name))
   }
 
   /** `drcore points <machine> --json` */
-  async pointRows (machineName: string): Promise<PointRow[]> {
+  async pointRows (machineName: string, name: PeerNamer): Promise<PointRow[]> {
     const records = await this.points(await this.findMachine(machineName))
     const ids = new Set(records.map(r => r.point))
-    return records.map(r => pointRow(r, r.parent !== null && ids.has(r.parent)))
+    return records.map(r => pointRow(r, r.parent !== null && ids.has(r.parent), name))
   }
 }
 

@@ -1,10 +1,12 @@
+import type { PeerNamer, PeerRef } from '../api/peer-ref.ts'
 import type { MachineRecord, PointKind, PointRecord } from './api.ts'
 
 /** A row of `drcore machines --json`. */
 export interface MachineRow {
   machine: string
   tenant: string
-  origin: string
+  /** the Core that backs the machine up */
+  origin: PeerRef
   cluster: string | null
   points: number
   latest: string | null
@@ -32,20 +34,20 @@ export interface PointRow {
   orphan: boolean
   /** was complete here and has lost blocks since: data loss until repaired */
   damaged: boolean
-  /** blocks known missing at the last check */
-  missing: number
+  /** blocks known missing at the last check (a count: `verify` lists them) */
+  missingBlocks: number
   /** its backup could not store some entries (`skipped` of them): it is not all of what was there */
   partial: boolean
   skipped: number
-  origin: string
+  origin: PeerRef
   volumes: Record<string, { type: 'dir' | 'file', files: number, bytes: number }>
 }
 
-export function machineRow (m: MachineRecord): MachineRow {
-  return { machine: m.machine, tenant: m.tenant, origin: m.origin, cluster: m.cluster, points: m.points, latest: m.latest }
+export function machineRow (m: MachineRecord, name: PeerNamer): MachineRow {
+  return { machine: m.machine, tenant: m.tenant, origin: name(m.origin), cluster: m.cluster, points: m.points, latest: m.latest }
 }
 
-export function pointRow (r: PointRecord, parentPresent: boolean): PointRow {
+export function pointRow (r: PointRecord, parentPresent: boolean, name: PeerNamer): PointRow {
   const volumes: PointRow['volumes'] = {}
   for (const [name, v] of Object.entries(r.volumes)) volumes[name] = { type: v.type, files: v.files, bytes: v.bytes }
   return {
@@ -61,10 +63,10 @@ export function pointRow (r: PointRecord, parentPresent: boolean): PointRow {
     complete: r.complete,
     orphan: !r.complete && r.damaged !== true,
     damaged: r.damaged === true,
-    missing: r.missing,
+    missingBlocks: r.missing,
     partial: (r.skipped ?? 0) > 0,
     skipped: r.skipped ?? 0,
-    origin: r.origin,
+    origin: name(r.origin),
     volumes
   }
 }

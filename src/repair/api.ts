@@ -1,5 +1,6 @@
-/** What `drcore repair` reports (docs/replication.md, "Repair"). */
+import type { PeerRef } from '../api/peer-ref.ts'
 
+/** What `drcore repair` reports (docs/replication.md, "Repair"). */
 export interface RepairReport {
   /** every point that was damaged is whole again */
   ok: boolean
@@ -27,14 +28,13 @@ export interface RepairedPoint {
   tenant: string
   state: 'whole' | 'still damaged'
   /** blocks of its closure still missing (a missing node hides its subtree and counts once) */
-  missing: number
-  /** the peers that sent blocks of it, by name (or peer id) */
-  from: string[]
+  missingBlocks: number
+  /** the peers that sent blocks of it */
+  from: PeerRef[]
 }
 
-export interface PeerAsked {
-  peer: string
-  name: string | null
+/** A peer asked for blocks: named as every result names peers (api/peer-ref.ts), with what it gave. */
+export interface PeerAsked extends PeerRef {
   /** blocks it sent, and their bytes */
   blocks: number
   bytes: number

@@ -83,7 +83,7 @@ export async function repair (deps: RepairDeps, options: RepairOptions = {}): Pr
       if (ids.length === 0) continue
       const name = deps.peers.get(peer)?.name ?? null
       const label = labelOf(deps.peers, peer)
-      const asked: PeerAsked = { peer, name, blocks: 0, bytes: 0, error: null }
+      const asked: PeerAsked = { peerId: peer, name, blocks: 0, bytes: 0, error: null }
       report.peers.push(asked)
       try {
         const pull = await deps.network!.repairFrom(peer, ids, bytes => {
@@ -93,7 +93,7 @@ export async function repair (deps: RepairDeps, options: RepairOptions = {}): Pr
         })
         asked.blocks = pull.blocks
         asked.bytes = pull.bytes
-        for (const [id, blocks] of Object.entries(pull.byPoint)) if (blocks > 0) from.get(id)?.add(name ?? peer)
+        for (const [id, blocks] of Object.entries(pull.byPoint)) if (blocks > 0) from.get(id)?.add(peer)
       } catch (err) {
         if (!isExpectedError(err)) throw err
         asked.error = err.message
@@ -110,7 +110,7 @@ export async function repair (deps: RepairDeps, options: RepairOptions = {}): Pr
     const records = await deps.points.records(id)
     const record = records.find(r => r.tenant === '') ?? records[0]
     if (record === undefined) continue
-    report.points.push({ point: id, machine: record.machine, tenant: record.tenant, state: record.complete ? 'whole' : 'still damaged', missing: record.complete ? 0 : record.missing, from: [...from.get(id)!] })
+    report.points.push({ point: id, machine: record.machine, tenant: record.tenant, state: record.complete ? 'whole' : 'still damaged', missingBlocks: record.complete ? 0 : record.missing, from: [...from.get(id)!].map(peerId => ({ peerId, name: deps.peers.get(peerId)?.name ?? null })) })
   }
   report.ok = report.points.every(p => p.state === 'whole')
   report.quarantined = await countDamaged(deps.store)

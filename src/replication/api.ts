@@ -4,6 +4,7 @@
  * with the scheduler; the CLI prints these.
  */
 import type { JobProgress, RuleRecord } from '../rules/index.ts'
+import type { PeerRef } from '../api/peer-ref.ts'
 export type { JobProgress, JobResult, PointReceived } from '../rules/index.ts'
 
 /**
@@ -68,8 +69,8 @@ export interface EngineOptions {
 /** One line of `drcore replication list --json` (the first eight fields are the contract). */
 export interface RuleRow {
   machine: string
-  /** target peer id */
-  to: string
+  /** the target */
+  to: PeerRef
   /** `idle`, `running`, `paused` or `error` */
   state: 'idle' | 'running' | 'paused' | 'error'
   schedule: string
@@ -80,7 +81,6 @@ export interface RuleRow {
   /** block bytes sent by every job of the rule */
   bytesSent: number
   error: string | null
-  toName: string | null
   window: string | null
   paused: boolean
   seedDrive: boolean
@@ -91,7 +91,7 @@ export interface RuleRow {
   lastRunAt: string | null
   lastSuccessAt: string | null
   /** the running job's progress, with its start and its rate so far (bytes per second) */
-  job: (JobProgress & { machine: string, to: string, startedAt: string, rate: number }) | null
+  job: (JobProgress & { startedAt: string, rate: number }) | null
   /** a trigger waits for the window to open at this time */
   waitingForWindow: string | null
   retryAt: string | null

@@ -21,6 +21,8 @@ export interface PointSelector {
 }
 
 export interface ListEntry {
+  /** where it is in the point, its volume's name first (`www/html/index.html`), as `--path` takes it */
+  path: string
   /**
    * the name as text: as it is when its bytes are valid UTF-8, else escaped (`\xHH` for each
    * byte that is not part of valid UTF-8, `\\` for a backslash) with `escaped` set. `--path`
@@ -32,8 +34,8 @@ export interface ListEntry {
   type: EntryType
   size: number
   mode: number
-  /** [seconds, nanoseconds] */
-  mtime: [number, number]
+  /** ISO 8601 with the nanoseconds the backup recorded (`2026-12-05T12:50:29.144411045Z`) */
+  mtime: string
   /** symlinks: the target, escaped like a name when it is not valid UTF-8 (`targetEscaped`) */
   target?: string
   targetEscaped?: true
@@ -48,15 +50,6 @@ export interface ListEntry {
   xattrs?: string[]
   /** every block of its data is in the repository (false only in orphans) */
   present: boolean
-}
-
-export interface ListResult {
-  point: string
-  machine: string
-  /** the volume listed, or null when the entries are the point's volumes */
-  volume: string | null
-  path: string
-  entries: ListEntry[]
 }
 
 export interface RestoreOptions extends PointSelector {

@@ -6,8 +6,11 @@ import type { RestoreDeps } from './api.ts'
 export interface VerifyPointsResult {
   /** points checked */
   checked: number
-  /** missing blocks over all points (a missing node hides its subtree and counts once) */
-  missing: number
+  /**
+   * blocks missing over all points, each once however many points need it (CIDs; a missing node
+   * hides its subtree: the blocks below it are not listed)
+   */
+  missing: string[]
   /** points whose older data was never here (ids) */
   orphans: string[]
   /** points that were complete and have lost blocks: data loss until repaired (ids) */
@@ -23,26 +26,30 @@ export interface VerifyPointsResult {
  * (`lost`).
  */
 export async function verifyPoints (deps: RestoreDeps, self?: string): Promise<VerifyPointsResult> {
-  const result: VerifyPointsResult = { checked: 0, missing: 0, orphans: [], lost: [], completed: [] }
+  const result: VerifyPointsResult = { checked: 0, missing: [], orphans: [], lost: [], completed: [] }
+  const missingCids = new Set<string>()
   // Completeness belongs to the blocks: check each point once, whatever tenants hold it.
   const ids = new Set((await deps.points.all()).map(record => record.point))
   for (const id of ids) {
     result.checked++
     let missing: number
     try {
-      missing = (await missingBlocks(deps.store, await loadManifest(deps.store, id), { limit: 0 })).count
+      const report = await missingBlocks(deps.store, await loadManifest(deps.store, id), { limit: Infinity })
+      missing = report.count
+      for (const cid of report.cids) missingCids.add(cid.toString())
     } catch (err) {
       if (!(err instanceof MissingBlockError || err instanceof CorruptBlockError || err instanceof MalformedError)) throw err
       missing = 1 // the manifest block itself
+      missingCids.add(id)
     }
     const before = await deps.points.records(id)
     // a point this Core took was complete when committed: any block it lacks now was lost
     const own = self !== undefined && before.some(r => r.tenant === '' && r.origin === self)
     const [after] = await deps.points.setCompleteness(id, missing === 0, missing, { lost: own })
-    result.missing += missing
     if (after.damaged === true) result.lost.push(id)
     else if (!after.complete) result.orphans.push(id)
     else if (before.some(r => !r.complete)) result.completed.push(id)
   }
+  result.missing = [...missingCids]
   return result
 }

@@ -1,3 +1,4 @@
+import type { PeerRef } from '../api/peer-ref.ts'
 import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import type { EventSink } from '../events/api.ts'
 import { emitRetentionEvent } from '../events/retention.ts'
@@ -64,11 +65,12 @@ export interface ForgetResult {
 export interface RetentionRow {
   machine: string
   tenant: string
-  origin: string
+  /** the Core that backs the machine up */
+  origin: PeerRef
   /** the policy its rollup applies, null when none */
   policy: PolicyView | null
   /** `machine`: its own; `default`: the default; null: none (every point is kept) */
-  from: 'machine' | 'default' | null
+  policySource: 'machine' | 'default' | null
   points: number
   /** what its next rollup would remove, as of now */
   wouldRemove: string[]

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { PeerRef } from '../api/peer-ref.ts'
 
 /**
  * The seed descriptor (dag-cbor): what a seed carries, signed by the Core that wrote it. It is
@@ -115,13 +116,15 @@ export interface SeedRow {
   direction: 'outgoing' | 'incoming'
   /** outgoing: outstanding, consumed, abandoned; incoming: partial (parts missing), consumed */
   state: SeedState | 'partial'
-  source: string
-  target: string | null
+  /** the Core that wrote it */
+  source: PeerRef
+  /** the only Core that may consume it, or null for any Core that trusts the source */
+  target: PeerRef | null
   machines: string[]
   points: number
   /** createdAt of the oldest and newest point carried */
-  from: string
-  to: string
+  oldest: string
+  newest: string
   parts: number
   /** incoming: part numbers still to consume */
   missingParts: number[]
@@ -155,6 +158,9 @@ export interface SeedCreateResult {
   removed: string[]
   seconds: number
 }
+
+/** `drcore seed create --json`: the result with its target named as every result names peers. */
+export type SeedCreateOutput = Omit<SeedCreateResult, 'target'> & { target: PeerRef | null }
 
 /** What happened to one part file in `seed consume`. */
 export interface ConsumedPart {

@@ -10,7 +10,7 @@
  * The Core's seed operations are built on these in src/core/handlers/seed.ts.
  */
 export type {
-  ConsumedPart, CreatedPart, PartDescriptor, SeedConsumeResult, SeedCreateResult, SeedDescriptor, SeedImportRecord, SeedMachine,
+  ConsumedPart, CreatedPart, PartDescriptor, SeedConsumeResult, SeedCreateResult, SeedCreateOutput, SeedDescriptor, SeedImportRecord, SeedMachine,
   SeedRecord, SeedRow, SeedState, VerifiedSeed
 } from './api.ts'
 export { writeSeed, partFileName } from './create.ts'

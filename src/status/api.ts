@@ -1,3 +1,4 @@
+import type { PeerRef } from '../api/peer-ref.ts'
 import type { StorageUsage } from '../store/api.ts'
 import type { PointKind } from '../points/api.ts'
 import type { PeerInfo } from '../peers/index.ts'
@@ -61,14 +62,13 @@ export interface MachineOverview {
   machine: string
   /** '' for this Core's own tenant */
   tenant: string
-  origin: string
-  /** a name for the origin: this Core's, a peer's, else null */
-  originName: string | null
+  /** the Core that backs it up */
+  origin: PeerRef
   cluster: string | null
   /** `local`: backed up here; `incoming`: replicated here from a peer */
   direction: 'local' | 'incoming'
-  /** peer the newest point arrived from, when replicated */
-  receivedFrom: string | null
+  /** the peer the newest point arrived from, when replicated */
+  receivedFrom: PeerRef | null
   pointCount: number
   complete: number
   orphans: number
@@ -80,7 +80,7 @@ export interface MachineOverview {
 }
 
 /** A machine's retention, as `drcore retention show` has it. */
-export type MachineRetention = Pick<RetentionRow, 'policy' | 'from' | 'wouldRemove' | 'locked' | 'lockedUntil'>
+export type MachineRetention = Pick<RetentionRow, 'policy' | 'policySource' | 'wouldRemove' | 'locked' | 'lockedUntil'>
 
 export interface PointOverview {
   point: string
@@ -91,13 +91,13 @@ export interface PointOverview {
   parentPresent: boolean | null
   complete: boolean
   /** blocks known missing at the last check */
-  missing: number
+  missingBlocks: number
   /** entries its backup could not store: the point is partial when not 0 */
   skipped: number
   createdAt: string
   /** when this Core received it, for points that came from elsewhere */
   receivedAt: string | null
-  origin: string
+  origin: PeerRef
   tenant: string
   files: number
   bytes: number
@@ -124,8 +124,7 @@ export interface PeerOverview extends PeerInfo {
  */
 export interface RuleOverview {
   machine: string
-  to: string
-  toName?: string | null
+  to: PeerRef
   state: string
   schedule: string
   window?: string | null
@@ -142,7 +141,7 @@ export interface RuleOverview {
   lastRunAt?: string | null
   lastSuccessAt?: string | null
   /** the running job's latest progress (see `replication.progress` events) */
-  job?: JobProgressEvent | null
+  job?: Omit<JobProgressEvent, 'machine' | 'to'> | null
   /** age in seconds of the newest point not yet on the target; 0 when none is behind */
   lagSeconds: number | null
 }

@@ -1,3 +1,4 @@
+import type { PeerNamer } from '../api/peer-ref.ts'
 import type { PointIndex } from '../points/index.ts'
 import type { PointRecord } from '../points/api.ts'
 import type { PeerInfo } from '../peers/index.ts'
@@ -36,14 +37,15 @@ export async function buildOverview (src: OverviewSources): Promise<Overview> {
   const records = await src.points.all()
   const names = new Map<string, string>([[src.peerId, src.name]])
   for (const p of src.peers) if (p.name != null) names.set(p.peerId, p.name)
-  const machines = machineOverviews(records, src.peerId, names, src.retention)
+  const name: PeerNamer = peerId => ({ peerId, name: names.get(peerId) ?? null })
+  const machines = machineOverviews(records, src.peerId, name, src.retention)
   const rules = src.rules.map(r => ({ ...r, lagSeconds: lagOf(r, machines, now) }))
   return {
     core: { peerId: src.peerId, name: src.name, online: src.online, addresses: src.addresses },
     generatedAt: now.toISOString(),
     repository: repositorySize(await src.stats(), records),
     machines,
-    peers: src.peers.map(p => withHealth(p, rules.filter(r => r.to === p.peerId), src.deniedByUs(p.peerId))),
+    peers: src.peers.map(p => withHealth(p, rules.filter(r => r.to.peerId === p.peerId), src.deniedByUs(p.peerId))),
     pendingRequests: src.peers.filter(p => p.state === 'pending').length,
     rules,
     seeds: src.seeds,
@@ -76,9 +78,9 @@ function repositorySize (stats: StoreStats & { measuredAt: string }, records: Po
   }
 }
 
-const NO_RETENTION: MachineRetention = { policy: null, from: null, wouldRemove: [], locked: 0, lockedUntil: null }
+const NO_RETENTION: MachineRetention = { policy: null, policySource: null, wouldRemove: [], locked: 0, lockedUntil: null }
 
-function machineOverviews (records: PointRecord[], self: string, names: Map<string, string>, retention: RetentionShow): MachineOverview[] {
+function machineOverviews (records: PointRecord[], self: string, name: PeerNamer, retention: RetentionShow): MachineOverview[] {
   const byMachine = new Map<string, PointRecord[]>()
   for (const r of records) {
     const key = [r.tenant, r.origin, r.machine].join('\u0000')
@@ -92,29 +94,28 @@ function machineOverviews (records: PointRecord[], self: string, names: Map<stri
     const newest = list[list.length - 1]
     const complete = list.filter(r => r.complete).length
     const ids = new Set(list.map(r => r.point))
-    const policy = retention.machines.find(m => m.tenant === newest.tenant && m.origin === newest.origin && m.machine === newest.machine)
+    const policy = retention.machines.find(m => m.tenant === newest.tenant && m.origin.peerId === newest.origin && m.machine === newest.machine)
     out.push({
       machine: newest.machine,
       tenant: newest.tenant,
-      origin: newest.origin,
-      originName: names.get(newest.origin) ?? null,
+      origin: name(newest.origin),
       cluster: newest.cluster,
       direction: newest.tenant === '' && newest.origin === self ? 'local' : 'incoming',
-      receivedFrom: newest.receivedFrom ?? null,
+      receivedFrom: newest.receivedFrom == null ? null : name(newest.receivedFrom),
       pointCount: list.length,
       complete,
       orphans: list.length - complete,
       logicalBytes: list.reduce((sum, r) => sum + volumeBytes(r), 0),
-      points: list.slice(-POINTS_SHOWN).map(r => pointOverview(r, r.parent !== null && ids.has(r.parent))),
-      retention: policy === undefined ? NO_RETENTION : { policy: policy.policy, from: policy.from, wouldRemove: policy.wouldRemove, locked: policy.locked, lockedUntil: policy.lockedUntil }
+      points: list.slice(-POINTS_SHOWN).map(r => pointOverview(r, r.parent !== null && ids.has(r.parent), name)),
+      retention: policy === undefined ? NO_RETENTION : { policy: policy.policy, policySource: policy.policySource, wouldRemove: policy.wouldRemove, locked: policy.locked, lockedUntil: policy.lockedUntil }
     })
   }
   // own machines first, then by tenant and name
   return out.sort((a, b) => Number(a.direction !== 'local') - Number(b.direction !== 'local') ||
-    a.tenant.localeCompare(b.tenant) || a.machine.localeCompare(b.machine) || a.origin.localeCompare(b.origin))
+    a.tenant.localeCompare(b.tenant) || a.machine.localeCompare(b.machine) || a.origin.peerId.localeCompare(b.origin.peerId))
 }
 
-function pointOverview (r: PointRecord, parentPresent: boolean): PointOverview {
+function pointOverview (r: PointRecord, parentPresent: boolean, name: PeerNamer): PointOverview {
   let files = 0
   for (const v of Object.values(r.volumes)) files += v.files
   return {
@@ -124,11 +125,11 @@ function pointOverview (r: PointRecord, parentPresent: boolean): PointOverview {
     parent: r.parent,
     parentPresent: r.parent === null ? null : parentPresent,
     complete: r.complete,
-    missing: r.missing,
+    missingBlocks: r.missing,
     skipped: r.skipped ?? 0,
     createdAt: r.createdAt,
     receivedAt: r.receivedAt ?? null,
-    origin: r.origin,
+    origin: name(r.origin),
     tenant: r.tenant,
     files,
     bytes: volumeBytes(r)

@@ -21,6 +21,10 @@ import type { StoreTestRepo } from '../helpers/backup-deps.ts'
 import { STORE_KINDS } from '../helpers/store-harness.ts'
 import { samplingThreshold } from '../store/encoding-cases.ts'
 import { CID } from 'multiformats/cid'
+import { userInfo } from 'node:os'
+
+/** what a backup says of an entry this user may not read */
+const DENIED = `permission denied: user ${userInfo().username} may not read it; run the backup as a user who can, or grant read access`
 
 /** node:fs with every opened path recorded: proves which files a backup read. */
 function countingFs (): BackupFs & { opened: string[] } {
@@ -287,9 +291,9 @@ for (const kind of STORE_KINDS) {
         readdir: async (path) => { if (denied.has(path.toString())) throw eacces(path.toString()); return await nodeBackupFs.readdir(path) }
       }
       await assert.rejects(backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'locked', path: join(tree, 'locked') }] }),
-        (err: any) => err instanceof OperationalError && err.message === `cannot read volume ${join(tree, 'locked')}: EACCES`)
+        (err: any) => err instanceof OperationalError && err.message === `cannot read volume ${join(tree, 'locked')}: permission denied: user ${userInfo().username} may not read it; run the backup as a user who can, or grant read access`)
       const r = await backup({ ...repo, fs }, { machine: 'files01', volumes: [{ name: 'data', path: tree }] })
-      assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+      assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: DENIED, code: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: DENIED, code: 'EACCES' }])
       assert.equal(r.partial, true)
       assert.equal(r.files, 1)
       const out = join(work, 'perm-out')
@@ -346,7 +350,7 @@ for (const kind of STORE_KINDS) {
         close: (fd) => { fds.delete(fd); nodeBackupSyncFs.close(fd) }
       }
       const r = await backup({ ...repo, syncFs, chunking: SMALL_CHUNKING, shape: SMALL_SHAPE }, { machine: 'sync01', volumes: [{ name: 'd', path: tree }] })
-      assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: 'EACCES' }])
+      assert.deepEqual(r.skipped.sort(byPath), [{ path: join(tree, 'locked'), reason: DENIED, code: 'EACCES' }, { path: join(tree, 'unreadable.txt'), reason: DENIED, code: 'EACCES' }])
       assert.equal(r.partial, true)
       assert.deepEqual(r.changed, [join(tree, 'growing.log')])
       assert.equal(stats, 4, 'read twice: a stat before and after each attempt')

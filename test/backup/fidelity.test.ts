@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { link, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { userInfo } from 'node:os'
 import { backup } from '../../src/backup/index.ts'
 import type { BackupFs } from '../../src/backup/index.ts'
 import { nodeBackupFs } from '../../src/backup/fs.ts'
@@ -78,7 +79,7 @@ describe('backup and restore keep links and attributes, and say what they could 
       }
     }
     const r = await backup({ ...repo, fs }, { machine: 'attrs', volumes: [{ name: 'v', path: tree }] })
-    assert.deepEqual(r.skipped, [{ path: join(tree, 'guarded'), reason: 'xattrs unreadable: EACCES' }])
+    assert.deepEqual(r.skipped, [{ path: join(tree, 'guarded'), reason: `extended attributes unreadable: permission denied: user ${userInfo().username} may not read it; run the backup as a user who can, or grant read access`, code: 'EACCES' }])
     assert.equal(r.partial, true)
     const manifest = (await loadManifest(repo.store, r.point)).manifest
     assert.equal(manifest.skipped, 1, 'the count is in the signed manifest')

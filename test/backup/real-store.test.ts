@@ -53,7 +53,7 @@ describe('backup and restore on the real block store', () => {
     assert.ok(second.storedBytes < 1024 * 1024, `and little metadata (${second.storedBytes} stored bytes)`)
 
     const ls = await listPath(deps, { machine: 'srv', path: 'docs/ü' })
-    assert.deepEqual(ls.entries.map(e => [e.name, e.present]), [['readme.md', true]])
+    assert.deepEqual(ls.map(e => [e.name, e.present]), [['readme.md', true]])
 
     const out1 = join(work, 'out1')
     await restore(deps, { machine: 'srv', point: first.point, dest: out1 })

@@ -40,7 +40,7 @@ describe('a repository written with manifest version 1', { timeout: 120_000 }, (
     const points = await json(['points', 'web01', '--repo', repo])
     assert.deepEqual(points.map((p: any) => [p.point, p.kind, p.complete, p.partial]), [[BASE, 'base', true, false], [LATEST, 'incremental', true, false]])
     const ls = await json(['ls', 'web01', '--repo', repo])
-    assert.deepEqual(ls.entries.map((e: any) => e.name), ['big.txt', 'bin', 'etc', 'notes.txt'])
+    assert.deepEqual(ls.map((e: any) => e.name), ['big.txt', 'bin', 'etc', 'notes.txt'])
     assert.equal((await json(['verify', '--repo', repo])).ok, true)
   })
 

@@ -58,7 +58,7 @@ async function verifyRepository (repo: string): Promise<void> {
   const v = await cli(['verify', '--repo', repo])
   const summary = v.json === undefined
     ? v.stderr
-    : `${v.json.blocks} blocks, ${v.json.corrupt.length} corrupt (${v.json.corrupt.slice(0, 3).join(', ')}), ${v.json.missing} missing, lost points: ${JSON.stringify(v.json.lost)}`
+    : `${v.json.blocks} blocks, ${v.json.corrupt.length} corrupt (${v.json.corrupt.slice(0, 3).join(', ')}), ${v.json.missing.length} missing, lost points: ${JSON.stringify(v.json.lost)}`
   assert.equal(v.code, 0, `drcore verify failed: ${summary}`)
   assert.equal(v.json.ok, true, summary)
   assert.ok(v.json.blocks > 1000, `verify checked ${v.json.blocks} blocks`)

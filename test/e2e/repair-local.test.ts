@@ -85,7 +85,7 @@ describe('drcore repair from the copies in this repository, with the Core stoppe
     assert.deepEqual((await json(['verify'], 1)).lost, [point])
     const report = await json(['repair'], 1)
     assert.equal(report.ok, false)
-    assert.deepEqual(report.points, [{ point, machine: 'web01', tenant: '', state: 'still damaged', missing: 1, from: [] }])
+    assert.deepEqual(report.points, [{ point, machine: 'web01', tenant: '', state: 'still damaged', missingBlocks: 1, from: [] }])
     assert.equal(report.foundLocally, 0)
     assert.equal(report.peersNotAsked, 'the Core is not running, so no peer was asked: start it (drcore start) and run drcore repair again')
     const r = await cli(['repair'])

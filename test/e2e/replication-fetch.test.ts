@@ -97,7 +97,7 @@ describe('fetch: tenants see only their own points; a rebuilt Core fetches its p
 
     const points = await home.json(['points', 'web01'])
     assert.deepEqual(points.map((p: any) => p.point), hqPoints)
-    assert.ok(points.every((p: any) => p.origin === oldHq && p.tenant === '' && p.complete))
+    assert.ok(points.every((p: any) => p.origin.peerId === oldHq && p.tenant === '' && p.complete))
     const dest = join(work, 'restored-at-home')
     const r = await home.cli(['restore', 'web01', dest])
     assert.equal(r.code, 0, r.stderr)

@@ -62,7 +62,7 @@ describe('replication topologies: mutual, multipoint-to-point', () => {
     await waitFor('web01 on dr', async () => await hasMachine(dr, 'web01', 'hq'), ok => ok)
     await waitFor('db01 on hq', async () => await hasMachine(hq, 'db01', 'dr'), ok => ok)
     const onHq = await hq.json(['machines'])
-    assert.deepEqual(onHq.map((m: any) => [m.machine, m.tenant, m.origin]), [['db01', 'dr', dr.peerId], ['web01', '', hq.peerId]])
+    assert.deepEqual(onHq.map((m: any) => [m.machine, m.tenant, m.origin.peerId]), [['db01', 'dr', dr.peerId], ['web01', '', hq.peerId]])
     await restoresExactly(hq, 'db01')
   })
 
@@ -71,7 +71,7 @@ describe('replication topologies: mutual, multipoint-to-point', () => {
     await branch.json(['backup', 'mail01', await makeTree('mail01')])
     await waitFor('mail01 on dr', async () => await hasMachine(dr, 'mail01', 'branch'), ok => ok)
     const onDr = await dr.json(['machines'])
-    assert.deepEqual(onDr.map((m: any) => [m.machine, m.tenant, m.origin]), [
+    assert.deepEqual(onDr.map((m: any) => [m.machine, m.tenant, m.origin.peerId]), [
       ['db01', '', dr.peerId],
       ['mail01', 'branch', branch.peerId],
       ['web01', 'hq', hq.peerId]

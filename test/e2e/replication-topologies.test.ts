@@ -56,7 +56,7 @@ describe('replication topologies: point-to-point, point-to-multipoint, multi-hop
     for (const target of [dr1, dr2]) {
       const points = await waitFor(`web01's two points on ${target.name}`, async () => await pointsOn(target, 'web01'), p => p.length === 2 && p.every(x => x.complete))
       assert.deepEqual(points.map(p => p.point), [first.point, second.point])
-      assert.ok(points.every(p => p.tenant === 'hq' && p.origin === hq.peerId))
+      assert.ok(points.every(p => p.tenant === 'hq' && p.origin.peerId === hq.peerId))
     }
     const rules = await waitFor('both rules idle and up to date', async () => await hq.json(['replication', 'list']),
       (rows: any[]) => rows.every(r => r.state === 'idle' && r.lastPoint === second.point))
@@ -68,7 +68,7 @@ describe('replication topologies: point-to-point, point-to-multipoint, multi-hop
     }
 
     const machines = await dr2.json(['machines'])
-    assert.deepEqual(machines.map((m: any) => [m.machine, m.tenant, m.origin, m.points]), [['web01', 'hq', hq.peerId, 2]])
+    assert.deepEqual(machines.map((m: any) => [m.machine, m.tenant, m.origin.peerId, m.points]), [['web01', 'hq', hq.peerId, 2]])
     for (const target of [dr1, dr2]) {
       const dest = join(work, `restore-web01-${target.name}`)
       const r = await target.cli(['restore', 'web01', dest])
@@ -92,7 +92,7 @@ describe('replication topologies: point-to-point, point-to-multipoint, multi-hop
 
     const [row] = await waitFor('app01 on dr2', async () => await pointsOn(dr2, 'app01'), p => p.length === 1 && p[0].complete)
     assert.equal(row.point, point.point)
-    assert.equal(row.origin, hq.peerId, 'the origin stays the Core that took the point')
+    assert.equal(row.origin.peerId, hq.peerId, 'the origin stays the Core that took the point')
     assert.equal(row.tenant, 'dr1', 'on dr2 it is dr1\'s: dr1 sent it')
     const machines = await dr2.json(['machines'])
     assert.deepEqual(machines.map((m: any) => `${m.machine}:${m.tenant}`).sort(), ['app01:dr1', 'web01:hq'])

@@ -93,7 +93,7 @@ describe('seed drives through the CLI: create on one Core, consume on another', 
       assert.equal(result.parts.length, seed.parts.length)
       assert.equal(result.pointsCompleted.length, 3)
       const [row] = await drcoreJson(['seed', 'list', '--repo', dst])
-      assert.deepEqual([row.direction, row.state, row.source], ['incoming', 'consumed', hqId])
+      assert.deepEqual([row.direction, row.state, row.source.peerId], ['incoming', 'consumed', hqId])
       await drcoreJson(['restore', 'web01', join(work, 'restored-2'), '--repo', dst])
     } finally {
       await core.stop()

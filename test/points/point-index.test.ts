@@ -7,6 +7,7 @@ import { cborBlock } from '../../src/points/blocks.ts'
 import { signManifest } from '../../src/points/manifest.ts'
 import { pointRecord } from '../../src/points/point-index.ts'
 import { machineRow, pointRow } from '../../src/points/rows.ts'
+import { unnamed } from '../../src/api/peer-ref.ts'
 import type { PointRecord, SignedPoint } from '../../src/points/api.ts'
 import { testRepo } from '../helpers/backup-deps.ts'
 import type { TestRepo } from '../helpers/backup-deps.ts'
@@ -54,11 +55,11 @@ describe('the point index', () => {
   })
 
   test('machines are listed per tenant and origin, with counts and their latest point', async () => {
-    const rows = await repo.points.machineRows()
+    const rows = await repo.points.machineRows(unnamed)
     assert.deepEqual(rows, [
-      { machine: 'db01', tenant: 'acme', origin: remote.origin, cluster: 'erp', points: 1, latest: rows[0].latest },
-      { machine: 'web01', tenant: '', origin: self, cluster: null, points: 3, latest: chain[2].id.toString() },
-      { machine: 'web01', tenant: 'acme', origin: remote.origin, cluster: null, points: 1, latest: rows[2].latest }
+      { machine: 'db01', tenant: 'acme', origin: { peerId: remote.origin, name: null }, cluster: 'erp', points: 1, latest: rows[0].latest },
+      { machine: 'web01', tenant: '', origin: { peerId: self, name: null }, cluster: null, points: 3, latest: chain[2].id.toString() },
+      { machine: 'web01', tenant: 'acme', origin: { peerId: remote.origin, name: null }, cluster: null, points: 1, latest: rows[2].latest }
     ])
     assert.deepEqual((await repo.points.machines({ tenant: 'acme' })).map(m => m.machine), ['db01', 'web01'])
   })
@@ -74,18 +75,18 @@ describe('the point index', () => {
   })
 
   test('point rows carry the --json contract; orphan is !complete', async () => {
-    const [row] = await repo.points.pointRows('acme/web01')
-    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missing', 'origin', 'orphan', 'parent', 'parentPresent', 'partial', 'point', 'receivedAt', 'seq', 'skipped', 'tenant', 'volumes'])
+    const [row] = await repo.points.pointRows('acme/web01', unnamed)
+    assert.deepEqual(Object.keys(row).sort(), ['complete', 'createdAt', 'damaged', 'kind', 'machine', 'missingBlocks', 'origin', 'orphan', 'parent', 'parentPresent', 'partial', 'point', 'receivedAt', 'seq', 'skipped', 'tenant', 'volumes'])
     assert.equal(row.orphan, true)
     assert.deepEqual([row.partial, row.skipped], [false, 0], 'a point whose backup stored everything is not partial')
     assert.equal(row.damaged, false, 'never complete here: an orphan, not a damaged point')
-    assert.equal(row.missing, 12)
+    assert.equal(row.missingBlocks, 12)
     assert.deepEqual(row.volumes, { root: { type: 'dir', files: 0, bytes: 70 } })
     const record = (await repo.points.get(row.point)) as PointRecord
-    assert.deepEqual(pointRow(record, row.parentPresent === true), row)
+    assert.deepEqual(pointRow(record, row.parentPresent === true, unnamed), row)
     assert.equal(record.receivedFrom, remote.origin)
-    assert.deepEqual(machineRow({ machine: 'm', tenant: 't', origin: 'o', cluster: null, points: 0, latest: null }),
-      { machine: 'm', tenant: 't', origin: 'o', cluster: null, points: 0, latest: null })
+    assert.deepEqual(machineRow({ machine: 'm', tenant: 't', origin: 'o', cluster: null, points: 0, latest: null }, id => ({ peerId: id, name: 'named' })),
+      { machine: 'm', tenant: 't', origin: { peerId: 'o', name: 'named' }, cluster: null, points: 0, latest: null })
   })
 
   test('resolvePoint takes an id or latest, and only points of that machine', async () => {

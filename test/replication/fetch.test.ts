@@ -50,7 +50,7 @@ describe('fetch copies a tenant\'s points back from the Core that holds them', {
   test('one point by id, verified and recorded in the home Core\'s own tenant', async () => {
     const result = await home.run('fetch', { machine: 'files01', from: 'dr', point: points[0] })
     assert.deepEqual(result.points, [points[0]])
-    assert.equal(result.from, dr.peerId)
+    assert.deepEqual(result.from, { peerId: dr.peerId, name: 'dr' })
     assert.ok(result.bytes >= 500 * KiB, `${result.bytes} bytes`)
     const record = await home.core.points.get(points[0], '')
     assert.deepEqual({ tenant: record?.tenant, complete: record?.complete, receivedFrom: record?.receivedFrom }, { tenant: '', complete: true, receivedFrom: dr.peerId })

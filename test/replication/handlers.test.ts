@@ -39,8 +39,7 @@ describe('replication rules without the daemon', () => {
   it('adds a rule with its options checked and lists it in the contract\'s shape', async () => {
     const row: any = await core.run('ruleAdd', { machine: 'web01', to: 'dr', schedule: '0  2 * * *', window: '22:00-06:00', limit: '10M' })
     assert.deepEqual(Object.keys(row).slice(0, 8), ['machine', 'to', 'state', 'schedule', 'lastPoint', 'pointsBehind', 'bytesSent', 'error'])
-    assert.equal(row.to, dr)
-    assert.equal(row.toName, 'dr')
+    assert.deepEqual(row.to, { peerId: dr, name: 'dr' })
     assert.equal(row.schedule, '0 2 * * *')
     assert.equal(row.window, '22:00-06:00')
     assert.equal(row.limit, 10 * 1024 * 1024)
@@ -118,7 +117,7 @@ describe('replication rules without the daemon', () => {
     await assert.rejects(core.run('ruleRemove', { machine: 'web01', to: 'dr', deleteRemote: true }), /--delete-remote needs the running Core/)
     await assert.rejects(core.run('rulePause', { machine: 'nothing', to: 'dr' }), (err: Error) => err instanceof NotFoundError && err.message === 'no rule sends nothing to dr (drcore replication list shows the rules)')
     await core.run('ruleRemove', { machine: 'web01', to: 'dr' })
-    assert.deepEqual((await core.run('rules', {}) as any[]).map(r => r.to), [stranger])
+    assert.deepEqual((await core.run('rules', {}) as any[]).map(r => r.to), [{ peerId: stranger, name: null }])
   })
 
   it('the CLI refuses replication now and fetch without the daemon, in one line', async () => {

@@ -122,7 +122,7 @@ describe('the repair protocol serves a peer only what it may have', { timeout: 3
     assert.deepEqual(verify.lost, [id])
 
     const report = await a.run('repair', { from: 'b' }) as RepairReport
-    assert.deepEqual(report.points.map(p => [p.point, p.state, p.from]), [[id, 'whole', ['b']]])
+    assert.deepEqual(report.points.map(p => [p.point, p.state, p.from]), [[id, 'whole', [{ peerId: b.peerId, name: 'b' }]]])
     assert.ok(report.fetched >= 3, `the manifest, the node and the block came back (${report.fetched} blocks)`)
     assert.equal(report.quarantined, 0)
     assert.equal((await a.core.run('verify', {}) as VerifyReport).ok, true)

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { OrphanPointError } from '../../src/errors.ts'
+import { unnamed } from '../../src/api/peer-ref.ts'
 import { backup } from '../../src/backup/index.ts'
 import { listPath, restore, verifyPoints } from '../../src/restore/index.ts'
 import { loadManifest } from '../../src/points/manifest.ts'
@@ -58,7 +59,7 @@ describe('an orphan: a point whose parent data has not arrived', () => {
     const record = await b.points.get(incrementalId)
     assert.equal(record?.complete, false)
     assert.ok(record!.missing > 0)
-    const [row] = await b.points.pointRows('web01')
+    const [row] = await b.points.pointRows('web01', unnamed)
     assert.equal(row.orphan, true)
     assert.equal(row.tenant, 'site-a')
     assert.deepEqual((await b.points.orphans()).map(r => r.point), [incrementalId])
@@ -66,10 +67,10 @@ describe('an orphan: a point whose parent data has not arrived', () => {
 
   test('browsing works and tells which data is present', async () => {
     const root = await listPath(target(), { machine: 'web01' })
-    const byName = Object.fromEntries(root.entries.map(e => [e.name, e.present]))
+    const byName = Object.fromEntries(root.map(e => [e.name, e.present]))
     assert.deepEqual(byName, { 'new.txt': true, old: false })
     const old = await listPath(target(), { machine: 'web01', path: '/old' })
-    assert.deepEqual(Object.fromEntries(old.entries.map(e => [e.name, e.present])), { 'archive.bin': false, 'notes.txt': true })
+    assert.deepEqual(Object.fromEntries(old.map(e => [e.name, e.present])), { 'archive.bin': false, 'notes.txt': true })
   })
 
   test('file-level restore works for present files and fails clearly for the others', async () => {
@@ -104,13 +105,13 @@ describe('an orphan: a point whose parent data has not arrived', () => {
 
   test('verifyPoints reports a complete point that lost a block as lost', async () => {
     const before1 = await verifyPoints(target())
-    assert.deepEqual(before1, { checked: 1, missing: 0, orphans: [], lost: [], completed: [] })
+    assert.deepEqual(before1, { checked: 1, missing: [], orphans: [], lost: [], completed: [] })
     const signed = await loadManifest(b.store, incrementalId)
     let victim
     for await (const cid of walkClosure(b.store, signed)) victim = cid
     b.store.delete(victim!)
     const result = await verifyPoints(target())
-    assert.deepEqual(result, { checked: 1, missing: 1, orphans: [], lost: [incrementalId], completed: [] })
+    assert.deepEqual(result, { checked: 1, missing: [victim!.toString()], orphans: [], lost: [incrementalId], completed: [] })
     const record = await b.points.get(incrementalId)
     assert.equal(record?.complete, false)
     assert.equal(record?.damaged, true, 'it was complete: a damaged point, not an orphan')

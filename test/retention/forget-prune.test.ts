@@ -93,12 +93,12 @@ describe('forget, rollup and prune on one Core', { timeout: 120_000 }, () => {
     assert.deepEqual(rolled.at(-1)?.data.removed, [db[0]])
 
     await core.run('retentionSet', { default: true, keepLast: 1 })
-    const show = await core.run('retentionShow', {}) as { default: unknown, machines: Array<{ machine: string, from: string | null, wouldRemove: string[] }> }
+    const show = await core.run('retentionShow', {}) as { default: unknown, machines: Array<{ machine: string, policySource: string | null, wouldRemove: string[] }> }
     assert.deepEqual(show.default, { keepLast: 1 })
     const web = show.machines.find(m => m.machine === 'web01')!
-    assert.equal(web.from, 'default')
+    assert.equal(web.policySource, 'default')
     assert.equal(web.wouldRemove.length, 1, 'web01 has two points; the default keeps one')
-    assert.equal(show.machines.find(m => m.machine === 'db01')!.from, 'machine')
+    assert.equal(show.machines.find(m => m.machine === 'db01')!.policySource, 'machine')
     assert.equal((await points('web01')).length, 2, 'show removes nothing')
     await core.run('retentionApply', {})
     assert.equal((await points('web01')).length, 1)

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict'
 import { copyFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { OfflineCore } from '../../src/core/index.ts'
+import { unnamed } from '../../src/api/peer-ref.ts'
 import type { VerifyReport } from '../../src/core/index.ts'
 import { initRepository } from '../../src/repo/index.ts'
-import type { SeedConsumeResult, SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
+import type { SeedConsumeResult, SeedCreateOutput, SeedRow } from '../../src/seed/api.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 import { corruptBlocks, driveWith, Machine, receiveDelta } from './fixtures.ts'
 import { openOfflineCore } from '../support/core.ts'
@@ -22,7 +23,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
   let hq: OfflineCore
   let dr: OfflineCore
   let web: Machine
-  let seed: SeedCreateResult
+  let seed: SeedCreateOutput
   const runs: SeedConsumeResult[] = []
 
   before(async () => {
@@ -41,7 +42,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
     await hq.rules.add({ machine: 'web01', to: dr.peerId, seedDrive: true, seedPoints: ids.slice(0, 5) })
     await receiveDelta(hq, dr, ids[5], ids[4], 'site-a')
     await receiveDelta(hq, dr, ids[6], ids[5], 'site-a')
-    seed = await hq.run('seedCreate', { out: join(work, 'seed'), maxSize: '512K' }) as SeedCreateResult
+    seed = await hq.run('seedCreate', { out: join(work, 'seed'), maxSize: '512K' }) as SeedCreateOutput
   })
   after(async () => {
     await hq.close()
@@ -50,13 +51,13 @@ describe('seed consume: parts in any order complete the orphans', () => {
   })
 
   test('the seed is made for dr from the rule: points 1 to 5, in several parts', () => {
-    assert.equal(seed.target, dr.peerId)
+    assert.equal(seed.target?.peerId, dr.peerId)
     assert.equal(seed.points, 5)
     assert.ok(seed.parts.length >= 3, `${seed.parts.length} parts`)
   })
 
   test('before the seed, the replicated points are orphans in the source\'s tenant', async () => {
-    const rows = await dr.points.pointRows('web01')
+    const rows = await dr.points.pointRows('web01', unnamed)
     assert.deepEqual(rows.map(r => [r.seq, r.tenant, r.orphan]), [[6, 'site-a', true], [7, 'site-a', true]])
   })
 
@@ -85,7 +86,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
   })
 
   test('the points are recorded in the source\'s tenant, as received from it, all complete', async () => {
-    const rows = await dr.points.pointRows('web01')
+    const rows = await dr.points.pointRows('web01', unnamed)
     assert.deepEqual(rows.map(r => [r.seq, r.tenant, r.orphan]), web.points.map(p => [p.seq, 'site-a', false]))
     for (const point of web.points.slice(0, 5)) assert.equal((await dr.points.get(point.id, 'site-a'))?.receivedFrom, hq.peerId)
   })
@@ -117,7 +118,7 @@ describe('seed consume: parts in any order complete the orphans', () => {
   test('the target lists the seed as incoming and consumed, and logged every import', async () => {
     const rows = await dr.run('seeds', {}) as SeedRow[]
     assert.deepEqual(rows.map(r => [r.seed, r.direction, r.state, r.source, r.parts, r.missingParts]),
-      [[seed.seed, 'incoming', 'consumed', hq.peerId, seed.parts.length, []]])
+      [[seed.seed, 'incoming', 'consumed', { peerId: hq.peerId, name: 'hq' }, seed.parts.length, []]])
     const events = (await dr.events.list({ since: 0 })).filter(e => e.type === 'seed.consumed')
     assert.equal(events.length, seed.parts.length + 1)
     assert.match(events.at(-1)!.message, /^seed \S+ from hq: imported no new part of \d+, 0 new blocks, 0 points completed; every part is in$/)
@@ -131,7 +132,7 @@ describe('seed consume by the Core that wrote it', () => {
     const machine = new Machine('web01', join(work, 'web01'))
     await machine.create()
     const point = await machine.backup(hq)
-    const seed = await hq.run('seedCreate', { out: join(work, 'seed'), machines: ['web01'] }) as SeedCreateResult
+    const seed = await hq.run('seedCreate', { out: join(work, 'seed'), machines: ['web01'] }) as SeedCreateOutput
     await hq.close()
 
     const rebuilt = join(work, 'rebuilt')
@@ -142,7 +143,7 @@ describe('seed consume by the Core that wrote it', () => {
       const result = await core.run('seedConsume', { dir: join(work, 'seed') }) as SeedConsumeResult
       assert.equal(result.tenant, '')
       assert.deepEqual(result.pointsCompleted, [point.id])
-      const [row] = await core.points.pointRows('web01')
+      const [row] = await core.points.pointRows('web01', unnamed)
       assert.equal(row.tenant, '')
       assert.equal(row.complete, true)
       assert.equal((await core.points.get(point.id, ''))?.receivedFrom, undefined)

@@ -9,7 +9,7 @@ import type { OfflineCore } from '../../src/core/index.ts'
 import { NotFoundError, UsageError, UserError } from '../../src/errors.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import { RecentBlocks } from '../../src/seed/blocks.ts'
-import type { SeedCreateResult, SeedRow } from '../../src/seed/api.ts'
+import type { SeedCreateOutput, SeedRow } from '../../src/seed/api.ts'
 import { closureOf, Machine } from './fixtures.ts'
 import { openOfflineCore } from '../support/core.ts'
 import { tempDir } from '../support/dirs.ts'
@@ -39,7 +39,7 @@ describe('seed create: recovery points written as CAR parts', () => {
   let hq: OfflineCore
   const web = (): Machine => machines[1]
   const machines: Machine[] = []
-  let created: SeedCreateResult
+  let created: SeedCreateOutput
 
   before(async () => {
     work = await tempDir()
@@ -54,7 +54,7 @@ describe('seed create: recovery points written as CAR parts', () => {
     await machines[0].backup(hq)
     await machines[0].change()
     await machines[0].backup(hq)
-    created = await hq.run('seedCreate', { out: join(work, 'seed'), machines: ['web01', 'db01'], maxSize: '512K' }) as SeedCreateResult
+    created = await hq.run('seedCreate', { out: join(work, 'seed'), machines: ['web01', 'db01'], maxSize: '512K' }) as SeedCreateOutput
   })
   after(async () => {
     await hq.close()
@@ -125,8 +125,8 @@ describe('seed create: recovery points written as CAR parts', () => {
     assert.equal(row.points, 7)
     assert.equal(row.parts, created.parts.length)
     const points = await hq.points.all()
-    assert.equal(row.from, points.map(p => p.createdAt).sort()[0])
-    assert.equal(row.to, points.map(p => p.createdAt).sort().at(-1))
+    assert.equal(row.oldest, points.map(p => p.createdAt).sort()[0])
+    assert.equal(row.newest, points.map(p => p.createdAt).sort().at(-1))
   })
 
   test('by default a seed carries what the outstanding seed-drive rules wait for, and follows them', async () => {
@@ -136,9 +136,9 @@ describe('seed create: recovery points written as CAR parts', () => {
     const waiting = web().points.slice(0, 3).map(p => p.id)
     await rules.add({ machine: 'web01', to: dr, seedDrive: true, seedPoints: waiting })
 
-    const seed = await hq.run('seedCreate', { out: join(work, 'rule-seed') }) as SeedCreateResult
+    const seed = await hq.run('seedCreate', { out: join(work, 'rule-seed') }) as SeedCreateOutput
     assert.equal(seed.points, 3)
-    assert.equal(seed.target, dr)
+    assert.equal(seed.target?.peerId, dr)
     const { parts } = await readParts(seed.parts.map(p => p.file))
     assert.deepEqual(parts[0].seed.descriptor.points, waiting)
     assert.equal(parts[0].seed.descriptor.target, dr)
@@ -146,7 +146,7 @@ describe('seed create: recovery points written as CAR parts', () => {
 
     const abandoned = await hq.run('seedAbandon', { seed: seed.seed }) as any
     assert.equal(abandoned.state, 'abandoned')
-    assert.deepEqual(abandoned.rules, [{ machine: 'web01', to: dr, seedState: 'abandoned' }])
+    assert.deepEqual(abandoned.rules, [{ machine: 'web01', to: { peerId: dr, name: 'dr' }, seedState: 'abandoned' }])
     assert.equal((await rules.get('web01', dr)).seedState, 'abandoned')
     assert.equal((await hq.run('seeds', {}) as SeedRow[]).find(r => r.seed === seed.seed)?.state, 'abandoned')
     const events = await hq.events.list({ since: 0 })
@@ -154,8 +154,8 @@ describe('seed create: recovery points written as CAR parts', () => {
 
     // nothing waits any more; naming the machines and the target makes the rule wait again
     await assert.rejects(hq.run('seedCreate', { out: join(work, 'none') }), /no seed-drive rule waits for a seed: name the machines/)
-    const again = await hq.run('seedCreate', { out: join(work, 'again'), machines: ['web01'], to: 'dr' }) as SeedCreateResult
-    assert.equal(again.target, dr)
+    const again = await hq.run('seedCreate', { out: join(work, 'again'), machines: ['web01'], to: 'dr' }) as SeedCreateOutput
+    assert.equal(again.target?.peerId, dr)
     assert.equal(again.points, 5)
     assert.equal((await rules.get('web01', dr)).seedState, 'outstanding')
   })
@@ -165,8 +165,8 @@ describe('seed create: recovery points written as CAR parts', () => {
     const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     await rules.add({ machine: 'db01', to: other, seedDrive: true, seedPoints: [machines[0].points[0].id] })
     await assert.rejects(hq.run('seedCreate', { out: join(work, 'two') }), /send to 2 Cores .*: choose one with --to/)
-    const seed = await hq.run('seedCreate', { out: join(work, 'other'), to: other }) as SeedCreateResult
-    assert.equal(seed.target, other)
+    const seed = await hq.run('seedCreate', { out: join(work, 'other'), to: other }) as SeedCreateOutput
+    assert.equal(seed.target?.peerId, other)
     assert.equal(seed.points, 1)
   })
 
@@ -177,13 +177,13 @@ describe('seed create: recovery points written as CAR parts', () => {
       await member.create()
       taken.push((await hq.run('backup', { machine: member.name, cluster: 'sql', volumes: [{ name: 'data', path: member.tree }] }) as { point: string }).point)
     }
-    const named = await hq.run('seedCreate', { out: join(work, 'cluster'), machines: ['sql2'] }) as SeedCreateResult
+    const named = await hq.run('seedCreate', { out: join(work, 'cluster'), machines: ['sql2'] }) as SeedCreateOutput
     const { parts } = await readParts(named.parts.map(p => p.file))
     assert.deepEqual(parts[0].seed.descriptor.machines.map(m => [m.machine, m.cluster]), [['sql1', 'sql'], ['sql2', 'sql']])
 
     const target = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     await hq.rules.add({ machine: 'sql1', to: target, seedDrive: true, seedPoints: taken })
-    const byRule = await hq.run('seedCreate', { out: join(work, 'cluster-rule'), to: target }) as SeedCreateResult
+    const byRule = await hq.run('seedCreate', { out: join(work, 'cluster-rule'), to: target }) as SeedCreateOutput
     assert.equal(byRule.points, 2)
     assert.deepEqual(byRule.skipped, [])
   })

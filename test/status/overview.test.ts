@@ -7,6 +7,8 @@ import type { PeerInfo } from '../../src/peers/index.ts'
 
 const SELF = '12D3KooWSelf'
 const B = '12D3KooWPeerB'
+/** a peer as results name it (the overview finds no name for these) */
+const ref = (peerId: string): { peerId: string, name: string | null } => ({ peerId, name: null })
 const C = '12D3KooWPeerC'
 
 function point (machine: string, seq: number, opts: Partial<PointRecord> = {}): PointRecord {
@@ -65,10 +67,10 @@ describe('the overview of a Core', () => {
     ])
     assert.deepEqual(o.machines[0].points.map(p => p.seq), [1, 2, 3])
     assert.deepEqual(o.machines[0].points.map(p => p.kind), ['base', 'incremental', 'incremental'])
-    assert.equal(o.machines[0].originName, 'hq')
-    assert.equal(o.machines[1].originName, 'siteB')
-    assert.equal(o.machines[1].receivedFrom, B)
-    assert.equal(o.machines[1].points[0].missing, 7)
+    assert.deepEqual(o.machines[0].origin, { peerId: SELF, name: 'hq' })
+    assert.deepEqual(o.machines[1].origin, { peerId: B, name: 'siteB' })
+    assert.deepEqual(o.machines[1].receivedFrom, { peerId: B, name: 'siteB' })
+    assert.equal(o.machines[1].points[0].missingBlocks, 7)
   })
 
   test('shows the newest points of a long chain and still counts them all', async () => {
@@ -105,18 +107,18 @@ describe('the overview of a Core', () => {
     const o = await buildOverview(sources({
       peers,
       deniedByUs: id => id === D,
-      rules: [{ ...rule, machine: 'web01', to: B, state: 'idle' }, { ...rule, machine: 'web01', to: C, state: 'paused', paused: true }]
+      rules: [{ ...rule, machine: 'web01', to: ref(B), state: 'idle' }, { ...rule, machine: 'web01', to: ref(C), state: 'paused', paused: true }]
     }))
     assert.deepEqual(o.peers.map(p => [p.name, p.health]), [['ok', 'connected'], ['paused', 'paused'], ['denied', 'error'], ['away', 'offline'], ['asks', 'paused']])
     assert.equal(o.peers[2].healthReason, 'denied by this Core')
     assert.equal(o.pendingRequests, 1)
-    const failing = await buildOverview(sources({ peers: [peer(B)], rules: [{ ...rule, machine: 'web01', to: B, state: 'error', error: 'peer B has not approved this Core' }] }))
+    const failing = await buildOverview(sources({ peers: [peer(B)], rules: [{ ...rule, machine: 'web01', to: ref(B), state: 'error', error: 'peer B has not approved this Core' }] }))
     assert.deepEqual([failing.peers[0].health, failing.peers[0].healthReason], ['error', 'peer B has not approved this Core'])
   })
 
   test('replication lag is the age of the newest point not on the target, 0 when it has them all', async () => {
     const records = [point('web01', 1), point('web01', 2)]
-    const rule = { machine: 'web01', to: B, state: 'idle', schedule: 'after-backup', bytesSent: 0, error: null }
+    const rule = { machine: 'web01', to: ref(B), state: 'idle', schedule: 'after-backup', bytesSent: 0, error: null }
     const behind = await buildOverview(sources({ records, rules: [{ ...rule, lastPoint: 'web01--1', pointsBehind: 1 }] }))
     // the newest point was taken at 02:00 on Jan 1st; now is midnight on Jan 2nd
     assert.equal(behind.rules[0].lagSeconds, 22 * 3600)
@@ -132,14 +134,14 @@ describe('the overview of a Core', () => {
       records,
       retention: {
         default: { keepLast: 1 },
-        machines: [{ machine: 'web01', tenant: '', origin: SELF, policy: { keepLast: 1 }, from: 'default', points: 2, wouldRemove: ['web01--2'], locked: 0, lockedUntil: null }]
+        machines: [{ machine: 'web01', tenant: '', origin: ref(SELF), policy: { keepLast: 1 }, policySource: 'default', points: 2, wouldRemove: ['web01--2'], locked: 0, lockedUntil: null }]
       },
       tenants: [tenant]
     }))
     const web = o.machines[0]
     assert.deepEqual(web.points.map(p => p.parentPresent), [false, true])
     assert.deepEqual(web.retention.wouldRemove, ['web01--2'])
-    assert.equal(web.retention.from, 'default')
+    assert.equal(web.retention.policySource, 'default')
     assert.deepEqual(o.defaultPolicy, { keepLast: 1 })
     assert.deepEqual(o.tenants, [tenant])
   })

@@ -186,7 +186,7 @@ export class TestCore {
 
   /** The rule sending `machine` to `to`, as `replication list` shows it. */
   async rule (machine: string, to: TestCore): Promise<RuleRow> {
-    const row = (await this.run('rules') as RuleRow[]).find(r => r.machine === machine && r.to === to.peerId)
+    const row = (await this.run('rules') as RuleRow[]).find(r => r.machine === machine && r.to.peerId === to.peerId)
     if (row === undefined) throw new Error(`${this.name} has no rule sending ${machine} to ${to.name}`)
     return row
   }

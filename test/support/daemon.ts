@@ -238,7 +238,7 @@ export class DaemonCore {
 
   /** This Core's rule sending `machine` to `to`, as `replication list --json` shows it. */
   async rule (machine: string, to: DaemonCore): Promise<any> {
-    const rule = (await this.api('rules')).find((r: any) => r.machine === machine && r.to === to.peerId)
+    const rule = (await this.api('rules')).find((r: any) => r.machine === machine && r.to.peerId === to.peerId)
     if (rule == null) throw new Error(`${this.name} has no rule sending ${machine} to ${to.name}`)
     return rule
   }

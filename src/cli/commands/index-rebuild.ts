@@ -23,7 +23,7 @@ export function register (program: Command): void {
       const bar = progressBar(opts.json !== true)
       const verified = await withCore(opts.repo, async core => await core.call('verify', {}, bar.onProgress)).finally(() => bar.stop())
       if (opts.json === true) printJson({ rebuilt, verified })
-      else process.stdout.write(`${verified.blocks} blocks checked: ${verified.corrupt.length} corrupt, ${verified.missing} missing\n${verified.ok ? 'ok' : 'FAILED'}\n`)
+      else process.stdout.write(`${verified.blocks} blocks checked: ${verified.corrupt.length} corrupt, ${verified.missing.length} missing\n${verified.ok ? 'ok' : 'FAILED'}\n`)
       if (!verified.ok || rebuilt.corrupt.length > 0) process.exitCode = 1
     })
 }

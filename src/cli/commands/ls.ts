@@ -22,12 +22,12 @@ export function register (program: Command): void {
     .action(async (machine: string, path: string | undefined, opts: CommonOptions & { point?: string, volume?: string }) => {
       const result = await withCore(opts.repo, async core => await core.call('ls', { machine, path, point: pointOption(opts.point), volume: opts.volume }))
       if (opts.json === true) return printJson(result)
-      const entries: any[] = Array.isArray(result) ? result : result.entries
+      const entries: any[] = result
       const shown = (name: string, escaped: boolean | undefined): string => escaped === true ? `${name} (escaped)` : name
       printTable<any>(entries, [
         { header: 'mode', value: r => r.mode != null ? (r.mode & 0o7777).toString(8).padStart(4, '0') : '' },
         { header: 'size', value: r => r.type === 'dir' ? '' : formatBytes(r.size ?? 0) },
-        { header: 'modified', value: r => r.mtime != null ? new Date(Array.isArray(r.mtime) ? r.mtime[0] * 1000 : r.mtime).toISOString().slice(0, 19).replace('T', ' ') : '' },
+        { header: 'modified', value: r => typeof r.mtime === 'string' ? r.mtime.slice(0, 19).replace('T', ' ') : '' },
         { header: 'present', value: r => r.present === false ? 'missing' : '' },
         { header: 'name', value: r => r.type === 'dir' ? shown(`${r.name}/`, r.escaped) : r.type === 'symlink' ? `${shown(r.name, r.escaped)} -> ${shown(r.target, r.targetEscaped)}` : shown(r.name + special(r), r.escaped) }
       ], '(empty)')

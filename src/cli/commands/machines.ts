@@ -2,19 +2,18 @@ import type { Command } from 'commander'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { printJson, printTable } from '../output.ts'
-import { peerNamer } from '../peer-names.ts'
+import { peerText, printJson, printTable } from '../output.ts'
 
 export function register (program: Command): void {
   withCommonOptions(program.command('machines'))
     .description('machines with recovery points on this Core (local and replicated)')
     .action(async (opts: CommonOptions) => {
-      const { rows, name } = await withCore(opts.repo, async core => ({ rows: await core.call('machines'), name: await peerNamer(core) }))
+      const rows = await withCore(opts.repo, async core => await core.call('machines'))
       if (opts.json === true) return printJson(rows)
       printTable<any>(rows, [
         { header: 'machine', value: r => r.machine },
         { header: 'tenant', value: r => r.tenant === '' ? '(own)' : r.tenant },
-        { header: 'origin', value: r => name(r.origin) },
+        { header: 'origin', value: r => peerText(r.origin) },
         { header: 'cluster', value: r => r.cluster },
         { header: 'points', value: r => r.points },
         { header: 'latest', value: r => r.latest }

@@ -3,7 +3,7 @@ import { runLong, withDetach } from '../long-operation.ts'
 import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
-import { printJson } from '../output.ts'
+import { peerText, printJson } from '../output.ts'
 import type { RepairReport } from '../../repair/index.ts'
 
 export function register (program: Command): void {
@@ -27,16 +27,16 @@ export function describeRepair (r: RepairReport): string {
   const lines: string[] = []
   for (const p of r.points) {
     const machine = p.tenant === '' ? p.machine : `${p.tenant}/${p.machine}`
-    const source = p.from.length > 0 ? `from ${p.from.join(', ')}` : 'from copies in this repository'
+    const source = p.from.length > 0 ? `from ${p.from.map(peerText).join(', ')}` : 'from copies in this repository'
     lines.push(p.state === 'whole'
       ? `point ${p.point} of ${machine}: whole again (${source})`
-      : `point ${p.point} of ${machine}: still damaged, ${p.missing} block${p.missing === 1 ? '' : 's'} missing`)
+      : `point ${p.point} of ${machine}: still damaged, ${p.missingBlocks} block${p.missingBlocks === 1 ? '' : 's'} missing`)
   }
   const whole = r.points.filter(p => p.state === 'whole').length
-  const fetched = r.peers.filter(p => p.blocks > 0).map(p => `${p.name ?? p.peer}: ${p.blocks} block${p.blocks === 1 ? '' : 's'}, ${formatBytes(p.bytes)}`)
+  const fetched = r.peers.filter(p => p.blocks > 0).map(p => `${peerText(p)}: ${p.blocks} block${p.blocks === 1 ? '' : 's'}, ${formatBytes(p.bytes)}`)
   lines.push(`repaired ${whole} of ${r.points.length} damaged point${r.points.length === 1 ? '' : 's'}: ${r.reinstated} block${r.reinstated === 1 ? '' : 's'} read well again, ` +
     `${r.foundLocally} found in this repository's packs, ${r.fetched} fetched${fetched.length > 0 ? ` (${fetched.join('; ')})` : ''}`)
-  for (const p of r.peers) if (p.error !== null) lines.push(`could not repair from ${p.name ?? p.peer}: ${p.error}`)
+  for (const p of r.peers) if (p.error !== null) lines.push(`could not repair from ${peerText(p)}: ${p.error}`)
   if (r.peersNotAsked !== null) lines.push(r.peersNotAsked)
   if (r.quarantined > 0) lines.push(`${r.quarantined} damaged block${r.quarantined === 1 ? '' : 's'} still wait${r.quarantined === 1 ? 's' : ''} for a good copy (a backup of the same data, a replication, a seed drive or drcore repair --from a peer that holds it)`)
   return lines.join('\n') + '\n'

@@ -3,7 +3,7 @@ import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
-import { printJson } from '../output.ts'
+import { printJson, peerText } from '../output.ts'
 import type { RuleRow } from '../../replication/api.ts'
 
 interface ReplicateOptions extends CommonOptions {
@@ -31,7 +31,7 @@ export function register (program: Command): void {
       }))
       for (const w of row.warnings) process.stderr.write(`warning: ${w}\n`)
       if (opts.json === true) return printJson(row)
-      process.stdout.write(`replicating ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+      process.stdout.write(`replicating ${row.machine} to ${peerText(row.to)}: ${describeRule(row)}\n`)
       if (row.state === 'error' && row.error != null) process.stdout.write(`not yet: ${row.error}; the rule runs once it may\n`)
     })
 }

@@ -3,7 +3,7 @@ import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
-import { printJson, printTable, shortId } from '../output.ts'
+import { printJson, printTable, shortId, peerText } from '../output.ts'
 import { progressBar } from '../progress.ts'
 import type { RuleRow } from '../../replication/api.ts'
 import { describeRule } from './replicate.ts'
@@ -21,7 +21,7 @@ export function register (program: Command): void {
       if (opts.json === true) return printJson(rows)
       printTable(rows, [
         { header: 'machine', value: r => r.machine },
-        { header: 'to', value: r => r.toName ?? shortId(r.to) },
+        { header: 'to', value: r => peerText(r.to) },
         { header: 'state', value: r => r.state },
         { header: 'schedule', value: r => r.schedule },
         { header: 'window', value: r => r.window },
@@ -37,14 +37,14 @@ export function register (program: Command): void {
     .action(async (machine: string, opts: RuleOptions) => {
       const row: RuleRow = await withCore(opts.repo, async core => await core.call('rulePause', { machine, to: opts.to }))
       if (opts.json === true) return printJson(row)
-      process.stdout.write(`paused replication of ${row.machine} to ${row.toName ?? row.to}\n`)
+      process.stdout.write(`paused replication of ${row.machine} to ${peerText(row.to)}\n`)
     })
 
   ruleCommand(replication, 'resume', 'resume a paused rule: it sends what accumulated while paused')
     .action(async (machine: string, opts: RuleOptions) => {
       const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleResume', { machine, to: opts.to }))
       if (opts.json === true) return printJson(row)
-      process.stdout.write(`resumed replication of ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+      process.stdout.write(`resumed replication of ${row.machine} to ${peerText(row.to)}: ${describeRule(row)}\n`)
     })
 
   ruleCommand(replication, 'set', "change a rule's schedule, window or limit; its counters and state stay (a running job keeps its limit)")
@@ -56,7 +56,7 @@ export function register (program: Command): void {
         machine, to: opts.to, schedule: opts.schedule, window: opts.window, limit: opts.limit
       }))
       if (opts.json === true) return printJson(row)
-      process.stdout.write(`replicating ${row.machine} to ${row.toName ?? row.to}: ${describeRule(row)}\n`)
+      process.stdout.write(`replicating ${row.machine} to ${peerText(row.to)}: ${describeRule(row)}\n`)
     })
 
   ruleCommand(replication, 'now', 'replicate now, outside the window and the schedule, and wait for the job (needs the running Core)')
@@ -73,7 +73,7 @@ export function register (program: Command): void {
       const r = await withCore(opts.repo, async core => await core.call('ruleNow', { machine, to: opts.to, wait: opts.wait }, bar.onProgress))
         .finally(() => { bar.stop(); process.off('SIGINT', leave) })
       if (opts.json === true) return printJson(r)
-      const to = r.toName ?? r.to
+      const to = peerText(r.to)
       if (!opts.wait) {
         process.stdout.write(`replication of ${r.machine} to ${to} started\n`)
         return
@@ -91,7 +91,7 @@ export function register (program: Command): void {
     .action(async (machine: string, opts: RuleOptions & { deleteRemote?: boolean }) => {
       const r = await withCore(opts.repo, async core => await core.call('ruleRemove', { machine, to: opts.to, deleteRemote: opts.deleteRemote }))
       if (opts.json === true) return printJson(r)
-      process.stdout.write(`removed the rule sending ${r.machine} to ${r.toName ?? r.to}${r.deletedRemote === true ? '; the target deleted its points' : ''}\n`)
+      process.stdout.write(`removed the rule sending ${r.machine} to ${peerText(r.to)}${r.deletedRemote === true ? '; the target deleted its points' : ''}\n`)
     })
 }
 

@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.ts'
 import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
-import { printJson, printTable, shortId } from '../output.ts'
+import { printJson, printTable, peerText } from '../output.ts'
 import { describePolicy } from '../../retention/view.ts'
 import type { PolicyView } from '../../retention/view.ts'
 import type { RetentionShow } from '../../core/handlers/retention.ts'
@@ -74,8 +74,8 @@ export function register (program: Command): void {
       process.stdout.write(`default: ${r.default === null ? 'none (machines without a policy keep every point)' : describePolicy(r.default)}\n`)
       printTable(r.machines, [
         { header: 'machine', value: m => m.tenant === '' ? m.machine : `${m.tenant}/${m.machine}` },
-        { header: 'origin', value: m => shortId(m.origin) },
-        { header: 'policy', value: m => m.policy === null ? 'none' : `${describePolicy(m.policy)}${m.from === 'default' ? ' (default)' : ''}` },
+        { header: 'origin', value: m => peerText(m.origin) },
+        { header: 'policy', value: m => m.policy === null ? 'none' : `${describePolicy(m.policy)}${m.policySource === 'default' ? ' (default)' : ''}` },
         { header: 'points', value: m => m.points },
         { header: 'next rollup removes', value: m => m.wouldRemove.length },
         { header: 'locked', value: m => m.locked > 0 ? `${m.locked} until ${m.lockedUntil}` : '-' }

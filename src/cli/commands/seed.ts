@@ -1,14 +1,14 @@
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { withCore } from '../connect.ts'
-import { peerNamer } from '../peer-names.ts'
 import { runLong, withDetach } from '../long-operation.ts'
 import type { LongOptions } from '../long-operation.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
-import { printJson, printTable } from '../output.ts'
-import type { SeedConsumeResult, SeedCreateResult, SeedRow } from '../../seed/api.ts'
+import { peerText, printJson, printTable } from '../output.ts'
+import type { PeerRef } from '../../api/peer-ref.ts'
+import type { SeedConsumeResult, SeedCreateOutput, SeedRow } from '../../seed/api.ts'
 
 export function register (program: Command): void {
   const seed = program.command('seed').description('seed drives: carry recovery points to another Core on removable media')
@@ -21,13 +21,13 @@ export function register (program: Command): void {
     .option('--to <peer>', 'the Core that will consume it (peer id or name)')
     .option('--max-size <size>', 'largest part, e.g. 700M or 4G (default: one part)')
     .action(async (opts: LongOptions & { out: string, machines?: string[], all?: boolean, to?: string, maxSize?: string }) => {
-      const result = await runLong<SeedCreateResult>(opts, 'seedCreate', { out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize },
+      const result = await runLong<SeedCreateOutput>(opts, 'seedCreate', { out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize },
         'the seed drive', `no seed was recorded; the next seed create removes the parts left in ${resolve(opts.out)}`)
       if (result === undefined) return
       for (const s of result.skipped) process.stderr.write(`left out point ${s.point} of ${s.machine}: ${s.reason}\n`)
       if (result.removed.length > 0) process.stderr.write(`removed ${result.removed.length} files an interrupted seed create had left in ${resolve(opts.out)}\n`)
       if (opts.json === true) return printJson(result)
-      const target = result.target != null ? await withCore(opts.repo, async core => (await peerNamer(core))(result.target)) : null
+      const target = result.target != null ? peerText(result.target) : null
       process.stdout.write(`seed ${result.seed}${target != null ? ` for ${target}` : ''}: ${result.points} points, ` +
         `${result.blocks} blocks, ${formatBytes(result.bytes)} in ${result.parts.length} part${result.parts.length > 1 ? 's' : ''} (${result.seconds.toFixed(1)} s)\n`)
       for (const part of result.parts) process.stdout.write(`  ${part.file}  ${formatBytes(part.size)}\n`)
@@ -36,17 +36,17 @@ export function register (program: Command): void {
   withCommonOptions(seed.command('list'))
     .description('seeds written here (outgoing) and seeds consumed here (incoming)')
     .action(async (opts: CommonOptions) => {
-      const { rows, name } = await withCore(opts.repo, async core => ({ rows: await core.call('seeds') as SeedRow[], name: await peerNamer(core) }))
+      const rows = await withCore(opts.repo, async core => await core.call('seeds') as SeedRow[])
       if (opts.json === true) return printJson(rows)
       printTable(rows, [
         { header: 'seed', value: r => r.seed },
         { header: 'direction', value: r => r.direction },
         { header: 'state', value: r => r.missingParts.length > 0 ? `${r.state} (missing ${r.missingParts.join(',')})` : r.state },
-        { header: 'peer', value: r => r.direction === 'outgoing' ? (r.target != null ? name(r.target) : 'any') : name(r.source) },
+        { header: 'peer', value: r => r.direction === 'outgoing' ? (r.target != null ? peerText(r.target) : 'any') : peerText(r.source) },
         { header: 'machines', value: r => r.machines.join(',') },
         { header: 'points', value: r => r.points },
-        { header: 'from', value: r => r.from },
-        { header: 'to', value: r => r.to },
+        { header: 'oldest', value: r => r.oldest },
+        { header: 'newest', value: r => r.newest },
         { header: 'parts', value: r => r.parts }
       ], '(no seeds)')
     })
@@ -57,7 +57,7 @@ export function register (program: Command): void {
     .action(async (id: string, opts: CommonOptions) => {
       const result = await withCore(opts.repo, async core => await core.call('seedAbandon', { seed: id }))
       if (opts.json === true) return printJson(result)
-      const rules = result.rules.map((r: { machine: string, to: string }) => `${r.machine} -> ${r.to}`)
+      const rules = result.rules.map((r: { machine: string, to: PeerRef }) => `${r.machine} -> ${peerText(r.to)}`)
       process.stdout.write(`seed ${result.seed} abandoned${rules.length > 0 ? `; rules ${rules.join(', ')} send its points over the network with their next job` : ''}\n`)
     })
 

@@ -3,7 +3,7 @@ import { withCore } from '../connect.ts'
 import { withCommonOptions } from '../common.ts'
 import type { CommonOptions } from '../common.ts'
 import { formatBytes } from '../../common/sizes.ts'
-import { formatTable, printJson, shortId } from '../output.ts'
+import { formatTable, printJson, shortId, peerText } from '../output.ts'
 import type { Column } from '../output.ts'
 import type { MachineOverview, Overview } from '../../status/index.ts'
 import { describePolicy } from '../../retention/view.ts'
@@ -46,11 +46,11 @@ export function formatStatus (o: Overview, viaDaemon: boolean): string {
   if (o.machines.length === 0) write('(none: take a recovery point with drcore backup)')
   const table = indentedTable(o.machines, [
     { header: 'machine', value: m => m.machine },
-    { header: 'from', value: m => m.direction === 'local' ? 'this Core' : (m.originName ?? shortId(m.origin)) },
+    { header: 'from', value: m => m.direction === 'local' ? 'this Core' : peerText(m.origin) },
     { header: 'tenant', value: m => m.tenant === '' ? '(own)' : m.tenant },
     { header: 'points', value: m => `${m.pointCount}: ${m.complete} complete${m.orphans > 0 ? `, ${m.orphans} orphan${m.orphans > 1 ? 's' : ''}` : ''}` },
     { header: 'chain', value: m => chainGlyphs(m) },
-    { header: 'retention', value: m => m.retention.policy === null ? '-' : `${describePolicy(m.retention.policy)}${m.retention.from === 'default' ? ' (default)' : ''}; next rollup removes ${m.retention.wouldRemove.length}` }
+    { header: 'retention', value: m => m.retention.policy === null ? '-' : `${describePolicy(m.retention.policy)}${m.retention.policySource === 'default' ? ' (default)' : ''}; next rollup removes ${m.retention.wouldRemove.length}` }
   ])
   if (o.machines.length > 0) out.push(...table)
   write()
@@ -70,7 +70,7 @@ export function formatStatus (o: Overview, viaDaemon: boolean): string {
   else {
     out.push(...indentedTable(o.rules, [
       { header: 'machine', value: x => x.machine },
-      { header: 'to', value: x => x.toName ?? shortId(x.to) },
+      { header: 'to', value: x => peerText(x.to) },
       { header: 'state', value: x => x.state + (x.error != null ? `: ${x.error}` : '') },
       { header: 'schedule', value: x => x.schedule + (x.window != null ? ` ${x.window}` : '') },
       { header: 'behind', value: x => x.pointsBehind ?? '-' },

@@ -12,7 +12,7 @@ export function register (program: Command): void {
       if (result === undefined) return
       if (opts.json === true) printJson(result)
       else {
-        process.stdout.write(`${result.blocks} blocks checked: ${result.corrupt.length} corrupt, ${result.missing} missing; ${result.orphans.length} orphan points\n`)
+        process.stdout.write(`${result.blocks} blocks checked: ${result.corrupt.length} corrupt, ${result.missing.length} missing; ${result.orphans.length} orphan points\n`)
         for (const cid of result.corrupt) process.stdout.write(`corrupt block ${cid}\n`)
         for (const p of result.lost) process.stdout.write(`point ${p} was complete and lost data\n`)
         for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`)

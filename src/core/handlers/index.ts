@@ -2,6 +2,7 @@ import type { Handlers } from '../../api/handler.ts'
 import type { PairingOperations } from '../../peers/index.ts'
 import type { PeerRepair } from '../../repair/index.ts'
 import type { Services } from '../services.ts'
+import { peerNamer } from './names.ts'
 import { peerHandlers } from './peers.ts'
 import { pruneHandlers } from './prune.ts'
 import { repairHandlers } from './repair.ts'
@@ -33,11 +34,12 @@ export interface NetworkParts {
 
 /** Every operation of the table in api/operations.ts, on a Core's services. */
 export function buildHandlers (services: Services, network: NetworkParts): Handlers {
-  const replication = replicationHandlers(services, network.jobs)
-  const seeds = seedHandlers({ ...services, triggers: network.jobs })
-  const retention = retentionHandlers(services)
+  const name = peerNamer(services)
+  const replication = replicationHandlers({ ...services, name }, network.jobs)
+  const seeds = seedHandlers({ ...services, name, triggers: network.jobs })
+  const retention = retentionHandlers({ ...services, name })
   return {
-    ...repositoryHandlers({ ...services, triggers: network.jobs, addresses: () => network.addresses() }),
+    ...repositoryHandlers({ ...services, name, triggers: network.jobs, addresses: () => network.addresses() }),
     ...repairHandlers(services, network.repair),
     ...pruneHandlers(services),
     ...peerHandlers(network.pairing),

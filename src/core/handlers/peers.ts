@@ -15,8 +15,9 @@ export function peerHandlers (pairing: PairingOperations) {
     peerApprove: async input => await pairing.approve(input.peer, { tenant: input.tenant }),
     peerDeny: async input => await pairing.deny(input.peer),
     peerIgnore: async input => {
+      const info = pairing.list().find(p => p.peerId === input.peer) ?? pairing.list().find(p => p.name === input.peer)
       await pairing.ignore(input.peer)
-      return { ignored: input.peer }
+      return { peerId: info?.peerId ?? input.peer, name: info?.name ?? null, ignored: true }
     },
     peerAllow: async input => await pairing.allow(input.peerId, { name: input.name, tenant: input.tenant, address: input.address }),
     peerRemove: async input => await pairing.remove(input.peer),

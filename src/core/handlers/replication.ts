@@ -1,4 +1,5 @@
 import type { Handlers } from '../../api/handler.ts'
+import type { PeerNamer } from '../../api/peer-ref.ts'
 import type { Progress, ProgressFn } from '../../api/operations.ts'
 import { NotFoundError, UsageError, UserError } from '../../errors.ts'
 import type { PeerRegistry } from '../../peers/index.ts'
@@ -18,6 +19,8 @@ export interface ReplicationParts {
   readonly points: PointIndex
   readonly peers: PeerRegistry
   readonly rules: RuleStore
+  /** names peers in results (api/peer-ref.ts) */
+  readonly name: PeerNamer
 }
 
 /**
@@ -163,14 +166,13 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       : activity?.running === true ? 'running' : blocked != null || rule.state === 'error' ? 'error' : 'idle'
     return {
       machine: rule.machine,
-      to: rule.to,
+      to: core.name(rule.to),
       state,
       schedule: rule.schedule,
       lastPoint: rule.lastPoint,
       pointsBehind: await jobs.pointsBehind(rule),
       bytesSent: rule.bytesSent + (activity?.progress?.bytesSent ?? 0),
       error: state === 'error' ? blocked ?? rule.error : null,
-      toName: core.peers.get(rule.to)?.name ?? null,
       window: rule.window,
       paused: rule.paused,
       seedDrive: rule.seedDrive,
@@ -179,7 +181,7 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       createdAt: rule.createdAt,
       lastRunAt: rule.lastRunAt,
       lastSuccessAt: rule.lastSuccessAt,
-      job: activity?.progress != null && activity.startedAt != null ? jobRow(rule, activity.progress, activity.startedAt) : null,
+      job: activity?.progress != null && activity.startedAt != null ? jobRow(activity.progress, activity.startedAt) : null,
       waitingForWindow: activity?.waitingForWindow ?? null,
       retryAt: activity?.retryAt ?? null,
       nextRunAt: activity?.nextRunAt ?? null
@@ -269,10 +271,10 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const { outcome } = await jobs.now(rule, onProgress == null ? undefined : jobProgress(onProgress))
       if (input.wait === false) {
         outcome.catch(() => {}) // the job's end is recorded on the rule and in the event log
-        return { machine: rule.machine, to: rule.to, toName: label(rule.to), started: true }
+        return { machine: rule.machine, to: core.name(rule.to), started: true }
       }
       const result: JobResult = await outcome
-      return { machine: rule.machine, to: rule.to, toName: label(rule.to), started: true, ...result }
+      return { machine: rule.machine, to: core.name(rule.to), started: true, ...result }
     },
 
     ruleRemove: async input => {
@@ -281,19 +283,20 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const deleteRemote = input.deleteRemote === true
       await jobs.remove(rule, deleteRemote)
       await rules.remove(rule.machine, rule.to)
-      return { machine: rule.machine, to: rule.to, toName: label(rule.to), removed: true, deletedRemote: deleteRemote }
+      return { machine: rule.machine, to: core.name(rule.to), removed: true, deletedRemote: deleteRemote }
     },
 
     fetch: async (input, onProgress) => {
       const from = peerOf(input.from, '--from')
-      return await jobs.fetch({ machine: input.machine, from, point: input.point, onProgress })
+      const result = await jobs.fetch({ machine: input.machine, from, point: input.point, onProgress })
+      return { ...result, from: core.name(result.from) }
     }
   } satisfies Pick<Handlers, 'ruleAdd' | 'rules' | 'rulePause' | 'ruleResume' | 'ruleSet' | 'ruleNow' | 'ruleRemove' | 'fetch'>
 }
 
-function jobRow (rule: RuleRecord, progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {
+function jobRow (progress: JobProgress, startedAt: string): NonNullable<RuleRow['job']> {
   const seconds = (Date.now() - Date.parse(startedAt)) / 1000
-  return { ...progress, machine: rule.machine, to: rule.to, startedAt, rate: seconds > 0 ? Math.round(progress.bytesSent / seconds) : 0 }
+  return { ...progress, startedAt, rate: seconds > 0 ? Math.round(progress.bytesSent / seconds) : 0 }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { Handlers } from '../../api/handler.ts'
+import type { PeerNamer } from '../../api/peer-ref.ts'
 import { CancelledError } from '../../api/cancel.ts'
 import type { ProgressFn } from '../../api/operations.ts'
 import { backup } from '../../backup/index.ts'
@@ -27,6 +28,8 @@ export interface RepositoryParts {
   readonly triggers: Pick<JobTriggers, 'backedUp' | 'verified'>
   /** the addresses the Core listens on (none without the network) */
   addresses (): string[]
+  /** names peers in results (api/peer-ref.ts) */
+  readonly name: PeerNamer
 }
 
 /** What `drcore verify` reports. */
@@ -38,8 +41,11 @@ export interface VerifyReport {
   corrupt: string[]
   /** the same blocks with what is wrong with them and when it was found */
   damaged: Array<{ cid: string, reason: string, at: string }>
-  /** blocks missing over all points' closures */
-  missing: number
+  /**
+   * blocks missing from points' closures, each once (CIDs), besides those in `corrupt`: never
+   * here (orphans) or gone (lost)
+   */
+  missing: string[]
   /** points whose older data was never here */
   orphans: string[]
   /** points that were complete and lost blocks: data loss until repaired */
@@ -92,8 +98,8 @@ export function repositoryHandlers (core: RepositoryParts) {
             `a restore of it brings back only ${names.join(', ')}; name every volume in each backup to keep them all`]
       return { ...result, warnings }
     },
-    machines: async () => await core.points.machineRows(),
-    points: async input => await core.points.pointRows(input.machine),
+    machines: async () => await core.points.machineRows(core.name),
+    points: async input => await core.points.pointRows(input.machine, core.name),
     ls: async input => await listPath(deps, { machine: input.machine, point: input.point, volume: input.volume, path: input.path }),
     restore: async (input, onProgress) => {
       if (!isAbsolute(input.dest)) throw new UsageError('restore: "dest" must be an absolute path')
@@ -134,5 +140,8 @@ async function verify (core: RepositoryParts, onProgress?: ProgressFn): Promise<
     : `verify found ${damaged.length} damaged blocks (${quarantined.length} new) and ${points.lost.length} damaged points`
   core.events.emit('verify.finished', summary, { blocks, corrupt: damaged.length, quarantined: quarantined.length, lost: points.lost.length }, ok ? 'info' : 'error')
   core.triggers.verified({ ok })
-  return { ok, blocks, corrupt: damaged.map(d => d.cid), damaged, missing: points.missing, orphans: points.orphans, lost: points.lost, warnings }
+  const corrupt = damaged.map(d => d.cid)
+  const inQuarantine = new Set(corrupt)
+  const missing = points.missing.filter(cid => !inQuarantine.has(cid))
+  return { ok, blocks, corrupt, damaged, missing, orphans: points.orphans, lost: points.lost, warnings }
 }

@@ -1,4 +1,5 @@
 import type { OperationInput, Handlers } from '../../api/handler.ts'
+import type { PeerNamer, PeerRef } from '../../api/peer-ref.ts'
 import { NotFoundError, UsageError } from '../../errors.ts'
 import type { EventSink } from '../../events/api.ts'
 import { emitRetentionEvent } from '../../events/retention.ts'
@@ -26,6 +27,8 @@ export interface RetentionParts {
   readonly tenants: Pick<TenantBlocks, 'usage'>
   readonly tenantSettings: TenantSettings
   readonly events: EventSink
+  /** names peers in results (api/peer-ref.ts) */
+  readonly name: PeerNamer
 }
 
 /** `forget`, `retention show/set/clear/apply`, `tenant list/set` (docs/retention.md). */
@@ -58,9 +61,9 @@ export function retentionHandlers (core: RetentionParts) {
     return {
       machine: machine.machine,
       tenant: machine.tenant,
-      origin: machine.origin,
+      origin: core.name(machine.origin),
       policy: preview?.plan.policy ?? null,
-      from: preview?.from ?? null,
+      policySource: preview?.from ?? null,
       points,
       wouldRemove: preview?.plan.removed ?? [],
       locked: locked.locked,
@@ -97,7 +100,10 @@ export function retentionHandlers (core: RetentionParts) {
   }
 
   return {
-    forget: async (input): Promise<ForgetResult> => await core.retention.forget(input.machine, keepOf(input), { dryRun: input.dryRun === true }),
+    forget: async (input): Promise<Named<ForgetResult>> => {
+      const result = await core.retention.forget(input.machine, keepOf(input), { dryRun: input.dryRun === true })
+      return { ...result, origin: core.name(result.origin) }
+    },
 
     retentionShow: async (): Promise<RetentionShow> => {
       const machines = await core.points.machines()
@@ -105,7 +111,7 @@ export function retentionHandlers (core: RetentionParts) {
       // a policy set for a machine before its first point (or after its last) is listed too
       for (const record of await core.policies.machines()) {
         const ref = { tenant: record.tenant ?? '', origin: record.origin ?? self, machine: record.machine ?? '' }
-        if (!rows.some(r => r.tenant === ref.tenant && r.origin === ref.origin && r.machine === ref.machine)) rows.push(await retentionRow(ref, 0))
+        if (!rows.some(r => r.tenant === ref.tenant && r.origin.peerId === ref.origin && r.machine === ref.machine)) rows.push(await retentionRow(ref, 0))
       }
       return { default: (await core.policies.get(null))?.policy ?? null, machines: rows }
     },
@@ -117,7 +123,7 @@ export function retentionHandlers (core: RetentionParts) {
       emitRetentionEvent(core.events, 'retention.policy-set', `retention policy of ${ref === null ? 'every machine without its own (the default)' : label(ref)}: ${describePolicy(view)}`, {
         machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref?.origin ?? null, policy: view
       })
-      return { machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref?.origin ?? null, default: ref === null, policy: view }
+      return { machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref === null ? null : core.name(ref.origin), default: ref === null, policy: view }
     },
 
     retentionClear: async (input) => {
@@ -128,10 +134,10 @@ export function retentionHandlers (core: RetentionParts) {
       emitRetentionEvent(core.events, 'retention.policy-set', `retention policy of ${ref === null ? 'every machine without its own (the default)' : label(ref)} removed`, {
         machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref?.origin ?? null, policy: null
       })
-      return { machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref?.origin ?? null, default: ref === null, cleared: true }
+      return { machine: ref?.machine ?? null, tenant: ref?.tenant ?? null, origin: ref === null ? null : core.name(ref.origin), default: ref === null, cleared: true }
     },
 
-    retentionApply: async () => (await core.retention.rollupAll()).map(applied),
+    retentionApply: async () => (await core.retention.rollupAll()).map(plan => ({ ...applied(plan), origin: core.name(plan.machine.origin) })),
 
     tenants: async (): Promise<TenantRow[]> => await tenantRows(),
 
@@ -174,6 +180,9 @@ function lockOf (text: string): string {
 function applied (plan: RetentionPlan): { machine: string, tenant: string, origin: string, policy: PolicyView, kept: number, removed: string[], locked: number } {
   return { ...plan.machine, policy: plan.policy, kept: plan.kept.length, removed: plan.removed, locked: plan.locked }
 }
+
+/** A result with its `origin` peer named as every result names peers. */
+type Named<T extends { origin: string }> = Omit<T, 'origin'> & { origin: PeerRef }
 
 function lockOnly (locked: { points: Set<string>, until: string | null }): { locked: number, lockedUntil: string | null } {
   return { locked: locked.points.size, lockedUntil: locked.until }

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path'
 import type { Handlers } from '../../api/handler.ts'
+import type { PeerNamer, PeerRef } from '../../api/peer-ref.ts'
 import { SerialQueue } from '../../common/serial-queue.ts'
 import { parseSize } from '../../common/sizes.ts'
 import { NotFoundError, UsageError, UserError } from '../../errors.ts'
@@ -11,7 +12,7 @@ import type { PointPins } from '../../points/pins.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
 import type { RuleStore } from '../../rules/index.ts'
 import { consumeSeed, missingParts, removeUnfinishedSeeds, selectPoints, writeSeed } from '../../seed/index.ts'
-import type { SeedConsumeResult, SeedCreateResult, SeedImports, SeedRegistry, SeedRow, SeedSelection } from '../../seed/index.ts'
+import type { SeedConsumeResult, SeedCreateOutput, SeedImports, SeedRegistry, SeedRow, SeedSelection } from '../../seed/index.ts'
 import type { BlockStore } from '../../store/api.ts'
 import type { Retention } from '../../retention/index.ts'
 import type { TenantBlocks, TenantQuotas } from '../../tenants/index.ts'
@@ -44,6 +45,8 @@ export interface SeedParts {
   readonly retention: Pick<Retention, 'rollup'>
   /** a seed consumed or abandoned may start replication jobs */
   readonly triggers: Pick<JobTriggers, 'seedConsumed' | 'seedAbandoned'>
+  /** names peers in results (api/peer-ref.ts) */
+  readonly name: PeerNamer
 }
 
 /**
@@ -55,9 +58,10 @@ export function seedHandlers (core: SeedParts) {
   const registry = core.seeds
   const imports = core.seedImports
   const writes = new SerialQueue()
+  const named = (peerId: string | null): PeerRef | null => peerId === null ? null : core.name(peerId)
 
   return {
-    seedCreate: async (input, onProgress) => await writes.run(async (): Promise<SeedCreateResult> => {
+    seedCreate: async (input, onProgress) => await writes.run(async (): Promise<SeedCreateOutput> => {
       if (!isAbsolute(input.out)) throw new UsageError('seed create: "out" must be an absolute path')
       const maxSize = input.maxSize === undefined ? undefined : partSize(input.maxSize)
       const to = input.to === undefined ? undefined : resolveTarget(core.peers, input.to, self)
@@ -79,7 +83,7 @@ export function seedHandlers (core: SeedParts) {
       core.events.emit('seed.created',
         `seed ${record.seed} written to ${record.dir}: ${record.points.length} points of ${record.machines.map(m => m.machine).join(', ')} in ${record.parts} part${record.parts > 1 ? 's' : ''}`,
         { seed: record.seed, target: record.target, dir: record.dir, parts: record.parts, points: record.points.length, blocks: record.blocks, bytes: record.bytes, rules: record.rules })
-      return { ...result, removed }
+      return { ...result, target: named(result.target), removed }
     }),
 
     seeds: async (): Promise<SeedRow[]> => {
@@ -89,12 +93,12 @@ export function seedHandlers (core: SeedParts) {
           seed: r.seed,
           direction: 'outgoing',
           state: r.state,
-          source: self,
-          target: r.target,
+          source: core.name(self),
+          target: named(r.target),
           machines: r.machines.map(m => m.machine),
           points: r.points.length,
-          from: r.from,
-          to: r.to,
+          oldest: r.from,
+          newest: r.to,
           parts: r.parts,
           missingParts: [],
           bytes: r.bytes,
@@ -108,12 +112,12 @@ export function seedHandlers (core: SeedParts) {
           seed: r.seed,
           direction: 'incoming',
           state: missing.length === 0 ? 'consumed' : 'partial',
-          source: r.source,
-          target: r.target,
+          source: core.name(r.source),
+          target: named(r.target),
           machines: r.machines.map(m => m.machine),
           points: r.points.length,
-          from: dates[0],
-          to: dates[dates.length - 1],
+          oldest: dates[0],
+          newest: dates[dates.length - 1],
           parts: r.parts,
           missingParts: missing,
           bytes: null,
@@ -129,10 +133,10 @@ export function seedHandlers (core: SeedParts) {
         `seed ${record.seed} abandoned: the next replication job sends its points over the network`,
         { seed: record.seed, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to })) }, 'warning')
       core.triggers.seedAbandoned(changed.map(r => ({ machine: r.machine, to: r.to })))
-      return { seed: record.seed, state: record.state, target: record.target, rules: changed.map(r => ({ machine: r.machine, to: r.to, seedState: r.seedState })) }
+      return { seed: record.seed, state: record.state, target: named(record.target), rules: changed.map(r => ({ machine: r.machine, to: core.name(r.to), seedState: r.seedState })) }
     }),
 
-    seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult> => {
+    seedConsume: async (input, onProgress) => await writes.run(async (): Promise<SeedConsumeResult & { source: PeerRef | null }> => {
       if (!isAbsolute(input.dir)) throw new UsageError('seed consume: "dir" must be an absolute path')
       const result = await consumeSeed({
         store: core.store,
@@ -147,7 +151,7 @@ export function seedHandlers (core: SeedParts) {
       // the points it brought are received points: their machines' policies apply
       const record = result.seed === null || result.tenant === null ? undefined : await imports.get(result.seed)
       for (const m of record?.machines ?? []) await rollupQuietly(core.retention, core.events, { tenant: result.tenant!, origin: m.origin, machine: m.machine })
-      return result
+      return { ...result, source: named(record?.source ?? null) }
     })
   } satisfies Pick<Handlers, 'seedCreate' | 'seeds' | 'seedAbandon' | 'seedConsume'>
 }

@@ -8,7 +8,7 @@ import { drcore, drcoreJson } from '../../support/daemon.ts'
 import { tempDir, removeDir } from '../../support/dirs.ts'
 
 function pt (seq: number, kind: 'base' | 'incremental', complete = true): PointOverview {
-  return { point: `p${seq}`, seq, kind, parent: null, complete, missing: complete ? 0 : 3, skipped: 0, createdAt: '2026-01-01T00:00:00.000Z', receivedAt: null, parentPresent: null, origin: 'o', tenant: '', files: 1, bytes: 1 }
+  return { point: `p${seq}`, seq, kind, parent: null, complete, missingBlocks: complete ? 0 : 3, skipped: 0, createdAt: '2026-01-01T00:00:00.000Z', receivedAt: null, parentPresent: null, origin: { peerId: 'o', name: null }, tenant: '', files: 1, bytes: 1 }
 }
 
 test('a chain prints as glyphs: B base image, i incremental, o orphan, | before a new chain, … for older points', () => {
@@ -27,10 +27,10 @@ test('the text overview names machines with counts, peers with health, rules wit
     core: { peerId: '12D3KooWSelf', name: 'hq', online: true, addresses: [] },
     generatedAt: '2026-01-01T00:00:00.000Z',
     repository: { blocks: 10, logicalBytes: 10 * 1024 * 1024, rawBytes: 4 * 1024 * 1024, storedBytes: 2 * 1024 * 1024, packs: 1, packBytes: 2 * 1024 * 1024, dedupRatio: 2.5, compressionRatio: 2, reductionRatio: 5, measuredAt: '' },
-    machines: [{ machine: 'db01', tenant: 'siteB', origin: '12D3KooWPeerB', originName: 'siteB', cluster: null, direction: 'incoming', receivedFrom: '12D3KooWPeerB', pointCount: 2, complete: 1, orphans: 1, logicalBytes: 2, points: [pt(1, 'base', false), pt(2, 'incremental')], retention: { policy: null, from: null, wouldRemove: [], locked: 0, lockedUntil: null } }],
+    machines: [{ machine: 'db01', tenant: 'siteB', origin: { peerId: '12D3KooWPeerB', name: 'siteB' }, cluster: null, direction: 'incoming', receivedFrom: { peerId: '12D3KooWPeerB', name: 'siteB' }, pointCount: 2, complete: 1, orphans: 1, logicalBytes: 2, points: [pt(1, 'base', false), pt(2, 'incremental')], retention: { policy: null, policySource: null, wouldRemove: [], locked: 0, lockedUntil: null } }],
     peers: [{ peerId: '12D3KooWPeerB', name: 'siteB', state: 'approved', tenant: 'siteB', online: true, addresses: [], accepts: true, canSendTo: true, announcedName: null, requestedAt: null, askedAt: null, health: 'connected', healthReason: 'connected' }],
     pendingRequests: 2,
-    rules: [{ machine: 'web01', to: '12D3KooWPeerB', toName: 'siteB', state: 'idle', schedule: 'after-backup', lastPoint: null, pointsBehind: 1, bytesSent: 2048, error: null, lagSeconds: 3720 }],
+    rules: [{ machine: 'web01', to: { peerId: '12D3KooWPeerB', name: 'siteB' }, state: 'idle', schedule: 'after-backup', lastPoint: null, pointsBehind: 1, bytesSent: 2048, error: null, lagSeconds: 3720 }],
     seeds: [],
     defaultPolicy: null,
     tenants: [{ tenant: 'siteB', peers: [], points: 2, storedBytes: 512 * 1024, quota: 1024 * 1024, retentionLock: '30d', blocks: 3, lockedPoints: 2, lockedUntil: '2026-01-31T00:00:00.000Z' }]

@@ -36,7 +36,7 @@ async function refresh () {
     for (const rule of overview.rules) {
       const running = rule.job ?? rule.progress
       // a page opened mid-job starts from the rule's snapshot; live reports take over from there
-      if (running && rule.state === 'running' && !state.jobs.get(ruleKey(rule.machine, rule.to))?.live) updateJob(rule.machine, rule.to, { ...running, running: true })
+      if (running && rule.state === 'running' && !state.jobs.get(ruleKey(rule.machine, rule.to.peerId))?.live) updateJob(rule.machine, rule.to.peerId, { ...running, running: true })
     }
     render()
   } catch (err) {

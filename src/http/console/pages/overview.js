@@ -26,7 +26,7 @@ export function render () {
     card('Replication rules', String(o.rules.length), failing ? `${failing} failing` : `${o.rules.filter(x => x.state === 'running').length} running`, '#replication'))
 
   const machines = o.machines.map(m => {
-    const origin = m.direction === 'local' ? 'this Core' : (m.originName ?? short(m.origin))
+    const origin = m.direction === 'local' ? 'this Core' : (m.origin.name ?? short(m.origin.peerId))
     const chainLabel = `${m.machine}: ${m.pointCount} points, ${m.complete} complete, ${m.orphans} orphans`
     const shown = m.points
     const boxes = []
@@ -40,10 +40,10 @@ export function render () {
         'data-point': p.point,
         'data-state': p.complete ? 'complete' : 'orphan',
         'data-kind': p.kind,
-        'data-key': `pt-${m.tenant}-${m.origin}-${p.point}`,
+        'data-key': `pt-${m.tenant}-${m.origin.peerId}-${p.point}`,
         tabindex: i === shown.length - 1 ? 0 : -1,
         'aria-pressed': selected ? 'true' : 'false',
-        'aria-label': `${p.kind === 'base' ? 'base image' : 'incremental'} #${p.seq}, ${when(p.createdAt)}, ${p.complete ? 'complete' : `orphan, ${p.missing} blocks missing`}`,
+        'aria-label': `${p.kind === 'base' ? 'base image' : 'incremental'} #${p.seq}, ${when(p.createdAt)}, ${p.complete ? 'complete' : `orphan, ${p.missingBlocks} blocks missing`}`,
         title: `#${p.seq} ${p.kind} · ${when(p.createdAt)} · ${bytes(p.bytes)} · ${p.complete ? 'complete' : 'orphan'}`,
         onclick: () => selectPoint(m, p),
         onkeydown: timelineKeys
@@ -53,7 +53,7 @@ export function render () {
       h('header', {},
         h('h3', {}, m.machine),
         h('div', { class: 'facts' },
-          h('span', {}, m.direction === 'local' ? 'backed up here' : `replicated from ${peerName(m.receivedFrom ?? m.origin)}`),
+          h('span', {}, m.direction === 'local' ? 'backed up here' : `replicated from ${peerName((m.receivedFrom ?? m.origin).peerId)}`),
           h('span', {}, `origin ${origin}`),
           m.tenant ? h('span', {}, `tenant ${m.tenant}`) : null,
           m.cluster ? h('span', {}, `cluster ${m.cluster}`) : null,
@@ -107,7 +107,7 @@ function showPoint (m, p) {
     row('Point', h('code', { class: 'copyable' }, p.point)),
     row('Machine', `${m.machine} #${p.seq} (${p.kind === 'base' ? 'base image' : 'incremental'})`),
     row('Taken', `${when(p.createdAt)} (${ago(p.createdAt)})`),
-    row('State', (p.complete ? 'complete: volume- and file-level restore' : `orphan: ${p.missing} blocks missing; file-level restore only until they arrive`) +
+    row('State', (p.complete ? 'complete: volume- and file-level restore' : `orphan: ${p.missingBlocks} blocks missing; file-level restore only until they arrive`) +
       (p.skipped > 0 ? `; partial: ${p.skipped} entries were not stored (see the backup's skipped list)` : '')),
     row('Data', `${p.files} files, ${bytes(p.bytes)}`),
     row('Parent', p.parent ? [h('code', {}, short(p.parent)), p.parentPresent === false ? ' (forgotten here: this point stays whole, its closure is its own)' : ''] : '– (starts a chain)'),
@@ -121,5 +121,5 @@ function retentionText (r) {
   if (r.policy === null) return `no retention policy${lock}`
   const names = { keepLast: 'last', keepHourly: 'hourly', keepDaily: 'daily', keepWeekly: 'weekly', keepMonthly: 'monthly', keepYearly: 'yearly', keepWithin: 'within' }
   const policy = Object.entries(r.policy).map(([k, v]) => `${names[k] ?? k} ${v}`).join(', ')
-  return `keep ${policy}${r.from === 'default' ? ' (default)' : ''}; next rollup removes ${plural(r.wouldRemove.length, 'point')}${lock}`
+  return `keep ${policy}${r.policySource === 'default' ? ' (default)' : ''}; next rollup removes ${plural(r.wouldRemove.length, 'point')}${lock}`
 }

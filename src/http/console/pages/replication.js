@@ -18,10 +18,10 @@ export function render () {
       h('thead', {}, h('tr', {}, h('th', {}, 'Machine → target'), h('th', {}, 'State and schedule'), h('th', {}, 'Last point'), h('th', { class: 'num' }, 'Behind'), h('th', { class: 'num' }, 'Sent'), h('th', { class: 'wide' }, 'Progress'), h('th', {}, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, rules.map(r => {
         const paused = r.paused === true || r.state === 'paused'
-        const key = ruleKey(r.machine, r.to)
-        const path = `/replication/${enc(r.machine)}/${enc(r.to)}`
+        const key = ruleKey(r.machine, r.to.peerId)
+        const path = `/replication/${enc(r.machine)}/${enc(r.to.peerId)}`
         return h('tr', { 'data-rule': key },
-          h('td', { class: 'nowrap' }, h('strong', {}, r.machine), h('div', { class: 'muted' }, `→ ${peerName(r.to)}`)),
+          h('td', { class: 'nowrap' }, h('strong', {}, r.machine), h('div', { class: 'muted' }, `→ ${peerName(r.to.peerId)}`)),
           h('td', {}, h('span', { class: `state ${r.state}` }, r.state),
             h('div', { class: 'muted' }, [r.schedule, r.window ? `window ${r.window}` : null, r.limit ? `limit ${bytes(r.limit)}/s` : null].filter(Boolean).join(' · ')),
             r.seedDrive ? h('div', { class: 'muted' }, `seed drive ${r.seedState ?? ''}`) : null,
@@ -29,16 +29,16 @@ export function render () {
           h('td', { class: 'nowrap' }, r.lastPoint ? h('code', { title: r.lastPoint }, short(r.lastPoint)) : '–', r.lastSuccessAt ? h('div', { class: 'muted' }, ago(r.lastSuccessAt)) : null),
           h('td', { class: 'num nowrap' }, r.pointsBehind ?? '–', r.lagSeconds ? h('div', { class: 'muted' }, `lag ${duration(r.lagSeconds)}`) : null),
           h('td', { class: 'num nowrap' }, bytes(r.bytesSent)),
-          h('td', { class: 'wide' }, progressBar(r.machine, r.to)),
+          h('td', { class: 'wide' }, progressBar(r.machine, r.to.peerId)),
           h('td', {}, h('div', { class: 'actions nowrap' },
             paused
-              ? h('button', { type: 'button', 'data-key': `resume-${key}`, onclick: (ev) => act(ev.currentTarget, `resumed ${r.machine} → ${peerName(r.to)}`, () => api('POST', `${path}/resume`, {})) }, 'Resume')
-              : h('button', { type: 'button', 'data-key': `pause-${key}`, onclick: (ev) => act(ev.currentTarget, `paused ${r.machine} → ${peerName(r.to)}`, () => api('POST', `${path}/pause`, {})) }, 'Pause'),
+              ? h('button', { type: 'button', 'data-key': `resume-${key}`, onclick: (ev) => act(ev.currentTarget, `resumed ${r.machine} → ${peerName(r.to.peerId)}`, () => api('POST', `${path}/resume`, {})) }, 'Resume')
+              : h('button', { type: 'button', 'data-key': `pause-${key}`, onclick: (ev) => act(ev.currentTarget, `paused ${r.machine} → ${peerName(r.to.peerId)}`, () => api('POST', `${path}/pause`, {})) }, 'Pause'),
             h('button', { class: 'primary', type: 'button', 'data-key': `now-${key}`, onclick: (ev) => replicateNow(ev.currentTarget, r) }, 'Replicate now'),
             h('button', {
               class: 'danger',
               type: 'button',
-              onclick: (ev) => { if (confirm(`Remove the rule ${r.machine} → ${peerName(r.to)}? Points already replicated stay on the target.`)) act(ev.currentTarget, 'rule removed', () => api('DELETE', path)) }
+              onclick: (ev) => { if (confirm(`Remove the rule ${r.machine} → ${peerName(r.to.peerId)}? Points already replicated stay on the target.`)) act(ev.currentTarget, 'rule removed', () => api('DELETE', path)) }
             }, 'Remove'))))
       }))))
 
@@ -64,8 +64,8 @@ export function render () {
       h('thead', {}, h('tr', {}, h('th', {}, 'Machine'), h('th', {}, 'Source Core'), h('th', {}, 'Origin'), h('th', {}, 'Tenant'), h('th', { class: 'num' }, 'Points'), h('th', {}, 'State'), h('th', {}, 'Latest'))),
       h('tbody', {}, incoming.map(m => h('tr', { 'data-machine': m.machine, 'data-tenant': m.tenant },
         h('td', {}, h('strong', {}, m.machine)),
-        h('td', {}, peerName(m.receivedFrom ?? m.origin)),
-        h('td', {}, m.originName ?? short(m.origin)),
+        h('td', {}, peerName((m.receivedFrom ?? m.origin).peerId)),
+        h('td', {}, m.origin.name ?? short(m.origin.peerId)),
         h('td', {}, m.tenant || '(own)'),
         h('td', { class: 'num' }, m.pointCount),
         h('td', {}, m.orphans ? h('span', { class: 'state paused' }, `${m.orphans} orphan${m.orphans > 1 ? 's' : ''}`) : h('span', { class: 'state ok' }, 'complete')),
@@ -73,12 +73,12 @@ export function render () {
 }
 
 async function replicateNow (button, r) {
-  if (updateJob(r.machine, r.to, { running: true, reset: true })) render()
-  await act(button, `replicated ${r.machine} → ${peerName(r.to)}`, () =>
-    api('POST', `/replication/${enc(r.machine)}/${enc(r.to)}/now`, {}, (p) => {
+  if (updateJob(r.machine, r.to.peerId, { running: true, reset: true })) render()
+  await act(button, `replicated ${r.machine} → ${peerName(r.to.peerId)}`, () =>
+    api('POST', `/replication/${enc(r.machine)}/${enc(r.to.peerId)}/now`, {}, (p) => {
       // the same job's progress also arrives on the event stream; this is for a Core that does not publish it
-      const job = state.jobs.get(ruleKey(r.machine, r.to))
-      if (p.unit === 'bytes' && !job?.live && updateJob(r.machine, r.to, { running: true, pointBytesSent: p.done, bytesToSend: p.total })) render()
+      const job = state.jobs.get(ruleKey(r.machine, r.to.peerId))
+      if (p.unit === 'bytes' && !job?.live && updateJob(r.machine, r.to.peerId, { running: true, pointBytesSent: p.done, bytesToSend: p.total })) render()
     }))
 }
 

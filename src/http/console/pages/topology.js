@@ -23,12 +23,12 @@ export function render () {
     l.states.push(stateName)
     links.set(key, l)
   }
-  for (const r of o.rules) { add(r.to, 'peer'); link(o.core.peerId, r.to, r.machine, 'rule', r.state) }
+  for (const r of o.rules) { add(r.to.peerId, 'peer'); link(o.core.peerId, r.to.peerId, r.machine, 'rule', r.state) }
   for (const m of o.machines.filter(x => x.direction === 'incoming')) {
-    const from = m.receivedFrom ?? m.origin
+    const from = (m.receivedFrom ?? m.origin).peerId
     add(from, 'peer')
     link(from, o.core.peerId, m.machine, 'incoming', m.orphans ? 'orphans' : 'ok')
-    if (m.origin !== from) { add(m.origin, 'origin'); link(m.origin, from, m.machine, 'inferred', 'ok') }
+    if (m.origin.peerId !== from) { add(m.origin.peerId, 'origin'); link(m.origin.peerId, from, m.machine, 'inferred', 'ok') }
   }
 
   const W = 900
