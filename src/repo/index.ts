@@ -13,6 +13,7 @@ import type { ChunkerOptions } from '../chunker/index.ts'
 import { checkRepositoryFormat, recordRepositoryFormat } from './format.ts'
 import type { RootDb } from '../store/index.ts'
 import type { S3StorageConfig } from '../store/s3/options.ts'
+import { makeDirs } from '../fsx/make-dirs.ts'
 
 export type { Config } from './config.ts'
 
@@ -57,7 +58,7 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
   }
   try {
     // the owner's only: folders 0700, files 0600, whatever the umask (docs/architecture.md)
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await makeDirs(dir, 0o700)
     await chmod(dir, 0o700)
     await mkdir(join(dir, 'packs'), { mode: 0o700 })
     await mkdir(join(dir, 'index'), { mode: 0o700 })

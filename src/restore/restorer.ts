@@ -19,6 +19,7 @@ import type { PointRecord, SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
 import { select, volumeEntry } from './select.ts'
 import type { RestoreDeps, RestoreOptions, RestoreProgress, RestoreResult } from './api.ts'
+import { makeDirs } from '../fsx/make-dirs.ts'
 
 /** Chunk reads in flight while writing a file: the store decompresses and rehashes on other threads. */
 const READ_AHEAD = 8
@@ -67,7 +68,7 @@ export async function restore (deps: RestoreDeps, opts: RestoreOptions): Promise
     targets = [{ entry, path: childPath(Buffer.from(opts.dest), entry.name) }]
   }
 
-  const createdDest = await atDestination(opts.dest, mkdir(opts.dest, { recursive: true }))
+  const createdDest = await atDestination(opts.dest, makeDirs(opts.dest))
   for (const t of targets) {
     if (await exists(t.path)) throw new UserError(`restore target already exists: ${showPath(t.path)} (restore into a directory that does not hold it)`)
   }

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { FileSystemError, InvalidInputError, UserError } from '../errors.ts'
@@ -17,6 +16,7 @@ import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
 import type { SeedSelection } from './selection.ts'
 import type { CreatedPart, SeedCreateResult, SeedDescriptor, SeedMachine, SeedRecord } from './api.ts'
+import { makeDirs } from '../fsx/make-dirs.ts'
 
 export interface CreateDeps {
   store: BlockStore
@@ -82,7 +82,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const seed = await signSeed({ ...draft, parts: layout.parts.length, blocks: layout.blocks, bytes: layout.bytes }, deps.privateKey)
   const id = seed.id.toString()
-  await mkdir(options.dir, { recursive: true }).catch((err: unknown) => { throw new FileSystemError('creating the seed directory', options.dir, err) })
+  await makeDirs(options.dir).catch((err: unknown) => { throw new FileSystemError('creating the seed directory', options.dir, err) })
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
