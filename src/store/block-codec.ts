@@ -10,7 +10,7 @@ import type { EncodedBody } from './encode-pool.ts'
 import { MIN_COMPRESS_SIZE } from './constants.ts'
 import { BlockIntegrityError } from './errors.ts'
 import { FLAG_ZSTD, KNOWN_FLAGS } from './pack-format.ts'
-import { zstdFrameInfo } from './zstd-frame.ts'
+import { firstFrameOnly, zstdFrameInfo } from './zstd-frame.ts'
 
 export type { EncodedBody } from './encode-pool.ts'
 
@@ -65,7 +65,9 @@ export function ownBlock (bytes: Uint8Array): OwnedBlock {
  * to `cid`. Resolves to the copy as it came (what is stored is what was proved); rejects with
  * `BlockIntegrityError` saying what is wrong. `stored.body` is borrowed for this call only.
  */
-export function ownStored (cid: CID, stored: StoredBlock): Promise<EncodedBody> {
+export function ownStored (cid: CID, given: StoredBlock): Promise<EncodedBody> {
+  // a body from a Core that stored the empty frame Node's compressor sometimes appends
+  const stored = (given.flags & FLAG_ZSTD) !== 0 ? { ...given, body: firstFrameOnly(given.body) } : given
   const problem = storedShapeProblem(stored)
   if (problem !== undefined) return Promise.reject(new BlockIntegrityError(cid.toString(), stored.body.length, problem))
   const reservation = reserveEncoding(stored.body)

@@ -9,7 +9,8 @@ import { DEFAULT_LIMITS } from './constants.ts'
 import type { StoreLimits } from './constants.ts'
 import { decodeLocation, encodeLocation } from './location.ts'
 import type { BlockLocation } from './location.ts'
-import { parsePackFileName } from './pack-format.ts'
+import { FLAG_ZSTD, parsePackFileName } from './pack-format.ts'
+import { firstFrameOnly } from './zstd-frame.ts'
 import { ReadHandles } from './pack-files.ts'
 import type { OpenPackFile, PackDirectory, PackFileHandle } from './pack-files.ts'
 import { packKey, recoverPacks } from './recovery.ts'
@@ -140,9 +141,9 @@ export class PackBlockStore implements BlockStore, WriterHost {
   async getStored (cid: CID): Promise<StoredBlock> {
     return await this.#readIndexed(cid, async (location) => {
       const body = await this.#readBody(cid, location)
-      // proved as `get` would; the body goes out as it is
+      // proved as `get` would; the body goes out as it is, one zstd frame (firstFrameOnly)
       await decodeBody(cid, location.flags, body, location.rawLength)
-      return { flags: location.flags, body, rawLength: location.rawLength }
+      return { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength }
     })
   }
 

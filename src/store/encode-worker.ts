@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { FLAG_ZSTD } from './pack-format.ts'
+import { firstFrameOnly } from './zstd-frame.ts'
 
 /** `compress[i]`: keep the block as it is, try zstd on it, or prove a stored body. */
 export const KEEP = 0
@@ -81,7 +82,7 @@ export function encodeBatch (request: EncodeRequest): Required<Omit<EncodeReply,
       if (error !== null) size = 0
     } else if (request.compress[i] === COMPRESS) {
       // the pledged size lets zstd size its window and tables to the block, not to 2 MiB
-      compressed = zstdCompressSync(block, { ...options, pledgedSrcSize: length })
+      compressed = firstFrameOnly(zstdCompressSync(block, { ...options, pledgedSrcSize: length }))
       if (compressed.length < length) {
         flag = FLAG_ZSTD
         size = compressed.length

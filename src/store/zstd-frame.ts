@@ -110,3 +110,31 @@ export function rawZstdFrame (parts: Uint8Array[], length: number): Uint8Array[]
   }
   return out
 }
+
+/**
+ * `body` without the empty frames that follow its first: Node's zstd compressor, when its
+ * output is exactly its 16 KiB chunk, appends an empty frame (9 bytes) after the real one. The
+ * store keeps one frame per body (seed parts cut bodies at frame boundaries, receivers check the
+ * shape), so new bodies are trimmed when written and bodies stored before that when read; a body
+ * followed by anything else is returned as it is (the shape check names what is wrong).
+ */
+export function firstFrameOnly (body: Uint8Array): Uint8Array {
+  let first: FrameInfo | undefined
+  try {
+    first = zstdFrameInfo(body)
+  } catch {
+    return body
+  }
+  if (first === undefined || first.length === body.length) return body
+  for (let at = first.length; at < body.length;) {
+    let next: FrameInfo | undefined
+    try {
+      next = zstdFrameInfo(body, at)
+    } catch {
+      return body
+    }
+    if (next === undefined || next.contentSize !== 0) return body
+    at += next.length
+  }
+  return body.subarray(0, first.length)
+}
