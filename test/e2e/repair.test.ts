@@ -90,7 +90,7 @@ describe('drcore repair rebuilds damaged points from the peers that hold them', 
     assert.match(r.stdout, /^2 damaged blocks still wait for a good copy/m)
     const report = await a.json(['repair', '--from', 'c'], 1)
     assert.deepEqual(report.points, [{ point, machine: 'web01', tenant: '', state: 'still damaged', missingBlocks: 2, from: [] }])
-    assert.deepEqual(report.peers, [{ peer: c.peerId, name: 'c', blocks: 0, bytes: 0, error: null }])
+    assert.deepEqual(report.peers, [{ peerId: c.peerId, name: 'c', blocks: 0, bytes: 0, error: null }])
     assert.equal(report.ok, false)
   })
 
@@ -98,7 +98,7 @@ describe('drcore repair rebuilds damaged points from the peers that hold them', 
     const report = await a.json(['repair', '--from', 'b'])
     assert.equal(report.ok, true)
     assert.deepEqual(report.points, [{ point, machine: 'web01', tenant: '', state: 'whole', missingBlocks: 0, from: [{ peerId: b.peerId, name: 'b' }] }])
-    assert.deepEqual(report.peers, [{ peer: b.peerId, name: 'b', blocks: 2, bytes: damagedBytes, error: null }])
+    assert.deepEqual(report.peers, [{ peerId: b.peerId, name: 'b', blocks: 2, bytes: damagedBytes, error: null }])
     assert.equal(report.fetched, 2, 'exactly the two damaged blocks travel')
     assert.equal(report.quarantined, 0)
     assert.equal((await a.json(['verify'])).ok, true)
