@@ -85,8 +85,10 @@ export interface RuleRow {
   paused: boolean
   seedDrive: boolean
   seedState: RuleRecord['seedState']
-  /** bytes per second, or null */
+  /** bytes per second, or null; with several streams, their total */
   limit: number | null
+  /** replicate streams that carry a point's blocks at once (`--streams`) */
+  streams: number
   createdAt: string
   lastRunAt: string | null
   lastSuccessAt: string | null

@@ -65,6 +65,8 @@ export interface RuleOptions {
   seedDrive?: boolean
   /** e.g. `4M` (bytes per second) */
   limit?: string
+  /** `--streams N`: streams that carry a point's blocks at once */
+  streams?: number
 }
 
 /** An in-process Core running the network, in a repository of its own under a temporary directory. */
