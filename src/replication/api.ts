@@ -63,6 +63,11 @@ export interface EngineOptions {
    * which tests of the negotiation need.
    */
   protocolVersions?: Array<1 | 2>
+  /**
+   * Replicate streams served at once per connection and protocol (default 32: two jobs of
+   * `--streams 16`). Cores before `--streams` served 8, which tests of the fallback need.
+   */
+  inboundReplicateStreams?: number
 }
 
 /** One line of `drcore replication list --json` (the first eight fields are the contract). */

@@ -63,7 +63,8 @@ const DEFAULTS: Required<EngineOptions> = {
   pipeline: 2,
   timeout: 60_000,
   ackTimeout: 10 * 60_000,
-  protocolVersions: [2, 1]
+  protocolVersions: [2, 1],
+  inboundReplicateStreams: 2 * MAX_STREAMS
 }
 
 /** Each service's protocol id by version. */
@@ -125,7 +126,9 @@ export class ReplicationEngine {
     const options = { timeout: this.#options.timeout, onBytes: this.#onBytes }
     for (const protocol of this.#protocols('replicate')) {
       // a job opens up to MAX_STREAMS streams at once (--streams), and two jobs may overlap
-      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, { ...options, maxInboundStreams: 2 * MAX_STREAMS })
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, {
+        ...options, maxInboundStreams: this.#options.inboundReplicateStreams
+      })
     }
     for (const protocol of this.#protocols('fetch')) {
       await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveFetch(deps, this.#counted(wire), peer.toString()) }, options)

@@ -171,14 +171,25 @@ export class ReplicationSession {
    * takes, then a clean close; resolves once the target closed the stream too, i.e. after it
    * made every block of the share durable. A target that does not accept the offer here (it
    * cannot differ from the first stream's answer, but a retention run may have come between)
-   * leaves the share to the other streams.
+   * leaves the share to the other streams; so does one that refuses the stream itself (a Core
+   * from before `--streams` serves at most 8 replicate streams per connection): until its offer
+   * is answered, a stream has taken nothing of the delta.
    */
   async #extraShare (point: SignedPoint, seed: boolean, delta: Delta, unreadable: { count: number }, shares: WireStream[]): Promise<void> {
-    const wire = await this.#options.openShare!()
-    shares.push(wire)
+    let wire: WireStream | undefined
+    let accepted: boolean
     try {
-      const reply = await this.#request({ type: 'offer', point: point.id, manifest: point.bytes, seed }, 'offer-reply', {}, wire)
-      if (reply.accepted) await this.#share(wire, delta, unreadable)
+      wire = await this.#options.openShare!()
+      shares.push(wire)
+      accepted = (await this.#request({ type: 'offer', point: point.id, manifest: point.bytes, seed }, 'offer-reply', {}, wire)).accepted
+    } catch (err) {
+      this.#options.signal?.throwIfAborted()
+      wire?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (wire !== undefined) this.#options.metrics.frameBytesSent += wire.bytesWritten
+      return
+    }
+    try {
+      if (accepted) await this.#share(wire, delta, unreadable)
       await wire.close()
       const end = await wire.receive({ signal: this.#ackSignal() })
       if (end?.type === 'error') throw errorFromWire(wire.peer, end.code, end.message)

@@ -120,6 +120,23 @@ describe('a rule with --streams sends a point over several streams', { timeout: 
     await assertRestores(old, 'web01', corpus.dir, join(work, 'restore-old'))
   })
 
+  test('a target that serves fewer streams than the rule asks for gets the point on those it serves', async () => {
+    // as a Core from before --streams serves 8 replicate streams per connection: here 2
+    const narrow = await TestCore.create('narrow', { engine: { inboundReplicateStreams: 2 } })
+    try {
+      await pair(a, narrow)
+      await a.addRule('web01', narrow, { streams: 4 })
+      const result = await a.replicateNow('web01', narrow)
+      assert.deepEqual(result.sent, [point])
+      assert.equal(streamsOf(narrow, REPLICATE_PROTOCOL_V2), 2, 'the target served two streams and refused the others')
+      assert.deepEqual(narrow.events.ofType('replication.interrupted'), [])
+      assert.equal((await narrow.core.points.get(point, 'a'))?.complete, true)
+      await assertVerifies(narrow)
+    } finally {
+      await narrow.destroy()
+    }
+  })
+
   test('the rate limit holds within 10% for the four streams together', async (t) => {
     const src = join(work, 'random')
     await mkdir(src)
