@@ -180,7 +180,7 @@ describe('a rule with --streams sends a point over several streams', { timeout: 
       const job = small.engine.replicate(rule('vm01', target, { limit: 12 * MiB, streams: 4 }), {
         signal: controller.signal,
         onProgress: (p) => {
-          if (!fired && p.bytesSent >= 6 * MiB) {
+          if (!fired && p.bytesSent >= 4 * MiB) {
             fired = true
             controller.abort()
           }
