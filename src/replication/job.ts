@@ -117,7 +117,7 @@ class ReplicationJob {
       this.#finish()
       const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind${blockedNote(result.blocked)}`
       this.#deps.events.emit('replication.finished', `replicated ${rule.machine} to ${this.#to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
-        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind, blocked: result.blocked
+        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, streams: result.streams, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind, blocked: result.blocked
       }, result.blocked.some(b => b.why === 'damaged') ? 'warning' : 'info')
       return result
     } catch (err: any) {

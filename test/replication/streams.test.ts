@@ -92,6 +92,7 @@ describe('a rule with --streams sends a point over several streams', { timeout: 
     const result = await a.replicateNow('web01', b)
     assert.deepEqual(result.sent, [point])
     assert.equal(result.streams, 4, 'the job opened its session and three more streams')
+    assert.equal(a.events.ofType('replication.finished').at(-1)!.data.streams, 4, 'replication.finished says so too')
     assert.equal(streamsOf(a, REPLICATE_PROTOCOL_V2) - opened, 4, 'the source opened four version 2 streams')
     assert.equal(streamsOf(b, REPLICATE_PROTOCOL_V2) - served, 4, 'the target served four')
     assert.equal(result.blocksSent, closure.blocks, 'every block of the closure was sent once, over all the streams')
