@@ -5,6 +5,8 @@
  * 1. initial replication of a point of the tree corpus and of the 1 GiB ext4 image: wall time of
  *    `drcore replication now` (it returns when the target acknowledged the point complete)
  *    against `rsync -a` of the same files into an empty module;
+ *    The tree's point is then replicated once more, to a fresh target, by a rule with
+ *    `--streams 4`: its wall time against the one-stream job's (parallel streams per job);
  * 2. incremental after a day's change (2% of the tree's files edited, 0.5% of the image's 4 KiB
  *    blocks rewritten): bytes on the wire, both directions, from the byte counters of a veth
  *    interface (outside both processes);
@@ -47,7 +49,9 @@ const ONLY_BY_HAND = '0 3 1 1 *'
 const RSYNC_PORT = 8730
 const DRCORE_PORT = 4710
 /** Target Cores in the target namespace, and which machines each receives. */
-const DST_CORES = ['dst-tree', 'dst-img', 'dst-wan']
+const DST_CORES = ['dst-tree', 'dst-img', 'dst-wan', 'dst-streams']
+/** `--streams` of the rule that sends the tree a second time, to dst-streams */
+const PARALLEL_STREAMS = 4
 const TARGET_OF: Record<string, string> = { tree: 'dst-tree', img: 'dst-img', wanrand: 'dst-wan', wanimg: 'dst-wan' }
 
 interface Plan {
@@ -277,6 +281,25 @@ async function run_ (ctx: BenchContext): Promise<SectionResult> {
       if (d !== undefined) rows.push(wireRow(d))
     }
     details.initial = initial
+
+    // the same point of the tree to an empty target on several streams, against one stream
+    if (withDrcore && initial.tree?.drcore !== undefined) {
+      ctx.log(`initial replication of the tree on ${PARALLEL_STREAMS} streams`)
+      await cli(src!, ['replicate', 'tree', '--to', 'dst-streams', '--schedule', ONLY_BY_HAND, '--streams', String(PARALLEL_STREAMS)])
+      await warmCache(src!.repo)
+      const d = await transfer(net, async () => await cli(src!, ['replication', 'now', 'tree', '--to', 'dst-streams', '--json']), jobOf)
+      const job = d.output as JobJson & { streams?: number }
+      ctx.log(`  drcore --streams ${PARALLEL_STREAMS}: ${d.wallSeconds.toFixed(2)} s (${job.streams ?? '?'} streams opened), wire ${formatBytes(d.wireBytes)}`)
+      const points = await dsts['dst-streams'].points('tree')
+      if (points.length === 0 || !points.every(x => x.complete)) notes.push('CHECK FAILED: tree is not complete on dst-streams after the replication on several streams')
+      details.parallelStreams = { streams: PARALLEL_STREAMS, opened: job.streams ?? null, transfer: d }
+      rows.push({
+        metric: `same tree, --streams ${PARALLEL_STREAMS}: wall time against one stream`,
+        unit: 'seconds',
+        drcore: d.wallSeconds,
+        anchor: { name: 'drcore, 1 stream', value: initial.tree.drcore.wallSeconds }
+      })
+    }
 
     // -------------------------------------------------------------------------------------------
     // 2. Incremental after a day's change

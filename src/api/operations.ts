@@ -145,7 +145,8 @@ export const operations = {
       window: s('HH:MM-HH:MM'),
       paused: b(),
       seedDrive: b(),
-      limit: s('rate, e.g. 10M (bytes/s)')
+      limit: s('rate, e.g. 10M (bytes/s)'),
+      streams: i('streams that carry a point\'s blocks at once, 1 to 16 (default 1); the limit is their total')
     }
   },
   rules: { method: 'GET', path: '/replication', summary: 'Replication rules and their state', params: {} },
@@ -154,9 +155,14 @@ export const operations = {
   ruleSet: {
     method: 'POST',
     path: '/replication/{machine}/{to}/set',
-    summary: "Change a rule's schedule, window or limit; its counters stay",
+    summary: "Change a rule's schedule, window, limit or streams; its counters stay",
     params: {
-      machine: req(), to: req(), schedule: s('after-backup or a cron expression'), window: s('HH:MM-HH:MM, or none'), limit: s('rate, e.g. 10M (bytes/s), or none')
+      machine: req(),
+      to: req(),
+      schedule: s('after-backup or a cron expression'),
+      window: s('HH:MM-HH:MM, or none'),
+      limit: s('rate, e.g. 10M (bytes/s), or none'),
+      streams: i('streams that carry a point\'s blocks at once, 1 to 16')
     }
   },
   ruleNow: {

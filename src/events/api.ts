@@ -112,7 +112,8 @@ export interface EventMap {
 
   // replication, on the source
   'replication.started': { machine: string, to: string, points: number }
-  'replication.finished': { machine: string, to: string, points: number, sent: string[], bytes: number, blocks: number, seconds: number, lastPoint: string | null, pointsBehind: number, blocked: BlockedPoint[] }
+  /** `streams`: the replicate streams the job opened (its session's, and each extra stream of `--streams`) */
+  'replication.finished': { machine: string, to: string, points: number, sent: string[], bytes: number, blocks: number, seconds: number, streams: number, lastPoint: string | null, pointsBehind: number, blocked: BlockedPoint[] }
   /** `error` is `cancelled` for a job that was paused, removed or stopped (level `warning`) */
   'replication.failed': { machine: string, to: string, error: string, points: number, sent: string[], bytes: number, blocks: number, seconds: number }
   'replication.declined': { machine: string, to: string, point: string, reason: string }

@@ -64,6 +64,11 @@ export interface EngineOptions {
    * which tests of the negotiation need.
    */
   protocolVersions?: Array<1 | 2>
+  /**
+   * Replicate streams served at once per connection and protocol (default 32: two jobs of
+   * `--streams 16`). Cores before `--streams` served 8, which tests of the fallback need.
+   */
+  inboundReplicateStreams?: number
 }
 
 /** One line of `drcore replication list --json` (the first eight fields are the contract). */
@@ -85,8 +90,10 @@ export interface RuleRow {
   paused: boolean
   seedDrive: boolean
   seedState: RuleRecord['seedState']
-  /** bytes per second, or null */
+  /** bytes per second, or null; with several streams, their total */
   limit: number | null
+  /** replicate streams that carry a point's blocks at once (`--streams`) */
+  streams: number
   createdAt: string
   lastRunAt: string | null
   lastSuccessAt: string | null

@@ -10,7 +10,7 @@ import type { PointIndex } from '../points/point-index.ts'
 import {
   FETCH_PROTOCOL, FETCH_PROTOCOL_V2, MAX_CIDS_PER_MESSAGE, REPAIR_PROTOCOL, REPAIR_PROTOCOL_V2, REPLICATE_PROTOCOL, REPLICATE_PROTOCOL_V2
 } from '../protocol/index.ts'
-import { planRule } from '../rules/index.ts'
+import { MAX_STREAMS, planRule } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { TenantBlocks, TenantQuotas, TenantSettings } from '../tenants/index.ts'
@@ -63,7 +63,8 @@ const DEFAULTS: Required<EngineOptions> = {
   pipeline: 2,
   timeout: 60_000,
   ackTimeout: 10 * 60_000,
-  protocolVersions: [2, 1]
+  protocolVersions: [2, 1],
+  inboundReplicateStreams: 2 * MAX_STREAMS
 }
 
 /** Each service's protocol id by version. */
@@ -119,11 +120,15 @@ export class ReplicationEngine {
       self: this.#core.self,
       intake: { flushBytes: this.#options.flushBytes, flushIntervalMs: this.#options.flushIntervalMs },
       received: (event: PointReceived) => { this.#received.emit('point', event) },
-      label: (peerId: string) => this.#label(peerId)
+      label: (peerId: string) => this.#label(peerId),
+      shares: new Map()
     }
     const options = { timeout: this.#options.timeout, onBytes: this.#onBytes }
     for (const protocol of this.#protocols('replicate')) {
-      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, options)
+      // a job opens up to MAX_STREAMS streams at once (--streams), and two jobs may overlap
+      await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveReplicate(deps, this.#counted(wire), peer.toString()) }, {
+        ...options, maxInboundStreams: this.#options.inboundReplicateStreams
+      })
     }
     for (const protocol of this.#protocols('fetch')) {
       await this.#core.node.handle(protocol, async (wire, { peer }) => { await serveFetch(deps, this.#counted(wire), peer.toString()) }, options)
@@ -170,7 +175,7 @@ export class ReplicationEngine {
       cursors: this.#core.cursors,
       events: this.#core.events,
       metrics: this.metrics,
-      open: async (to, signal) => await this.#open(to, this.#protocols('replicate'), signal),
+      open: async (to, signal, protocols) => await this.#open(to, protocols ?? this.#protocols('replicate'), signal),
       label: (to) => this.#label(to),
       batchSize: this.#options.batchSize,
       pipeline: this.#options.pipeline,

@@ -125,6 +125,23 @@ export class IncomingPoint {
     }
   }
 
+  /** Blocks reported missing and not received yet. */
+  get outstanding (): number {
+    return this.#outstanding.size
+  }
+
+  /**
+   * The stream carried a share of the point's blocks (docs/protocol.md, "Parallel streams"), and
+   * the source closed it cleanly with nothing outstanding: every block of the share is made
+   * durable and visible to the tenant, and the intake closes. The point itself is committed by
+   * the `done` of the stream that offered it first. A store failure is thrown, so the source
+   * learns of it on this stream.
+   */
+  async endShare (): Promise<void> {
+    await this.#intake.settle()
+    if (!await this.#intake.close()) throw new Error(`the store failed while closing a share of point ${this.signed.id}`)
+  }
+
   /** The transfer ended before `done`: keep what arrived (false: the store failed), commit nothing else. */
   async abandon (): Promise<boolean> {
     return await this.#intake.close()

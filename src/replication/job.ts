@@ -7,7 +7,7 @@ import type { MachineRecord, SignedPoint } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { BlockStore } from '../store/api.ts'
 import type { ReplicationCursors } from './cursors.ts'
-import { planRule } from '../rules/index.ts'
+import { DEFAULT_STREAMS, planRule } from '../rules/index.ts'
 import type { PlannedPoint, RulePlan, RuleRecord } from '../rules/index.ts'
 import { ReplicationSession } from './sender.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -24,8 +24,11 @@ export interface JobDeps {
   cursors: ReplicationCursors
   events: EventSink
   metrics: EngineMetrics
-  /** opens a replicate stream to the target (checks that it approved this Core) */
-  open: (to: string, signal?: AbortSignal) => Promise<WireStream>
+  /**
+   * opens a replicate stream to the target (checks that it approved this Core), on one of
+   * `protocols` (default: every version this Core speaks, newest first)
+   */
+  open: (to: string, signal?: AbortSignal, protocols?: string[]) => Promise<WireStream>
   /** how the target is named in messages */
   label: (to: string) => string
   batchSize: number
@@ -75,7 +78,7 @@ class ReplicationJob {
   /** how the target is named in messages */
   readonly #to: string
   readonly #started = performance.now()
-  readonly #result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0, blocked: [] }
+  readonly #result: JobResult = { sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, streams: 0, lastPoint: null, pointsBehind: 0, blocked: [] }
   /** points the target holds complete, as far as this job knows */
   readonly #present = new Set<string>()
   /** points found damaged on this Core while they were sent (blocks it could not read) */
@@ -114,7 +117,7 @@ class ReplicationJob {
       this.#finish()
       const state = result.pointsBehind === 0 ? 'up to date' : `${result.pointsBehind} points behind${blockedNote(result.blocked)}`
       this.#deps.events.emit('replication.finished', `replicated ${rule.machine} to ${this.#to}: ${result.sent.length} points, ${result.blocksSent} blocks, ${result.bytesSent} bytes in ${result.seconds.toFixed(1)} s; ${state}`, {
-        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind, blocked: result.blocked
+        machine: rule.machine, to: rule.to, points: result.sent.length, sent: result.sent, bytes: result.bytesSent, blocks: result.blocksSent, seconds: result.seconds, streams: result.streams, lastPoint: result.lastPoint, pointsBehind: result.pointsBehind, blocked: result.blocked
       }, result.blocked.some(b => b.why === 'damaged') ? 'warning' : 'info')
       return result
     } catch (err: any) {
@@ -136,6 +139,7 @@ class ReplicationJob {
     const deps = this.#deps
     const rule = this.#rule
     const wire = this.#wire = await deps.open(rule.to, this.#options.signal)
+    this.#result.streams++
     const progress = progressReporter(this.#options.onProgress, this.#result)
     const session = new ReplicationSession(wire, {
       store: deps.store,
@@ -143,8 +147,16 @@ class ReplicationJob {
       batchSize: deps.batchSize,
       pipeline: deps.pipeline,
       ackTimeout: deps.ackTimeout,
+      // one bucket for every stream of the job: the limit is their total
       limiter: rule.limit != null ? new TokenBucket(rule.limit) : undefined,
       signal: this.#options.signal,
+      streams: rule.streams ?? DEFAULT_STREAMS,
+      openShare: async () => {
+        // the protocol the session negotiated, so a peer that speaks only version 1 gets version 1 shares
+        const share = await deps.open(rule.to, this.#options.signal, [wire.stream.protocol])
+        this.#result.streams++
+        return share
+      },
       onSent: (s) => {
         this.#result.blocksSent += s.blocks
         this.#result.bytesSent += s.bytes

@@ -25,7 +25,16 @@ export interface ReceiverDeps extends IncomingDeps {
   settings: Pick<TenantSettings, 'get'>
   /** how a peer is named in events: `name (peer id)` where the operator named it */
   label?: (peerId: string) => string
+  /**
+   * What the shares of each point being received carried on other streams (by `peer NUL point`),
+   * so the `done` of the stream that commits it reports the whole transfer; entries go at `done`
+   * and when a transfer is abandoned.
+   */
+  shares?: Map<string, ShareStats>
 }
+
+/** Blocks and bytes a point's extra streams delivered. */
+export interface ShareStats { blocks: number, bytes: number, newBlocks: number }
 
 /**
  * The target's side of `/drcore/replicate/1` and `/2` (docs/protocol.md): one session from an approved
@@ -57,6 +66,14 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
   try {
     while (true) {
       const frame = await wire.receive()
+      if (frame === undefined && incoming !== undefined && incoming.outstanding === 0) {
+        // a clean end inside an offer with every asked block delivered: the stream carried a
+        // share of the point, which another stream commits (docs/protocol.md, "Parallel streams")
+        await endShare(deps, incoming)
+        incoming = undefined
+        offered = null
+        break
+      }
       if (frame === undefined || frame.type === 'error') break
       switch (frame.type) {
         case 'block': {
@@ -89,7 +106,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
           incoming = undefined
           offered = null
           await send({ type: 'ack', point: point.signed.id, complete: committed.complete, missing: committed.missing })
-          announce(deps, point, committed)
+          announce(deps, point, committed, takeShares(deps, point))
           break
         }
         case 'status': {
@@ -126,6 +143,7 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
   } finally {
     if (incoming !== undefined) {
       const point = incoming
+      takeShares(deps, point)
       const kept = await point.abandon()
       const { blocks, bytes } = point.stats
       const storage = asExpectedError(failure)
@@ -168,12 +186,38 @@ async function offer (deps: ReceiverDeps, scope: TenantScope, frame: MessageOf<'
   return new IncomingPoint(deps, scope, signed, peer)
 }
 
-function announce (deps: ReceiverDeps, point: IncomingPoint, committed: Awaited<ReturnType<IncomingPoint['done']>>): void {
+/** Keeps the blocks of a finished share and counts them for the point's `done`. */
+async function endShare (deps: ReceiverDeps, point: IncomingPoint): Promise<void> {
+  await point.endShare()
+  if (deps.shares === undefined) return
+  const key = shareKey(point)
+  const sum = deps.shares.get(key) ?? { blocks: 0, bytes: 0, newBlocks: 0 }
+  sum.blocks += point.stats.blocks
+  sum.bytes += point.stats.bytes
+  sum.newBlocks += point.stats.newBlocks
+  deps.shares.set(key, sum)
+}
+
+/** What the point's shares delivered on other streams (forgotten here). */
+function takeShares (deps: ReceiverDeps, point: IncomingPoint): ShareStats {
+  const key = shareKey(point)
+  const sum = deps.shares?.get(key) ?? { blocks: 0, bytes: 0, newBlocks: 0 }
+  deps.shares?.delete(key)
+  return sum
+}
+
+function shareKey (point: IncomingPoint): string {
+  return `${point.from}\u0000${point.signed.id.toString()}`
+}
+
+function announce (deps: ReceiverDeps, point: IncomingPoint, committed: Awaited<ReturnType<IncomingPoint['done']>>, shares: ShareStats): void {
   const { manifest } = point.signed
   const id = point.signed.id.toString()
   const tenant = point.scope.tenant
   const seconds = (performance.now() - point.started) / 1000
-  const { blocks, bytes, newBlocks } = point.stats
+  const blocks = point.stats.blocks + shares.blocks
+  const bytes = point.stats.bytes + shares.bytes
+  const newBlocks = point.stats.newBlocks + shares.newBlocks
   const state = committed.complete ? 'complete' : `an orphan, ${committed.missing} blocks missing`
   deps.events.emit('replication.received', `received point ${id} of ${manifest.machine} from peer ${deps.label?.(point.from) ?? point.from} into tenant ${tenant}: ${blocks} blocks, ${bytes} bytes in ${seconds.toFixed(1)} s; ${state}`, {
     peerId: point.from, point: id, machine: manifest.machine, origin: manifest.origin, tenant, complete: committed.complete, missing: committed.missing, blocks, bytes, newBlocks, seconds

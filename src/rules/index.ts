@@ -7,7 +7,7 @@
 export type { NewRule, RuleRecord } from './record.ts'
 export { RuleNotFoundError, RuleStore } from './store.ts'
 export { AFTER_BACKUP, inWindow, isCronSchedule, lastCronRun, nextCronRun, nextWindowStart, parseWindow } from './calendar.ts'
-export { checkRuleMachine, checkSchedule, checkWindow, MIN_RATE, parseRate } from './input.ts'
+export { checkRuleMachine, checkSchedule, checkWindow, DEFAULT_STREAMS, MAX_STREAMS, MIN_RATE, parseRate, parseStreams } from './input.ts'
 export { planRule } from './plan.ts'
 export type { PlannedPoint, PlanReason, RulePlan } from './plan.ts'
 export type { JobProgress, JobResult, PointReceived } from './jobs.ts'

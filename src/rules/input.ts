@@ -69,3 +69,17 @@ export function checkRuleMachine (text: string): string {
   }
   return text
 }
+
+/** `--streams`: the most streams one job opens per point. */
+export const MAX_STREAMS = 16
+/** Streams per job when `--streams` is not given (docs/cli.md says what was measured). */
+export const DEFAULT_STREAMS = 1
+
+/** `--streams N`: an integer from 1 to MAX_STREAMS. */
+export function parseStreams (text: string | number): number {
+  const n = typeof text === 'number' ? text : /^\s*\d+\s*$/.test(text) ? Number(text) : NaN
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STREAMS) {
+    throw new UsageError(`--streams: "${text}" is not a number of streams; give an integer from 1 to ${MAX_STREAMS}`)
+  }
+  return n
+}

@@ -32,6 +32,11 @@ export interface JobResult {
   bytesSent: number
   blocksSent: number
   seconds: number
+  /**
+   * replicate streams the job opened: its session's, plus each extra stream that carried a
+   * share of a point's blocks (`--streams`)
+   */
+  streams: number
   /** the newest point of the rule's machines that the target holds complete, or null */
   lastPoint: string | null
   /** points of the rule's machines the target still lacks (seed-drive points included) */

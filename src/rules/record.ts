@@ -21,8 +21,13 @@ export interface RuleRecord {
   seedPoints: string[]
   /** seed-drive rules: where the seed stands */
   seedState: 'outstanding' | 'consumed' | 'abandoned' | null
-  /** bytes per second, or null for unlimited */
+  /** bytes per second, or null for unlimited; with several streams, their total */
   limit: number | null
+  /**
+   * `--streams`: replicate streams that carry a point's blocks at once (1 to 16; absent in rules
+   * stored before the option existed: 1)
+   */
+  streams?: number
   createdAt: string
   /**
    * the last job's outcome as stored: `running` from a job's start to its end (left by a crash,
@@ -37,4 +42,4 @@ export interface RuleRecord {
   lastSuccessAt: string | null
 }
 
-export type NewRule = Pick<RuleRecord, 'machine' | 'to'> & Partial<Pick<RuleRecord, 'schedule' | 'window' | 'paused' | 'seedDrive' | 'seedPoints' | 'limit'>>
+export type NewRule = Pick<RuleRecord, 'machine' | 'to'> & Partial<Pick<RuleRecord, 'schedule' | 'window' | 'paused' | 'seedDrive' | 'seedPoints' | 'limit' | 'streams'>>

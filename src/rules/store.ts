@@ -4,6 +4,7 @@ import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { NotFoundError, UserError } from '../errors.ts'
 import { parseWindow } from './calendar.ts'
 import type { NewRule, RuleRecord } from './record.ts'
+import { DEFAULT_STREAMS } from './input.ts'
 
 /**
  * No rule sends this machine to this peer: it was never added, or it was removed. The scheduler
@@ -57,6 +58,7 @@ export class RuleStore {
       seedPoints: rule.seedPoints ?? [],
       seedState: rule.seedDrive === true ? 'outstanding' : null,
       limit: rule.limit ?? null,
+      streams: rule.streams ?? DEFAULT_STREAMS,
       createdAt: new Date().toISOString(),
       state: 'idle',
       lastPoint: null,

@@ -39,16 +39,38 @@ describe('replication rules from the command line', { timeout: 300_000 }, () => 
     assert.equal(known.stderr, '', 'no warning for a machine with points')
   })
 
-  test('replication list shows schedule, window and limit in full, as --json does', async () => {
+  test('replication list shows schedule, window, limit and streams in full, as --json does', async () => {
     const r = await cli('replication', 'list')
     const [header, ...rows] = r.stdout.trimEnd().split('\n')
-    assert.match(header, /^MACHINE +TO +STATE +SCHEDULE +WINDOW +LIMIT +LAST POINT +BEHIND +SENT +ERROR$/)
+    assert.match(header, /^MACHINE +TO +STATE +SCHEDULE +WINDOW +LIMIT +STREAMS +LAST POINT +BEHIND +SENT +ERROR$/)
     const web01 = rows.find(l => l.startsWith('web01'))
-    assert.match(web01 ?? '', /^web01 +dr +\w+ +0 2 \* \* \* +22:00-06:00 +10\.0 MiB\/s /)
+    assert.match(web01 ?? '', /^web01 +dr +\w+ +0 2 \* \* \* +22:00-06:00 +10\.0 MiB\/s +1 /)
     const rule = (await json('replication', 'list')).find((x: any) => x.machine === 'web01')
     assert.equal(rule.schedule, '0 2 * * *')
     assert.equal(rule.window, '22:00-06:00')
     assert.equal(rule.limit, 10 * 1024 * 1024)
+    assert.equal(rule.streams, 1, 'a rule added without --streams sends on one stream')
+  })
+
+  test('--streams is set at add and by replication set, listed in text and --json; a count outside 1..16 is one line and changes nothing', async () => {
+    const added = await cli('replicate', 'db03', '--to', 'dr', '--streams', '4')
+    assert.equal(added.code, 0, added.stderr)
+    assert.match(added.stdout, /^replicating db03 to dr: after every backup, 4 streams\n/)
+    const db03 = async (): Promise<any> => (await json('replication', 'list')).find((x: any) => x.machine === 'db03')
+    assert.equal((await db03()).streams, 4)
+    for (const bad of ['0', '17', 'four', '2.5']) {
+      const r = await cli('replication', 'set', 'db03', '--to', 'dr', '--streams', bad)
+      assert.equal(r.code, 2, r.stderr)
+      assert.equal(r.stderr, `drcore: --streams: "${bad}" is not a number of streams; give an integer from 1 to 16\n`)
+    }
+    assert.equal((await db03()).streams, 4, 'a refused value changed nothing')
+    const set = await cli('replication', 'set', 'db03', '--to', 'dr', '--streams', '16')
+    assert.equal(set.code, 0, set.stderr)
+    assert.equal((await db03()).streams, 16)
+    const list = await cli('replication', 'list')
+    assert.match(list.stdout.split('\n').find(l => l.startsWith('db03')) ?? '', /^db03 +dr +\w+ +after-backup +- +- +16 /)
+    const removed = await cli('replication', 'remove', 'db03', '--to', 'dr')
+    assert.equal(removed.code, 0, removed.stderr)
   })
 
   test('text output names peers as the operator named them: machines, seed create, seed list', async () => {

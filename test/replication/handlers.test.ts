@@ -57,6 +57,8 @@ describe('replication rules without the daemon', () => {
       [{ window: '22:00-22:00' }, /^--window: "22:00-22:00" starts and ends at the same minute/],
       [{ window: '10-12' }, /^--window: not a window: "10-12"/],
       [{ limit: '10 mbit' }, /^--limit: not a rate: "10 mbit"/],
+      [{ streams: 0 }, /^--streams: "0" is not a number of streams; give an integer from 1 to 16$/],
+      [{ streams: 17 }, /^--streams: "17" is not a number of streams; give an integer from 1 to 16$/],
       [{ machine: 'web 01' }, /^not a machine name: "web 01"/]
     ]
     for (const [input, message] of cases) {
@@ -73,14 +75,18 @@ describe('replication rules without the daemon', () => {
     await core.run('ruleRemove', { machine: 'web02', to: 'dr' })
   })
 
-  it('replication set changes schedule, window and limit, checked first, and keeps the counters', async () => {
+  it('replication set changes schedule, window, limit and streams, checked first, and keeps the counters', async () => {
     await core.run('ruleAdd', { machine: 'web01', to: stranger, limit: '1M' })
     await core.rules.update('web01', stranger, r => { r.bytesSent = 4096; r.lastPoint = 'p1'; r.lastSuccessAt = '2026-01-01T00:00:00.000Z' })
     await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger, window: '22:00', limit: '2M' }), /^UsageError: --window: /)
-    await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger }), /give what to change: --schedule, --window or --limit/)
+    await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger }), /give what to change: --schedule, --window, --limit or --streams/)
     await assert.rejects(core.run('ruleSet', { machine: 'web09', to: stranger, limit: '2M' }), NotFoundError)
+    await assert.rejects(core.run('ruleSet', { machine: 'web01', to: stranger, limit: '2M', streams: 17 }), /^UsageError: --streams: /)
     assert.equal((await core.rules.get('web01', stranger)).limit, 1024 * 1024, 'a refused change changes nothing')
-    const set: any = await core.run('ruleSet', { machine: 'web01', to: stranger, schedule: '30 1 * * *', window: '01:00-05:00', limit: '2M' })
+    assert.equal((await core.rules.get('web01', stranger)).streams, 1, 'a rule added without streams has one')
+    const set: any = await core.run('ruleSet', { machine: 'web01', to: stranger, schedule: '30 1 * * *', window: '01:00-05:00', limit: '2M', streams: 3 })
+    assert.equal(set.streams, 3)
+    assert.equal((await core.rules.get('web01', stranger)).streams, 3)
     assert.equal(set.schedule, '30 1 * * *')
     assert.equal(set.window, '01:00-05:00')
     assert.equal(set.limit, 2 * 1024 * 1024)

@@ -91,7 +91,7 @@ export class FakeEngine implements ReplicationJobs {
           settled: false,
           finish: (result = {}) => {
             job.settled = true
-            resolve({ sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, lastPoint: null, pointsBehind: 0, blocked: [], ...result })
+            resolve({ sent: [], skipped: [], bytesSent: 0, blocksSent: 0, seconds: 0, streams: 1, lastPoint: null, pointsBehind: 0, blocked: [], ...result })
           },
           fail: err => { job.settled = true; reject(err) }
         }

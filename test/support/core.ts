@@ -9,6 +9,7 @@
 import { join } from 'node:path'
 import { OfflineCore, OnlineCore, closeServices, openServices } from '../../src/core/index.ts'
 import type { NetworkOptions } from '../../src/core/index.ts'
+import type { PeerRef } from '../../src/api/peer-ref.ts'
 import type { ProgressFn } from '../../src/api/operations.ts'
 import type { BackupResult } from '../../src/backup/index.ts'
 import type { AnyEventType, CoreEvent, CoreEventOf } from '../../src/events/api.ts'
@@ -55,7 +56,7 @@ export interface TestCoreOptions {
 }
 
 /** What `replication now` answers when it waited for the job. */
-export type NowResult = JobResult & { machine: string, to: string, toName: string, started: true }
+export type NowResult = JobResult & { machine: string, to: PeerRef, started: true }
 
 /** Options of `replication add` (the schedule defaults to ON_DEMAND here). */
 export interface RuleOptions {
@@ -65,6 +66,8 @@ export interface RuleOptions {
   seedDrive?: boolean
   /** e.g. `4M` (bytes per second) */
   limit?: string
+  /** `--streams N`: streams that carry a point's blocks at once */
+  streams?: number
 }
 
 /** An in-process Core running the network, in a repository of its own under a temporary directory. */

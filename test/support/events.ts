@@ -17,7 +17,7 @@ export function jobStarted (machine: string, to: string): EventMap['replication.
 }
 
 export function jobFinished (machine: string, to: string, done: { bytes?: number, blocks?: number } = {}): EventMap['replication.finished'] {
-  return { machine, to, points: 1, sent: [], bytes: done.bytes ?? 0, blocks: done.blocks ?? 0, seconds: 1, lastPoint: null, pointsBehind: 0, blocked: [] }
+  return { machine, to, points: 1, sent: [], bytes: done.bytes ?? 0, blocks: done.blocks ?? 0, seconds: 1, streams: 1, lastPoint: null, pointsBehind: 0, blocked: [] }
 }
 
 export function jobFailed (machine: string, to: string, error: string): EventMap['replication.failed'] {

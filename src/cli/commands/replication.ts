@@ -8,6 +8,7 @@ import { progressBar } from '../progress.ts'
 import type { RuleRow } from '../../replication/api.ts'
 import { describeRule } from './replicate.ts'
 import { blockedNote } from '../../replication/blocked-note.ts'
+import { parseStreams } from '../../rules/index.ts'
 
 type RuleOptions = CommonOptions & { to: string }
 
@@ -26,6 +27,7 @@ export function register (program: Command): void {
         { header: 'schedule', value: r => r.schedule },
         { header: 'window', value: r => r.window },
         { header: 'limit', value: r => r.limit == null ? null : `${formatBytes(r.limit)}/s` },
+        { header: 'streams', value: r => r.streams },
         { header: 'last point', value: r => shortId(r.lastPoint) },
         { header: 'behind', value: r => r.pointsBehind },
         { header: 'sent', value: r => formatBytes(r.bytesSent) },
@@ -47,13 +49,14 @@ export function register (program: Command): void {
       process.stdout.write(`resumed replication of ${row.machine} to ${peerText(row.to)}: ${describeRule(row)}\n`)
     })
 
-  ruleCommand(replication, 'set', "change a rule's schedule, window or limit; its counters and state stay (a running job keeps its limit)")
+  ruleCommand(replication, 'set', "change a rule's schedule, window, limit or streams; its counters and state stay (a running job keeps its limit and streams)")
     .option('--schedule <when>', 'after-backup, or a cron expression in local time, e.g. "0 2 * * *"')
     .option('--window <HH:MM-HH:MM>', 'daily start window in local time, or none for any time')
     .option('--limit <rate>', 'bytes per second: 512K, 10M, 1G, or none for no limit')
-    .action(async (machine: string, opts: RuleOptions & { schedule?: string, window?: string, limit?: string }) => {
+    .option('--streams <n>', "streams that carry a point's blocks at once, 1 to 16", parseStreams)
+    .action(async (machine: string, opts: RuleOptions & { schedule?: string, window?: string, limit?: string, streams?: number }) => {
       const row: RuleRow = await withCore(opts.repo, async core => await core.call('ruleSet', {
-        machine, to: opts.to, schedule: opts.schedule, window: opts.window, limit: opts.limit
+        machine, to: opts.to, schedule: opts.schedule, window: opts.window, limit: opts.limit, streams: opts.streams
       }))
       if (opts.json === true) return printJson(row)
       process.stdout.write(`replicating ${row.machine} to ${peerText(row.to)}: ${describeRule(row)}\n`)

@@ -8,7 +8,7 @@ import type { PointIndex } from '../../points/index.ts'
 import type { FetchResult, RuleRow } from '../../replication/api.ts'
 import type { ReplicationEngine } from '../../replication/engine.ts'
 import type { RepositoryFiles } from '../../repo/index.ts'
-import { checkRuleMachine, checkSchedule, checkWindow, parseRate } from '../../rules/index.ts'
+import { checkRuleMachine, checkSchedule, checkWindow, DEFAULT_STREAMS, parseRate, parseStreams } from '../../rules/index.ts'
 import type { JobProgress, JobResult, RuleRecord, RuleStore } from '../../rules/index.ts'
 import { whyCannotSend } from '../../scheduler/index.ts'
 import type { ReplicationScheduler, RuleActivity } from '../../scheduler/index.ts'
@@ -178,6 +178,7 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       seedDrive: rule.seedDrive,
       seedState: rule.seedState,
       limit: rule.limit,
+      streams: rule.streams ?? DEFAULT_STREAMS,
       createdAt: rule.createdAt,
       lastRunAt: rule.lastRunAt,
       lastSuccessAt: rule.lastSuccessAt,
@@ -212,13 +213,14 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const schedule = input.schedule === undefined ? undefined : checkSchedule(input.schedule)
       const window = input.window === undefined ? undefined : checkWindow(input.window)
       const limit = input.limit === undefined ? undefined : parseRate(input.limit)
+      const streams = input.streams === undefined ? undefined : parseStreams(input.streams)
       const seedDrive = input.seedDrive === true
       const seedPoints = seedDrive ? await seedPointsOf(machine) : []
       const warnings = await core.points.findMachine(machine).then(() => [], (err: unknown) => {
         if (err instanceof NotFoundError) return [`this Core has no recovery point of ${machine}: the rule sends it once a backup or a replication brings one here; check the name (drcore machines)`]
         throw err
       })
-      const rule = await rules.add({ machine, to, schedule, window, paused: input.paused === true, seedDrive, seedPoints, limit })
+      const rule = await rules.add({ machine, to, schedule, window, paused: input.paused === true, seedDrive, seedPoints, limit, streams })
       jobs.added(rule)
       return { ...await row(rule), warnings }
     },
@@ -253,13 +255,15 @@ export function replicationHandlers (core: ReplicationParts, jobs: RuleJobs) {
       const schedule = input.schedule === undefined ? undefined : checkSchedule(input.schedule)
       const window = input.window === undefined ? undefined : input.window === 'none' ? null : checkWindow(input.window)
       const limit = input.limit === undefined ? undefined : input.limit === 'none' ? null : parseRate(input.limit)
-      if (schedule === undefined && window === undefined && limit === undefined) {
-        throw new UsageError('replication set: give what to change: --schedule, --window or --limit')
+      const streams = input.streams === undefined ? undefined : parseStreams(input.streams)
+      if (schedule === undefined && window === undefined && limit === undefined && streams === undefined) {
+        throw new UsageError('replication set: give what to change: --schedule, --window, --limit or --streams')
       }
       const rule = await rules.update(input.machine, to, r => {
         if (schedule !== undefined) r.schedule = schedule
         if (window !== undefined) r.window = window
         if (limit !== undefined) r.limit = limit
+        if (streams !== undefined) r.streams = streams
       })
       jobs.changed(rule)
       return await row(rule)
