@@ -22,7 +22,7 @@ export function register (program: Command): void {
     .option('--max-size <size>', 'largest part, e.g. 700M or 4G (default: one part)')
     .action(async (opts: LongOptions & { out: string, machines?: string[], all?: boolean, to?: string, maxSize?: string }) => {
       const result = await runLong<SeedCreateOutput>(opts, 'seedCreate', { out: resolve(opts.out), machines: opts.machines, all: opts.all, to: opts.to, maxSize: opts.maxSize },
-        'the seed drive', `no seed was recorded; the next seed create removes the parts left in ${resolve(opts.out)}`)
+        'the seed drive', `no seed was recorded, and the parts it had written in ${resolve(opts.out)} were removed`)
       if (result === undefined) return
       for (const s of result.skipped) process.stderr.write(`left out point ${s.point} of ${s.machine}: ${s.reason}\n`)
       if (result.removed.length > 0) process.stderr.write(`removed ${result.removed.length} files an interrupted seed create had left in ${resolve(opts.out)}\n`)
