@@ -65,7 +65,7 @@ describe('seed-drive replication between two running Cores', () => {
     assert.deepEqual(orphans.map(p => [p.point, p.tenant, p.orphan]), [[fresh, 'hq', true]])
 
     const seed = await hq.json(['seed', 'create', '--out', join(work, 'seed'), '--max-size', '1M'])
-    assert.equal(seed.target, dr.peerId)
+    assert.deepEqual(seed.target, { peerId: dr.peerId, name: 'dr' })
     assert.equal(seed.points, 3)
     assert.ok(seed.parts.length >= 2)
 
