@@ -238,6 +238,7 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
           await decodeManifest(flags === 0 ? body : await decodeBody(section.cid, flags, body, rawLength), section.cid)
         } catch (err) {
           if (!isExpectedError(err)) throw err
+          section.proved?.release()
           part.rejected++
           problems.push(`${reader.file}: ${err.message}; the point was refused`)
           continue
@@ -245,8 +246,9 @@ async function importPart (deps: ConsumeDeps, tenant: string, reader: SeedPartRe
       }
       part.blocks++
       bytes += section.stored.rawLength
-      // a .car.zst carries blocks as their source stored them: stored so, not compressed again
-      const added = reader.plain ? await writer.put(section.cid, section.stored.body) : await writer.putStored(section.cid, section.stored)
+      // a .car.zst carries blocks as their source stored them: stored so, not compressed again,
+      // and not proved again either (the reader proved them, keeping the copy it proved)
+      const added = section.proved === undefined ? await writer.put(section.cid, section.stored.body) : await writer.putProved(section.proved)
       if (added) part.imported++
       // the seed carried these bytes, so the tenant's peer may learn that they are here
       refs.push(section.cid)

@@ -8,7 +8,7 @@ import { BadSignatureError, MalformedError } from '../errors.ts'
 import { readAhead } from '../common/concurrency.ts'
 import { isDrcoreCid, DAG_CBOR_CODE } from '../points/blocks.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
-import type { StoredBlock } from '../store/api.ts'
+import type { ProvedBlock, StoredBlock } from '../store/api.ts'
 import { proveStored } from '../store/block-codec.ts'
 import { FLAG_ZSTD } from '../store/pack-format.ts'
 import { PART_EXTENSION, READ_AHEAD, READ_CHUNK } from './constants.ts'
@@ -21,9 +21,11 @@ type BytesReader = Parameters<typeof readBlockHead>[0]
 /**
  * A data section of a part: verified, or refused with the reason. `stored` is the block as the
  * part carries it: the block itself (flags 0) or, in a `.car.zst` part, possibly its zstd frame.
+ * `proved`, in a `.car.zst` part, is the store's proved copy of it: hand it to
+ * `BlockWriter.putProved` (each block is proved once, here) or `release` it.
  */
 export type PartSection =
-  | { valid: true, cid: CID, stored: StoredBlock, offset: number }
+  | { valid: true, cid: CID, stored: StoredBlock, offset: number, proved?: ProvedBlock }
   | { valid: false, cid: CID, offset: number, reason: string }
 
 /**
@@ -104,7 +106,8 @@ export class SeedPartReader {
   }
 
   /**
-   * The data sections, each rehashed. A section whose bytes do not match its CID is yielded as
+   * The data sections, each rehashed (in a `.car.zst`, with the proved copy kept: see
+   * `PartSection`). A section whose bytes do not match its CID is yielded as
    * invalid (the framing around it is intact, so reading goes on). Damaged framing or a short
    * file throws `MalformedError`; the sections yielded before it stand.
    */
@@ -117,8 +120,8 @@ export class SeedPartReader {
       if ('failure' in item) throw item.failure
       const section = item
       if (!section.valid) return section
-      const problem = await proveStored(section.cid, section.stored)
-      return problem === undefined ? section : { valid: false, cid: section.cid, offset: section.offset, reason: problem }
+      const proof = await proveStored(section.cid, section.stored)
+      return 'proved' in proof ? { ...section, proved: proof.proved } : { valid: false, cid: section.cid, offset: section.offset, reason: proof.problem }
     })
   }
 

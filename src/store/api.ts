@@ -187,6 +187,25 @@ export interface StoredBlock {
   rawLength: number
 }
 
+/**
+ * A stored body proved against its CID (decompressed, rehashed) by `proveStored`
+ * (block-codec.ts), whose proved copy the store keeps out of the holder's reach: the holder sees
+ * what was proved, never the bytes, so nothing it does to any buffer can change what
+ * `BlockWriter.putProved` stores. Hand it to one writer, or `release` it (its copy is freed at
+ * once rather than by garbage collection).
+ */
+export interface ProvedBlock {
+  readonly cid: CID
+  /** record flags of the proved body (FLAG_ZSTD: a zstd frame) */
+  readonly flags: number
+  /** length of the block itself */
+  readonly rawLength: number
+  /** bytes of the proved body */
+  readonly storedLength: number
+  /** drops the proved copy (the block is not stored after all); nothing once a writer took it */
+  release (): void
+}
+
 export type { StorageUsage } from './storage-usage.ts'
 
 export interface StoreStats {
@@ -256,6 +275,14 @@ export interface BlockWriter {
    * `add`: `stored.body` is copied before the call returns.
    */
   putStored (cid: CID, stored: StoredBlock): Promise<boolean>
+  /**
+   * Queues a block proved before (`proveStored`: a seed part's reader proves each section so
+   * that a bad one is refused alone), storing the copy that was proved: the same guarantee as
+   * `putStored` without a second copy and proof. The writer takes the copy from `proved` (a
+   * second `putProved` of it throws); already here or pending: the copy is released and
+   * false is returned. Nothing the caller holds is read or kept.
+   */
+  putProved (proved: ProvedBlock): Promise<boolean>
   /** Makes every queued block durable and indexed (pack fsync, then index batch). */
   flush (): Promise<void>
   /**

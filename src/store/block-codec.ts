@@ -3,7 +3,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, MalformedError } from '../errors.ts'
 import { MAX_BLOCK_SIZE } from '../protocol/constants.ts'
-import type { StoredBlock } from './api.ts'
+import type { ProvedBlock, StoredBlock } from './api.ts'
 import { looksIncompressible, reserveEncoding, unzstd } from './compression.ts'
 import { StoredBodyError } from './encode-pool.ts'
 import type { EncodedBody } from './encode-pool.ts'
@@ -77,21 +77,47 @@ export function ownStored (cid: CID, given: StoredBlock): Promise<EncodedBody> {
   })
 }
 
+/** The proved copies of the `ProvedBlock`s handed out: out of their holders' reach, taken by a writer. */
+const provedCopies = new WeakMap<ProvedBlock, EncodedBody>()
+
 /**
- * Proves a stored body as `putStored` does (on a worker), without storing it: undefined when
- * it holds the block `cid` names, else what is wrong with it. For readers that refuse one block
- * and go on (a seed part), where a writer would refuse the whole batch.
+ * Proves a stored body as `putStored` does (on a worker), without storing it: the proved copy,
+ * kept for `BlockWriter.putProved` (see `ProvedBlock`), when it holds the block `cid` names,
+ * else what is wrong with it. For readers that refuse one block and go on (a seed part), where
+ * a writer would refuse the whole batch. `stored.body` is borrowed for this call only: it is
+ * copied before the call returns.
  */
-export async function proveStored (cid: CID, stored: StoredBlock): Promise<string | undefined> {
+export async function proveStored (cid: CID, stored: StoredBlock): Promise<{ proved: ProvedBlock } | { problem: string }> {
+  let copy: EncodedBody
   try {
-    const proved = await ownStored(cid, stored)
-    // only the verdict is wanted: the copy goes back at once (see EncodedBody.release)
-    proved.release?.()
-    return undefined
+    copy = await ownStored(cid, stored)
   } catch (err) {
-    if (err instanceof BlockIntegrityError) return err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '')
+    if (err instanceof BlockIntegrityError) return { problem: err.detail.replace(/^the \d+-byte stored body given for it is wrong: /, '') }
     throw err
   }
+  const proved: ProvedBlock = Object.freeze({
+    cid,
+    flags: copy.flags,
+    rawLength: stored.rawLength,
+    storedLength: copy.body.length,
+    release: () => {
+      provedCopies.get(proved)?.release?.()
+      provedCopies.delete(proved)
+    }
+  })
+  provedCopies.set(proved, copy)
+  return { proved }
+}
+
+/**
+ * The proved copy `proved` holds, handed over once: to the writer that stores it. Throws when
+ * it was taken or released before, or did not come from `proveStored`.
+ */
+export function takeProved (proved: ProvedBlock): EncodedBody {
+  const copy = provedCopies.get(proved)
+  if (copy === undefined) throw new Error(`block ${proved.cid}: its proved copy was stored or released already (or it was not proved by proveStored)`)
+  provedCopies.delete(proved)
+  return copy
 }
 
 /** Why a stored form cannot be right whatever its bytes, or undefined. */

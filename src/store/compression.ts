@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import { zstdDecompress } from 'node:zlib'
 import { ZSTD_LEVEL } from './constants.ts'
 import { EncodePool, POOL_SIZE } from './encode-pool.ts'
-import type { Reservation } from './encode-pool.ts'
+import type { EncoderCounts, Reservation } from './encode-pool.ts'
 
 const decompress = promisify(zstdDecompress)
 
@@ -33,6 +33,11 @@ const pool = new EncodePool(POOL_SIZE, ZSTD_LEVEL)
 /** Undefined, or a promise to await before giving the encoder more (it is behind). */
 export function encodeBackpressure (): Promise<void> | undefined {
   return pool.ready()
+}
+
+/** Blocks encoded and stored bodies proved by this process's encoder so far. */
+export function encoderCounts (): EncoderCounts {
+  return pool.counts
 }
 
 /** Copies `bytes` into the encoder's next batch (see `EncodePool.reserve`). */

@@ -46,6 +46,16 @@ export interface Reservation {
   release (): void
 }
 
+/**
+ * What the pool was asked to do: `encoded` blocks (compressed or kept as they are) and `proved`
+ * stored bodies (decompressed and hashed against their CID). Each proof costs a copy and a
+ * decompression of the body, so a path that proves a block twice shows here.
+ */
+export interface EncoderCounts {
+  encoded: number
+  proved: number
+}
+
 /** A stored body did not prove its claim (the worker's reason in `message`). */
 export class StoredBodyError extends Error {
   override name = 'StoredBodyError'
@@ -93,6 +103,7 @@ export class EncodePool {
   /** bytes given to `encode` whose answers have not come back */
   #outstanding = 0
   #waiters: Array<() => void> = []
+  readonly #counts: EncoderCounts = { encoded: 0, proved: 0 }
 
   constructor (size: number, level: number) {
     this.#size = size
@@ -106,6 +117,11 @@ export class EncodePool {
   ready (): Promise<void> | undefined {
     if (this.#outstanding <= MAX_OUTSTANDING) return undefined
     return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  /** Jobs handed to the workers since the process started (see `EncoderCounts`). */
+  get counts (): EncoderCounts {
+    return { ...this.#counts }
   }
 
   /**
@@ -145,6 +161,8 @@ export class EncodePool {
   #commit (length: number, kind: number, claim?: StoredClaim): Promise<EncodedBody> {
     const position = this.#batch.length
     this.#compress[position] = kind
+    if (kind === VERIFY) this.#counts.proved++
+    else this.#counts.encoded++
     if (claim !== undefined) {
       this.#claims ??= []
       this.#claims[position] = { flags: claim.flags, rawLength: claim.rawLength, digest: Uint8Array.from(claim.digest) }

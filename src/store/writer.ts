@@ -1,8 +1,8 @@
-import type { BlockWriter, IndexOp, StoredBlock, WriterStats } from './api.ts'
+import type { BlockWriter, IndexOp, ProvedBlock, StoredBlock, WriterStats } from './api.ts'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { assertSha256, ownBlock, ownStored } from './block-codec.ts'
+import { assertSha256, ownBlock, ownStored, takeProved } from './block-codec.ts'
 import type { EncodedBody } from './block-codec.ts'
 import { encodeBackpressure } from './compression.ts'
 import type { StoreLimits } from './constants.ts'
@@ -145,6 +145,22 @@ export class PackWriter implements BlockWriter {
       return false
     }
     await this.#enqueue(cid, key, stored.rawLength, proof)
+    return true
+  }
+
+  async putProved (proved: ProvedBlock): Promise<boolean> {
+    this.#assertUsable()
+    const { cid } = proved
+    assertSha256(cid)
+    if (cid.version !== 1) throw new RangeError(`block ${cid} is a CIDv${cid.version}; the store holds CIDv1 blocks only`)
+    // the copy proveStored made and proved: stored as it is, not copied or proved again
+    const copy = takeProved(proved)
+    const key = cidKey(cid)
+    if (this.#unindexed.has(key) || this.#host.isIndexed(cid)) {
+      copy.release?.()
+      return false
+    }
+    await this.#enqueue(cid, key, proved.rawLength, Promise.resolve(copy))
     return true
   }
 

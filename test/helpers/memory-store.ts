@@ -4,11 +4,11 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { CorruptBlockError, MissingBlockError } from '../../src/errors.ts'
 import { sha256 } from '../../src/points/blocks.ts'
 import { zstdDecompressSync } from 'node:zlib'
-import { assertSha256, storedShapeProblem } from '../../src/store/block-codec.ts'
+import { assertSha256, storedShapeProblem, takeProved } from '../../src/store/block-codec.ts'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
-import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, StoredBlock, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
+import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, ProvedBlock, StoredBlock, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
 
 /**
  * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
@@ -200,6 +200,15 @@ class MemoryWriter implements BlockWriter {
     if (bytes.length !== stored.rawLength) refuse(`it holds ${bytes.length} bytes where ${stored.rawLength} were stated`)
     if (!Buffer.from(sha256(bytes)).equals(cid.multihash.digest)) refuse('its bytes do not match its hash')
     return await this.put(cid, bytes)
+  }
+
+  /** Stores the copy proveStored proved (decompressed here: this store keeps blocks as they are). */
+  async putProved (proved: ProvedBlock): Promise<boolean> {
+    this.#assertUsable()
+    const copy = takeProved(proved)
+    const bytes = (copy.flags & FLAG_ZSTD) !== 0 ? zstdDecompressSync(copy.body, { maxOutputLength: Math.max(proved.rawLength, 1) }) : copy.body.slice()
+    copy.release?.()
+    return await this.put(proved.cid, bytes)
   }
 
   async flush (): Promise<void> {

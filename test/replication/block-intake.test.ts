@@ -31,6 +31,7 @@ class GatedStore extends MemoryBlockStore {
       add: async (codec, bytes) => await inner.add(codec, bytes),
       put: async (cid, bytes) => await inner.put(cid, bytes),
       putStored: async (cid, stored) => await inner.putStored(cid, stored),
+      putProved: async (proved) => await inner.putProved(proved),
       flush: async () => {
         this.flushes++
         await this.#gate

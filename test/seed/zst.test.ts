@@ -11,6 +11,7 @@ import type { VerifyReport } from '../../src/core/index.ts'
 import type { OfflineCore } from '../../src/core/index.ts'
 import { SeedPartReader } from '../../src/seed/part-reader.ts'
 import type { SeedConsumeResult, SeedCreateResult } from '../../src/seed/api.ts'
+import { encoderCounts } from '../../src/store/compression.ts'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { zstdFrameInfo } from '../../src/store/zstd-frame.ts'
 import { checkRealDataTools, compareTrees, copyCorpus } from '../helpers/real-data.ts'
@@ -126,11 +127,16 @@ describe('seed parts as .car.zst: stored bodies, standard tools, one line for ba
     assert.equal(blocks, seed.blocks + 2 * seed.parts.length, 'every data block, and both descriptors of every part')
   })
 
-  test('consume stores every block as the part carried it, and the point restores as it was backed up', async () => {
+  test('consume proves each block once (one proof on the encoder per block, not one in the reader and one in the writer), stores it as the part carried it, and the point restores as it was backed up', async () => {
     const dr = await target('dr')
     try {
+      const before = encoderCounts()
       const result = await dr.run('seedConsume', { dir: join(work, 'seed') }) as SeedConsumeResult
+      const after = encoderCounts()
       assert.deepEqual(result.errors, [])
+      assert.equal(result.blocks, seed.blocks)
+      assert.equal(after.proved - before.proved, seed.blocks, `${seed.blocks} blocks, ${after.proved - before.proved} proofs`)
+      assert.equal(after.encoded - before.encoded, 0, 'nothing compressed again')
       assert.deepEqual(result.pointsCompleted, [point])
       const [mine, theirs] = [await storedSizes(hq), await storedSizes(dr)]
       for (const [cid, size] of mine) assert.equal(theirs.get(cid), size, `block ${cid} stored as it came`)

@@ -16,8 +16,10 @@ import { CorruptBlockError, MalformedError, MissingBlockError } from '../../src/
 import { zstdCompressSync } from 'node:zlib'
 import { BlockIntegrityError, jsonSublevel } from '../../src/store/index.ts'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
+import { proveStored } from '../../src/store/block-codec.ts'
+import { encoderCounts } from '../../src/store/compression.ts'
 import { MAX_BLOCK_SIZE } from '../../src/points/constants.ts'
-import type { StoredBlock } from '../../src/store/index.ts'
+import type { ProvedBlock, StoredBlock } from '../../src/store/api.ts'
 import type { BlockStore } from '../../src/store/index.ts'
 import type { StoreHarness, StoreKind } from '../helpers/store-harness.ts'
 import { createStoreHarness } from '../helpers/store-harness.ts'
@@ -296,6 +298,85 @@ export function blockStoreContract (kind: StoreKind): void {
           await assertStoredIntact(await harness.reopen(), blocks)
         })
       }
+
+      describe('a body proved before (proveStored): putProved stores the very copy that was proved, and proves nothing again', () => {
+        const provedOf = async (cid: CID, stored: StoredBlock): Promise<ProvedBlock> => {
+          const proof = await proveStored(cid, stored)
+          assert.ok('proved' in proof, `proved: ${JSON.stringify(proof)}`)
+          return proof.proved
+        }
+
+        it('stores each body as it came after exactly one proof per block on the encoder: none in putProved, no encoding either', async () => {
+          const framed = block(text(50_000))
+          const rawGiven = block(text(40_000 + 9))
+          const empty = block(new Uint8Array(0))
+          const given: Array<[Block, StoredBlock]> = [[framed, frameOf(framed.bytes)], [rawGiven, { flags: 0, body: rawGiven.bytes, rawLength: rawGiven.bytes.length }], [empty, { flags: 0, body: empty.bytes, rawLength: 0 }]]
+          const before = encoderCounts()
+          const proved = []
+          for (const [b, stored] of given) proved.push(await provedOf(b.cid, stored))
+          const writer = harness.store.writer()
+          for (const p of proved) assert.equal(await writer.putProved(p), true)
+          await writer.commit()
+          assert.deepEqual(encoderCounts(), { encoded: before.encoded, proved: before.proved + given.length }, 'one proof per block, no more')
+          const store = await harness.reopen()
+          await assertStoredIntact(store, given.map(([b]) => b))
+          if (harness.compresses) {
+            const back = await store.getStored(framed.cid)
+            assert.deepEqual([back.flags, hex(back.body)], [FLAG_ZSTD, hex(given[0][1].body)], 'the frame is stored as it came')
+            assert.equal((await store.getStored(rawGiven.cid)).flags, 0, 'a raw body stays raw')
+          }
+        })
+
+        for (const moment of ['as proveStored returns its promise', 'once proveStored resolves', 'once putProved resolves'] as const) {
+          it(`stores the store's own proved copy: the caller's buffer overwritten ${moment} changes nothing stored`, async () => {
+            const blocks = [block(text(70_000)), block(seededRandom(20_000, 'proved raw')), block(text(40))]
+            const writer = harness.store.writer()
+            for (const b of blocks) {
+              const stored = b.bytes.length > 1000 && (await branchOf(b.bytes)) === 'compresses' ? frameOf(b.bytes) : { flags: 0, body: b.bytes, rawLength: b.bytes.length }
+              const { view, buffer } = viewInReadBuffer(stored.body)
+              const proving = proveStored(b.cid, { ...stored, body: view })
+              if (moment === 'as proveStored returns its promise') poison(buffer)
+              const proof = await proving
+              assert.ok('proved' in proof)
+              if (moment === 'once proveStored resolves') poison(buffer)
+              assert.ok(Object.isFrozen(proof.proved) && !Object.values(proof.proved).some((v) => v instanceof Uint8Array), 'the holder gets no bytes it could change')
+              assert.equal(await writer.putProved(proof.proved), true)
+              if (moment === 'once putProved resolves') poison(buffer)
+            }
+            await writer.commit()
+            await assertStoredIntact(await harness.reopen(), blocks)
+          })
+        }
+
+        it('a block already here or pending is not stored again (its copy is dropped), and a proved copy is stored once: a second putProved, or one after release, throws', async () => {
+          const here = block(text(25_000))
+          const fresh = block(text(26_000))
+          await putAll(harness.store, [here])
+          const writer = harness.store.writer()
+          assert.equal(await writer.putProved(await provedOf(here.cid, frameOf(here.bytes))), false, 'already here')
+          const once = await provedOf(fresh.cid, frameOf(fresh.bytes))
+          assert.equal(await writer.putProved(once), true)
+          assert.equal(await writer.putProved(await provedOf(fresh.cid, frameOf(fresh.bytes))), false, 'pending in this writer')
+          await assert.rejects(writer.putProved(once), /stored or released already/)
+          const released = await provedOf(fresh.cid, frameOf(fresh.bytes))
+          released.release()
+          released.release()
+          await assert.rejects(writer.putProved(released), /stored or released already/)
+          await writer.commit()
+          await assertStoredIntact(await harness.reopen(), [here, fresh])
+        })
+
+        it('refuses a false body at proveStored with the reason, handing out nothing to store', async () => {
+          const b = block(text(30_000))
+          const flipped = frameOf(b.bytes)
+          flipped.body[flipped.body.length >> 1] ^= 0x40
+          for (const stored of [flipped, frameOf(text(30_001).subarray(1)), { ...frameOf(b.bytes), rawLength: 29_999 }]) {
+            const proof = await proveStored(b.cid, stored)
+            assert.ok('problem' in proof && /does not decompress|do not match its hash|at most 29999 bytes|where/.test(proof.problem), JSON.stringify(proof))
+          }
+          assert.equal(await harness.store.has(b.cid), false)
+        })
+      })
 
       it('proves the copy on getStored: a damaged one is a CorruptBlockError naming its CID and is quarantined', async () => {
         const victim = block(text(40_000))

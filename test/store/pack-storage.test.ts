@@ -6,12 +6,18 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { zstdCompressSync } from 'node:zlib'
 import * as raw from 'multiformats/codecs/raw'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { proveStored } from '../../src/store/block-codec.ts'
+import { encoderCounts } from '../../src/store/compression.ts'
+import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { localPackStorage, openBlockStore, openS3PackStorage } from '../../src/store/index.ts'
 import type { PackStorage, RootDb } from '../../src/store/index.ts'
 import { readFully } from '../../src/store/pack-files.ts'
@@ -286,6 +292,39 @@ describe('block store on S3', { timeout: 300_000, skip }, () => {
       for (const b of first.filter((_, i) => i % 2 === 1)) assert.equal(await store.has(b.cid), false)
     } finally {
       await store.close()
+    }
+  })
+  it('stores a body proved before (putProved, as seed consume does) in a pack in the bucket as it came, proving it only once', async () => {
+    const names = (await readdir('/usr/include')).filter((n) => n.endsWith('.h')).sort().slice(0, 24)
+    const blocks = await Promise.all(names.map(async (n) => {
+      const bytes = new Uint8Array(await readFile(join('/usr/include', n)))
+      const body = new Uint8Array(zstdCompressSync(bytes))
+      return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes, body }
+    }))
+    const index: RootDb = new Level(join(work, 'bs-index-proved'))
+    await index.open()
+    let store = await openBlockStore({ db: index, storage: await reopenS3(bucket, 'proved', staging) })
+    const before = encoderCounts()
+    const writer = store.writer()
+    for (const b of blocks) {
+      const proof = await proveStored(b.cid, { flags: FLAG_ZSTD, body: b.body, rawLength: b.bytes.length })
+      assert.ok('proved' in proof, JSON.stringify(proof))
+      assert.equal(await writer.putProved(proof.proved), true)
+    }
+    await writer.commit()
+    assert.deepEqual(encoderCounts(), { encoded: before.encoded, proved: before.proved + blocks.length })
+    assert.ok((await swift.keys(bucket, 'proved')).some((k) => k.endsWith('.pack')))
+    await store.close()
+    store = await openBlockStore({ db: index, storage: await reopenS3(bucket, 'proved', staging) })
+    try {
+      for (const b of blocks) {
+        const stored = await store.getStored(b.cid)
+        assert.equal(Buffer.from(stored.body).equals(b.body), true, `${b.cid} stored as it came`)
+        assert.ok(Buffer.from(await store.get(b.cid)).equals(b.bytes))
+      }
+    } finally {
+      await store.close()
+      await index.close()
     }
   })
 })
