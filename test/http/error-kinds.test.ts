@@ -80,6 +80,16 @@ describe('the API answers each failure with the kind it is', { timeout: 60_000 }
     assert.deepEqual(device, { name: 'InvalidInputError', message: 'not a directory or regular file: /dev/null', exitCode: 1, kind: 'bad-input' })
   })
 
+  test('consuming a seed from a folder that does not exist is not-found; from one without a seed, bad input', async () => {
+    const nowhere = join(work, 'nowhere')
+    const gone = await streamedError(await post('/api/v1/seeds/consume', { dir: nowhere }))
+    assert.deepEqual(gone, { name: 'NotFoundError', message: `no such directory: ${nowhere}`, exitCode: 1, kind: 'not-found' })
+    const empty = join(work, 'empty')
+    await mkdir(empty)
+    const none = await streamedError(await post('/api/v1/seeds/consume', { dir: empty }))
+    assert.deepEqual(none, { name: 'InvalidInputError', message: `${empty} holds no seed: there is no .car.zst (or .car) file in it`, exitCode: 1, kind: 'bad-input' })
+  })
+
   test('a prune that cannot read a point that was whole is damaged data: UnreadablePointsError', async () => {
     // the volume's root directory node, damaged on disk as a failing disk would
     await core.close()
