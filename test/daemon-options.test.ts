@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { daemonNetworkOptions } from '../src/daemon.ts'
+import { InvalidInputError } from '../src/errors.ts'
 import type { Config } from '../src/repo/index.ts'
 
 const config: Config = { version: 1, name: 'hq', listen: ['/ip4/0.0.0.0/tcp/4101'], api: { host: '127.0.0.1', port: 4100 }, chunking: { minSize: 16384, avgSize: 65536, maxSize: 262144 } }
@@ -21,6 +22,7 @@ describe('the daemon\'s network options', { timeout: 10_000 }, () => {
     assert.equal(daemonNetworkOptions({ ...config, prune: { schedule: null } }, {}).pruneSchedule, null)
     assert.throws(() => daemonNetworkOptions({ ...config, prune: { schedule: 'nightly' } }, {}), (err: Error) => {
       assert.match(err.message, /^prune.schedule "nightly" is not a cron expression/)
+      assert.ok(err instanceof InvalidInputError, 'bad input (400), not a refusal')
       assert.doesNotMatch(err.message, /\n/)
       return true
     })

@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs'
 import { DEFAULT_CHUNKING } from '../chunker/index.ts'
 import { Throttle } from '../common/throttle.ts'
-import { InvalidInputError, OperationalError, UserError } from '../errors.ts'
+import { InvalidInputError, NotFoundError, OperationalError } from '../errors.ts'
 import { isSafeName, showPath } from '../points/names.ts'
 import { isMachineName, loadManifest, parsePointId, signManifest } from '../points/manifest.ts'
 import { pointRecord } from '../points/point-index.ts'
@@ -127,11 +127,11 @@ async function statVolumes (fs: BackupFs, volumes: BackupOptions['volumes']): Pr
     try {
       stat = await fs.stat(path, { bigint: true })
     } catch (err) {
-      if (isFsError(err) && err.code === 'ENOENT') throw new UserError(`no such file or directory: ${path}`)
+      if (isFsError(err) && err.code === 'ENOENT') throw new NotFoundError(`no such file or directory: ${path}`)
       if (isFsError(err)) throw new OperationalError(`cannot read volume ${name} at ${path}: ${err.code}`)
       throw err
     }
-    if (!stat.isDirectory() && !stat.isFile()) throw new UserError(`not a directory or regular file: ${path}`)
+    if (!stat.isDirectory() && !stat.isFile()) throw new InvalidInputError(`not a directory or regular file: ${path}`)
     roots.push({ name, path, stat })
   }
   return roots

@@ -168,13 +168,13 @@ function schemaOf (param: ParamSpec): Record<string, unknown> {
 function errorResponses (): Record<string, unknown> {
   const error = (description: string): unknown => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } })
   return {
-    400: error('malformed request: not JSON, unknown field, wrong type, missing field'),
+    400: error('bad input: not JSON, unknown field, wrong type, missing field; a value that is not valid, or a name that matches several things'),
     401: error('missing or wrong token'),
-    403: error('not allowed'),
-    404: error('no such route, machine, point, peer, rule or seed'),
+    403: error('not allowed: a peer that has not approved this Core, or that this Core has not approved'),
+    404: error('no such route, machine, point, peer, rule or seed; a path that does not exist'),
     409: error('refused: the request is valid but cannot be done now (the message says why)'),
     422: error('damaged data: a corrupt or missing block, a bad signature, bytes that do not decode (verify and repair help, asking again does not)'),
-    500: error('this Core\'s machine failed it (a full or failing disk, kind operational), or an internal error (kind internal, message only)'),
+    500: error('this Core\'s machine failed it (a full or failing disk, a repository format it cannot read: kind operational), or an internal error (kind internal, message only)'),
     503: error('a peer cannot be reached, ended the exchange, failed on its side or does not serve the protocol; or the Core is stopping'),
     504: error('a peer did not answer in time')
   }

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { OperationalError, UserError } from '../errors.ts'
+import { MalformedError, OperationalError } from '../errors.ts'
 
 /** Where the API token lives: `<repo>/api-token`, mode 0600. */
 export function tokenPath (dir: string): string {
@@ -18,9 +18,9 @@ export async function loadOrCreateToken (dir: string): Promise<string> {
   try {
     const token = (await readFile(path, 'utf8')).trim()
     if (/^[A-Za-z0-9_-]{32,}$/.test(token)) return token
-    throw new UserError(`${path} does not hold a valid API token (32 or more of A-Z a-z 0-9 _ -); delete it to get a new one`)
+    throw new MalformedError(`${path} does not hold a valid API token (32 or more of A-Z a-z 0-9 _ -); delete it to get a new one`)
   } catch (err: any) {
-    if (err.code !== 'ENOENT') throw err instanceof UserError ? err : new OperationalError(`cannot read the API token ${path}: ${err.code ?? err.message}`)
+    if (err.code !== 'ENOENT') throw err instanceof MalformedError ? err : new OperationalError(`cannot read the API token ${path}: ${err.code ?? err.message}`)
   }
   const token = randomBytes(24).toString('base64url')
   await writeFile(path + '.tmp', token + '\n', { mode: 0o600 })

@@ -10,6 +10,7 @@
 export { PeerRegistry } from './registry.ts'
 export type { PeerRegistryOptions } from './registry.ts'
 export { PairingService } from './pairing.ts'
+export { SelfPairingError } from './errors.ts'
 export { OfflinePairing } from './operations.ts'
 export type { PairingOperations } from './operations.ts'
 export type { PairingOptions, RateLimit } from './pairing.ts'

@@ -1,9 +1,10 @@
 import type { Connection, IdentifyResult, Logger, PeerId } from '@libp2p/interface'
-import { MalformedError, NotAuthorizedError, NotFoundError, UserError } from '../errors.ts'
+import { MalformedError, NotAuthorizedError, NotFoundError } from '../errors.ts'
 import { RateLimitedError, RateLimiter } from '../net/index.ts'
 import type { DrcoreNode, WireStream } from '../net/index.ts'
 import { MAX_ADDRESSES, PAIR_PROTOCOL } from '../protocol/index.ts'
 import type { PairState } from '../protocol/index.ts'
+import { SelfPairingError } from './errors.ts'
 import { peerLabel, splitAddress, toPeerInfo } from './record.ts'
 import type { PeerInfo, PeerRecord } from './record.ts'
 import type { PairingOperations } from './operations.ts'
@@ -132,7 +133,7 @@ export class PairingService implements PairingOperations {
   async request (address: string, options: { name?: string } = {}): Promise<PeerInfo> {
     const target = splitAddress(address)
     const previous = this.#registry.get(target.peerId)
-    if (target.peerId === this.#node.peerId.toString()) throw new UserError('that address is this Core\'s own: a Core cannot pair with itself')
+    if (target.peerId === this.#node.peerId.toString()) throw new SelfPairingError('that address is this Core\'s own: a Core cannot pair with itself')
     // nothing is recorded, and no known peer changes, unless that very address reaches that peer
     await this.#node.probe(target.address, target.peerId, { label: previous != null ? peerLabel(previous) : target.peerId })
     const record = await this.#registry.asking(target.peerId, { name: options.name, address: target.address })

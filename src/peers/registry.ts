@@ -6,6 +6,7 @@ import { MAX_ADDRESSES } from '../protocol/index.ts'
 import type { PairState } from '../protocol/index.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { JsonSublevel, RootDb } from '../store/index.ts'
+import { SelfPairingError } from './errors.ts'
 import { checkName, isPeerId, isValidName, peerLabel, splitAddress, toPeerInfo } from './record.ts'
 import type { PeerInfo, PeerRecord } from './record.ts'
 
@@ -138,7 +139,7 @@ export class PeerRegistry implements PeerTrust {
    */
   async allow (peerId: string, options: { name?: string, tenant?: string, address?: string } = {}): Promise<PeerRecord> {
     if (!isPeerId(peerId)) throw new InvalidInputError(`not a peer id: ${peerId}`)
-    if (peerId === this.#self) throw new UserError('a Core cannot pair with itself')
+    if (peerId === this.#self) throw new SelfPairingError('a Core cannot pair with itself')
     const existing = this.#peers.get(peerId)
     const record = existing ?? emptyRecord(peerId)
     const name = options.name != null ? this.#checkFreeName(options.name, peerId) : record.name
@@ -191,7 +192,7 @@ export class PeerRegistry implements PeerTrust {
 
   /** Records that we are asking `peerId` to pair (before the request is sent). */
   async asking (peerId: string, options: { name?: string, address: string }): Promise<PeerRecord> {
-    if (peerId === this.#self) throw new UserError('that address is this Core\'s own: a Core cannot pair with itself')
+    if (peerId === this.#self) throw new SelfPairingError('that address is this Core\'s own: a Core cannot pair with itself')
     const record = this.#peers.get(peerId) ?? emptyRecord(peerId)
     // a name names a peer that has none; a named peer is renamed only when asked (rename)
     const name = record.name ?? (options.name != null ? this.#checkFreeName(options.name, peerId) : null)
@@ -261,7 +262,7 @@ export class PeerRegistry implements PeerTrust {
    * for a peer we approved or allowed, `denied`, or `pending` (a new or repeated request).
    */
   async requested (peerId: string, request: { name: string, addresses: string[] }): Promise<PairState> {
-    if (peerId === this.#self) throw new UserError('a Core cannot pair with itself')
+    if (peerId === this.#self) throw new SelfPairingError('a Core cannot pair with itself')
     const existing = this.#peers.get(peerId)
     const record = existing ?? emptyRecord(peerId)
     if (record.inbound === 'denied') return 'denied'

@@ -15,6 +15,7 @@ export { decodeManifest, isMachineName, loadManifest, parsePointId, signManifest
 export { countMissing, diffClosure, missingBlocks, walkClosure } from './closure.ts'
 export type { BlockSource } from './closure.ts'
 export type { MissingReport } from './closure.ts'
+export { AmbiguousNameError } from './errors.ts'
 export { PointIndex, pointRecord, POINTS_SUBLEVEL, CHAINS_SUBLEVEL, MACHINES_SUBLEVEL } from './point-index.ts'
 export { machineRow, pointRow } from './rows.ts'
 export { PointPins } from './pins.ts'

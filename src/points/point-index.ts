@@ -1,6 +1,7 @@
 import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { KEY_SEP, prefixRange } from '../common/keys.ts'
-import { CorruptBlockError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
+import { CorruptBlockError, MissingBlockError, NotFoundError } from '../errors.ts'
+import { AmbiguousNameError } from './errors.ts'
 import { jsonSublevel } from '../store/sublevels.ts'
 import type { JsonSublevel, RootDb } from '../store/sublevels.ts'
 import type { BlockStore, IndexOp } from '../store/api.ts'
@@ -119,13 +120,13 @@ export class PointIndex {
     if (matches.length === 1) return matches[0]
     if (matches.length === 0) throw new NotFoundError(`unknown machine: ${name}`)
     const where = matches.map(m => `${m.tenant === '' ? '/' : m.tenant + '/'}${machine} (origin ${m.origin})`).join(', ')
-    throw new UserError(`machine name ${name} is ambiguous: it matches ${where}; name one as tenant/${machine} or origin/${machine}`)
+    throw new AmbiguousNameError(`machine name ${name} is ambiguous: it matches ${where}; name one as tenant/${machine} or origin/${machine}`)
   }
 
   /**
    * A point of a machine: `latest` (also when `point` is omitted), its `seq` as `drcore points`
    * shows it, its id, or a prefix of the id that only one of its points has. Throws
-   * `NotFoundError` when none matches, `UserError` when a prefix matches several.
+   * `NotFoundError` when none matches, `AmbiguousNameError` when a prefix matches several.
    */
   async resolvePoint (machineName: string, point?: string): Promise<{ machine: MachineRecord, record: PointRecord }> {
     const machine = await this.findMachine(machineName)
@@ -140,7 +141,7 @@ export class PointIndex {
     const matches = /^\d+$/.test(point) ? all.filter(r => r.seq === Number(point)) : all.filter(r => r.point.startsWith(point))
     if (matches.length === 1) return { machine, record: matches[0] }
     if (matches.length > 1) {
-      throw new UserError(`${point} is the start of ${matches.length} points of ${machineName} (seq ${matches.map(r => r.seq).join(', ')}); give more of the id, or its seq`)
+      throw new AmbiguousNameError(`${point} is the start of ${matches.length} points of ${machineName} (seq ${matches.map(r => r.seq).join(', ')}); give more of the id, or its seq`)
     }
     throw new NotFoundError(`machine ${machineName} has no recovery point ${point} (drcore points ${machineName} lists them: latest, a seq, or an id or its start)`)
   }

@@ -4,6 +4,7 @@
  * daemon's schedule.
  */
 export { prune } from './prune.ts'
+export { UnreadablePointsError } from './errors.ts'
 export type { PruneDeps, PruneOptions } from './prune.ts'
 export type { PruneResult } from './api.ts'
 export { blockLinks, hasLinks } from './links.ts'

@@ -1,10 +1,10 @@
 import { CID } from 'multiformats/cid'
 import type { ProgressFn } from '../api/operations.ts'
-import { UserError } from '../errors.ts'
 import type { PointPins } from '../points/pins.ts'
 import type { PointRecord } from '../points/api.ts'
 import type { BlockStore, Collection, SweepPlan, SweepResult } from '../store/index.ts'
 import { TenantBlocks } from '../tenants/index.ts'
+import { UnreadablePointsError } from './errors.ts'
 import { blockLinks, hasLinks } from './links.ts'
 import type { PruneResult } from './api.ts'
 
@@ -95,7 +95,7 @@ async function markAll (deps: PruneDeps, collection: Collection, onProgress: Pro
   }
   onProgress?.({ phase: 'prune: mark', done: records.length, total: records.length, unit: 'points' })
   if (unknown.length > 0) {
-    throw new UserError(`prune removed nothing: it cannot tell which blocks ${unknown[0]}${unknown.length > 1 ? ` (and ${unknown.length - 1} more points)` : ''}; ` +
+    throw new UnreadablePointsError(`prune removed nothing: it cannot tell which blocks ${unknown[0]}${unknown.length > 1 ? ` (and ${unknown.length - 1} more points)` : ''}; ` +
       'run drcore repair to bring a good copy back, or forget the point, then prune again')
   }
   for (const id of deps.pins.pinned()) {

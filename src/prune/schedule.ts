@@ -1,5 +1,5 @@
 import { nextCronRun, parseCron } from '../rules/calendar.ts'
-import { UserError } from '../errors.ts'
+import { InvalidInputError, StoppingError } from '../errors.ts'
 
 /** The daemon prunes at 03:30 local time by default (config.json `prune.schedule`). */
 export const DEFAULT_PRUNE_SCHEDULE = '30 3 * * *'
@@ -57,7 +57,7 @@ export class PruneSchedule {
     this.#stopped = true
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer)
     this.#timer = undefined
-    this.#abort?.abort(new UserError('the Core is stopping'))
+    this.#abort?.abort(new StoppingError('the Core is stopping'))
     await this.#running
   }
 
@@ -93,11 +93,11 @@ export class PruneSchedule {
   }
 }
 
-/** Throws a one-line `UserError` for a schedule that is not a cron expression. */
+/** Throws a one-line `InvalidInputError` for a schedule that is not a cron expression. */
 export function checkPruneSchedule (schedule: string): void {
   try {
     parseCron(schedule)
   } catch (err) {
-    throw new UserError(`prune.schedule "${schedule}" is not a cron expression (${(err as Error).message}); use 5 fields, e.g. "${DEFAULT_PRUNE_SCHEDULE}", or null to prune only when asked`)
+    throw new InvalidInputError(`prune.schedule "${schedule}" is not a cron expression (${(err as Error).message}); use 5 fields, e.g. "${DEFAULT_PRUNE_SCHEDULE}", or null to prune only when asked`)
   }
 }

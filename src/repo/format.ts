@@ -1,4 +1,4 @@
-import { UserError } from '../errors.ts'
+import { OperationalError } from '../errors.ts'
 import { jsonSublevel } from '../store/sublevels.ts'
 import type { RootDb } from '../store/sublevels.ts'
 
@@ -15,8 +15,11 @@ export const OLDEST_READABLE_FORMAT = 1
 const META_SUBLEVEL = 'meta'
 const FORMAT_KEY = 'format'
 
-/** The repository is of a format this drcore cannot read. */
-export class RepositoryFormatError extends UserError {
+/**
+ * The repository is of a format this drcore cannot read: the machine's (its drcore is too old or
+ * the index is not drcore's), not a request to ask differently; operational, as `ErrorKind` says.
+ */
+export class RepositoryFormatError extends OperationalError {
   override name = 'RepositoryFormatError'
 }
 

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
-import { FileSystemError, fileSystemFault, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, OperationalError, UserError } from '../errors.ts'
+import { FileSystemError, fileSystemFault, InvalidInputError, RepositoryExistsError, RepositoryLockedError, RepositoryNotFoundError, OperationalError } from '../errors.ts'
 import { readConfig, writeConfig, configPath, DEFAULT_LISTEN, DEFAULT_API } from './config.ts'
 import type { Config } from './config.ts'
 import { DEFAULT_CHUNKING } from '../chunker/index.ts'
@@ -53,7 +53,7 @@ export async function initRepository (dir: string, opts: InitOptions = {}): Prom
   }
   const existed = await exists(dir)
   if (existed) {
-    const entries = await readdir(dir).catch(() => { throw new UserError(`${dir} exists and is not a directory`) })
+    const entries = await readdir(dir).catch(() => { throw new InvalidInputError(`${dir} exists and is not a directory`) })
     if (entries.length > 0) throw new RepositoryExistsError(`${dir} is not empty; choose an empty or new directory for the repository`)
   }
   try {
@@ -98,7 +98,7 @@ export async function openRepositoryFiles (dir: string): Promise<RepositoryFiles
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK)
   } catch (err: any) {
     if (err.code === 'EACCES') {
-      throw new UserError(`repository ${dir} is not open to this user: a repository is readable by its owner only; run drcore as the user who owns it`)
+      throw new OperationalError(`repository ${dir} is not open to this user: a repository is readable by its owner only; run drcore as the user who owns it`)
     }
   }
   if (!await exists(configPath(dir))) {

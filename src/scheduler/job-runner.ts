@@ -1,4 +1,4 @@
-import { isExpectedError, messageWithCauses, UserError } from '../errors.ts'
+import { isExpectedError, messageWithCauses, OperationalError, StoppingError, UserError } from '../errors.ts'
 import { RuleNotFoundError } from '../rules/index.ts'
 import type { RuleRecord, RuleStore } from '../rules/index.ts'
 import type { ReplicationJobs, SchedulerEvents } from './api.ts'
@@ -85,7 +85,9 @@ export class JobRunner {
         // next start or resume knows it has unfinished work
         await this.#record(slot, r => { r.bytesSent += partial })
         const why = signal.reason instanceof Error ? signal.reason.message : 'it was stopped'
-        for (const waiter of waiters) waiter.reject(new UserError(`replication of ${slot.machine} to ${to} stopped: ${why}`))
+        const stopped = `replication of ${slot.machine} to ${to} stopped: ${why}`
+        // a Core stopping is no refusal: asking again once it runs works
+        for (const waiter of waiters) waiter.reject(signal.reason instanceof StoppingError ? new StoppingError(stopped) : new UserError(stopped))
         return
       }
       const message = String(err?.message ?? err)
@@ -96,7 +98,7 @@ export class JobRunner {
         r.error = message
       })
       this.#parts.retry(slot, message)
-      for (const waiter of waiters) waiter.reject(isExpectedError(err) ? err : new UserError(`replication of ${slot.machine} to ${to} failed: ${message}`))
+      for (const waiter of waiters) waiter.reject(isExpectedError(err) ? err : new OperationalError(`replication of ${slot.machine} to ${to} failed: ${message}`))
     }
   }
 

@@ -1,4 +1,4 @@
-import { messageWithCauses, StoppingError, UserError } from '../errors.ts'
+import { messageWithCauses, NotAuthorizedError, StoppingError, UserError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import { isCronSchedule, nextCronRun, nextWindowStart, RuleStore } from '../rules/index.ts'
 import type { RuleRecord } from '../rules/index.ts'
@@ -173,12 +173,12 @@ export class ReplicationScheduler {
    * and a new job starts right after it, so that every point that exists now is sent.
    */
   async now (machine: string, to: string, onProgress?: (p: JobProgress) => void): Promise<{ outcome: Promise<JobResult> }> {
-    if (!this.#running) throw new UserError('the replication scheduler is not running')
+    if (!this.#running) throw new StoppingError('the replication scheduler is not running')
     const rule = await this.#rules.get(machine, to)
     const label = this.#label(to)
     if (rule.paused) throw new UserError(`replication of ${machine} to ${label} is paused: resume it first (drcore replication resume ${machine} --to ${label})`)
     const blocked = whyCannotSend(this.#peers, to)
-    if (blocked != null) throw new UserError(`cannot replicate ${machine} to ${label}: ${blocked}`)
+    if (blocked != null) throw new NotAuthorizedError(`cannot replicate ${machine} to ${label}: ${blocked}`)
     const slot = this.#slot(rule)
     if (slot.retry != null) this.#timers.clear(slot, 'retry')
     if (slot.window != null) this.#timers.clear(slot, 'window')

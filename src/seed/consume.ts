@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { throttled } from '../common/throttle.ts'
-import { asExpectedError, FileSystemError, isExpectedError, OperationalError, UserError } from '../errors.ts'
+import { asExpectedError, FileSystemError, InvalidInputError, isExpectedError, NotAuthorizedError, NotFoundError, OperationalError } from '../errors.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import type { EventSink } from '../events/api.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -65,7 +65,7 @@ export async function consumeSeed (deps: ConsumeDeps, dir: string, onProgress?: 
   const seeds = [...new Set(found.map(r => r.seed.id.toString()))]
   if (seeds.length > 1) {
     await closeAll(found)
-    throw new UserError(`${dir} holds parts of ${seeds.length} seeds (${seeds.join(', ')}): consume each seed from a folder of its own`)
+    throw new InvalidInputError(`${dir} holds parts of ${seeds.length} seeds (${seeds.join(', ')}): consume each seed from a folder of its own`)
   }
   const seed = found[0].seed
   const id = seed.id.toString()
@@ -172,12 +172,12 @@ async function checkQuota (deps: ConsumeDeps, seed: VerifiedSeed, tenant: string
 function tenantFor (deps: ConsumeDeps, seed: VerifiedSeed): string {
   const d = seed.descriptor
   if (d.target != null && d.target !== deps.self) {
-    throw new UserError(`seed ${seed.id} was made for Core ${d.target}, not this one (${deps.self})`)
+    throw new InvalidInputError(`seed ${seed.id} was made for Core ${d.target}, not this one (${deps.self})`)
   }
   if (d.source === deps.self) return ''
   const tenant = deps.tenantOf(d.source)
   if (tenant === undefined) {
-    throw new UserError(`seed ${seed.id} comes from Core ${d.sourceName} (${d.source}), which this Core has not approved: ` +
+    throw new NotAuthorizedError(`seed ${seed.id} comes from Core ${d.sourceName} (${d.source}), which this Core has not approved: ` +
       `allow it with "drcore peer allow ${d.source}" (or approve its pairing request), then consume the seed again`)
   }
   return tenant
@@ -190,18 +190,18 @@ async function openParts (dir: string, errors: string[]): Promise<SeedPartReader
     names = await readdir(dir)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new UserError(`no such directory: ${dir}`)
-    if (code === 'ENOTDIR') throw new UserError(`${dir} is not a directory: give the folder that holds the seed's .car.zst parts`)
+    if (code === 'ENOENT') throw new NotFoundError(`no such directory: ${dir}`)
+    if (code === 'ENOTDIR') throw new InvalidInputError(`${dir} is not a directory: give the folder that holds the seed's .car.zst parts`)
     throw new OperationalError(`cannot read ${dir}: ${(err as Error).message}`)
   }
   // an unfinished part means seed create was interrupted: the seed here was never finished (its
   // source did not record it either), so nothing of it is imported
   const unfinished = unfinishedParts(names)
   if (unfinished.length > 0) {
-    throw new UserError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
+    throw new InvalidInputError(`${join(dir, unfinished[0])} is a part seed create did not finish (it was interrupted), so the seed in ${dir} is incomplete: run seed create again, and consume the seed it writes`)
   }
   const cars = names.filter(n => n.endsWith(PART_EXTENSION) || n.endsWith(PLAIN_PART_EXTENSION)).sort()
-  if (cars.length === 0) throw new UserError(`${dir} holds no seed: there is no ${PART_EXTENSION} (or ${PLAIN_PART_EXTENSION}) file in it`)
+  if (cars.length === 0) throw new InvalidInputError(`${dir} holds no seed: there is no ${PART_EXTENSION} (or ${PLAIN_PART_EXTENSION}) file in it`)
   const readers: SeedPartReader[] = []
   for (const name of cars) {
     try {

@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { OperationalError, UserError } from '../errors.ts'
+import { InvalidInputError, OperationalError } from '../errors.ts'
 import { PARTIAL_SUFFIX } from './constants.ts'
 import { SeedPartReader } from './part-reader.ts'
 
@@ -28,7 +28,7 @@ export async function removeUnfinishedSeeds (dir: string, self: string, recorded
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return []
-    if (code === 'ENOTDIR') throw new UserError(`--out ${dir} is a file, not a directory: give a directory (it is created when missing)`)
+    if (code === 'ENOTDIR') throw new InvalidInputError(`--out ${dir} is a file, not a directory: give a directory (it is created when missing)`)
     if (code === 'EACCES' || code === 'EPERM') throw new OperationalError(`--out ${dir}: this user may not read that directory; give one it may write to`)
     throw new OperationalError(`cannot read the seed directory ${dir}: ${(err as Error).message}`)
   }
@@ -42,7 +42,7 @@ export async function removeUnfinishedSeeds (dir: string, self: string, recorded
   }
   for (const name of doomed) {
     await rm(join(dir, name), { force: true }).catch((err: Error) => {
-      throw new UserError(`cannot remove ${join(dir, name)}, left by an interrupted seed create: ${err.message}`)
+      throw new OperationalError(`cannot remove ${join(dir, name)}, left by an interrupted seed create: ${err.message}`)
     })
   }
   return doomed.sort()

@@ -1,4 +1,4 @@
-import { UsageError, UserError } from '../errors.ts'
+import { InvalidInputError, UsageError, UserError } from '../errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { RuleRecord, RuleStore } from '../rules/index.ts'
@@ -52,7 +52,7 @@ export async function selectPoints (points: PointIndex, rules: RuleStore, option
     throw new UserError(`nothing to put on a seed: the chosen machines have no complete recovery points${why}`)
   }
   if (count > MAX_SEED_POINTS) {
-    throw new UserError(`a seed carries at most ${MAX_SEED_POINTS} points and ${count} were chosen: make several seeds, each with fewer machines`)
+    throw new InvalidInputError(`a seed carries at most ${MAX_SEED_POINTS} points and ${count} were chosen: make several seeds, each with fewer machines`)
   }
   return selection
 }
@@ -80,7 +80,7 @@ async function byRules (points: PointIndex, rules: RuleStore, to: string | undef
   }
   const targets = [...new Set(waiting.map(r => r.to))]
   if (targets.length > 1) {
-    throw new UserError(`outstanding seed-drive rules send to ${targets.length} Cores (${targets.join(', ')}): choose one with --to`)
+    throw new InvalidInputError(`outstanding seed-drive rules send to ${targets.length} Cores (${targets.join(', ')}): choose one with --to`)
   }
   const selection: SeedSelection = { target: targets[0], machines: [], rules: waiting, skipped: [] }
   const wanted = new Set<string>()

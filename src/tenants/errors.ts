@@ -1,5 +1,10 @@
 import { UserError } from '../errors.ts'
 
+// Two failures, two classes, though they are shaped alike (a message and the figures behind
+// it): the receiver and seed consume tell them apart by class, read their own fields (quota and
+// stored bytes for an event; lock and until), and `name` travels in the API's JSON. Both are
+// refusals (409): the request is valid, the tenant's quota or lock forbids it now.
+
 /**
  * A transfer or a seed would take a tenant past its quota: refused before the block (or any part
  * of the seed) was stored. The message names the tenant, the quota and what is stored, and is

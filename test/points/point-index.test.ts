@@ -2,7 +2,8 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { NotFoundError, UserError } from '../../src/errors.ts'
+import { NotFoundError } from '../../src/errors.ts'
+import { AmbiguousNameError } from '../../src/points/errors.ts'
 import { cborBlock } from '../../src/points/blocks.ts'
 import { signManifest } from '../../src/points/manifest.ts'
 import { pointRecord } from '../../src/points/point-index.ts'
@@ -66,7 +67,7 @@ describe('the point index', () => {
 
   test('a name in two tenants is ambiguous until qualified; an unknown name says so', async () => {
     await assert.rejects(repo.points.findMachine('web01'), (err: any) =>
-      err instanceof UserError && /machine name web01 is ambiguous: it matches \/web01 .*, acme\/web01 .*; name one as tenant\/web01/.test(err.message))
+      err instanceof AmbiguousNameError && err.kind === 'bad-input' && /machine name web01 is ambiguous: it matches \/web01 .*, acme\/web01 .*; name one as tenant\/web01/.test(err.message))
     assert.equal((await repo.points.findMachine('acme/web01')).tenant, 'acme')
     assert.equal((await repo.points.findMachine('/web01')).tenant, '')
     assert.equal((await repo.points.findMachine(`${remote.origin}/web01`)).tenant, 'acme')

@@ -138,7 +138,7 @@ describe('a point replicates from a source Core to a target Core', { timeout: 12
       await c.run('peerAllow', { peerId: b.peerId, name: 'dr' })
       await c.addRule('web01', b)
       assert.equal((await c.rule('web01', b)).state, 'error')
-      await assert.rejects(c.replicateNow('web01', b), /^UserError: cannot replicate web01 to dr: dr has not approved this Core/)
+      await assert.rejects(c.replicateNow('web01', b), /^NotAuthorizedError: cannot replicate web01 to dr: dr has not approved this Core/)
       // the engine checks again, whoever asks it for a job (its internals: a rule record by hand)
       await assert.rejects(c.engine.replicate(rule('web01', b)), /has not approved this Core/)
       assert.equal(c.engine.metrics.bytesSent, 0)
