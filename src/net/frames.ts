@@ -224,6 +224,9 @@ export class FrameReader {
  * in @libp2p/utils 7.4 that promise is never renewed after its first resolution, so every later
  * call returns at once and the send buffer grows without bound.
  */
+/** A frame up to this size is sent as one buffer (one muxer frame), larger ones part by part. */
+export const COALESCE_BELOW = 64 * 1024
+
 export class FrameWriter {
   readonly #stream: Stream
   readonly #highWaterMark: number
@@ -241,8 +244,22 @@ export class FrameWriter {
   async write (parts: Uint8Array[], options: AbortOptions & { interrupt?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted()
     options.interrupt?.throwIfAborted()
-    for (const part of parts) {
-      if (part.byteLength > 0) this.#stream.send(part)
+    // each send() becomes a muxer frame of its own, with its own Noise message and, on the
+    // receiving side, its own window update: a small frame goes as one buffer (the copy costs
+    // less than the frames it saves); a large one as its parts, whose overhead is amortised
+    const length = parts.reduce((sum, part) => sum + part.byteLength, 0)
+    if (parts.length > 1 && length <= COALESCE_BELOW) {
+      const frame = new Uint8Array(length)
+      let at = 0
+      for (const part of parts) {
+        frame.set(part, at)
+        at += part.byteLength
+      }
+      this.#stream.send(frame)
+    } else {
+      for (const part of parts) {
+        if (part.byteLength > 0) this.#stream.send(part)
+      }
     }
     while (this.#stream.writeBufferLength > this.#highWaterMark) await this.#progress(options.signal, options.interrupt)
   }

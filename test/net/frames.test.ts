@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
-import { FrameReader } from '../../src/net/frames.ts'
+import { COALESCE_BELOW, FrameReader, FrameWriter } from '../../src/net/frames.ts'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { decodeFrameBody, encodeBlockFrame, encodeMessageFrame, MAX_FRAME_SIZE } from '../../src/protocol/index.ts'
@@ -99,5 +99,39 @@ describe('frame reader: looking for messages among unread frames', { timeout: 10
     stream.deliver(reply)
     scan()
     assert.deepEqual(seen, ['have-reply', 'error', 'have-reply'])
+  })
+})
+
+describe('frame writer: one muxer message per small frame', () => {
+  /** The part of a stream a FrameWriter uses: records each send (each is a muxer data frame). */
+  class RecordingStream extends EventTarget {
+    status = 'open'
+    writeBufferLength = 0
+    readonly sends: Uint8Array[] = []
+    send (data: Uint8Array): boolean {
+      this.sends.push(data)
+      return true
+    }
+  }
+
+  it('a small block frame goes as one send, its bytes in order; a large one part by part', async () => {
+    const stream = new RecordingStream()
+    const writer = new FrameWriter(stream as unknown as Stream)
+    const small = new Uint8Array(4096).fill(7)
+    const smallCid = CID.createV1(0x55, await sha256.digest(small))
+    const smallParts = encodeBlockFrame(smallCid, small)
+    assert.ok(smallParts.length > 1, 'a block frame is built of parts (header, CID, body)')
+    await writer.write(smallParts)
+    assert.equal(stream.sends.length, 1)
+    assert.deepEqual(Buffer.from(stream.sends[0]), Buffer.concat(smallParts))
+    small.fill(0) // the caller's buffer is its own again: what was sent is a copy
+    assert.deepEqual(Buffer.from(stream.sends[0]), Buffer.concat(encodeBlockFrame(smallCid, new Uint8Array(4096).fill(7))))
+
+    const large = new Uint8Array(COALESCE_BELOW + 1)
+    const largeCid = CID.createV1(0x55, await sha256.digest(large))
+    const largeParts = encodeBlockFrame(largeCid, large)
+    await writer.write(largeParts)
+    assert.equal(stream.sends.length, 1 + largeParts.filter(p => p.byteLength > 0).length, 'no copy of a large body')
+    assert.equal(stream.sends.at(-1), large, 'the body itself is sent')
   })
 })
