@@ -9,6 +9,7 @@ import { PeerTimeoutError, PeerUnreachableError, ProtocolNotServedError, RateLim
 import { DaemonUnreachableError } from '../../src/api/client.ts'
 import { RuleNotFoundError } from '../../src/rules/index.ts'
 import { apiRoutes } from '../../src/http/api.ts'
+import { describeS3Error } from '../../src/store/s3/errors.ts'
 import { SelfPairingError } from '../../src/peers/index.ts'
 import { AmbiguousNameError } from '../../src/points/index.ts'
 import { UnreadablePointsError } from '../../src/prune/index.ts'
@@ -40,6 +41,9 @@ const CASES: Array<[string, () => Error, number, string]> = [
   ['a peer asked too often', () => new RateLimitedError(`too many pairing requests from peer ${PEER}; try again later`), 429, 'rate-limited'],
   ['a daemon that cannot be reached (a Core that forwards to another)', () => new DaemonUnreachableError('cannot reach the drcore daemon at http://127.0.0.1:1: ECONNREFUSED'), 503, 'unavailable'],
   ['a full disk', () => new FileSystemError('writing pack', '/repo/packs/00000003.pack', enospc), 500, 'operational'],
+  ['an object store refusing the credentials', () => describeS3Error(Object.assign(new Error('denied'), { Code: 'InvalidAccessKeyId' }), 'b', 'http://s3', 'writing a pack'), 500, 'operational'],
+  ['an object store that cannot be reached', () => describeS3Error(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'b', 'http://s3', 'writing a pack'), 503, 'unavailable'],
+  ['an object store that does not answer in time', () => describeS3Error(Object.assign(new Error('slow'), { name: 'TimeoutError' }), 'b', 'http://s3', 'writing a pack'), 504, 'timeout'],
   ['a repository of a newer format', () => new RepositoryFormatError('repository /srv/dr is format version 2, written by a newer drcore; this drcore reads format version 1: upgrade drcore to open it'), 500, 'operational'],
   ['a peer that cannot be reached', () => new PeerUnreachableError(PEER, `cannot reach peer ${PEER}`), 503, 'unavailable'],
   ['a stream the peer ended', () => new StreamEndedError(PEER, 'the stream was reset'), 503, 'unavailable'],

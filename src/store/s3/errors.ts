@@ -1,17 +1,21 @@
-import { UserError } from '../../errors.ts'
+import { OperationalError, UserError } from '../../errors.ts'
+import type { OperationalErrorKind } from '../../errors.ts'
 
 /**
  * A request to the object store failed for good (after retries), for a reason the operator
  * fixes: wrong credentials, a missing bucket, an unreachable endpoint. One line naming the
- * bucket and the cause.
+ * bucket and the cause. Operational, not the request's fault: `unavailable` when the store
+ * cannot be reached, `timeout` when it did not answer in time, else `operational`.
  */
-export class ObjectStoreError extends UserError {
+export class ObjectStoreError extends OperationalError {
   override name = 'ObjectStoreError'
+  override readonly kind: OperationalErrorKind
   /** the S3 error code or the network error code */
   readonly code: string | undefined
-  constructor (message: string, code?: string) {
+  constructor (message: string, code?: string, kind: OperationalErrorKind = 'operational') {
     super(message)
     this.code = code
+    this.kind = kind
   }
 }
 
@@ -21,6 +25,7 @@ export class PrefixLockedError extends UserError {
 }
 
 const CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'Forbidden', 'InvalidSecurity', 'AuthorizationHeaderMalformed'])
+const TIMEOUTS = new Set(['ETIMEDOUT', 'TimeoutError', 'RequestTimeout'])
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout'])
 
 /** What is wrong, in one line naming the bucket, for an error the S3 client threw. */
@@ -40,7 +45,7 @@ export function describeS3Error (err: unknown, bucket: string, endpoint: string,
     return new ObjectStoreError(`bucket ${bucket} does not exist at ${endpoint}: create it, or point --storage at an existing bucket`, 'NoSuchBucket')
   }
   if (code !== undefined && NETWORK.has(code)) {
-    return new ObjectStoreError(`cannot reach the object store at ${endpoint} for bucket ${bucket} (${code}) while ${doing}: check the endpoint and the network`, code)
+    return new ObjectStoreError(`cannot reach the object store at ${endpoint} for bucket ${bucket} (${code}) while ${doing}: check the endpoint and the network`, code, TIMEOUTS.has(code) ? 'timeout' : 'unavailable')
   }
   const what = (e.message ?? String(err)).split('\n')[0]
   return new ObjectStoreError(`the object store at ${endpoint} failed while ${doing} in bucket ${bucket}: ${code ?? 'error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${what}`, code)
