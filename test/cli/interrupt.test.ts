@@ -22,19 +22,7 @@ async function packBytes (repo: string): Promise<number> {
 /** `drcore backup` in a child process, interrupted (SIGINT, as Ctrl-C sends) once it has stored something. */
 async function interruptedBackup (repo: string, machine: string): Promise<{ code: number | null, stderr: string, stdout: string }> {
   const before = await packBytes(repo)
-  const child = spawn(process.execPath, [BIN, 'backup', machine, BIG, '--repo', repo], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', d => { stdout += d })
-  child.stderr.on('data', d => { stderr += d })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
-  try {
-    await waitFor('the backup to store blocks', async () => await packBytes(repo), bytes => bytes > before + 1024 * 1024, 60_000, 100)
-    child.kill('SIGINT')
-    return { code: await exited, stdout, stderr }
-  } finally {
-    child.kill('SIGKILL')
-  }
+  return await interrupted(['backup', machine, BIG, '--repo', repo], async () => await packBytes(repo) > before + 1024 * 1024)
 }
 
 /**
@@ -94,17 +82,18 @@ async function fileCount (dir: string): Promise<number> {
   return entries.filter(e => e.isFile()).length
 }
 
-/** The CLI in a child process, interrupted (SIGINT) once `started` holds. */
-async function interrupted (args: string[], started: () => Promise<boolean>): Promise<{ code: number | null, stderr: string }> {
+/** The CLI in a child process, interrupted (SIGINT, as Ctrl-C sends) once `started` holds. */
+async function interrupted (args: string[], started: () => Promise<boolean>): Promise<{ code: number | null, stderr: string, stdout: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
   let stderr = ''
+  child.stdout.on('data', d => { stdout += d })
   child.stderr.on('data', d => { stderr += d })
-  child.stdout.resume()
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
   try {
     await waitFor(`drcore ${args[0]} to start`, started, ok => ok, 60_000, 50)
     child.kill('SIGINT')
-    return { code: await exited, stderr }
+    return { code: await exited, stdout, stderr }
   } finally {
     child.kill('SIGKILL')
   }

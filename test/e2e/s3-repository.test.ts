@@ -69,6 +69,16 @@ async function s3Repo (name: string, endpoint = swift.endpoint): Promise<string>
   return repo
 }
 
+/** A repository made for an in-process TestCore, its packs under cores/NAME in the bucket (credentials from the environment). */
+async function s3TestRepository (name: string): Promise<string> {
+  for (const [k, v] of Object.entries(swift.env)) process.env[k] = v
+  const repo = await newRepository(join(work, name), name)
+  const config = JSON.parse(await readFile(join(repo, 'config.json'), 'utf8'))
+  config.storage = { type: 's3', bucket: 'drcore', prefix: `cores/${name}`, endpoint: swift.endpoint, pathStyle: true }
+  await writeFile(join(repo, 'config.json'), JSON.stringify(config))
+  return repo
+}
+
 /**
  * A proxy in front of Swift: `intercept` answers a request itself (true) or lets it through,
  * after `delayMs(req)` milliseconds.
@@ -278,11 +288,7 @@ describe('a repository with its packs in S3', { timeout: 1_200_000, skip }, () =
 
 describe('replication into a Core that stores in S3', { timeout: 300_000, skip }, () => {
   it('the target stores the point in its bucket and verifies it', async () => {
-    for (const [k, v] of Object.entries(swift.env)) process.env[k] = v
-    const targetRepo = await newRepository(join(work, 'target'), 'target')
-    const config = JSON.parse(await readFile(join(targetRepo, 'config.json'), 'utf8'))
-    config.storage = { type: 's3', bucket: 'drcore', prefix: 'cores/target', endpoint: swift.endpoint, pathStyle: true }
-    await writeFile(join(targetRepo, 'config.json'), JSON.stringify(config))
+    const targetRepo = await s3TestRepository('target')
     const a = await TestCore.create('a')
     const b = await TestCore.open(targetRepo, 'target')
     try {
@@ -301,11 +307,7 @@ describe('replication into a Core that stores in S3', { timeout: 300_000, skip }
 
 describe('replication out of a Core that stores in S3, and repair from its replica', { timeout: 300_000, skip }, () => {
   it('the point leaves the bucket whole; after bit rot in the bucket, repair --from the replica makes it whole again', async () => {
-    for (const [k, v] of Object.entries(swift.env)) process.env[k] = v
-    const sourceRepo = await newRepository(join(work, 'source-out'), 'source-out')
-    const config = JSON.parse(await readFile(join(sourceRepo, 'config.json'), 'utf8'))
-    config.storage = { type: 's3', bucket: 'drcore', prefix: 'cores/source-out', endpoint: swift.endpoint, pathStyle: true }
-    await writeFile(join(sourceRepo, 'config.json'), JSON.stringify(config))
+    const sourceRepo = await s3TestRepository('source-out')
     let a = await TestCore.open(sourceRepo, 'source-out')
     const b = await TestCore.create('replica')
     try {

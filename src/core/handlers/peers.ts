@@ -15,7 +15,7 @@ export function peerHandlers (pairing: PairingOperations) {
     peerApprove: async input => await pairing.approve(input.peer, { tenant: input.tenant }),
     peerDeny: async input => await pairing.deny(input.peer),
     peerIgnore: async input => {
-      const info = pairing.list().find(p => p.peerId === input.peer) ?? pairing.list().find(p => p.name === input.peer)
+      const info = findInfo(pairing, input.peer)
       await pairing.ignore(input.peer)
       return { peerId: info?.peerId ?? input.peer, name: info?.name ?? null, ignored: true }
     },
@@ -26,9 +26,15 @@ export function peerHandlers (pairing: PairingOperations) {
   } satisfies Pick<Handlers, 'peers' | 'peerRequests' | 'peerAdd' | 'peerApprove' | 'peerDeny' | 'peerIgnore' | 'peerAllow' | 'peerRemove' | 'peerSet' | 'peerRemoveAddress'>
 }
 
+/** A peer as listed, by peer id or name, if this Core knows it. */
+function findInfo (pairing: PairingOperations, peer: string): PeerInfo | undefined {
+  const peers = pairing.list()
+  return peers.find(p => p.peerId === peer) ?? peers.find(p => p.name === peer)
+}
+
 /** A peer as listed, by peer id or name. */
 function infoOf (pairing: PairingOperations, peer: string): PeerInfo {
-  const info = pairing.list().find(p => p.peerId === peer) ?? pairing.list().find(p => p.name === peer)
+  const info = findInfo(pairing, peer)
   if (info == null) throw new NotFoundError(`unknown peer: ${peer}`)
   return info
 }
