@@ -170,7 +170,11 @@ describe('a rule with --streams sends a point over several streams', { timeout: 
   test('an interrupted job on four streams resumes: the retry sends only the blocks the target had not stored', async (t) => {
     const src = join(work, 'resume')
     await mkdir(src)
-    await writeFile(join(src, 'image.bin'), randomBytes(16 * MiB))
+    // 32 MiB in batches of 32 blocks: the four streams hold at most 8 batches asked and unsent
+    // (a pipeline of 2 each), so when the job is cancelled after 4 MiB the delta is far from
+    // exhausted and no stream can have finished its share and closed cleanly (a stream that did
+    // ends as a share, not as an interruption: with 16 MiB the last stream to open sometimes did)
+    await writeFile(join(src, 'image.bin'), randomBytes(32 * MiB))
     const resumed = (await small.backup('vm01', src)).point
     const total = (await closureOf(small, resumed)).bytes
     const target = await TestCore.create('dr')
