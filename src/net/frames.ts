@@ -215,6 +215,12 @@ export class FrameReader {
 }
 
 /**
+ * Frames up to this size are gathered into one buffer (one muxer frame) until it is full or the
+ * event loop turns; larger ones are sent part by part, uncopied.
+ */
+export const COALESCE_BELOW = 64 * 1024
+
+/**
  * Writes frames to a libp2p stream, honouring backpressure: while more than `highWaterMark`
  * bytes wait in the stream's send buffer (the muxer's window is used up because the peer is not
  * reading), a write does not return, so a fast producer stays about one frame ahead of the
@@ -224,12 +230,15 @@ export class FrameReader {
  * in @libp2p/utils 7.4 that promise is never renewed after its first resolution, so every later
  * call returns at once and the send buffer grows without bound.
  */
-/** A frame up to this size is sent as one buffer (one muxer frame), larger ones part by part. */
-export const COALESCE_BELOW = 64 * 1024
-
 export class FrameWriter {
   readonly #stream: Stream
   readonly #highWaterMark: number
+  /** small frames written since the last send, waiting to go out as one buffer */
+  #pending = new Uint8Array(COALESCE_BELOW)
+  #pendingLength = 0
+  #flushScheduled: ReturnType<typeof setImmediate> | undefined
+  /** what a deferred send threw (the stream was reset meanwhile): the next write throws it */
+  #failed: unknown
 
   constructor (stream: Stream, options: { highWaterMark?: number } = {}) {
     this.#stream = stream
@@ -240,28 +249,71 @@ export class FrameWriter {
    * Sends the parts of one frame (header included), then waits while the send buffer is full.
    * `interrupt` ends the wait like `signal` (with its reason); it is a second signal so a caller
    * need not combine the two for every frame, which costs more than the frame.
+   *
+   * Each send() becomes a muxer frame of its own, with its own Noise message, TCP segment and,
+   * on the receiving side, its own window update. So small frames are copied into one buffer
+   * that goes out when it is full, when a large frame follows, on `flush()`, or when the event
+   * loop turns (a producer that waits for anything, a read or a reply, lets it go): a run of
+   * small blocks read ahead travels in 64 KiB sends, and nothing waits longer than one turn.
+   * The caller's buffers are free when this returns, except a large frame's parts.
    */
   async write (parts: Uint8Array[], options: AbortOptions & { interrupt?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted()
     options.interrupt?.throwIfAborted()
-    // each send() becomes a muxer frame of its own, with its own Noise message and, on the
-    // receiving side, its own window update: a small frame goes as one buffer (the copy costs
-    // less than the frames it saves); a large one as its parts, whose overhead is amortised
+    if (this.#failed !== undefined) throw this.#failed
     const length = parts.reduce((sum, part) => sum + part.byteLength, 0)
-    if (parts.length > 1 && length <= COALESCE_BELOW) {
-      const frame = new Uint8Array(length)
-      let at = 0
+    if (length <= COALESCE_BELOW) {
+      if (this.#pendingLength + length > COALESCE_BELOW) this.flush()
       for (const part of parts) {
-        frame.set(part, at)
-        at += part.byteLength
+        this.#pending.set(part, this.#pendingLength)
+        this.#pendingLength += part.byteLength
       }
-      this.#stream.send(frame)
+      this.#flushScheduled ??= setImmediate(this.#deferredFlush)
     } else {
+      this.flush()
       for (const part of parts) {
         if (part.byteLength > 0) this.#stream.send(part)
       }
     }
     while (this.#stream.writeBufferLength > this.#highWaterMark) await this.#progress(options.signal, options.interrupt)
+  }
+
+  /** Sends the small frames gathered so far (before a close, or a large frame). */
+  flush (): void {
+    if (this.#flushScheduled !== undefined) {
+      clearImmediate(this.#flushScheduled)
+      this.#flushScheduled = undefined
+    }
+    if (this.#pendingLength === 0) return
+    let frames: Uint8Array
+    if (this.#pendingLength < COALESCE_BELOW / 2) {
+      // a message or a few small blocks: a copy of them costs less than a new buffer (a
+      // Uint8Array's slice copies; a Buffer's would be a view of the buffer reused next)
+      frames = this.#pending.slice(0, this.#pendingLength)
+    } else {
+      // the stream keeps the buffer it is given: the next frames go to a new one
+      frames = this.#pending.subarray(0, this.#pendingLength)
+      this.#pending = new Uint8Array(COALESCE_BELOW)
+    }
+    this.#pendingLength = 0
+    this.#stream.send(frames)
+  }
+
+  /** Drops what was not sent yet (the stream is being reset). */
+  discard (): void {
+    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled)
+    this.#flushScheduled = undefined
+    this.#pendingLength = 0
+  }
+
+  readonly #deferredFlush = (): void => {
+    this.#flushScheduled = undefined
+    try {
+      this.flush()
+    } catch (err) {
+      // the stream ended under us (reset by the peer): the writer's next call reports it
+      this.#failed = err
+    }
   }
 
   /** Resolves when the stream sent something ('drain': the window reopened; 'idle': all sent). */

@@ -148,7 +148,10 @@ export class WireStream {
    * sent, and we can still read its replies.
    */
   async close (options: AbortOptions = {}): Promise<void> {
-    await this.#guard('closing the stream', options, async (signal) => { await this.stream.close({ signal }) })
+    await this.#guard('closing the stream', options, async (signal) => {
+      this.#writer.flush()
+      await this.stream.close({ signal })
+    })
   }
 
   /**
@@ -168,6 +171,7 @@ export class WireStream {
 
   /** Resets the stream at once, discarding anything unsent. */
   abort (err: Error): void {
+    this.#writer.discard()
     this.stream.abort(err)
     this.stream.removeEventListener('message', this.#onMessage)
     this.#reader.release()

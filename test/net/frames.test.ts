@@ -102,7 +102,7 @@ describe('frame reader: looking for messages among unread frames', { timeout: 10
   })
 })
 
-describe('frame writer: one muxer message per small frame', () => {
+describe('frame writer: small frames gathered into one muxer message', () => {
   /** The part of a stream a FrameWriter uses: records each send (each is a muxer data frame). */
   class RecordingStream extends EventTarget {
     status = 'open'
@@ -114,24 +114,83 @@ describe('frame writer: one muxer message per small frame', () => {
     }
   }
 
-  it('a small block frame goes as one send, its bytes in order; a large one part by part', async () => {
+  async function blockFrame (bytes: Uint8Array): Promise<Uint8Array[]> {
+    return encodeBlockFrame(CID.createV1(0x55, await sha256.digest(bytes)), bytes)
+  }
+
+  const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+  it('small frames written in one turn of the event loop go as one send, their bytes in order; the caller\'s buffers are free at once', async () => {
     const stream = new RecordingStream()
     const writer = new FrameWriter(stream as unknown as Stream)
-    const small = new Uint8Array(4096).fill(7)
-    const smallCid = CID.createV1(0x55, await sha256.digest(small))
-    const smallParts = encodeBlockFrame(smallCid, small)
-    assert.ok(smallParts.length > 1, 'a block frame is built of parts (header, CID, body)')
-    await writer.write(smallParts)
+    const bodies = [1, 2, 3].map(n => new Uint8Array(4096).fill(n))
+    const frames = await Promise.all(bodies.map(blockFrame))
+    assert.ok(frames[0].length > 1, 'a block frame is built of parts (header, CID, body)')
+    const message = encodeMessageFrame({ type: 'done' })
+    for (const parts of frames) await writer.write(parts)
+    await writer.write([message])
+    const expected = Buffer.concat([...frames.flat(), message])
+    // the caller's buffers are its own again: what will be sent is a copy
+    for (const body of bodies) body.fill(0)
+    assert.equal(stream.sends.length, 0, 'nothing is sent before the event loop turns')
+    await turn()
+    assert.equal(stream.sends.length, 1, 'one send for the four frames')
+    assert.deepEqual(Buffer.from(stream.sends[0]), expected)
+    // the stream keeps what it was given until it is sent: the frames that follow, gathered in
+    // the writer's buffer, leave it as it was
+    await writer.write([encodeMessageFrame({ type: 'have', cids: [] })])
+    await writer.write(await blockFrame(new Uint8Array(40_000).fill(9)))
+    await turn()
+    await writer.write([encodeMessageFrame({ type: 'done' })])
+    await turn()
+    assert.equal(stream.sends.length, 3)
+    assert.deepEqual(Buffer.from(stream.sends[0]), expected, 'a send is not changed by the writes after it')
+  })
+
+  it('a frame alone still goes out when the event loop turns, and flush() sends at once', async () => {
+    const stream = new RecordingStream()
+    const writer = new FrameWriter(stream as unknown as Stream)
+    const message = encodeMessageFrame({ type: 'done' })
+    await writer.write([message])
+    await turn()
+    assert.deepEqual(stream.sends.map(s => Buffer.from(s)), [Buffer.from(message)])
+    await writer.write([message])
+    writer.flush()
+    assert.equal(stream.sends.length, 2, 'flush sends without waiting for the turn')
+    await turn()
+    assert.equal(stream.sends.length, 2, 'and nothing is sent twice')
+    await writer.write([message])
+    writer.discard()
+    await turn()
+    assert.equal(stream.sends.length, 2, 'discard drops what was not sent')
+  })
+
+  it('gathered frames go out before a frame that would not fit, and before a large frame, which is sent uncopied', async () => {
+    const stream = new RecordingStream()
+    const writer = new FrameWriter(stream as unknown as Stream)
+    const frames = await Promise.all([1, 2, 3, 4, 5].map(async n => await blockFrame(new Uint8Array(20_000).fill(n))))
+    for (const parts of frames) await writer.write(parts)
+    const lengths = frames.map(parts => parts.reduce((sum, p) => sum + p.byteLength, 0))
+    // three fit in 64 KiB, the fourth starts the next send
     assert.equal(stream.sends.length, 1)
-    assert.deepEqual(Buffer.from(stream.sends[0]), Buffer.concat(smallParts))
-    small.fill(0) // the caller's buffer is its own again: what was sent is a copy
-    assert.deepEqual(Buffer.from(stream.sends[0]), Buffer.concat(encodeBlockFrame(smallCid, new Uint8Array(4096).fill(7))))
+    assert.equal(stream.sends[0].byteLength, lengths[0] + lengths[1] + lengths[2])
+    assert.ok(stream.sends[0].byteLength <= COALESCE_BELOW)
 
     const large = new Uint8Array(COALESCE_BELOW + 1)
-    const largeCid = CID.createV1(0x55, await sha256.digest(large))
-    const largeParts = encodeBlockFrame(largeCid, large)
+    const largeParts = await blockFrame(large)
     await writer.write(largeParts)
-    assert.equal(stream.sends.length, 1 + largeParts.filter(p => p.byteLength > 0).length, 'no copy of a large body')
+    assert.equal(stream.sends[1].byteLength, lengths[3] + lengths[4], 'the frames gathered go first')
+    assert.equal(stream.sends.length, 2 + largeParts.filter(p => p.byteLength > 0).length, 'no copy of a large body')
     assert.equal(stream.sends.at(-1), large, 'the body itself is sent')
+    assert.deepEqual(Buffer.concat(stream.sends), Buffer.concat([...frames.flat(), ...largeParts]), 'every byte in order')
+  })
+
+  it('a send that fails after the stream was reset is reported by the next write, not thrown into the event loop', async () => {
+    const stream = new RecordingStream()
+    stream.send = () => { throw new Error('Cannot write to a stream that is closed') }
+    const writer = new FrameWriter(stream as unknown as Stream)
+    await writer.write([encodeMessageFrame({ type: 'done' })])
+    await turn()
+    await assert.rejects(writer.write([encodeMessageFrame({ type: 'done' })]), /Cannot write to a stream that is closed/)
   })
 })
