@@ -1,11 +1,19 @@
 import { availableParallelism } from 'node:os'
 import { promisify } from 'node:util'
-import { zstdDecompress } from 'node:zlib'
+import { zstdDecompress, zstdDecompressSync } from 'node:zlib'
 import { ZSTD_LEVEL } from './constants.ts'
 import { EncodePool, POOL_SIZE } from './encode-pool.ts'
 import type { EncoderCounts, Reservation } from './encode-pool.ts'
 
 const decompress = promisify(zstdDecompress)
+
+/**
+ * Blocks up to this size are decompressed on the calling thread. A job on the libuv pool costs
+ * the calling thread about 100 µs whatever its size (a handle, a queued job, a callback), where
+ * zstd decompresses a 16 KiB block in about 10 µs: sending the 48k small blocks of a tree of
+ * files spent 5 s of the sender's main thread in that overhead (docs/benchmarks.md, run K).
+ */
+const SYNC_BELOW = 128 * 1024
 
 /**
  * Decompression jobs run on the libuv thread pool, which file I/O and LevelDB share. Measured here, 64
@@ -47,6 +55,7 @@ export function reserveEncoding (bytes: Uint8Array): Reservation {
 
 /** The content of a zstd frame, at most `maxLength` bytes (longer content is an error). */
 export async function unzstd (frame: Uint8Array, maxLength: number): Promise<Buffer> {
+  if (maxLength <= SYNC_BELOW) return zstdDecompressSync(frame, { maxOutputLength: maxLength, chunkSize: Math.max(maxLength, 64) })
   return await limited(async () => await decompress(frame, { maxOutputLength: maxLength, chunkSize: Math.min(maxLength, 4 * 1024 * 1024) }))
 }
 
