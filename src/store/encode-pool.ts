@@ -198,7 +198,17 @@ export class EncodePool {
     const claims = this.#claims
     this.#claims = undefined
     this.#batch = []
-    this.#input = undefined
+    let transfer: ArrayBuffer
+    if (this.#batchBytes <= input.length / 4) {
+      // a batch sent mostly empty (the event loop turned: blocks arriving from a peer a few at a
+      // time) goes as a copy of its bytes, and its buffer takes the next batch: a new 1 MiB
+      // buffer for every few small blocks cost more (zeroing it, moving it to the worker, its
+      // garbage) than the blocks' proof
+      transfer = input.buffer.slice(0, this.#batchBytes)
+    } else {
+      transfer = input.buffer
+      this.#input = undefined
+    }
     this.#batchBytes = 0
     const lengths = jobs.map((job) => job.length)
     let target: PoolWorker
@@ -212,9 +222,9 @@ export class EncodePool {
     const id = this.#nextId++
     if (target.inflight.size === 0) target.worker.ref()
     target.inflight.set(id, jobs)
-    const request: EncodeRequest = { id, input: input.buffer, lengths, compress, level: this.#level }
+    const request: EncodeRequest = { id, input: transfer, lengths, compress, level: this.#level }
     if (claims !== undefined) request.expect = Array.from({ length: jobs.length }, (_, i) => claims[i] ?? null)
-    target.worker.postMessage(request, [input.buffer])
+    target.worker.postMessage(request, [transfer])
   }
 
   /** The least busy worker, starting a new one while there are fewer than `size`. */
