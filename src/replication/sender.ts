@@ -5,7 +5,7 @@ import type { WireStream } from '../net/index.ts'
 import { diffClosure } from '../points/closure.ts'
 import type { SignedPoint } from '../points/api.ts'
 import type { BlockStore } from '../store/api.ts'
-import { readableBlocks, readableStored } from './readable-blocks.ts'
+import { readableBlocks, storedInStoreOrder } from './readable-blocks.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import type { EngineMetrics } from './api.ts'
 import { countSent } from './sessions.ts'
@@ -262,7 +262,8 @@ export class ReplicationSession {
   async #sendStored (wire: WireStream, cids: CID[]): Promise<number> {
     const { store, limiter, metrics, signal } = this.#options
     let unreadable = 0
-    for await (const { cid, stored } of readableStored(store, cids)) {
+    // the target takes a batch's blocks in any order: in the store's order they are read in runs
+    for await (const { cid, stored } of storedInStoreOrder(store, cids)) {
       signal?.throwIfAborted()
       if (stored === undefined) {
         unreadable++

@@ -2,15 +2,15 @@ import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { FileSystemError, InvalidInputError, UserError } from '../errors.ts'
 import { syncDirectory } from '../fsx/sync-directory.ts'
-import { readAhead } from '../common/concurrency.ts'
 import { throttled } from '../common/throttle.ts'
 import type { ProgressFn } from '../api/operations.ts'
 import { MAX_BLOCK_SIZE } from '../points/constants.ts'
 import { cborBlock } from '../points/blocks.ts'
-import type { BlockStore } from '../store/api.ts'
+import type { BlockStore, StoredBlock } from '../store/api.ts'
+import type { CID } from 'multiformats/cid'
 import { seedBlocks } from './blocks.ts'
 import { carHeader, sectionHead, zstPreamble, zstSection, zstSectionBound } from './car.ts'
-import { PART_DIGITS, PART_EXTENSION, PART_FORMAT, READ_AHEAD, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
+import { PART_DIGITS, PART_EXTENSION, PART_FORMAT, SEED_FORMAT, SEED_FORMAT_VERSION } from './constants.ts'
 import { partBlock, signSeed } from './descriptor.ts'
 import { PartFile } from './part-file.ts'
 import { PartTooSmallError, planParts } from './plan.ts'
@@ -86,7 +86,7 @@ export async function writeSeed (deps: CreateDeps, selection: SeedSelection, opt
 
   const written: PartFile[] = []
   const parts: CreatedPart[] = []
-  const blocks = readAhead(seedBlocks(deps.store, selection.machines), READ_AHEAD, async cid => ({ cid, stored: await deps.store.getStored(cid) }))
+  const blocks = storedBlocks(deps.store, seedBlocks(deps.store, selection.machines))
   const iterator = blocks[Symbol.asyncIterator]()
   const changed = (): UserError => new UserError('the recovery points changed while the seed was written (blocks differ from the plan); run seed create again')
   let done = 0
@@ -172,4 +172,29 @@ function partOverhead (draft: SeedDescriptor): number {
   const seed = cborBlock({ descriptor: { ...draft, parts: widest, blocks: widest, bytes: widest }, signature: new Uint8Array(64) })
   const preamble = [carHeader(placeholder), sectionHead(part.cid, part.bytes.length), part.bytes, sectionHead(seed.cid, seed.bytes.length), seed.bytes]
   return zstPreamble(preamble).reduce((sum, b) => sum + b.length, 0)
+}
+
+/** Blocks asked of the store at once: neighbours among them in a pack are read with one read. */
+const READ_BATCH = 256
+
+/**
+ * The stored form of each block of `cids`, in their order (the plan's), read `READ_BATCH` at a
+ * time with `getStoredMany`; a block missing or damaged here throws what `getStored` would.
+ */
+async function * storedBlocks (store: BlockStore, cids: AsyncIterable<CID>): AsyncGenerator<{ cid: CID, stored: StoredBlock }> {
+  let batch: CID[] = []
+  const take = async function * (): AsyncGenerator<{ cid: CID, stored: StoredBlock }> {
+    for await (const read of store.getStoredMany(batch)) {
+      if (read.error !== undefined) throw read.error
+      yield read
+    }
+  }
+  for await (const cid of cids) {
+    batch.push(cid)
+    if (batch.length >= READ_BATCH) {
+      yield * take()
+      batch = []
+    }
+  }
+  yield * take()
 }

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { CorruptBlockError, MissingBlockError } from '../errors.ts'
 import type { DamagedBlock } from './quarantine.ts'
 import type { StorageUsage } from './storage-usage.ts'
 
@@ -30,6 +31,15 @@ export interface BlockStore {
    * body. This is what replication (v2) and seed drives carry.
    */
   getStored (cid: CID): Promise<StoredBlock>
+  /**
+   * `getStored` for a list of blocks: each the block, or the error `getStored` would have thrown
+   * for it (`MissingBlockError`, `CorruptBlockError`; others end the iteration). Blocks that lie
+   * near each other in one pack are read with one read, so a run of small blocks costs a few
+   * large reads instead of one read each. Yielded in the list's order, or with `order: 'store'`
+   * in the order they are stored (the blocks not here last): for a caller to whom the order
+   * does not matter, the reads are then sequential whatever order the list came in.
+   */
+  getStoredMany (cids: CID[], options?: { order?: 'given' | 'store' }): AsyncIterable<StoredRead>
   /** size in bytes of the uncompressed block, or undefined when absent */
   size (cid: CID): Promise<number | undefined>
   /** bytes of the block's body in its pack (after compression; what `getStored` gives), or undefined when absent: what a tenant's quota counts */
@@ -179,6 +189,9 @@ export interface SweepResult {
 }
 
 /** A block in its stored form: a zstd frame of it (`flags & FLAG_ZSTD`) or the block itself. */
+/** One result of `BlockStore.getStoredMany`. */
+export type StoredRead = { cid: CID, stored: StoredBlock, error?: undefined } | { cid: CID, stored?: undefined, error: MissingBlockError | CorruptBlockError }
+
 export interface StoredBlock {
   /** record flags: bit 0 (FLAG_ZSTD) says the body is a zstd frame */
   flags: number

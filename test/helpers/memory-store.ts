@@ -8,7 +8,7 @@ import { assertSha256, storedShapeProblem, takeProved } from '../../src/store/bl
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import { jsonSublevel } from '../../src/store/sublevels.ts'
 import type { RootDb } from '../../src/store/sublevels.ts'
-import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, ProvedBlock, StoredBlock, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
+import type { BlockStore, BlockWriter, Collection, DamagedBlock, IndexOp, ProvedBlock, StoredBlock, StoredRead, StoreStats, VerifyResult, WriterStats } from '../../src/store/api.ts'
 
 /**
  * An in-memory `BlockStore` for unit tests: same contract as the real store (verify on get,
@@ -54,6 +54,19 @@ export class MemoryBlockStore implements BlockStore {
   async getStored (cid: CID): Promise<StoredBlock> {
     const bytes = await this.get(cid)
     return { flags: 0, body: bytes, rawLength: bytes.length }
+  }
+
+  /** a memory store has no order of its own: in the store's order, the list's, the blocks not here last */
+  async * getStoredMany (cids: CID[], options: { order?: 'given' | 'store' } = {}): AsyncGenerator<StoredRead> {
+    const order = options.order === 'store' ? [...cids.filter(c => this.blocks.has(c.toString())), ...cids.filter(c => !this.blocks.has(c.toString()))] : cids
+    for (const cid of order) {
+      try {
+        yield { cid, stored: await this.getStored(cid) }
+      } catch (err) {
+        if (err instanceof MissingBlockError || err instanceof CorruptBlockError) yield { cid, error: err }
+        else throw err
+      }
+    }
   }
 
   async size (cid: CID): Promise<number | undefined> {

@@ -6,6 +6,7 @@ import { CorruptBlockError, MalformedError, MissingBlockError, isExpectedError }
 import { block, collect, compressibleBlock, flipByte, putAll, randomBlock, TestRepo } from './helpers.ts'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { openPackFile } from '../../src/store/pack-files.ts'
 
 describe('block store', () => {
   let repo: TestRepo
@@ -23,6 +24,37 @@ describe('block store', () => {
       assert.deepEqual(new Uint8Array(await store.get(b.cid)), b.bytes)
       assert.equal(await store.size(b.cid), b.bytes.length)
     }
+    await store.close()
+  })
+
+  it('getStoredMany reads neighbours in a pack with one read: 300 small blocks in a few reads, each body the one getStored gives', async () => {
+    let reads = 0
+    const store = await repo.open({
+      openFile: async (path, flags) => {
+        const real = await openPackFile(path, flags)
+        return {
+          writev: async (buffers, position) => await real.writev(buffers, position),
+          datasync: async () => await real.datasync(),
+          read: async (...args) => { reads++; return await real.read(...args) },
+          truncate: async (length) => await real.truncate(length),
+          close: async () => await real.close()
+        }
+      }
+    })
+    const blocks = Array.from({ length: 300 }, (_, i) => i % 2 === 0 ? randomBlock(3000 + i) : compressibleBlock(5000 + i))
+    await putAll(store, blocks)
+    reads = 0
+    // asked in reverse: in the store's order the reads are sequential all the same
+    const many = await collect(store.getStoredMany(blocks.map(b => b.cid).reverse(), { order: 'store' }))
+    const batched = reads
+    assert.equal(many.length, 300)
+    assert.ok(batched <= 4, `300 blocks of about 4 KiB (1.2 MB) in ${batched} reads`)
+    reads = 0
+    for (const read of many) {
+      const alone = await store.getStored(read.cid)
+      assert.deepEqual(Buffer.from(read.stored!.body), Buffer.from(alone.body))
+    }
+    assert.equal(reads, 300, 'getStored reads each block alone')
     await store.close()
   })
 

@@ -390,6 +390,78 @@ export function blockStoreContract (kind: StoreKind): void {
       })
     })
 
+    describe('getStoredMany: many blocks in their stored form, neighbours in a pack read together', () => {
+      /** A point's worth of small blocks of every kind, some compressible, some not. */
+      const many = (): Block[] => Array.from({ length: 120 }, (_, i) => block(i % 3 === 0 ? seededRandom(1000 + i * 37, `many-${i}`) : text(2000 + i * 53)))
+
+      it('gives what getStored gives for each block, in the order asked or in the store\'s order, a block not here as MissingBlockError in its place', async () => {
+        const blocks = many()
+        await putAll(harness.store, blocks)
+        const absent = block(text(777)).cid
+        // asked out of the order they were written, an absent block among them
+        const asked = [...blocks.slice(60), absent, ...blocks.slice(0, 60)].map(b => 'cid' in b ? b.cid : b)
+        const given = await collect(harness.store.getStoredMany(asked))
+        assert.deepEqual(given.map(r => r.cid.toString()), asked.map(c => c.toString()), 'in the order asked')
+        for (const read of given) {
+          if (read.cid.equals(absent)) {
+            assert.ok(read.error instanceof MissingBlockError, 'the absent block is a MissingBlockError')
+            continue
+          }
+          assert.equal(read.error, undefined)
+          const alone = await harness.store.getStored(read.cid)
+          assert.deepEqual([read.stored!.flags, read.stored!.rawLength, hex(read.stored!.body)], [alone.flags, alone.rawLength, hex(alone.body)])
+        }
+        const inStore = await collect(harness.store.getStoredMany(asked, { order: 'store' }))
+        assert.deepEqual(inStore.map(r => r.cid.toString()).sort(), asked.map(c => c.toString()).sort(), 'every block once in the store\'s order')
+        assert.ok(inStore.at(-1)!.cid.equals(absent), 'the block not here comes last')
+        if (harness.kind !== 'memory') {
+          assert.deepEqual(inStore.slice(0, -1).map(r => r.cid.toString()), blocks.map(b => b.cid.toString()), 'the store\'s order is the order they were written')
+        }
+      })
+
+      it('a damaged block among its neighbours is a CorruptBlockError naming it and is quarantined; the neighbours read from the same run are intact', async () => {
+        const blocks = many()
+        await putAll(harness.store, blocks)
+        const victim = blocks[50]
+        await harness.corrupt(victim.cid)
+        const reads = await collect(harness.store.getStoredMany(blocks.map(b => b.cid)))
+        const bad = reads.filter(r => r.error !== undefined)
+        assert.deepEqual(bad.map(r => r.cid.toString()), [victim.cid.toString()])
+        assert.ok(bad[0].error instanceof CorruptBlockError && bad[0].error.cid === victim.cid.toString())
+        assert.equal(await harness.store.has(victim.cid), false, 'quarantined, as getStored does')
+        // a neighbour's body passes another store's proof
+        const neighbour = reads[51]
+        const copy = await createStoreHarness(kind)
+        try {
+          const writer = copy.store.writer()
+          assert.equal(await writer.putStored(neighbour.cid, neighbour.stored!), true)
+          await writer.commit()
+        } finally {
+          await copy.cleanup()
+        }
+        const intact = new Map(blocks.map(b => [b.cid.toString(), b.bytes]))
+        for (const read of reads.filter(r => r.error === undefined)) {
+          const back = await harness.store.get(read.cid)
+          assert.ok(Buffer.from(back).equals(intact.get(read.cid.toString())!))
+        }
+      })
+
+      it('hands out bodies the caller owns: changing one changes neither the store nor the bodies read with it', async () => {
+        const blocks = many()
+        await putAll(harness.store, blocks)
+        const first = await collect(harness.store.getStoredMany(blocks.map(b => b.cid)))
+        const expected = first.map(r => hex(r.stored!.body))
+        const reader = harness.store.getStoredMany(blocks.map(b => b.cid))[Symbol.asyncIterator]()
+        const got: string[] = []
+        for (let next = await reader.next(); next.done !== true; next = await reader.next()) {
+          got.push(hex(next.value.stored!.body))
+          poison(next.value.stored!.body) // as a caller reusing what it was given would
+        }
+        assert.deepEqual(got, expected, 'each body read intact although the ones before it were overwritten')
+        await assertStoredIntact(harness.store, blocks)
+      })
+    })
+
     describe('put copies the caller\'s bytes before it returns: the caller may reuse its buffer at once', () => {
       it('takes every block the way its encoding case says (the cases exercise every branch)', async () => {
         for (const c of cases) assert.equal(await branchOf(c.bytes), c.branch, c.name)

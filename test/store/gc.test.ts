@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { zstdCompressSync } from 'node:zlib'
 import { FLAG_ZSTD } from '../../src/store/pack-format.ts'
 import type { StoredBlock } from '../../src/store/index.ts'
-import { block, putAll, randomBlock, TestRepo } from './helpers.ts'
+import { block, putAll, randomBlock, TestRepo, collect } from './helpers.ts'
 import type { Block } from './helpers.ts'
 
 const KiB = 1024
@@ -101,7 +101,8 @@ describe('a collection in the store', { timeout: 60_000 }, () => {
     const storedForm = (b: Block): StoredBlock => ({ flags: FLAG_ZSTD, body: new Uint8Array(zstdCompressSync(b.bytes)), rawLength: b.bytes.length })
     // here before the collection, nobody marks them: a stored body proved for one, a stored read of another
     const [proved, read, ...late] = slices
-    await putAll(store, [proved, read])
+    const readTogether = Array.from({ length: 2 }, (_, i) => block(new Uint8Array(binary.subarray(3_000_000 + i * 20_000, 3_000_000 + i * 20_000 + 8 * KiB))))
+    await putAll(store, [proved, read, ...readTogether])
     const collection = await store.collect(RAW)
     try {
       const writer = store.writer()
@@ -109,6 +110,9 @@ describe('a collection in the store', { timeout: 60_000 }, () => {
       for (const b of late) assert.equal(await writer.putStored(b.cid, storedForm(b)), true)
       await writer.commit()
       assert.equal((await store.getStored(read.cid)).rawLength, read.bytes.length)
+      // and two read together, as a sender reads a batch
+      const many = await collect(store.getStoredMany(readTogether.map(b => b.cid), { order: 'store' }))
+      assert.deepEqual(many.map(r => r.stored?.rawLength), readTogether.map(b => b.bytes.length))
       await collection.mark(live.map(b => b.cid))
       const plan = await collection.plan({ maxUnused: 0 })
       assert.equal(plan.deadBlocks, 0)
@@ -116,8 +120,8 @@ describe('a collection in the store', { timeout: 60_000 }, () => {
     } finally {
       await collection.end()
     }
-    for (const b of slices) assert.ok(Buffer.from(await store.get(b.cid)).equals(b.bytes))
-    live.push(...slices)
+    for (const b of [...slices, ...readTogether]) assert.ok(Buffer.from(await store.get(b.cid)).equals(b.bytes))
+    live.push(...slices, ...readTogether)
   })
 
   it('waits for a writer opened before it, and keeps what that writer stored', async () => {
