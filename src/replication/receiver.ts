@@ -54,8 +54,9 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
   let incoming: IncomingPoint | undefined
   /** the point of the offer being handled, for the rejection event */
   let offered: string | null = null
-  const current = (type: string): IncomingPoint => {
-    if (incoming === undefined) throw new MalformedError(`peer ${who} sent ${type} outside an accepted offer`)
+  /** the point being received; `type` names the frame in the error (a function for a block: its CID is spelled only then) */
+  const current = (type: string | (() => string)): IncomingPoint => {
+    if (incoming === undefined) throw new MalformedError(`peer ${who} sent ${typeof type === 'string' ? type : type()} outside an accepted offer`)
     return incoming
   }
   const between = (type: string): void => {
@@ -77,13 +78,13 @@ export async function serveReplicate (deps: ReceiverDeps, wire: WireStream, peer
       if (frame === undefined || frame.type === 'error') break
       switch (frame.type) {
         case 'block': {
-          await current(`block ${frame.cid}`).block(frame.cid, frame.bytes)
+          await current(() => `block ${frame.cid}`).block(frame.cid, frame.bytes)
           deps.metrics.blocksReceived++
           deps.metrics.bytesReceived += frame.bytes.length
           break
         }
         case 'stored-block': {
-          await current(`block ${frame.cid}`).block(frame.cid, frame)
+          await current(() => `block ${frame.cid}`).block(frame.cid, frame)
           deps.metrics.blocksReceived++
           deps.metrics.bytesReceived += frame.rawLength
           break

@@ -2,6 +2,7 @@ import { CID } from 'multiformats/cid'
 import { KeyedSerialQueue } from '../common/keyed-queue.ts'
 import { KEY_SEP, prefixRange } from '../common/keys.ts'
 import { MissingBlockError } from '../errors.ts'
+import { cidKey } from '../points/blocks.ts'
 import type { BlockSource } from '../points/closure.ts'
 import { jsonSublevel } from '../store/index.ts'
 import type { BlockStore, IndexOp, JsonSublevel, RootDb } from '../store/index.ts'
@@ -94,7 +95,7 @@ export class TenantBlocks {
       return await commit([])
     }
     return await this.#writes.run(tenant, async () => {
-      const unique = [...new Map(cids.map(cid => [cid.toString(), cid])).values()]
+      const unique = [...new Map(cids.map(cid => [cidKey(cid), cid])).values()]
       const [usage, existing] = await Promise.all([
         this.#usageOf(tenant),
         this.#refs.getMany(unique.map(cid => refKey(tenant, cid))),
