@@ -392,7 +392,7 @@ export function blockStoreContract (kind: StoreKind): void {
 
     describe('getStoredMany: many blocks in their stored form, neighbours in a pack read together', () => {
       /** A point's worth of small blocks of every kind, some compressible, some not. */
-      const many = (): Block[] => Array.from({ length: 120 }, (_, i) => block(i % 3 === 0 ? seededRandom(1000 + i * 37, `many-${i}`) : text(2000 + i * 53)))
+      const many = (): Block[] => Array.from({ length: 120 }, (_, i) => block(i % 10 === 0 ? text(40_000 + i) : i % 3 === 0 ? seededRandom(1000 + i * 37, `many-${i}`) : text(2000 + i * 53)))
 
       it('gives what getStored gives for each block, in the order asked or in the store\'s order, a block not here as MissingBlockError in its place', async () => {
         const blocks = many()
@@ -419,18 +419,21 @@ export function blockStoreContract (kind: StoreKind): void {
         }
       })
 
-      it('a damaged block among its neighbours is a CorruptBlockError naming it and is quarantined; the neighbours read from the same run are intact', async () => {
+      it('a damaged block among its neighbours, small (proved on the caller\'s thread) or large (on a worker), is a CorruptBlockError naming it and is quarantined; the neighbours read from the same run are intact', async () => {
         const blocks = many()
         await putAll(harness.store, blocks)
-        const victim = blocks[50]
-        await harness.corrupt(victim.cid)
+        const victims = [blocks[52], blocks[60]]
+        assert.ok(victims[0].bytes.length < 16 * 1024 && victims[1].bytes.length > 16 * 1024)
+        for (const victim of victims) await harness.corrupt(victim.cid)
         const reads = await collect(harness.store.getStoredMany(blocks.map(b => b.cid)))
         const bad = reads.filter(r => r.error !== undefined)
-        assert.deepEqual(bad.map(r => r.cid.toString()), [victim.cid.toString()])
-        assert.ok(bad[0].error instanceof CorruptBlockError && bad[0].error.cid === victim.cid.toString())
-        assert.equal(await harness.store.has(victim.cid), false, 'quarantined, as getStored does')
+        assert.deepEqual(bad.map(r => r.cid.toString()), victims.map(v => v.cid.toString()))
+        for (const [i, victim] of victims.entries()) {
+          assert.ok(bad[i].error instanceof CorruptBlockError && bad[i].error.cid === victim.cid.toString())
+          assert.equal(await harness.store.has(victim.cid), false, 'quarantined, as getStored does')
+        }
         // a neighbour's body passes another store's proof
-        const neighbour = reads[51]
+        const neighbour = reads[53]
         const copy = await createStoreHarness(kind)
         try {
           const writer = copy.store.writer()
