@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { ProgressFn } from '../api/operations.ts'
-import { CorruptBlockError, isExpectedError, MalformedError, MissingBlockError, NotFoundError, UserError } from '../errors.ts'
+import { CorruptBlockError, isExpectedError, MalformedError, MissingBlockError, NotFoundError } from '../errors.ts'
+import { AmbiguousNameError } from '../points/errors.ts'
 import type { EventSink } from '../events/api.ts'
 import { isRaw } from '../points/blocks.ts'
 import { missingBlocks } from '../points/closure.ts'
@@ -208,7 +209,7 @@ async function holders (deps: RepairDeps, ids: string[]): Promise<Map<string, st
     try {
       plan = await planRule(deps.points, rule)
     } catch (err) {
-      if (err instanceof UserError) continue // an ambiguous machine name: the rule sends nothing
+      if (err instanceof AmbiguousNameError) continue // an ambiguous machine name: the rule sends nothing
       throw err
     }
     for (const p of plan.points) if (p.reason !== 'target') add(p.record.point, rule.to)

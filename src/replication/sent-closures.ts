@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { readAhead } from '../common/concurrency.ts'
-import { CorruptBlockError, MalformedError, MissingBlockError, UserError } from '../errors.ts'
+import { CorruptBlockError, MalformedError, MissingBlockError } from '../errors.ts'
+import { AmbiguousNameError } from '../points/errors.ts'
 import { cidKey, isRaw } from '../points/blocks.ts'
 import { loadManifest } from '../points/manifest.ts'
 import { decodeNode, nodeLinks } from '../points/nodes.ts'
@@ -104,7 +105,7 @@ export class SentClosures {
       try {
         plan = await planRule(this.#deps.points, rule)
       } catch (err) {
-        if (err instanceof UserError) continue // an ambiguous machine name: its rule sends nothing either
+        if (err instanceof AmbiguousNameError) continue // an ambiguous machine name: its rule sends nothing either
         throw err
       }
       for (const p of plan.points) ids.add(p.record.point)

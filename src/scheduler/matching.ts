@@ -1,4 +1,5 @@
-import { UserError } from '../errors.ts'
+import { NotFoundError } from '../errors.ts'
+import { AmbiguousNameError } from '../points/errors.ts'
 import type { MachineRecord, MachineRef } from '../points/api.ts'
 import type { RuleRecord } from '../rules/index.ts'
 
@@ -32,7 +33,8 @@ export async function rulesSending (rules: RuleRecord[], m: TriggerMachine, find
     }
     if (m.cluster == null) continue
     const named = await findMachine(rule.machine).catch((err: unknown) => {
-      if (err instanceof UserError) return undefined
+      // a machine this Core does not know, or a name several match: the rule does not name it
+      if (err instanceof NotFoundError || err instanceof AmbiguousNameError) return undefined
       throw err
     })
     if (named != null && named.cluster === m.cluster && named.tenant === m.tenant && named.origin === m.origin) result.push(rule)

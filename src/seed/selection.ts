@@ -1,4 +1,5 @@
-import { InvalidInputError, UsageError, UserError } from '../errors.ts'
+import { InvalidInputError, NotFoundError, UsageError, UserError } from '../errors.ts'
+import { AmbiguousNameError } from '../points/errors.ts'
 import type { MachineRecord, PointRecord } from '../points/api.ts'
 import type { PointIndex } from '../points/point-index.ts'
 import type { RuleRecord, RuleStore } from '../rules/index.ts'
@@ -119,7 +120,7 @@ async function ruleMachines (points: PointIndex, rule: RuleRecord): Promise<Mach
   try {
     machine = await points.findMachine(rule.machine)
   } catch (err) {
-    if (err instanceof UserError) return [] // unknown (no points left) or ambiguous
+    if (err instanceof NotFoundError || err instanceof AmbiguousNameError) return [] // unknown (no points left) or ambiguous
     throw err
   }
   return await withCluster(points, machine)
