@@ -1,11 +1,11 @@
 import { CID } from 'multiformats/cid'
 import { CorruptBlockError, MissingBlockError } from '../errors.ts'
-import { BlockIntegrityError, CollectionRunningError, PackWriteError } from './errors.ts'
+import { CollectionRunningError, PackWriteError } from './errors.ts'
 import type { BlockStore, BlockWriter, Collection, CollectOptions, IndexOp, StoredBlock, StoredRead, StoreStats, VerifyResult } from './api.ts'
 import { readAhead } from '../common/concurrency.ts'
 import { GarbageCollection } from './collection.ts'
 import type { CollectionHost } from './collection.ts'
-import { decodeBody, ownStored } from './block-codec.ts'
+import { decodeBody } from './block-codec.ts'
 import { DEFAULT_LIMITS } from './constants.ts'
 import type { StoreLimits } from './constants.ts'
 import { decodeLocation, encodeLocation } from './location.ts'
@@ -48,15 +48,6 @@ const RUN_GAP = 64 * 1024
 const RUN_BYTES = 1024 * 1024
 /** `getStoredMany`: runs read while the caller takes the blocks of the one before. */
 const RUNS_AHEAD = 2
-/** `getStoredMany`: blocks being proved on the encoder's workers while the caller takes one. */
-const PROOFS_AHEAD = 64
-/**
- * `getStoredMany`: blocks from this size on are proved on the encoder's workers, smaller ones on
- * the calling thread. Measured on two cores with both Cores on the machine (docs/benchmarks.md,
- * run K): the 1 GiB image's 64 KiB blocks replicate 10% faster proved on a worker, the tree's
- * small files 7% slower (a copy, a message and a promise per block cost more than the proof).
- */
-const PROVE_ON_WORKER_FROM = 16 * 1024
 
 /** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */
 export class PackBlockStore implements BlockStore, WriterHost {
@@ -210,48 +201,31 @@ export class PackBlockStore implements BlockStore, WriterHost {
     }
     if (run.length > 0) runs.push(run)
     const reads = readAhead(runs, RUNS_AHEAD, async (blocks) => await this.#readRun(blocks))
-    // each body read well is proved, a large one on the encoder's workers (the copy it proves is
-    // the body handed out), PROOFS_AHEAD of them in flight, so the caller's thread only copies
-    const bodies = async function * (): AsyncGenerator<{ cid: CID, location: BlockLocation | undefined, body: Uint8Array | undefined }> {
-      for await (const { blocks, buffer, first } of reads) {
-        for (const { cid, location } of blocks) {
-          const body = location !== undefined && buffer !== undefined ? buffer.subarray(location.offset - first, location.offset - first + location.storedLength) : undefined
-          yield { cid, location, body: body?.length === location?.storedLength ? body : undefined }
+    for await (const { blocks, buffer, first } of reads) {
+      for (const { cid, location } of blocks) {
+        let stored: StoredBlock | undefined
+        if (location !== undefined && buffer !== undefined) {
+          const at = location.offset - first
+          const body = buffer.subarray(at, at + location.storedLength)
+          if (body.length === location.storedLength) {
+            try {
+              await decodeBody(cid, location.flags, body, location.rawLength)
+              stored = { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength }
+            } catch (err) {
+              if (!(err instanceof CorruptBlockError)) throw err
+            }
+          }
         }
-      }
-    }
-    const proved = readAhead(bodies(), PROOFS_AHEAD, async ({ cid, location, body }) => {
-      if (location === undefined || body === undefined) return { cid, stored: undefined }
-      if (location.rawLength < PROVE_ON_WORKER_FROM) {
-        // a small block costs less to prove here than to hand to a worker and back
+        if (stored !== undefined) {
+          yield { cid, stored }
+          continue
+        }
         try {
-          await decodeBody(cid, location.flags, body, location.rawLength)
+          yield { cid, stored: await this.getStored(cid) }
         } catch (err) {
-          if (err instanceof CorruptBlockError) return { cid, stored: undefined }
-          throw err
+          if (err instanceof MissingBlockError || err instanceof CorruptBlockError) yield { cid, error: err }
+          else throw err
         }
-        return { cid, stored: { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength } }
-      }
-      try {
-        const copy = await ownStored(cid, { flags: location.flags, body, rawLength: location.rawLength })
-        return { cid, stored: { flags: location.flags, body: copy.body, rawLength: location.rawLength } }
-      } catch (err) {
-        if (err instanceof BlockIntegrityError) return { cid, stored: undefined }
-        throw err
-      }
-    })
-    for await (const { cid, stored } of proved) {
-      if (stored !== undefined) {
-        yield { cid, stored }
-        continue
-      }
-      // not indexed, not read whole, or failed its proof: getStored reads it again alone, follows
-      // a collection's move, and quarantines a damaged copy
-      try {
-        yield { cid, stored: await this.getStored(cid) }
-      } catch (err) {
-        if (err instanceof MissingBlockError || err instanceof CorruptBlockError) yield { cid, error: err }
-        else throw err
       }
     }
   }

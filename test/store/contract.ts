@@ -419,7 +419,7 @@ export function blockStoreContract (kind: StoreKind): void {
         }
       })
 
-      it('a damaged block among its neighbours, small (proved on the caller\'s thread) or large (on a worker), is a CorruptBlockError naming it and is quarantined; the neighbours read from the same run are intact', async () => {
+      it('a damaged block among its neighbours, small or large, is a CorruptBlockError naming it and is quarantined; the neighbours read from the same run are intact', async () => {
         const blocks = many()
         await putAll(harness.store, blocks)
         const victims = [blocks[52], blocks[60]]
