@@ -21,7 +21,8 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   replication: async () => (await import('./bench/replication.ts')).section,
   seed: async () => (await import('./bench/seed.ts')).section,
   prune: async () => (await import('./bench/prune.ts')).section,
-  s3: async () => (await import('./bench/s3.ts')).section
+  s3: async () => (await import('./bench/s3.ts')).section,
+  limits: async () => (await import('./bench/limits.ts')).section
 }
 
 const USAGE = `usage: npm run bench -- [options]
