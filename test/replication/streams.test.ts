@@ -13,6 +13,9 @@ import { checkRealDataTools, compareTrees, copyCorpus } from '../helpers/real-da
 import type { Corpus } from '../helpers/real-data.ts'
 import { snapshotTree } from '../helpers/tree.ts'
 import { TestCore, pair, rule } from '../support/core.ts'
+import { RuleStore } from '../../src/rules/index.ts'
+import type { RuleRecord } from '../../src/rules/index.ts'
+import { jsonSublevel } from '../../src/store/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -165,6 +168,28 @@ describe('a rule with --streams sends a point over several streams', { timeout: 
     assert.ok(last.at - first.at > 2000, 'measured over more than two seconds')
     assert.ok(rate <= 1.1 * limit, `${rate} B/s is over the limit of ${limit} by more than 10%`)
     assert.ok(rate >= 0.8 * limit, `${rate} B/s is far below the limit of ${limit}: the streams wait for each other's tokens`)
+  })
+
+  test('a rule stored before --streams existed (no streams field) lists as one stream and its job opens one', async () => {
+    const target = await TestCore.create('legacy')
+    try {
+      await pair(a, target)
+      await a.addRule('web01', target, { streams: 4 })
+      // as a Core from before the option stored it
+      const stored = jsonSublevel<RuleRecord>(a.core.files.db, 'rules')
+      const key = RuleStore.key('web01', target.peerId)
+      const { streams, ...older } = (await stored.get(key))!
+      assert.equal(streams, 4)
+      await stored.put(key, older)
+      assert.equal((await a.rule('web01', target)).streams, 1, 'replication list shows the default')
+      const opened = streamsOf(a, REPLICATE_PROTOCOL_V2)
+      const result = await a.replicateNow('web01', target)
+      assert.deepEqual(result.sent, [point])
+      assert.equal(result.streams, 1)
+      assert.equal(streamsOf(a, REPLICATE_PROTOCOL_V2) - opened, 1, 'one stream opened')
+    } finally {
+      await target.destroy()
+    }
   })
 
   test('an interrupted job on four streams resumes: the retry sends only the blocks the target had not stored', async (t) => {
