@@ -21,6 +21,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { initRepository } from '../src/repo/index.ts'
 import { ZSTD_LEVEL } from '../src/store/constants.ts'
 import { TestCore } from '../test/support/core.ts'
+import { serveFrameSink } from './frame-sink.ts'
 
 const { values } = parseArgs({
   options: {
@@ -37,20 +38,7 @@ const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 if (values.target !== undefined) {
   // the receiving process: reads every frame and drops it
   const [repo, source] = values.target.split(',')
-  const target = await TestCore.open(repo, 'target')
-  await target.pairing.allow(source, { name: 'source', tenant: 'source' })
-  await target.node.handle(PROTOCOL, async (wire) => {
-    while (await wire.receive() !== undefined);
-    await wire.send({ type: 'done' })
-  })
-  process.send!({ address: target.node.addresses()[0] })
-  process.on('message', (message) => {
-    if (message !== 'stop') return
-    void (async () => {
-      await target.stop()
-      process.exit(0)
-    })()
-  })
+  await serveFrameSink(repo, source, PROTOCOL)
 } else {
   const bytes = Number(values.mib) * MiB
   const result = {

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import type { DrcoreNode } from '../src/net/index.ts'
 import { initRepository } from '../src/repo/index.ts'
 import { TestCore, rule } from '../test/support/core.ts'
+import { serveFrameSink } from './frame-sink.ts'
 
 const { values } = parseArgs({
   options: {
@@ -43,20 +44,7 @@ async function startCore (repo: string, name: string): Promise<TestCore> {
 if (values.target !== undefined) {
   // the target, in the child: allow the source named on the command line, report the address
   const [repo, source] = values.target.split(',')
-  const target = await startCore(repo, 'target')
-  await target.pairing.allow(source, { name: 'source', tenant: 'source' })
-  await target.node.handle(BASELINE_PROTOCOL, async (wire) => {
-    while (await wire.receive() !== undefined);
-    await wire.send({ type: 'done' })
-  })
-  process.send!({ address: target.node.addresses()[0] })
-  process.on('message', (message) => {
-    if (message !== 'stop') return
-    void (async () => {
-      await target.stop()
-      process.exit(0)
-    })()
-  })
+  await serveFrameSink(repo, source, BASELINE_PROTOCOL)
 } else {
   await main()
 }
