@@ -183,18 +183,18 @@ const READ_BATCH = 256
  */
 async function * storedBlocks (store: BlockStore, cids: AsyncIterable<CID>): AsyncGenerator<{ cid: CID, stored: StoredBlock }> {
   let batch: CID[] = []
-  const take = async function * (): AsyncGenerator<{ cid: CID, stored: StoredBlock }> {
-    for await (const read of store.getStoredMany(batch)) {
-      if (read.error !== undefined) throw read.error
-      yield read
-    }
-  }
   for await (const cid of cids) {
     batch.push(cid)
-    if (batch.length >= READ_BATCH) {
-      yield * take()
-      batch = []
-    }
+    if (batch.length < READ_BATCH) continue
+    yield * storedBatch(store, batch)
+    batch = []
   }
-  yield * take()
+  yield * storedBatch(store, batch)
+}
+
+async function * storedBatch (store: BlockStore, batch: CID[]): AsyncGenerator<{ cid: CID, stored: StoredBlock }> {
+  for await (const read of store.getStoredMany(batch)) {
+    if (read.error !== undefined) throw read.error
+    yield read
+  }
 }

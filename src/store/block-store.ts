@@ -49,6 +49,15 @@ const RUN_BYTES = 1024 * 1024
 /** `getStoredMany`: runs read while the caller takes the blocks of the one before. */
 const RUNS_AHEAD = 2
 
+/**
+ * A block's stored form, proved as `get` would prove it (decompressed and rehashed:
+ * `CorruptBlockError` otherwise); the body goes out as it is, one zstd frame (firstFrameOnly).
+ */
+async function provedStored (cid: CID, location: BlockLocation, body: Uint8Array): Promise<StoredBlock> {
+  await decodeBody(cid, location.flags, body, location.rawLength)
+  return { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength }
+}
+
 /** The block store over pack files and the LevelDB index. See api.ts and docs/formats.md. */
 export class PackBlockStore implements BlockStore, WriterHost {
   readonly limits: StoreLimits
@@ -147,12 +156,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
   }
 
   async getStored (cid: CID): Promise<StoredBlock> {
-    return await this.#readIndexed(cid, async (location) => {
-      const body = await this.#readBody(cid, location)
-      // proved as `get` would; the body goes out as it is, one zstd frame (firstFrameOnly)
-      await decodeBody(cid, location.flags, body, location.rawLength)
-      return { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength }
-    })
+    return await this.#readIndexed(cid, async (location) => await provedStored(cid, location, await this.#readBody(cid, location)))
   }
 
   /**
@@ -209,8 +213,7 @@ export class PackBlockStore implements BlockStore, WriterHost {
           const body = buffer.subarray(at, at + location.storedLength)
           if (body.length === location.storedLength) {
             try {
-              await decodeBody(cid, location.flags, body, location.rawLength)
-              stored = { flags: location.flags, body: (location.flags & FLAG_ZSTD) !== 0 ? firstFrameOnly(body) : body, rawLength: location.rawLength }
+              stored = await provedStored(cid, location, body)
             } catch (err) {
               if (!(err instanceof CorruptBlockError)) throw err
             }
