@@ -42,6 +42,27 @@ describe('encode pool', { timeout: 60_000 }, () => {
     assert.equal(buffer.byteLength, 0, 'freed (detached) once the last body is released')
   })
 
+  it('sends a batch the event loop cut short as a copy of its bytes sized to them, and fills its buffer again with the next batch: each body still decodes to its own block', async () => {
+    const binary = await readFile(process.execPath)
+    const pool = new EncodePool(1, 3)
+    const rounds: Array<{ blocks: Uint8Array[], pending: Array<Promise<EncodedBody>> }> = []
+    for (let round = 0; round < 3; round++) {
+      // a few small blocks, then a turn of the event loop: the batch goes out mostly empty
+      const blocks = Array.from({ length: 3 }, (_, i) => new Uint8Array(binary.subarray(2_000_000 + (round * 3 + i) * 9000, 2_000_000 + (round * 3 + i) * 9000 + 5000)))
+      rounds.push({ blocks, pending: blocks.map((bytes) => pool.reserve(bytes).commit(true)) })
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    for (const { blocks, pending } of rounds) {
+      const bodies = await Promise.all(pending)
+      const total = blocks.reduce((sum, b) => sum + b.length, 0)
+      assert.equal(bodies[0].body.buffer.byteLength, total, 'the batch travelled as a copy the size of its blocks, not its 1 MiB buffer')
+      for (const [i, encoded] of bodies.entries()) {
+        const decoded = (encoded.flags & FLAG_ZSTD) !== 0 ? new Uint8Array(zstdDecompressSync(encoded.body)) : new Uint8Array(encoded.body)
+        assert.deepEqual(decoded, blocks[i])
+      }
+    }
+  })
+
   it('proves stored bodies in the same batch as blocks to compress: proved ones come back as they came, a refused one takes no room, and the buffer is freed once the bodies handed back are released', async () => {
     const binary = await readFile(process.execPath)
     const slices = Array.from({ length: 6 }, (_, i) => new Uint8Array(binary.subarray(3_000_000 + i * 50_000, 3_000_000 + i * 50_000 + 24_000)))
